@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { funnelSchema, humanHandoffSchema } from './funnels.js';
+
+const port = z.number().int().min(0).max(65535);
+const seconds = z.number().positive();
+
+export const wabaSchema = z
+  .object({
+    id: z.string().regex(/^\d+$/, 'a WABA id is the numeric id of the WhatsApp Business Account'),
+    /** Overrides graph.accessToken for this WABA (several apps or business portfolios). */
+    accessToken: z.string().min(1).optional(),
+    pollIntervalSeconds: seconds.optional(),
+    /** Meta's default for WABA management endpoints is 200 per hour per app per WABA (5,000 when active). */
+    requestsPerHour: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    webhook: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: port.default(8080),
+        appSecrets: z.array(z.string().min(1)).min(1, 'at least one app secret is needed to check X-Hub-Signature-256'),
+        verifyToken: z.string().min(1),
+        bodyLimitBytes: z.number().int().positive().default(4 * 1024 * 1024),
+        deadLetterLimit: z.number().int().min(0).default(100),
+        requestTimeoutMs: z.number().int().positive().default(10_000),
+        headersTimeoutMs: z.number().int().positive().default(5_000),
+        maxConnections: z.number().int().positive().default(1024),
+      })
+      .strict(),
+    metrics: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: port.default(9464),
+        bearerToken: z.string().min(1).optional(),
+        basicAuth: z.object({ username: z.string().min(1), password: z.string().min(1) }).strict().optional(),
+      })
+      .strict()
+      .default({ host: '0.0.0.0', port: 9464 }),
+    graph: z
+      .object({
+        url: z.url().default('https://graph.facebook.com'),
+        version: z.string().regex(/^v\d+\.\d+$/, 'a Graph API version looks like v25.0').default('v25.0'),
+        accessToken: z.string().min(1).optional(),
+        timeoutMs: z.number().int().positive().default(10_000),
+      })
+      .strict()
+      .default({ url: 'https://graph.facebook.com', version: 'v25.0', timeoutMs: 10_000 }),
+    wabas: z.array(wabaSchema).default([]),
+    poller: z
+      .object({
+        enabled: z.boolean().default(true),
+        intervalSeconds: seconds.default(300),
+        jitterRatio: z.number().min(0).max(0.5).default(0.1),
+        requestsPerHour: z.number().int().positive().default(200),
+        /** Skip a round while Meta reports more than this share of the rate limit used. */
+        usageThreshold: z.number().gt(0).max(1).default(0.75),
+        leaseTtlSeconds: seconds.default(30),
+      })
+      .strict()
+      .default({ enabled: true, intervalSeconds: 300, jitterRatio: 0.1, requestsPerHour: 200, usageThreshold: 0.75, leaseTtlSeconds: 30 }),
+    store: z
+      .object({
+        redisUrl: z.string().regex(/^(rediss?|redis\+sentinel|redis\+cluster):\/\//, 'use redis://, rediss://, redis+sentinel:// or redis+cluster://').optional(),
+        keyPrefix: z.string().default('wa:'),
+        /** Meta redelivers for up to 7 days: de-duplication keys must outlive that. */
+        dedupTtlSeconds: z.number().int().min(8 * 86400, 'keep de-duplication keys at least 8 days: Meta redelivers for up to 7').default(8 * 86400),
+      })
+      .strict()
+      .default({ keyPrefix: 'wa:', dedupTtlSeconds: 8 * 86400 }),
+    conversations: z
+      .object({
+        /** A reply after a gap longer than this starts a new conversation (the customer-service window). */
+        idleGapSeconds: seconds.default(86400),
+        /** An unanswered wait older than this is expired and counted. */
+        waitExpirySeconds: seconds.default(86400),
+      })
+      .strict()
+      .default({ idleGapSeconds: 86400, waitExpirySeconds: 86400 }),
+    funnels: z.array(funnelSchema).default([]),
+    humanHandoff: humanHandoffSchema,
+    /** Key for the HMAC of customer numbers in the store; derived from the first app secret when unset. */
+    customerHashKey: z.string().min(16, 'use at least 16 characters').optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    for (const [i, f] of c.funnels.entries()) {
+      if (seen.has(f.name)) ctx.addIssue({ code: 'custom', path: ['funnels', i, 'name'], message: `funnel name "${f.name}" is used twice` });
+      seen.add(f.name);
+    }
+    if (c.webhook.port !== 0 && c.webhook.port === c.metrics.port) {
+      ctx.addIssue({ code: 'custom', path: ['metrics', 'port'], message: 'the metrics listener must not share the webhook port: /metrics stays off the public port' });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type WabaConfig = z.infer<typeof wabaSchema>;

@@ -1,0 +1,163 @@
+/**
+ * The typed events every source (webhook, poller) produces. Nothing touches state except through these.
+ * Times are Unix seconds from Meta (entry.time, message/status timestamps) or from the poll.
+ * Customer identifiers arrive here already replaced by a keyed hash: the raw number never leaves the parser.
+ */
+
+export type EventSource = 'webhook' | 'poll';
+
+/** Attributes of a business phone number; each is merged last-writer-wins by its observation time. */
+export interface PhoneNumberAttributes {
+  displayPhoneNumber: string;
+  verifiedName: string;
+  qualityRating: string;
+  status: string;
+  /** From FLAGGED / UNFLAGGED quality events; status FLAGGED also counts as flagged. */
+  flagged: boolean;
+  /** A tier string as Meta sends it: TIER_250, TIER_2K, TIER_UNLIMITED, ... */
+  messagingLimit: string;
+  nameStatus: string;
+  throughputLevel: string;
+  /** health_status.can_send_message of the number. */
+  healthStatus: string;
+}
+
+export interface TemplateAttributes {
+  name: string;
+  language: string;
+  category: string;
+  status: string;
+  qualityScore: string;
+  reason: string;
+}
+
+export interface PhoneNumberObserved {
+  kind: 'phone_number';
+  source: EventSource;
+  field: string;
+  wabaId: string;
+  phoneNumberId?: string;
+  /** Management webhooks name a number only by this; digits are what identify it. */
+  displayPhoneNumber?: string;
+  observedAt: number;
+  attributes: Partial<PhoneNumberAttributes>;
+  dedupeKey?: string;
+}
+
+export interface PhoneNumberRemoved {
+  kind: 'phone_number_removed';
+  source: EventSource;
+  field: string;
+  wabaId: string;
+  phoneNumberId: string;
+  observedAt: number;
+}
+
+export interface TemplateObserved {
+  kind: 'template';
+  source: EventSource;
+  field: string;
+  wabaId: string;
+  templateId: string;
+  observedAt: number;
+  attributes: Partial<TemplateAttributes>;
+  dedupeKey?: string;
+}
+
+export interface TemplateRemoved {
+  kind: 'template_removed';
+  source: EventSource;
+  field: string;
+  wabaId: string;
+  templateId: string;
+  observedAt: number;
+  dedupeKey?: string;
+}
+
+/** health_status entities of one WABA from one poll: replaces what was known before. */
+export interface HealthObserved {
+  kind: 'health';
+  source: 'poll';
+  field: 'health_status';
+  wabaId: string;
+  observedAt: number;
+  entities: Array<{ entityType: string; entityId: string; canSendMessage: string }>;
+}
+
+/** A counted account-level event (account_update, business_capability_update, quality events, ...). */
+export interface AccountEvent {
+  kind: 'account_event';
+  source: 'webhook';
+  field: string;
+  wabaId: string;
+  event: string;
+  observedAt: number;
+  dedupeKey?: string;
+}
+
+export interface InboundReply {
+  buttonPayload?: string;
+  buttonText?: string;
+  listReplyId?: string;
+  buttonReplyId?: string;
+  /** Set for a WhatsApp Flow completion (interactive.type nfm_reply); the flow's name when Meta sends one. */
+  flowCompleted?: { name?: string };
+  text?: string;
+}
+
+export interface MessageReceived {
+  kind: 'message_received';
+  source: 'webhook';
+  field: 'messages';
+  wabaId: string;
+  phoneNumberId: string;
+  /** Keyed hash of the message id (a wamid encodes the customer's number). */
+  messageKey: string;
+  /** Keyed hash of the customer's wa_id. */
+  customer: string;
+  timestamp: number;
+  type: string;
+  reply: InboundReply;
+}
+
+export interface MessageStatusObserved {
+  kind: 'message_status';
+  source: 'webhook';
+  field: 'messages';
+  wabaId: string;
+  phoneNumberId: string;
+  messageKey: string;
+  customer: string;
+  status: string;
+  timestamp: number;
+  category?: string;
+  pricingType?: string;
+  errorCodes: number[];
+  /** biz_opaque_callback_data set by the business at send time (e.g. the template name). */
+  callbackData?: string;
+}
+
+/** value.errors[] of a messages change: app-level errors with no message context. */
+export interface SystemErrorObserved {
+  kind: 'system_error';
+  source: 'webhook';
+  field: 'messages';
+  wabaId: string;
+  phoneNumberId?: string;
+  code: number;
+  observedAt: number;
+  dedupeKey?: string;
+}
+
+export type ExporterEvent =
+  | PhoneNumberObserved
+  | PhoneNumberRemoved
+  | TemplateObserved
+  | TemplateRemoved
+  | HealthObserved
+  | AccountEvent
+  | MessageReceived
+  | MessageStatusObserved
+  | SystemErrorObserved;
+
+export type EventKind = ExporterEvent['kind'];

@@ -1,0 +1,296 @@
+/**
+ * The only place a metric name is written. Dashboards, alert rules, the README table and the
+ * contract tests all read from or are checked against this list.
+ */
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+export interface MetricDefinition {
+  readonly name: string;
+  readonly help: string;
+  readonly type: MetricType;
+  readonly labelNames: readonly string[];
+  readonly buckets?: readonly number[];
+  /** Which part of the exporter produces it; used to group the README table. */
+  readonly subsystem: 'numbers' | 'templates' | 'webhook' | 'store' | 'poller' | 'conversations' | 'funnels' | 'exporter';
+}
+
+/** Chat replies take seconds to a day: finer at the start, then the customer-service window. */
+export const RESPONSE_TIME_BUCKETS = [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400] as const;
+export const REQUEST_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
+export const GRAPH_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
+
+const NUMBER = ['waba_id', 'phone_number_id'] as const;
+const TEMPLATE = ['waba_id', 'template_id', 'template_name', 'language'] as const;
+
+function def<const N extends string>(d: MetricDefinition & { name: N }): MetricDefinition & { name: N } {
+  return d;
+}
+
+export const catalogue = {
+  // --- phone numbers (state, built from the store at collect time) ---
+  phoneNumberInfo: def({
+    name: 'whatsapp_phone_number_info', type: 'gauge', subsystem: 'numbers',
+    help: 'Always 1: identifies a business phone number. Join on waba_id and phone_number_id for its display number and verified name.',
+    labelNames: [...NUMBER, 'display_phone_number', 'verified_name'],
+  }),
+  phoneNumberQualityRating: def({
+    name: 'whatsapp_phone_number_quality_rating', type: 'gauge', subsystem: 'numbers',
+    help: 'Quality rating of the phone number as a state set: 1 for the current rating (GREEN, YELLOW, RED, UNKNOWN or any value Meta sends), 0 for the others.',
+    labelNames: [...NUMBER, 'rating'],
+  }),
+  phoneNumberStatus: def({
+    name: 'whatsapp_phone_number_status', type: 'gauge', subsystem: 'numbers',
+    help: 'Status of the phone number as a state set: 1 for the current status (CONNECTED, FLAGGED, RESTRICTED, ... or any value Meta sends), 0 for the others.',
+    labelNames: [...NUMBER, 'status'],
+  }),
+  phoneNumberFlagged: def({
+    name: 'whatsapp_phone_number_flagged', type: 'gauge', subsystem: 'numbers',
+    help: '1 while the phone number is flagged (status FLAGGED, or a FLAGGED quality event not yet followed by UNFLAGGED), else 0.',
+    labelNames: [...NUMBER],
+  }),
+  phoneNumberMessagingLimit: def({
+    name: 'whatsapp_phone_number_messaging_limit', type: 'gauge', subsystem: 'numbers',
+    help: 'Messaging limit of the phone number (business-initiated conversations or unique users per 24 hours); +Inf when unlimited.',
+    labelNames: [...NUMBER],
+  }),
+  phoneNumberLastUpdate: def({
+    name: 'whatsapp_phone_number_last_update_timestamp_seconds', type: 'gauge', subsystem: 'numbers',
+    help: 'Unix time of the newest observation (webhook or poll) of the phone number.',
+    labelNames: [...NUMBER],
+  }),
+  phoneNumberNameStatus: def({
+    name: 'whatsapp_phone_number_name_status', type: 'gauge', subsystem: 'numbers',
+    help: 'Always 1 for the current display-name review status of the phone number (APPROVED, DECLINED, PENDING_REVIEW, ...).',
+    labelNames: [...NUMBER, 'name_status'],
+  }),
+  phoneNumberThroughput: def({
+    name: 'whatsapp_phone_number_throughput_level', type: 'gauge', subsystem: 'numbers',
+    help: 'Always 1 for the current throughput level of the phone number (STANDARD, HIGH, NOT_APPLICABLE).',
+    labelNames: [...NUMBER, 'level'],
+  }),
+
+  // --- templates (one series per template for the current value) ---
+  templateInfo: def({
+    name: 'whatsapp_template_info', type: 'gauge', subsystem: 'templates',
+    help: 'Always 1: identifies a message template with its name, language and category.',
+    labelNames: [...TEMPLATE, 'category'],
+  }),
+  templateStatus: def({
+    name: 'whatsapp_template_status', type: 'gauge', subsystem: 'templates',
+    help: 'Always 1, for the current status of the template only (APPROVED, PENDING, REJECTED, PAUSED, DISABLED, ... or any value Meta sends).',
+    labelNames: [...TEMPLATE, 'status'],
+  }),
+  templateQuality: def({
+    name: 'whatsapp_template_quality', type: 'gauge', subsystem: 'templates',
+    help: 'Always 1, for the current quality score of the template only (GREEN, YELLOW, RED, UNKNOWN).',
+    labelNames: [...TEMPLATE, 'score'],
+  }),
+  templateLastUpdate: def({
+    name: 'whatsapp_template_last_update_timestamp_seconds', type: 'gauge', subsystem: 'templates',
+    help: 'Unix time of the newest observation (webhook or poll) of the template.',
+    labelNames: ['waba_id', 'template_id'],
+  }),
+
+  // --- health_status from the Graph API ---
+  healthStatus: def({
+    name: 'whatsapp_health_status', type: 'gauge', subsystem: 'poller',
+    help: 'Messaging health reported by the Graph API health_status as a state set over AVAILABLE, LIMITED, BLOCKED, per entity (WABA, PHONE_NUMBER, TEMPLATE, BUSINESS, APP).',
+    labelNames: ['waba_id', 'entity_type', 'entity_id', 'can_send_message'],
+  }),
+
+  // --- account-level webhooks ---
+  accountEvents: def({
+    name: 'whatsapp_account_events_total', type: 'counter', subsystem: 'webhook',
+    help: 'Account-level webhook events (account_update, business_capability_update, phone_number_quality_update, template updates, ...) by field and event.',
+    labelNames: ['waba_id', 'field', 'event'],
+  }),
+
+  // --- webhook receiver ---
+  webhookRequests: def({
+    name: 'whatsapp_webhook_requests_total', type: 'counter', subsystem: 'webhook',
+    help: 'Webhook POST requests by outcome: accepted, bad_signature, missing_signature, malformed, too_large, store_unavailable, ...',
+    labelNames: ['outcome'],
+  }),
+  webhookChanges: def({
+    name: 'whatsapp_webhook_changes_total', type: 'counter', subsystem: 'webhook',
+    help: 'Changes (entry[].changes[]) in accepted webhook requests by field and outcome: applied, duplicate, stale, invalid, unknown_field.',
+    labelNames: ['field', 'outcome'],
+  }),
+  webhookDuplicates: def({
+    name: 'whatsapp_webhook_duplicates_total', type: 'counter', subsystem: 'webhook',
+    help: 'Webhook events already seen (Meta redelivers and sends duplicates); counted once and otherwise ignored.',
+    labelNames: ['field'],
+  }),
+  webhookOutOfOrder: def({
+    name: 'whatsapp_webhook_out_of_order_total', type: 'counter', subsystem: 'webhook',
+    help: 'Webhook events older than the state already held; they never overwrite newer state.',
+    labelNames: ['field'],
+  }),
+  webhookUnknownValues: def({
+    name: 'whatsapp_webhook_unknown_values_total', type: 'counter', subsystem: 'webhook',
+    help: 'Values the exporter does not know yet (a new enum value or field from Meta); tolerated and exported as sent.',
+    labelNames: ['field', 'attribute'],
+  }),
+  webhookLastReceived: def({
+    name: 'whatsapp_webhook_last_received_timestamp_seconds', type: 'gauge', subsystem: 'webhook',
+    help: 'Unix time at which this process last accepted a webhook for the WABA.',
+    labelNames: ['waba_id'],
+  }),
+  webhookDeadLetters: def({
+    name: 'whatsapp_webhook_dead_letters', type: 'gauge', subsystem: 'webhook',
+    help: 'Invalid changes currently kept in the bounded dead-letter list for inspection.',
+    labelNames: [],
+  }),
+  webhookRequestDuration: def({
+    name: 'whatsapp_webhook_request_duration_seconds', type: 'histogram', subsystem: 'webhook',
+    help: 'Time to handle a webhook POST, from the end of the body to the response.',
+    labelNames: [],
+    buckets: REQUEST_DURATION_BUCKETS,
+  }),
+
+  // --- store ---
+  storeOperationDuration: def({
+    name: 'whatsapp_store_operation_duration_seconds', type: 'histogram', subsystem: 'store',
+    help: 'Duration of store operations by store (memory, redis) and operation (apply, snapshot, ping).',
+    labelNames: ['store', 'operation'],
+    buckets: REQUEST_DURATION_BUCKETS,
+  }),
+  storeErrors: def({
+    name: 'whatsapp_store_errors_total', type: 'counter', subsystem: 'store',
+    help: 'Failed store operations by store and operation.',
+    labelNames: ['store', 'operation'],
+  }),
+  storeUp: def({
+    name: 'whatsapp_store_up', type: 'gauge', subsystem: 'store',
+    help: '1 when the last store health check succeeded, else 0.',
+    labelNames: ['store'],
+  }),
+
+  // --- Graph API poller ---
+  graphApiRequests: def({
+    name: 'whatsapp_graph_api_requests_total', type: 'counter', subsystem: 'poller',
+    help: 'Graph API calls by endpoint and outcome: success, throttled, server_error, timeout, token_error, client_error, invalid_response.',
+    labelNames: ['endpoint', 'outcome'],
+  }),
+  graphApiRequestDuration: def({
+    name: 'whatsapp_graph_api_request_duration_seconds', type: 'histogram', subsystem: 'poller',
+    help: 'Duration of Graph API calls by endpoint.',
+    labelNames: ['endpoint'],
+    buckets: GRAPH_DURATION_BUCKETS,
+  }),
+  graphApiUsageRatio: def({
+    name: 'whatsapp_graph_api_usage_ratio', type: 'gauge', subsystem: 'poller',
+    help: 'Rate-limit usage from X-Business-Use-Case-Usage and X-App-Usage (the higher of the two), as a ratio 0-1, by kind: call_count, total_cputime, total_time.',
+    labelNames: ['waba_id', 'kind'],
+  }),
+  graphApiTokenValid: def({
+    name: 'whatsapp_graph_api_token_valid', type: 'gauge', subsystem: 'poller',
+    help: '0 after the Graph API rejected the access token (code 190), 1 after it accepted it.',
+    labelNames: ['waba_id'],
+  }),
+  pollSuccess: def({
+    name: 'whatsapp_poll_success', type: 'gauge', subsystem: 'poller',
+    help: '1 if the last polling round of the WABA succeeded, else 0: the API side of up.',
+    labelNames: ['waba_id'],
+  }),
+  pollLastSuccess: def({
+    name: 'whatsapp_poll_last_success_timestamp_seconds', type: 'gauge', subsystem: 'poller',
+    help: 'Unix time of the last successful polling round of the WABA.',
+    labelNames: ['waba_id'],
+  }),
+  pollInterval: def({
+    name: 'whatsapp_poll_interval_seconds', type: 'gauge', subsystem: 'poller',
+    help: 'Interval currently planned between polling rounds of the WABA; above the configured one when the rate budget or throttling stretched it.',
+    labelNames: ['waba_id'],
+  }),
+  pollRounds: def({
+    name: 'whatsapp_poll_rounds_total', type: 'counter', subsystem: 'poller',
+    help: 'Polling rounds by outcome: success, failed, skipped_usage (rate-limit usage above threshold), skipped_budget, throttled.',
+    labelNames: ['waba_id', 'outcome'],
+  }),
+  pollLeader: def({
+    name: 'whatsapp_poll_leader', type: 'gauge', subsystem: 'poller',
+    help: '1 while this replica holds the polling lease (exactly one replica polls), else 0.',
+    labelNames: [],
+  }),
+
+  // --- conversations (from the messages webhook) ---
+  firstResponseTime: def({
+    name: 'whatsapp_first_response_time_seconds', type: 'histogram', subsystem: 'conversations',
+    help: 'Time from a customer message that opens a conversation to the first business reply (its sent status), by Meta timestamps.',
+    labelNames: [...NUMBER],
+    buckets: RESPONSE_TIME_BUCKETS,
+  }),
+  responseTime: def({
+    name: 'whatsapp_response_time_seconds', type: 'histogram', subsystem: 'conversations',
+    help: 'Time from a customer message to the business reply that answers it, for every reply that closes a wait.',
+    labelNames: [...NUMBER],
+    buckets: RESPONSE_TIME_BUCKETS,
+  }),
+  conversationsAwaitingReply: def({
+    name: 'whatsapp_conversations_awaiting_reply', type: 'gauge', subsystem: 'conversations',
+    help: 'Customers whose last message has not been answered yet.',
+    labelNames: [...NUMBER],
+  }),
+  oldestAwaitingReplyAge: def({
+    name: 'whatsapp_oldest_awaiting_reply_age_seconds', type: 'gauge', subsystem: 'conversations',
+    help: 'Age of the oldest unanswered customer message; 0 when nobody waits.',
+    labelNames: [...NUMBER],
+  }),
+  awaitingReplyExpired: def({
+    name: 'whatsapp_awaiting_reply_expired_total', type: 'counter', subsystem: 'conversations',
+    help: 'Waits dropped unanswered because they outlived the customer-service window.',
+    labelNames: [...NUMBER],
+  }),
+  messageStatuses: def({
+    name: 'whatsapp_message_statuses_total', type: 'counter', subsystem: 'conversations',
+    help: 'Statuses of outbound messages (sent, delivered, read, failed, ...), counted once per message and status, by pricing category.',
+    labelNames: [...NUMBER, 'status', 'category'],
+  }),
+  messageErrors: def({
+    name: 'whatsapp_message_errors_total', type: 'counter', subsystem: 'conversations',
+    help: 'Failed outbound messages by Meta error code (codes outside the known set are counted as "other").',
+    labelNames: [...NUMBER, 'code'],
+  }),
+  messageUserSideFailures: def({
+    name: 'whatsapp_message_user_side_failures_total', type: 'counter', subsystem: 'conversations',
+    help: 'Failures that mean the customer does not want or cannot get the message (opted out of marketing, per-user marketing limit, undeliverable, outside the 24 h window, ...), by reason.',
+    labelNames: [...NUMBER, 'reason'],
+  }),
+  messagesReceived: def({
+    name: 'whatsapp_messages_received_total', type: 'counter', subsystem: 'conversations',
+    help: 'Inbound customer messages by message type (text, image, interactive, button, ...), counted once per message id.',
+    labelNames: [...NUMBER, 'type'],
+  }),
+  systemErrors: def({
+    name: 'whatsapp_system_errors_total', type: 'counter', subsystem: 'conversations',
+    help: 'App-level errors Meta reports in the messages webhook (value.errors[], e.g. 130429 rate limit hit), by code.',
+    labelNames: ['waba_id', 'code'],
+  }),
+
+  // --- funnels ---
+  funnelSteps: def({
+    name: 'whatsapp_funnel_step_total', type: 'counter', subsystem: 'funnels',
+    help: 'Customers reaching a configured funnel step, once per customer per funnel run, by variant.',
+    labelNames: ['funnel', 'step', 'variant'],
+  }),
+
+  // --- the exporter itself ---
+  buildInfo: def({
+    name: 'whatsapp_exporter_build_info', type: 'gauge', subsystem: 'exporter',
+    help: 'Always 1: version of the exporter and of Node.js.',
+    labelNames: ['version', 'revision', 'nodejs_version'],
+  }),
+} as const;
+
+export type MetricKey = keyof typeof catalogue;
+export const metricDefinitions: readonly MetricDefinition[] = Object.values(catalogue);
+
+/** Names of series a scrape can show for a metric (histograms add _bucket, _sum, _count). */
+export function seriesNames(d: MetricDefinition): string[] {
+  return d.type === 'histogram' ? [`${d.name}_bucket`, `${d.name}_sum`, `${d.name}_count`] : [d.name];
+}
+
+/** prom-client's default metrics keep their conventional unprefixed names (process_*, nodejs_*), as Go exporters do. */
+export const DEFAULT_METRIC_PREFIXES = ['process_', 'nodejs_'] as const;

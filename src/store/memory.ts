@@ -1,0 +1,240 @@
+import type {
+  AttributeMap, CloseWaitResult, EventWrite, EventWriteResult, FunnelAdvanceResult, HealthRecord, MergeResult,
+  NumberRef, OpResult, PhoneNumberRecord, Snapshot, Store, StoreOp, TemplateRecord,
+} from './types.js';
+import { mergeAttributes } from './merge.js';
+
+export interface StoreOptions {
+  /** Lifetime of de-duplication and `once` keys. */
+  dedupTtlSeconds: number;
+  /** How long a reply time is remembered for the idle-gap rule of first responses. */
+  replyTtlSeconds: number;
+  /** Clock in milliseconds (tests move it). */
+  now?: () => number;
+}
+
+interface Entity<R> { record: R; removedAt?: number }
+interface FunnelRun { step: number; startedAt: number; lastAt: number; variant?: string }
+
+/** The embedded default: everything in this process, bounded by TTLs swept once a minute. */
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const;
+  private readonly numbers = new Map<string, Entity<PhoneNumberRecord>>();
+  private readonly links = new Map<string, string>();
+  private readonly templates = new Map<string, Entity<TemplateRecord>>();
+  private readonly health = new Map<string, HealthRecord[]>();
+  private readonly waits = new Map<string, Map<string, number>>();
+  private readonly replies = new Map<string, { at: number; expiresAt: number }>();
+  private readonly funnels = new Map<string, FunnelRun & { expiresAt: number }>();
+  private readonly seen = new Map<string, number>();
+  private readonly leases = new Map<string, { holder: string; expiresAt: number }>();
+  private readonly now: () => number;
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  constructor(private readonly options: StoreOptions) {
+    this.now = options.now ?? Date.now;
+    this.sweepTimer = setInterval(() => this.sweep(), 60_000);
+    this.sweepTimer.unref();
+  }
+
+  async apply(writes: readonly EventWrite[]): Promise<EventWriteResult[]> {
+    const now = this.now();
+    const dedupExpiry = now + this.options.dedupTtlSeconds * 1000;
+    return writes.map((w) => {
+      if (w.dedupeKey !== undefined) {
+        const until = this.seen.get(w.dedupeKey);
+        if (until !== undefined && until > now) return { duplicate: true } as const;
+      }
+      const results = w.ops.map((op) => this.run(op, now, dedupExpiry));
+      if (w.dedupeKey !== undefined) this.seen.set(w.dedupeKey, dedupExpiry);
+      return { duplicate: false, results } as const;
+    });
+  }
+
+  private run(op: StoreOp, now: number, dedupExpiry: number): OpResult {
+    switch (op.op) {
+      case 'mergeNumber': return this.mergeNumber(op.ref, op.attributes);
+      case 'mergeTemplate': {
+        const key = `${op.wabaId}|${op.templateId}`;
+        const entity = this.templates.get(key) ?? { record: { wabaId: op.wabaId, templateId: op.templateId, attributes: {} } };
+        this.templates.set(key, entity);
+        return mergeInto(entity, op.attributes);
+      }
+      case 'removeNumber': {
+        const entity = this.numbers.get(`${op.wabaId}|id:${op.phoneNumberId}`);
+        if (entity) removeFrom(entity, op.at);
+        return { ok: true };
+      }
+      case 'removeTemplate': {
+        const key = `${op.wabaId}|${op.templateId}`;
+        const entity = this.templates.get(key) ?? { record: { wabaId: op.wabaId, templateId: op.templateId, attributes: {} } };
+        this.templates.set(key, entity);
+        removeFrom(entity, op.at);
+        return { ok: true };
+      }
+      case 'replaceHealth':
+        this.health.set(op.wabaId, op.entities.map((e) => ({ wabaId: op.wabaId, at: op.at, ...e })));
+        return { ok: true };
+      case 'openWait': {
+        let scope = this.waits.get(op.scope);
+        if (scope?.has(op.customer)) return { opened: false };
+        const reply = this.replies.get(`${op.scope}|${op.customer}`);
+        if (reply && reply.expiresAt > now && reply.at >= op.at) return { opened: false };
+        if (!scope) this.waits.set(op.scope, (scope = new Map()));
+        scope.set(op.customer, op.at);
+        return { opened: true };
+      }
+      case 'closeWait': return this.closeWait(op.scope, op.customer, op.at, now);
+      case 'advanceFunnel': return this.advanceFunnel(op, now);
+      case 'once': {
+        const until = this.seen.get(op.key);
+        if (until !== undefined && until > now) return { first: false };
+        this.seen.set(op.key, dedupExpiry);
+        return { first: true };
+      }
+    }
+  }
+
+  private mergeNumber(ref: NumberRef, attributes: AttributeMap): MergeResult {
+    const { wabaId, displayDigits } = ref;
+    const linkKey = displayDigits ? `${wabaId}|${displayDigits}` : undefined;
+    const id = ref.phoneNumberId ?? (linkKey ? this.links.get(linkKey) : undefined);
+    let key: string;
+    if (id !== undefined) {
+      key = `${wabaId}|id:${id}`;
+      if (linkKey && displayDigits) {
+        this.links.set(linkKey, id);
+        const byDisplay = this.numbers.get(`${wabaId}|d:${displayDigits}`);
+        if (byDisplay) {
+          // State learned before the id was known joins the id's record, newest value per attribute.
+          this.numbers.delete(`${wabaId}|d:${displayDigits}`);
+          const target = this.numbers.get(key) ?? { record: { wabaId, phoneNumberId: id, attributes: {} } };
+          this.numbers.set(key, target);
+          mergeInto(target, byDisplay.record.attributes);
+        }
+      }
+    } else if (displayDigits) {
+      key = `${wabaId}|d:${displayDigits}`;
+    } else {
+      throw new Error('mergeNumber needs a phone number id or display digits');
+    }
+    const entity = this.numbers.get(key) ?? { record: { wabaId, ...(id !== undefined ? { phoneNumberId: id } : {}), attributes: {} } };
+    if (displayDigits) entity.record.displayDigits = displayDigits;
+    this.numbers.set(key, entity);
+    return mergeInto(entity, attributes);
+  }
+
+  private closeWait(scope: string, customer: string, at: number, now: number): CloseWaitResult {
+    const replyKey = `${scope}|${customer}`;
+    const prior = this.replies.get(replyKey);
+    const previousReplyAt = prior && prior.expiresAt > now ? prior.at : undefined;
+    if (previousReplyAt === undefined || at > previousReplyAt) {
+      this.replies.set(replyKey, { at, expiresAt: now + this.options.replyTtlSeconds * 1000 });
+    }
+    const waiting = this.waits.get(scope);
+    const openedAt = waiting?.get(customer);
+    if (openedAt === undefined || openedAt > at) {
+      return { closed: false, ...(previousReplyAt !== undefined ? { previousReplyAt } : {}) };
+    }
+    waiting!.delete(customer);
+    if (waiting!.size === 0) this.waits.delete(scope);
+    return { closed: true, openedAt, ...(previousReplyAt !== undefined ? { previousReplyAt } : {}) };
+  }
+
+  private advanceFunnel(op: Extract<StoreOp, { op: 'advanceFunnel' }>, now: number): FunnelAdvanceResult {
+    const key = `${op.funnel}|${op.customer}`;
+    const stored = this.funnels.get(key);
+    const run = stored && stored.expiresAt > now && op.at - stored.lastAt <= op.runTimeoutSeconds ? stored : undefined;
+    const expiresAt = now + op.runTimeoutSeconds * 1000;
+    if (op.step === 0) {
+      if (run && run.step === 0 && op.at >= run.startedAt) return { counted: false, newRun: false, ...variantOf(run) };
+      const fresh = { step: 0, startedAt: op.at, lastAt: op.at, expiresAt, ...(op.variant !== undefined ? { variant: op.variant } : {}) };
+      this.funnels.set(key, fresh);
+      return { counted: true, newRun: true, ...variantOf(fresh) };
+    }
+    if (!run || run.step >= op.step || op.at < run.startedAt) return { counted: false, newRun: false, ...variantOf(run) };
+    run.step = op.step;
+    run.lastAt = Math.max(run.lastAt, op.at);
+    run.expiresAt = expiresAt;
+    return { counted: true, newRun: false, ...variantOf(run) };
+  }
+
+  async snapshot(): Promise<Snapshot> {
+    const numbers: PhoneNumberRecord[] = [];
+    for (const e of this.numbers.values()) if (hasAttributes(e.record.attributes)) numbers.push(e.record);
+    const templates: TemplateRecord[] = [];
+    for (const e of this.templates.values()) if (hasAttributes(e.record.attributes)) templates.push(e.record);
+    const waits = [];
+    for (const [scope, customers] of this.waits) {
+      let oldestAt = Infinity;
+      for (const at of customers.values()) if (at < oldestAt) oldestAt = at;
+      waits.push({ scope, count: customers.size, oldestAt });
+    }
+    return { numbers, templates, health: [...this.health.values()].flat(), waits };
+  }
+
+  async expireWaits(before: number): Promise<Array<{ scope: string; count: number }>> {
+    const expired: Array<{ scope: string; count: number }> = [];
+    for (const [scope, customers] of this.waits) {
+      let count = 0;
+      for (const [customer, at] of customers) {
+        if (at < before) { customers.delete(customer); count++; }
+      }
+      if (customers.size === 0) this.waits.delete(scope);
+      if (count > 0) expired.push({ scope, count });
+    }
+    return expired;
+  }
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const now = this.now();
+    const lease = this.leases.get(name);
+    if (lease && lease.expiresAt > now && lease.holder !== holder) return false;
+    this.leases.set(name, { holder, expiresAt: now + ttlMs });
+    return true;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    if (this.leases.get(name)?.holder === holder) this.leases.delete(name);
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
+  }
+
+  /** Drops expired keys; tombstones go once de-duplication could no longer let an older event in. */
+  sweep(): void {
+    const now = this.now();
+    for (const [k, until] of this.seen) if (until <= now) this.seen.delete(k);
+    for (const [k, r] of this.replies) if (r.expiresAt <= now) this.replies.delete(k);
+    for (const [k, f] of this.funnels) if (f.expiresAt <= now) this.funnels.delete(k);
+    const tombstoneBefore = now / 1000 - this.options.dedupTtlSeconds;
+    for (const map of [this.numbers, this.templates] as Array<Map<string, Entity<{ attributes: AttributeMap }>>>) {
+      for (const [k, e] of map) {
+        if (!hasAttributes(e.record.attributes) && (e.removedAt ?? 0) < tombstoneBefore) map.delete(k);
+      }
+    }
+  }
+}
+
+function variantOf(run: { variant?: string } | undefined): { variant?: string } {
+  return run?.variant !== undefined ? { variant: run.variant } : {};
+}
+
+function hasAttributes(a: AttributeMap): boolean {
+  for (const _ in a) return true;
+  return false;
+}
+
+function mergeInto(entity: Entity<{ attributes: AttributeMap }>, incoming: AttributeMap): MergeResult {
+  return mergeAttributes(entity.record.attributes, incoming, entity.removedAt);
+}
+
+function removeFrom(entity: Entity<{ attributes: AttributeMap }>, at: number): void {
+  entity.removedAt = Math.max(entity.removedAt ?? -Infinity, at);
+  for (const [name, v] of Object.entries(entity.record.attributes)) {
+    if (v.at <= at) delete entity.record.attributes[name];
+  }
+}

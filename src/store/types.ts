@@ -1,0 +1,119 @@
+/**
+ * The store executes small typed operations, grouped per event, atomically per `apply` call.
+ * What an event means is decided in signals/ (pure); the store only knows these primitives, each
+ * implemented once in memory.ts and once in the Redis script, and tested by one contract suite.
+ */
+
+export interface Observed<T = string | boolean> {
+  value: T;
+  at: number;
+}
+
+export type AttributeMap = Record<string, Observed>;
+
+export interface NumberRef {
+  wabaId: string;
+  phoneNumberId?: string;
+  /** Digits of display_phone_number ("+1 555-078 3881" → "15550783881"). */
+  displayDigits?: string;
+}
+
+export type StoreOp =
+  /** Merge attributes into a phone number, last-writer-wins per attribute; links display digits to the id when both are known. */
+  | { op: 'mergeNumber'; ref: NumberRef; attributes: AttributeMap }
+  /** Merge attributes into a template, last-writer-wins per attribute. */
+  | { op: 'mergeTemplate'; wabaId: string; templateId: string; attributes: AttributeMap }
+  /** Remove an entity; observations older than `at` that arrive later stay removed. */
+  | { op: 'removeNumber'; wabaId: string; phoneNumberId: string; at: number }
+  | { op: 'removeTemplate'; wabaId: string; templateId: string; at: number }
+  /** Replace the health_status entities of a WABA. */
+  | { op: 'replaceHealth'; wabaId: string; at: number; entities: Array<{ entityType: string; entityId: string; canSendMessage: string }> }
+  /** Open a wait for a customer of a number unless one is open or a reply at or after `at` is known. */
+  | { op: 'openWait'; scope: string; customer: string; at: number }
+  /** Close the customer's wait with a reply at `at`; records the reply time for the idle-gap rule. */
+  | { op: 'closeWait'; scope: string; customer: string; at: number }
+  /** Advance a customer's run through a funnel (see FunnelAdvanceResult). */
+  | { op: 'advanceFunnel'; funnel: string; customer: string; step: number; at: number; runTimeoutSeconds: number; variant?: string }
+  /** True the first time the key is seen within the TTL (status (message, status) pairs and the like). */
+  | { op: 'once'; key: string };
+
+export type MergeResult = {
+  /** Attributes whose stored value changed. */
+  changed: string[];
+  /** Attributes that arrived older than what the store holds (or than the removal). */
+  stale: string[];
+};
+
+export type OpenWaitResult = { opened: boolean };
+export type CloseWaitResult = { closed: boolean; openedAt?: number; previousReplyAt?: number };
+/** counted: the step is new for this run. variant: the run's variant, fixed when the run started. */
+export type FunnelAdvanceResult = { counted: boolean; variant?: string; newRun: boolean };
+export type OnceResult = { first: boolean };
+export type PlainResult = { ok: true };
+
+export type OpResult = MergeResult | OpenWaitResult | CloseWaitResult | FunnelAdvanceResult | OnceResult | PlainResult;
+
+export interface EventWrite {
+  /** De-duplication key: when already seen (within the TTL), none of the ops run. */
+  dedupeKey?: string;
+  ops: StoreOp[];
+}
+
+export type EventWriteResult = { duplicate: true } | { duplicate: false; results: OpResult[] };
+
+export interface PhoneNumberRecord {
+  wabaId: string;
+  phoneNumberId?: string;
+  displayDigits?: string;
+  attributes: AttributeMap;
+}
+
+export interface TemplateRecord {
+  wabaId: string;
+  templateId: string;
+  attributes: AttributeMap;
+}
+
+export interface HealthRecord {
+  wabaId: string;
+  entityType: string;
+  entityId: string;
+  canSendMessage: string;
+  at: number;
+}
+
+export interface WaitSummary {
+  /** The scope given to openWait: `${wabaId}:${phoneNumberId}`. */
+  scope: string;
+  count: number;
+  oldestAt: number;
+}
+
+export interface Snapshot {
+  numbers: PhoneNumberRecord[];
+  templates: TemplateRecord[];
+  health: HealthRecord[];
+  waits: WaitSummary[];
+}
+
+export interface Store {
+  readonly kind: 'memory' | 'redis';
+  /** Applies every write atomically (all or none) and in order; results line up with writes. */
+  apply(writes: readonly EventWrite[]): Promise<EventWriteResult[]>;
+  snapshot(): Promise<Snapshot>;
+  /** Removes waits opened before `before`; returns how many per scope. */
+  expireWaits(before: number): Promise<Array<{ scope: string; count: number }>>;
+  /** Takes or renews a lease; true while `holder` holds it. */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class StoreUnavailableError extends Error {
+  readonly code = 'WAE_STORE_UNAVAILABLE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
