@@ -9,9 +9,13 @@ export interface StoreOptions {
   dedupTtlSeconds: number;
   /** How long a reply time is remembered for the idle-gap rule of first responses. */
   replyTtlSeconds: number;
+  /** How long countInBucket buckets are kept (funnel report windows). */
+  historyTtlSeconds?: number;
   /** Clock in milliseconds (tests move it). */
   now?: () => number;
 }
+
+export const DEFAULT_HISTORY_TTL_SECONDS = 90 * 86400;
 
 interface Entity<R> { record: R; removedAt?: number }
 interface FunnelRun { step: number; startedAt: number; lastAt: number; variant?: string }
@@ -27,6 +31,7 @@ export class MemoryStore implements Store {
   private readonly replies = new Map<string, { at: number; expiresAt: number }>();
   private readonly funnels = new Map<string, FunnelRun & { expiresAt: number }>();
   private readonly seen = new Map<string, number>();
+  private readonly buckets = new Map<string, Map<number, { count: number; expiresAt: number }>>();
   private readonly leases = new Map<string, { holder: string; expiresAt: number }>();
   private readonly now: () => number;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -91,6 +96,15 @@ export class MemoryStore implements Store {
         if (until !== undefined && until > now) return { first: false };
         this.seen.set(op.key, dedupExpiry);
         return { first: true };
+      }
+      case 'countInBucket': {
+        let series = this.buckets.get(op.series);
+        if (!series) this.buckets.set(op.series, (series = new Map()));
+        const cell = series.get(op.bucket) ?? { count: 0, expiresAt: 0 };
+        cell.count += op.by ?? 1;
+        cell.expiresAt = now + (this.options.historyTtlSeconds ?? DEFAULT_HISTORY_TTL_SECONDS) * 1000;
+        series.set(op.bucket, cell);
+        return { ok: true };
       }
     }
   }
@@ -173,6 +187,19 @@ export class MemoryStore implements Store {
     return { numbers, templates, health: [...this.health.values()].flat(), waits };
   }
 
+  async readCounts(series: readonly string[], fromBucket: number, toBucket: number): Promise<Record<string, Record<number, number>>> {
+    const now = this.now();
+    const out: Record<string, Record<number, number>> = {};
+    for (const name of series) {
+      const counts: Record<number, number> = {};
+      for (const [bucket, cell] of this.buckets.get(name) ?? []) {
+        if (bucket >= fromBucket && bucket <= toBucket && cell.expiresAt > now) counts[bucket] = cell.count;
+      }
+      out[name] = counts;
+    }
+    return out;
+  }
+
   async expireWaits(before: number): Promise<Array<{ scope: string; count: number }>> {
     const expired: Array<{ scope: string; count: number }> = [];
     for (const [scope, customers] of this.waits) {
@@ -210,6 +237,10 @@ export class MemoryStore implements Store {
     for (const [k, until] of this.seen) if (until <= now) this.seen.delete(k);
     for (const [k, r] of this.replies) if (r.expiresAt <= now) this.replies.delete(k);
     for (const [k, f] of this.funnels) if (f.expiresAt <= now) this.funnels.delete(k);
+    for (const [k, series] of this.buckets) {
+      for (const [b, cell] of series) if (cell.expiresAt <= now) series.delete(b);
+      if (series.size === 0) this.buckets.delete(k);
+    }
     const tombstoneBefore = now / 1000 - this.options.dedupTtlSeconds;
     for (const map of [this.numbers, this.templates] as Array<Map<string, Entity<{ attributes: AttributeMap }>>>) {
       for (const [k, e] of map) {

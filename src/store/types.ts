@@ -35,7 +35,9 @@ export type StoreOp =
   /** Advance a customer's run through a funnel (see FunnelAdvanceResult). */
   | { op: 'advanceFunnel'; funnel: string; customer: string; step: number; at: number; runTimeoutSeconds: number; variant?: string }
   /** True the first time the key is seen within the TTL (status (message, status) pairs and the like). */
-  | { op: 'once'; key: string };
+  | { op: 'once'; key: string }
+  /** Adds to a counter kept per time bucket (funnel reports compare time windows); kept historyTtlSeconds. */
+  | { op: 'countInBucket'; series: string; bucket: number; by?: number };
 
 export type MergeResult = {
   /** Attributes whose stored value changed. */
@@ -101,6 +103,8 @@ export interface Store {
   /** Applies every write atomically (all or none) and in order; results line up with writes. */
   apply(writes: readonly EventWrite[]): Promise<EventWriteResult[]>;
   snapshot(): Promise<Snapshot>;
+  /** Counts of countInBucket series for buckets from..to inclusive: series → bucket → count. */
+  readCounts(series: readonly string[], fromBucket: number, toBucket: number): Promise<Record<string, Record<number, number>>>;
   /** Removes waits opened before `before`; returns how many per scope. */
   expireWaits(before: number): Promise<Array<{ scope: string; count: number }>>;
   /** Takes or renews a lease; true while `holder` holds it. */

@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import type { Router } from 'express';
+import type { Config } from './config/index.js';
+import { createLogger, type Logger } from './log.js';
+import { ExporterMetrics } from './metrics/registry.js';
+import { Ingest } from './pipeline.js';
+import { Poller } from './poller/index.js';
+import { createReportRouter } from './report/index.js';
+import { createPrivateApp } from './server/private.js';
+import { createPublicServer } from './server/public.js';
+import { startWaitExpiry } from './signals/wait-expiry.js';
+import { createStore } from './store/index.js';
+import { createKeyHasher, deriveCustomerHashKey } from './store/keys.js';
+import type { Store } from './store/types.js';
+import { WebhookReceiver } from './webhook/receiver.js';
+
+export interface RunningExporter {
+  webhookUrl: string;
+  metricsUrl: string;
+  store: Store;
+  metrics: ExporterMetrics;
+  ingest: Ingest;
+  /** Stops accepting, lets in-flight requests finish, stops the poller, closes the store. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Injected store (tests); otherwise built from config.store. */
+  store?: Store;
+  /** Default true; false in tests that read a registry without process metrics noise. */
+  defaultMetrics?: boolean;
+}
+
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function listen(server: Server, host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const a = server.address() as AddressInfo;
+      const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+      resolve(`http://${h === '0.0.0.0' ? '127.0.0.1' : h}:${a.port}`);
+    });
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+
+/** Wires config → store → ingest → listeners → poller. */
+export async function startExporter(config: Config, options: StartOptions = {}): Promise<RunningExporter> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const metrics = new ExporterMetrics({ version: packageVersion(), revision: process.env.WHATSAPP_EXPORTER_REVISION ?? 'unknown' }, { defaultMetrics: options.defaultMetrics ?? true });
+  const store = options.store ?? createStore(config, { logger, metrics });
+  const ingest = new Ingest(store, metrics, { conversations: config.conversations, funnels: config.funnels, humanHandoff: config.humanHandoff });
+  const hashKey = createKeyHasher(deriveCustomerHashKey(config.customerHashKey, config.webhook.appSecrets));
+  const receiver = new WebhookReceiver(config.webhook, ingest, metrics, logger, hashKey);
+
+  const publicServer = createPublicServer(config.webhook, receiver, metrics, logger);
+  const routers: Record<string, Router> = { '/report': createReportRouter({ store, config }) };
+  const app = createPrivateApp({ config, store, metrics, deadLetters: receiver.deadLetters, logger, routers });
+  const metricsServer = createServer(app);
+  const webhookUrl = (await listen(publicServer, config.webhook.host, config.webhook.port)) + '/webhook';
+  const metricsUrl = await listen(metricsServer, config.metrics.host, config.metrics.port);
+
+  const pollerEnabled = config.poller.enabled && config.wabas.length > 0 && (config.graph.accessToken !== undefined || config.wabas.every((w) => w.accessToken));
+  const poller = pollerEnabled ? new Poller({ config, store, ingest, metrics, logger, holderId: `${process.pid}-${randomUUID()}` }) : undefined;
+  poller?.start();
+  const waitExpiry = startWaitExpiry({ store, metrics, config, logger });
+
+  logger.info({ webhook: webhookUrl, metrics: metricsUrl, store: store.kind, poller: pollerEnabled }, 'whatsapp-exporter started');
+  let stopping: Promise<void> | undefined;
+  return {
+    webhookUrl, metricsUrl, store, metrics, ingest,
+    stop() {
+      stopping ??= (async () => {
+        waitExpiry.stop();
+        await Promise.all([close(publicServer), poller?.stop()]);
+        await close(metricsServer);
+        await store.close();
+        logger.info('whatsapp-exporter stopped');
+      })();
+      return stopping;
+    },
+  };
+}

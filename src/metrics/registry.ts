@@ -1,0 +1,81 @@
+import client from 'prom-client';
+import type { Observation } from '../signals/types.js';
+import type { Store } from '../store/types.js';
+import { catalogue, metricDefinitions, type MetricDefinition, type MetricKey } from './catalogue.js';
+import { renderSnapshot, SNAPSHOT_METRICS } from './render.js';
+
+type AnyMetric = client.Counter<string> | client.Gauge<string> | client.Histogram<string>;
+
+export interface BuildInfo {
+  version: string;
+  revision: string;
+}
+
+/**
+ * Process-local metrics (counters, histograms, gauges the process sets) live in a prom-client
+ * registry; entity state is rendered from one store snapshot per scrape and put in front of it.
+ */
+export class ExporterMetrics {
+  readonly registry = new client.Registry();
+  private readonly metrics = new Map<MetricKey, AnyMetric>();
+
+  constructor(build: BuildInfo, options: { defaultMetrics?: boolean } = {}) {
+    for (const [key, d] of Object.entries(catalogue) as Array<[MetricKey, MetricDefinition]>) {
+      if (SNAPSHOT_METRICS.has(d.name)) continue;
+      this.metrics.set(key, create(d, this.registry));
+    }
+    this.gauge('buildInfo').set({ version: build.version, revision: build.revision, nodejs_version: process.version }, 1);
+    if (options.defaultMetrics !== false) client.collectDefaultMetrics({ register: this.registry });
+  }
+
+  counter(key: MetricKey): client.Counter<string> {
+    return this.metrics.get(key) as client.Counter<string>;
+  }
+
+  gauge(key: MetricKey): client.Gauge<string> {
+    return this.metrics.get(key) as client.Gauge<string>;
+  }
+
+  histogram(key: MetricKey): client.Histogram<string> {
+    return this.metrics.get(key) as client.Histogram<string>;
+  }
+
+  record(observations: readonly Observation[]): void {
+    for (const o of observations) {
+      const m = this.metrics.get(o.metric);
+      if (!m) throw new Error(`observation for ${o.metric}, which is not a process metric`);
+      if (m instanceof client.Histogram) m.observe(o.labels, o.value ?? 0);
+      else if (m instanceof client.Counter) m.inc(o.labels, o.value ?? 1);
+      else m.set(o.labels, o.value ?? 0);
+    }
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The full exposition: store state first, then the process metrics. */
+  async expose(store: Store, nowSeconds = Date.now() / 1000): Promise<string> {
+    const started = performance.now();
+    let state = '';
+    try {
+      state = renderSnapshot(await store.snapshot(), nowSeconds);
+      this.histogram('storeOperationDuration').observe({ store: store.kind, operation: 'snapshot' }, (performance.now() - started) / 1000);
+    } catch {
+      // A scrape still answers with the process metrics; the failure shows in whatsapp_store_errors_total.
+      this.counter('storeErrors').inc({ store: store.kind, operation: 'snapshot' });
+    }
+    return state + (await this.registry.metrics());
+  }
+}
+
+function create(d: MetricDefinition, registry: client.Registry): AnyMetric {
+  const common = { name: d.name, help: d.help, labelNames: [...d.labelNames], registers: [registry] };
+  switch (d.type) {
+    case 'counter': return new client.Counter(common);
+    case 'gauge': return new client.Gauge(common);
+    case 'histogram': return new client.Histogram({ ...common, buckets: [...(d.buckets ?? [])] });
+  }
+}
+
+export { metricDefinitions };

@@ -1,0 +1,198 @@
+import type { AttributeMap, PhoneNumberRecord, Snapshot, TemplateRecord } from '../store/types.js';
+import { catalogue, type MetricDefinition } from './catalogue.js';
+
+/** State-set members always exported for a number, so a change shows as 1→0 rather than a vanishing series. */
+export const QUALITY_RATINGS = ['GREEN', 'YELLOW', 'RED', 'UNKNOWN'] as const;
+export const NUMBER_STATUSES = [
+  'CONNECTED', 'FLAGGED', 'RESTRICTED', 'RATE_LIMITED', 'BANNED', 'DISCONNECTED', 'DELETED', 'MIGRATED', 'PENDING', 'UNVERIFIED', 'UNKNOWN',
+] as const;
+export const HEALTH_STATUSES = ['AVAILABLE', 'LIMITED', 'BLOCKED'] as const;
+
+const TIER_LIMITS: Record<string, number> = {
+  TIER_50: 50, TIER_250: 250, TIER_1K: 1000, TIER_2K: 2000, TIER_10K: 10_000, TIER_100K: 100_000, TIER_UNLIMITED: Infinity,
+};
+
+/** The daily limit a tier stands for; undefined for TIER_NOT_SET and values that name no number. */
+export function messagingLimitOf(tier: string): number | undefined {
+  const known = TIER_LIMITS[tier];
+  if (known !== undefined) return known;
+  const m = /^TIER_(\d+)(K?)$/.exec(tier);
+  return m ? Number(m[1]) * (m[2] ? 1000 : 1) : undefined;
+}
+
+export function escapeLabelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function formatValue(v: number): string {
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  if (Number.isNaN(v)) return 'NaN';
+  return String(v);
+}
+
+class Exposition {
+  private readonly parts: string[] = [];
+  private current: MetricDefinition | undefined;
+  private lines: string[] = [];
+
+  begin(d: MetricDefinition): void {
+    this.flush();
+    this.current = d;
+    this.lines = [];
+  }
+
+  sample(labels: readonly string[], values: readonly string[], value: number): void {
+    const d = this.current!;
+    let s = d.name + '{';
+    for (let i = 0; i < labels.length; i++) {
+      if (i > 0) s += ',';
+      s += `${labels[i]}="${escapeLabelValue(values[i]!)}"`;
+    }
+    this.lines.push(`${s}} ${formatValue(value)}`);
+  }
+
+  private flush(): void {
+    const d = this.current;
+    if (!d) return;
+    const help = d.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+    this.parts.push(`# HELP ${d.name} ${help}\n# TYPE ${d.name} ${d.type}\n${this.lines.map((l) => l + '\n').join('')}`);
+  }
+
+  text(): string {
+    this.flush();
+    this.current = undefined;
+    return this.parts.join('');
+  }
+}
+
+function str(a: AttributeMap, name: string): string | undefined {
+  const v = a[name]?.value;
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** The id label of a number; before the id is known the number is named by its display digits. */
+export function numberLabel(n: PhoneNumberRecord): string {
+  return n.phoneNumberId ?? `display:${n.displayDigits ?? ''}`;
+}
+
+/** FLAGGED quality events and a FLAGGED status both mean flagged; whichever was observed last decides. */
+export function isFlagged(a: AttributeMap): boolean {
+  const { flagged, status } = a;
+  if (status && (!flagged || status.at > flagged.at)) return status.value === 'FLAGGED';
+  return flagged?.value === true || status?.value === 'FLAGGED';
+}
+
+function latest(a: AttributeMap): number {
+  let t = 0;
+  for (const k in a) if (a[k]!.at > t) t = a[k]!.at;
+  return t;
+}
+
+function stateSet(out: Exposition, labels: readonly string[], values: readonly string[], known: readonly string[], current: string | undefined): void {
+  for (const member of known) out.sample(labels, [...values, member], member === current ? 1 : 0);
+  if (current !== undefined && !known.includes(current)) out.sample(labels, [...values, current], 1);
+}
+
+function sortNumbers(ns: readonly PhoneNumberRecord[]): PhoneNumberRecord[] {
+  return [...ns].sort((x, y) => (x.wabaId + numberLabel(x)).localeCompare(y.wabaId + numberLabel(y)));
+}
+
+function sortTemplates(ts: readonly TemplateRecord[]): TemplateRecord[] {
+  return [...ts].sort((x, y) => (x.wabaId === y.wabaId ? x.templateId.localeCompare(y.templateId) : x.wabaId.localeCompare(y.wabaId)));
+}
+
+/**
+ * Exposition text of every metric built from the store at collect time: a deleted template or a
+ * removed number is simply absent, never a stale series. Pure: the same snapshot gives the same text.
+ */
+export function renderSnapshot(snapshot: Snapshot, nowSeconds: number): string {
+  const out = new Exposition();
+  const numbers = sortNumbers(snapshot.numbers);
+  const templates = sortTemplates(snapshot.templates);
+  const N = ['waba_id', 'phone_number_id'];
+
+  out.begin(catalogue.phoneNumberInfo);
+  for (const n of numbers) {
+    out.sample(catalogue.phoneNumberInfo.labelNames, [n.wabaId, numberLabel(n), str(n.attributes, 'displayPhoneNumber') ?? n.displayDigits ?? '', str(n.attributes, 'verifiedName') ?? ''], 1);
+  }
+  out.begin(catalogue.phoneNumberQualityRating);
+  for (const n of numbers) {
+    const rating = str(n.attributes, 'qualityRating');
+    if (rating !== undefined) stateSet(out, catalogue.phoneNumberQualityRating.labelNames, [n.wabaId, numberLabel(n)], QUALITY_RATINGS, rating);
+  }
+  out.begin(catalogue.phoneNumberStatus);
+  for (const n of numbers) {
+    const status = str(n.attributes, 'status');
+    if (status !== undefined) stateSet(out, catalogue.phoneNumberStatus.labelNames, [n.wabaId, numberLabel(n)], NUMBER_STATUSES, status);
+  }
+  out.begin(catalogue.phoneNumberFlagged);
+  for (const n of numbers) {
+    if (n.attributes.flagged || n.attributes.status) out.sample(N, [n.wabaId, numberLabel(n)], isFlagged(n.attributes) ? 1 : 0);
+  }
+  out.begin(catalogue.phoneNumberMessagingLimit);
+  for (const n of numbers) {
+    const tier = str(n.attributes, 'messagingLimit');
+    const limit = tier !== undefined ? messagingLimitOf(tier) : undefined;
+    if (limit !== undefined) out.sample(N, [n.wabaId, numberLabel(n)], limit);
+  }
+  out.begin(catalogue.phoneNumberLastUpdate);
+  for (const n of numbers) out.sample(N, [n.wabaId, numberLabel(n)], latest(n.attributes));
+  out.begin(catalogue.phoneNumberNameStatus);
+  for (const n of numbers) {
+    const s = str(n.attributes, 'nameStatus');
+    if (s !== undefined) out.sample(catalogue.phoneNumberNameStatus.labelNames, [n.wabaId, numberLabel(n), s], 1);
+  }
+  out.begin(catalogue.phoneNumberThroughput);
+  for (const n of numbers) {
+    const s = str(n.attributes, 'throughputLevel');
+    if (s !== undefined) out.sample(catalogue.phoneNumberThroughput.labelNames, [n.wabaId, numberLabel(n), s], 1);
+  }
+
+  const T = ['waba_id', 'template_id', 'template_name', 'language'];
+  out.begin(catalogue.templateInfo);
+  for (const t of templates) {
+    out.sample(catalogue.templateInfo.labelNames, [t.wabaId, t.templateId, str(t.attributes, 'name') ?? '', str(t.attributes, 'language') ?? '', str(t.attributes, 'category') ?? ''], 1);
+  }
+  out.begin(catalogue.templateStatus);
+  for (const t of templates) {
+    const s = str(t.attributes, 'status');
+    if (s !== undefined) out.sample([...T, 'status'], [t.wabaId, t.templateId, str(t.attributes, 'name') ?? '', str(t.attributes, 'language') ?? '', s], 1);
+  }
+  out.begin(catalogue.templateQuality);
+  for (const t of templates) {
+    const s = str(t.attributes, 'qualityScore');
+    if (s !== undefined) out.sample([...T, 'score'], [t.wabaId, t.templateId, str(t.attributes, 'name') ?? '', str(t.attributes, 'language') ?? '', s], 1);
+  }
+  out.begin(catalogue.templateLastUpdate);
+  for (const t of templates) out.sample(['waba_id', 'template_id'], [t.wabaId, t.templateId], latest(t.attributes));
+
+  out.begin(catalogue.healthStatus);
+  const health = [...snapshot.health].sort((x, y) => `${x.wabaId}|${x.entityType}|${x.entityId}`.localeCompare(`${y.wabaId}|${y.entityType}|${y.entityId}`));
+  for (const h of health) stateSet(out, catalogue.healthStatus.labelNames, [h.wabaId, h.entityType, h.entityId], HEALTH_STATUSES, h.canSendMessage);
+
+  const waits = [...snapshot.waits].sort((x, y) => x.scope.localeCompare(y.scope));
+  out.begin(catalogue.conversationsAwaitingReply);
+  for (const w of waits) out.sample(N, splitScope(w.scope), w.count);
+  out.begin(catalogue.oldestAwaitingReplyAge);
+  for (const w of waits) out.sample(N, splitScope(w.scope), w.count > 0 ? Math.max(0, nowSeconds - w.oldestAt) : 0);
+  return out.text();
+}
+
+/** Wait scopes are `${wabaId}:${phoneNumberId}`. */
+export function waitScope(wabaId: string, phoneNumberId: string): string {
+  return `${wabaId}:${phoneNumberId}`;
+}
+
+function splitScope(scope: string): [string, string] {
+  const i = scope.indexOf(':');
+  return [scope.slice(0, i), scope.slice(i + 1)];
+}
+
+/** Catalogue entries rendered from the snapshot; the registry leaves them out. */
+export const SNAPSHOT_METRICS: ReadonlySet<string> = new Set([
+  catalogue.phoneNumberInfo, catalogue.phoneNumberQualityRating, catalogue.phoneNumberStatus, catalogue.phoneNumberFlagged,
+  catalogue.phoneNumberMessagingLimit, catalogue.phoneNumberLastUpdate, catalogue.phoneNumberNameStatus, catalogue.phoneNumberThroughput,
+  catalogue.templateInfo, catalogue.templateStatus, catalogue.templateQuality, catalogue.templateLastUpdate,
+  catalogue.healthStatus, catalogue.conversationsAwaitingReply, catalogue.oldestAwaitingReplyAge,
+].map((d) => d.name));

@@ -1,0 +1,96 @@
+import type { ExporterEvent } from './events.js';
+import { planEvent, type EventOutcome, type Observation, type PlannedWrite, type SignalContext } from './signals/index.js';
+import type { EventWrite, EventWriteResult, MergeResult, OpResult, Store } from './store/types.js';
+
+/** A group of events that arrived together: one webhook change, or one polled entity. */
+export interface IncomingChange {
+  field: string;
+  source: 'webhook' | 'poll';
+  /** When set, a redelivery of the whole change is ignored. */
+  dedupeKey?: string;
+  events: ExporterEvent[];
+}
+
+export interface ObservationSink {
+  record(observations: readonly Observation[]): void;
+}
+
+interface Slot {
+  change: number;
+  planned: PlannedWrite[];
+  /** Ops of each planned write inside the combined write, to slice the results back. */
+  opCounts: number[];
+}
+
+/**
+ * The one way into state: events → planned writes → one atomic store call → observations.
+ * Observations are recorded only after the store accepted the writes, so a failed call (answered
+ * 5xx, redelivered by Meta) counts nothing.
+ */
+export class Ingest {
+  constructor(
+    private readonly store: Store,
+    private readonly sink: ObservationSink,
+    private readonly context: SignalContext,
+  ) {}
+
+  async apply(changes: readonly IncomingChange[]): Promise<EventOutcome[]> {
+    const writes: EventWrite[] = [];
+    const slots: Slot[] = [];
+    changes.forEach((change, index) => {
+      const planned = change.events.flatMap((e) => planEvent(e, this.context));
+      if (change.dedupeKey !== undefined) {
+        // A management change is de-duplicated whole: its writes travel as one.
+        writes.push({ dedupeKey: change.dedupeKey, ops: planned.flatMap((p) => p.write.ops) });
+        slots.push({ change: index, planned, opCounts: planned.map((p) => p.write.ops.length) });
+      } else {
+        for (const p of planned) {
+          writes.push(p.write);
+          slots.push({ change: index, planned: [p], opCounts: [p.write.ops.length] });
+        }
+      }
+    });
+    const outcomes: EventOutcome[] = changes.map(() => 'duplicate');
+    const seen: boolean[] = changes.map(() => false);
+    if (writes.length === 0) return changes.map(() => 'applied');
+    const results = await this.store.apply(writes);
+    const observations: Observation[] = [];
+    results.forEach((result, i) => {
+      const slot = slots[i]!;
+      const change = changes[slot.change]!;
+      seen[slot.change] = true;
+      if (result.duplicate) {
+        if (change.source === 'webhook') observations.push({ metric: 'webhookDuplicates', labels: { field: change.field } });
+        for (const p of slot.planned) observations.push(...p.interpret(result));
+        return;
+      }
+      let offset = 0;
+      slot.planned.forEach((p, j) => {
+        const count = slot.opCounts[j]!;
+        const own: EventWriteResult = { duplicate: false, results: result.results.slice(offset, offset + count) };
+        offset += count;
+        observations.push(...p.interpret(own));
+      });
+      const current = outcomes[slot.change]!;
+      const outcome = writeOutcome(result.results);
+      if (current === 'duplicate' || (current === 'stale' && outcome === 'applied')) outcomes[slot.change] = outcome;
+    });
+    if (observations.length > 0) this.sink.record(observations);
+    // A change that planned no writes (e.g. nothing the signals track) still counts as applied.
+    return outcomes.map((o, i) => (seen[i] ? o : 'applied'));
+  }
+}
+
+function writeOutcome(results: readonly OpResult[]): EventOutcome {
+  let stale = false;
+  for (const r of results) {
+    if ('stale' in r) {
+      const m = r as MergeResult;
+      if (m.changed.length > 0 || m.stale.length === 0) return 'applied';
+      stale = true;
+    } else {
+      return 'applied';
+    }
+  }
+  return stale ? 'stale' : 'applied';
+}

@@ -1,0 +1,91 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../log.js';
+import type { ExporterMetrics } from '../metrics/registry.js';
+import type { Store } from '../store/types.js';
+import type { DeadLetters } from '../webhook/dead-letters.js';
+import { renderLandingPage } from './landing-page.js';
+
+export interface PrivateServerDeps {
+  config: Config;
+  store: Store;
+  metrics: ExporterMetrics;
+  deadLetters: DeadLetters;
+  logger: Logger;
+  /** Extra routers mounted by path (the funnel report at /report). */
+  routers?: Record<string, Router>;
+  /** The status page at /, when present; a plain landing page otherwise. */
+  statusPage?: (req: Request) => Promise<string>;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** Bearer token or basic auth on everything but the probes, which reveal nothing and must work for the kubelet. */
+function authMiddleware(config: Config['metrics']) {
+  const bearer = config.bearerToken ? digest(`Bearer ${config.bearerToken}`) : undefined;
+  const basic = config.basicAuth
+    ? digest(`Basic ${Buffer.from(`${config.basicAuth.username}:${config.basicAuth.password}`).toString('base64')}`)
+    : undefined;
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (!bearer && !basic) return next();
+    if (req.path === '/healthz' || req.path === '/readyz') return next();
+    const given = digest(req.headers.authorization ?? '');
+    if ((bearer && timingSafeEqual(given, bearer)) || (basic && timingSafeEqual(given, basic))) return next();
+    res.setHeader('WWW-Authenticate', basic ? 'Basic realm="whatsapp-exporter"' : 'Bearer');
+    res.status(401).type('text/plain').send('Unauthorized');
+  };
+}
+
+/** The operator's listener: metrics, probes, pages. Never reachable from the webhook port. */
+export function createPrivateApp(deps: PrivateServerDeps): express.Express {
+  const { config, store, metrics, deadLetters, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use((_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
+    next();
+  });
+  app.use(authMiddleware(config.metrics));
+
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', metrics.contentType);
+    res.send(await metrics.expose(store));
+  });
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok');
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      const started = performance.now();
+      await store.ping();
+      metrics.histogram('storeOperationDuration').observe({ store: store.kind, operation: 'ping' }, (performance.now() - started) / 1000);
+      metrics.gauge('storeUp').set({ store: store.kind }, 1);
+      res.type('text/plain').send('ready');
+    } catch (err) {
+      metrics.gauge('storeUp').set({ store: store.kind }, 0);
+      metrics.counter('storeErrors').inc({ store: store.kind, operation: 'ping' });
+      logger.warn({ err: (err as Error).message }, 'readiness: store unreachable');
+      res.status(503).type('text/plain').send('store unreachable');
+    }
+  });
+  app.get('/deadletters', (_req, res) => {
+    res.json({ limit: config.webhook.deadLetterLimit, items: deadLetters.list() });
+  });
+  for (const [path, router] of Object.entries(deps.routers ?? {})) app.use(path, router);
+  app.get('/', async (req, res) => {
+    res.type('html').send(deps.statusPage ? await deps.statusPage(req) : renderLandingPage());
+  });
+  app.use((_req, res) => {
+    res.status(404).type('text/plain').send('Not Found');
+  });
+  app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
+    logger.error({ err: err.message }, 'private listener error');
+    res.status(500).type('text/plain').send('Internal Server Error');
+  });
+  return app;
+}

@@ -1,0 +1,24 @@
+import type { ExporterEvent } from '../events.js';
+import { planConversationEvent } from './conversations.js';
+import {
+  planAccountEvent, planHealth, planPhoneNumber, planPhoneNumberRemoved, planTemplate, planTemplateRemoved,
+} from './state.js';
+import type { PlannedWrite, SignalContext } from './types.js';
+
+export type { EventOutcome, Observation, PlannedWrite, SignalContext } from './types.js';
+
+/** The one place that decides what an event means for the store and the metrics. */
+export function planEvent(event: ExporterEvent, ctx: SignalContext): PlannedWrite[] {
+  switch (event.kind) {
+    case 'phone_number': return [planPhoneNumber(event)];
+    case 'phone_number_removed': return [planPhoneNumberRemoved(event)];
+    case 'template': return [planTemplate(event)];
+    case 'template_removed': return [planTemplateRemoved(event)];
+    case 'health': return [planHealth(event)];
+    case 'account_event': return [planAccountEvent(event)];
+    case 'message_received':
+    case 'message_status':
+    case 'system_error':
+      return planConversationEvent(event, ctx);
+  }
+}

@@ -1,0 +1,28 @@
+import type { Config } from '../config/index.js';
+import type { MetricKey } from '../metrics/catalogue.js';
+import type { EventWrite, EventWriteResult } from '../store/types.js';
+
+/**
+ * A metric change derived from an event and the store's answer. Counters are incremented by
+ * `value` (default 1), histograms observe `value`; what to do follows from the catalogue type.
+ */
+export interface Observation {
+  metric: MetricKey;
+  labels: Record<string, string>;
+  value?: number;
+}
+
+/** What an event wants from the store, and how to read the answer back as observations. */
+export interface PlannedWrite {
+  write: EventWrite;
+  interpret(result: EventWriteResult): Observation[];
+}
+
+export interface SignalContext {
+  conversations: Config['conversations'];
+  funnels: Config['funnels'];
+  humanHandoff: Config['humanHandoff'];
+}
+
+/** Whether an event changed anything, was already seen, or arrived older than what is held. */
+export type EventOutcome = 'applied' | 'duplicate' | 'stale';

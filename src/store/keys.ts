@@ -1,0 +1,29 @@
+import { createHash, createHmac } from 'node:crypto';
+
+export type KeyHasher = (value: string) => string;
+
+/**
+ * Customer numbers and message ids (a wamid encodes the customer's number) are only ever stored as a
+ * keyed hash, so the keyspace and a stolen dump reveal nothing without the server-side key.
+ */
+export function createKeyHasher(key: string): KeyHasher {
+  return (value) => createHmac('sha256', key).update(value).digest('base64url').slice(0, 22);
+}
+
+/** The hash key: configured, or derived from the first app secret so every replica agrees. */
+export function deriveCustomerHashKey(configured: string | undefined, appSecrets: readonly string[]): string {
+  if (configured) return configured;
+  return createHmac('sha256', appSecrets[0] ?? '').update('whatsapp-exporter/customer-hash/v1').digest('hex');
+}
+
+/** A short stable digest of a management event, for de-duplicating Meta's redeliveries. */
+export function contentKey(...parts: string[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p).update('\u0000');
+  return h.digest('base64url').slice(0, 22);
+}
+
+/** Digits of a display number: "+1 555-078 3881" and "15550783881" name the same number. */
+export function displayDigits(displayPhoneNumber: string): string {
+  return displayPhoneNumber.replace(/\D/g, '');
+}

@@ -1,0 +1,126 @@
+import type { Config } from '../config/index.js';
+import type { Logger } from '../log.js';
+import type { ExporterMetrics } from '../metrics/registry.js';
+import type { IncomingChange, Ingest } from '../pipeline.js';
+import type { KeyHasher } from '../store/keys.js';
+import { StoreUnavailableError } from '../store/types.js';
+import { inSpan } from '../tracing.js';
+import { DeadLetters } from './dead-letters.js';
+import { parseWebhookBody } from './parse.js';
+import { tokensEqual, verifySignature } from './signature.js';
+import { MalformedEnvelopeError } from './types.js';
+
+export interface WebhookResponse {
+  status: number;
+  body: string;
+}
+
+export type RequestOutcome =
+  | 'accepted' | 'bad_signature' | 'missing_signature' | 'malformed' | 'too_large' | 'store_unavailable' | 'error';
+
+/**
+ * What Meta's two calls to /webhook mean, free of any HTTP framework: the listener hands over the
+ * raw bytes and headers and writes back the answer.
+ */
+export class WebhookReceiver {
+  readonly deadLetters: DeadLetters;
+  private readonly secrets: readonly string[];
+
+  constructor(
+    private readonly config: Config['webhook'],
+    private readonly ingest: Ingest,
+    private readonly metrics: ExporterMetrics,
+    private readonly logger: Logger,
+    private readonly hashKey: KeyHasher,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.deadLetters = new DeadLetters(config.deadLetterLimit);
+    this.secrets = config.appSecrets;
+  }
+
+  /** Meta's verification handshake; never signature-checked. */
+  handshake(query: URLSearchParams): WebhookResponse {
+    const mode = query.get('hub.mode');
+    const token = query.get('hub.verify_token');
+    const challenge = query.get('hub.challenge');
+    if (mode === 'subscribe' && token !== null && challenge !== null && challenge.length <= 512 && tokensEqual(token, this.config.verifyToken)) {
+      return { status: 200, body: challenge };
+    }
+    this.logger.warn({ mode }, 'webhook verification refused');
+    return { status: 403, body: 'Forbidden' };
+  }
+
+  tooLarge(): WebhookResponse {
+    this.count('too_large');
+    return { status: 413, body: 'Payload Too Large' };
+  }
+
+  async receive(rawBody: Buffer, signature: string | string[] | undefined): Promise<WebhookResponse> {
+    const check = verifySignature(rawBody, signature, this.secrets);
+    if (check !== 'ok') {
+      this.count(check);
+      this.logger.warn({ reason: check }, 'webhook refused: signature');
+      return { status: 401, body: 'Unauthorized' };
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(rawBody.toString('utf8'));
+    } catch {
+      this.count('malformed');
+      this.logger.warn({ bytes: rawBody.length }, 'webhook refused: signed body is not JSON');
+      return { status: 400, body: 'Bad Request: body is not JSON' };
+    }
+    const receivedAt = Math.floor(this.now() / 1000);
+    let parsed;
+    try {
+      parsed = parseWebhookBody(json, this.hashKey, receivedAt);
+    } catch (err) {
+      if (!(err instanceof MalformedEnvelopeError)) throw err;
+      this.count('malformed');
+      this.logger.warn({ problem: err.message }, 'webhook refused: not a WhatsApp Business Account envelope');
+      return { status: 400, body: `Bad Request: ${err.message}` };
+    }
+    const accepted: IncomingChange[] = [];
+    const acceptedFields: string[] = [];
+    for (const change of parsed.changes) {
+      for (const attribute of change.unknownValues) {
+        this.metrics.counter('webhookUnknownValues').inc({ field: change.field, attribute });
+      }
+      if (change.outcome === 'ok') {
+        accepted.push({ field: change.field, source: 'webhook', events: change.events, ...(change.dedupeKey !== undefined ? { dedupeKey: change.dedupeKey } : {}) });
+        acceptedFields.push(change.field);
+      }
+    }
+    let outcomes;
+    try {
+      outcomes = await inSpan('whatsapp.webhook.apply', { changes: accepted.length }, () => this.ingest.apply(accepted));
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      this.count('store_unavailable');
+      this.logger.error({ err: err.message }, 'store unavailable: answering 503 so Meta redelivers');
+      return { status: 503, body: 'Service Unavailable: store unavailable' };
+    }
+    // Counted only once the store took the batch: a 503'd request leaves no trace to double-count.
+    const changes = this.metrics.counter('webhookChanges');
+    outcomes.forEach((outcome, i) => changes.inc({ field: acceptedFields[i]!, outcome }));
+    for (const change of parsed.changes) {
+      if (change.outcome === 'unknown_field') {
+        changes.inc({ field: 'other', outcome: 'unknown_field' });
+        this.logger.info({ field: change.field.slice(0, 64), waba_id: change.wabaId }, 'webhook field not understood; ignored');
+      } else if (change.outcome === 'invalid') {
+        changes.inc({ field: change.field, outcome: 'invalid' });
+        this.deadLetters.add({ receivedAt: new Date(this.now()).toISOString(), field: change.field, wabaId: change.wabaId, problems: change.problems ?? [] });
+        this.logger.warn({ field: change.field, waba_id: change.wabaId, problems: change.problems }, 'webhook change does not fit its schema; dead-lettered');
+      }
+    }
+    this.metrics.gauge('webhookDeadLetters').set(this.deadLetters.size);
+    const lastReceived = this.metrics.gauge('webhookLastReceived');
+    for (const wabaId of new Set(parsed.changes.map((c) => c.wabaId))) lastReceived.set({ waba_id: wabaId }, receivedAt);
+    this.count('accepted');
+    return { status: 200, body: 'OK' };
+  }
+
+  count(outcome: RequestOutcome): void {
+    this.metrics.counter('webhookRequests').inc({ outcome });
+  }
+}

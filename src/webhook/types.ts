@@ -1,0 +1,33 @@
+import type { ExporterEvent } from '../events.js';
+
+/** One entry[].changes[] item after parsing. */
+export interface ParsedChange {
+  field: string;
+  /** entry[].id: the WABA. */
+  wabaId: string;
+  /**
+   * ok: schema fits, `events` hold what it says. invalid: a known field whose value does not fit its
+   * schema (dead-lettered). unknown_field: a field the exporter does not understand (counted, ignored).
+   */
+  outcome: 'ok' | 'invalid' | 'unknown_field';
+  events: ExporterEvent[];
+  /** Content key of a management change, so a redelivery is ignored whole. Messages changes de-duplicate per message and status instead. */
+  dedupeKey?: string;
+  /** Enum values or attributes not known yet: tolerated and exported as sent, counted per attribute. */
+  unknownValues: string[];
+  /** For invalid changes: what did not fit, as paths and messages only (never the values: they may hold personal data). */
+  problems?: string[];
+}
+
+export interface ParsedBody {
+  changes: ParsedChange[];
+}
+
+/** Thrown for a body that is JSON but not a WhatsApp Business Account webhook envelope at all. */
+export class MalformedEnvelopeError extends Error {
+  readonly code = 'WAE_MALFORMED_ENVELOPE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'MalformedEnvelopeError';
+  }
+}
