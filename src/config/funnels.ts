@@ -41,7 +41,7 @@ export const humanHandoffSchema = z
     textPattern: z.string().min(1).optional().describe('an outbound-free marker: inbound text that asks for a human'),
   })
   .strict()
-  .default({ templates: [] });
+  .prefault({});
 
 export type FunnelConfig = z.infer<typeof funnelSchema>;
 export type StepMatcher = z.infer<typeof stepMatcherSchema>;

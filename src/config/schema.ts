@@ -29,7 +29,8 @@ export const configSchema = z
         headersTimeoutMs: z.number().int().positive().default(5_000),
         maxConnections: z.number().int().positive().default(1024),
       })
-      .strict(),
+      .strict()
+      .prefault({}),
     metrics: z
       .object({
         host: z.string().default('0.0.0.0'),
@@ -38,7 +39,7 @@ export const configSchema = z
         basicAuth: z.object({ username: z.string().min(1), password: z.string().min(1) }).strict().optional(),
       })
       .strict()
-      .default({ host: '0.0.0.0', port: 9464 }),
+      .prefault({}),
     graph: z
       .object({
         url: z.url().default('https://graph.facebook.com'),
@@ -47,7 +48,7 @@ export const configSchema = z
         timeoutMs: z.number().int().positive().default(10_000),
       })
       .strict()
-      .default({ url: 'https://graph.facebook.com', version: 'v25.0', timeoutMs: 10_000 }),
+      .prefault({}),
     wabas: z.array(wabaSchema).default([]),
     poller: z
       .object({
@@ -60,7 +61,7 @@ export const configSchema = z
         leaseTtlSeconds: seconds.default(30),
       })
       .strict()
-      .default({ enabled: true, intervalSeconds: 300, jitterRatio: 0.1, requestsPerHour: 200, usageThreshold: 0.75, leaseTtlSeconds: 30 }),
+      .prefault({}),
     store: z
       .object({
         redisUrl: z.string().regex(/^(rediss?|redis\+sentinel|redis\+cluster):\/\//, 'use redis://, rediss://, redis+sentinel:// or redis+cluster://').optional(),
@@ -69,7 +70,7 @@ export const configSchema = z
         dedupTtlSeconds: z.number().int().min(8 * 86400, 'keep de-duplication keys at least 8 days: Meta redelivers for up to 7').default(8 * 86400),
       })
       .strict()
-      .default({ keyPrefix: 'wa:', dedupTtlSeconds: 8 * 86400 }),
+      .prefault({}),
     conversations: z
       .object({
         /** A reply after a gap longer than this starts a new conversation (the customer-service window). */
@@ -78,7 +79,7 @@ export const configSchema = z
         waitExpirySeconds: seconds.default(86400),
       })
       .strict()
-      .default({ idleGapSeconds: 86400, waitExpirySeconds: 86400 }),
+      .prefault({}),
     funnels: z.array(funnelSchema).default([]),
     humanHandoff: humanHandoffSchema,
     /** Key for the HMAC of customer numbers in the store; derived from the first app secret when unset. */

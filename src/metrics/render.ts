@@ -80,7 +80,8 @@ export function numberLabel(n: PhoneNumberRecord): string {
 export function isFlagged(a: AttributeMap): boolean {
   const { flagged, status } = a;
   if (status && (!flagged || status.at > flagged.at)) return status.value === 'FLAGGED';
-  return flagged?.value === true || status?.value === 'FLAGGED';
+  if (!flagged) return false;
+  return flagged.value === true || (status?.at === flagged.at && status.value === 'FLAGGED');
 }
 
 function latest(a: AttributeMap): number {
