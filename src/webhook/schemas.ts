@@ -1,0 +1,363 @@
+import { z } from 'zod';
+
+/*
+ * Webhook payload schemas: the single source of truth for what the exporter reads from Meta and for
+ * what the simulator sends. Sources: /work/shared/reference/whatsapp-platform.md §1 and Meta's
+ * webhook reference pages (phone_number_quality_update and business_capability_update "Updated: May 21, 2026",
+ * account_update "Apr 20, 2026", template_category_update "Nov 11, 2025", messages/status "May 21, 2026").
+ *
+ * Rules that hold throughout:
+ * - Every enum is open: a value is any string. The documented values are exported as const arrays so
+ *   the parser can report an unknown one (counted, exported as sent) instead of rejecting the change.
+ * - Timestamps are accepted as an integer or a numeric string (Meta documents strings for messages,
+ *   integers elsewhere, and real payloads mix both); they parse to a number of Unix seconds.
+ * - Objects are parsed by key and extra keys are tolerated (stripped from the output), so a new field
+ *   from Meta never dead-letters a change.
+ * - Only what the exporter reads is required; everything else is optional, so a trimmed payload is not
+ *   dead-lettered for a field nobody uses.
+ * Schemas are built once at module load: zod 4 compiles object parsers on first use, so rebuilding
+ * them per request would throw that work away on the webhook hot path.
+ */
+
+// --- documented values (open sets: anything else is tolerated and reported) ---
+
+/** phone_number_quality_update `event`: current docs list ONBOARDING and THROUGHPUT_UPGRADE; the rest are the legacy set still sent. */
+export const QUALITY_EVENTS = ['ONBOARDING', 'THROUGHPUT_UPGRADE', 'DOWNGRADE', 'FLAGGED', 'UNFLAGGED', 'UPGRADE'] as const;
+
+/** Messaging-limit tiers; TIER_1K predates the October 2025 portfolio limits but still appears. */
+export const TIERS = [
+  'TIER_50', 'TIER_250', 'TIER_1K', 'TIER_2K', 'TIER_10K', 'TIER_100K', 'TIER_UNLIMITED', 'TIER_NOT_SET',
+] as const;
+
+export const TEMPLATE_STATUS_EVENTS = [
+  'APPROVED', 'ARCHIVED', 'DELETED', 'DISABLED', 'FLAGGED', 'IN_APPEAL', 'LIMIT_EXCEEDED', 'LOCKED', 'PAUSED',
+  'PENDING', 'REINSTATED', 'PENDING_DELETION', 'REJECTED', 'UNARCHIVED',
+] as const;
+
+/** Template status events after which the template no longer exists for the exporter. */
+export const TEMPLATE_REMOVAL_EVENTS = ['DELETED', 'PENDING_DELETION'] as const;
+
+export const TEMPLATE_REJECTION_REASONS = [
+  'ABUSIVE_CONTENT', 'CATEGORY_NOT_AVAILABLE', 'INCORRECT_CATEGORY', 'INVALID_FORMAT', 'NONE', 'PROMOTIONAL',
+  'SCAM', 'TAG_CONTENT_MISMATCH',
+] as const;
+
+export const TEMPLATE_CATEGORIES = ['MARKETING', 'UTILITY', 'AUTHENTICATION'] as const;
+
+export const QUALITY_SCORES = ['GREEN', 'YELLOW', 'RED', 'UNKNOWN'] as const;
+
+export const NAME_DECISIONS = ['APPROVED', 'DEFERRED', 'PENDING', 'REJECTED'] as const;
+
+export const NAME_REJECTION_REASONS = [
+  'NAME_EMPLOYEE_ISSUE', 'NAME_ENDCLIENT_NOTRELATED', 'NAME_FORMAT_UNACCEPTABLE', 'NAME_INDIVIDUAL_ISSUE',
+  'NAME_NOT_CONSISTENT', 'UNKNOWN',
+] as const;
+
+export const ACCOUNT_UPDATE_EVENTS = [
+  'ACCOUNT_DELETED', 'ACCOUNT_VIOLATION', 'ACCOUNT_RESTRICTION', 'AD_ACCOUNT_LINKED',
+  'AUTH_INTL_PRICE_ELIGIBILITY_UPDATE', 'BUSINESS_PRIMARY_LOCATION_COUNTRY_UPDATE', 'DISABLED_UPDATE',
+  'MM_LITE_TERMS_SIGNED', 'PARTNER_ADDED', 'PARTNER_REMOVED', 'PARTNER_APP_INSTALLED', 'PARTNER_APP_UNINSTALLED',
+  'PARTNER_CLIENT_CERTIFICATION_STATUS_UPDATE', 'VOLUME_BASED_PRICING_TIER_UPDATE', 'ACCOUNT_OFFBOARDED',
+  'ACCOUNT_RECONNECTED', 'VERIFIED_ACCOUNT',
+] as const;
+
+export const WABA_BAN_STATES = ['DISABLE', 'REINSTATE', 'SCHEDULE_FOR_DISABLE'] as const;
+
+/** Graph API health_status.can_send_message (read by the poller; listed here with the other enums). */
+export const HEALTH_STATUSES = ['AVAILABLE', 'LIMITED', 'BLOCKED'] as const;
+
+export const MESSAGE_STATUSES = ['sent', 'delivered', 'read', 'failed', 'played'] as const;
+
+export const MESSAGE_TYPES = [
+  'text', 'image', 'video', 'document', 'audio', 'sticker', 'reaction', 'location', 'contacts', 'order',
+  'interactive', 'button', 'unsupported', 'system', 'request_welcome', 'unknown',
+] as const;
+
+export const INTERACTIVE_TYPES = ['button_reply', 'list_reply', 'nfm_reply'] as const;
+
+/** pricing.category and conversation.origin.type; Meta spells authentication-international both ways. */
+export const PRICING_CATEGORIES = [
+  'authentication', 'authentication_international', 'authentication-international', 'marketing', 'marketing_lite',
+  'referral_conversion', 'service', 'utility',
+] as const;
+
+export const PRICING_TYPES = ['regular', 'free_customer_service', 'free_entry_point'] as const;
+
+/**
+ * Numeric messaging limits (business_capability_update, and the integer form of
+ * max_daily_conversations_per_business in Meta's own example) as the tier strings every other source uses.
+ */
+export const LIMIT_TIERS_BY_COUNT: ReadonlyMap<string, (typeof TIERS)[number]> = new Map([
+  ['50', 'TIER_50'], ['250', 'TIER_250'], ['1000', 'TIER_1K'], ['2000', 'TIER_2K'], ['10000', 'TIER_10K'],
+  ['100000', 'TIER_100K'], ['-1', 'TIER_UNLIMITED'],
+]);
+
+// --- building blocks ---
+
+/** Unix seconds as an integer or a numeric string; always a number after parsing. */
+export const timestampSchema = z.union(
+  [z.int().nonnegative(), z.string().regex(/^\d{1,12}$/).transform(Number)],
+  { error: 'Invalid timestamp: expected Unix seconds as an integer or a numeric string' },
+);
+
+/** Meta object ids (templates) come as integers; ids beyond 2^53 would already be damaged by JSON.parse. */
+const idSchema = z.union(
+  [z.string().min(1), z.int().nonnegative().transform(String)],
+  { error: 'Invalid id: expected a string or an integer' },
+);
+
+/** A limit sent as a tier string or, in some payloads, as a number of conversations. */
+const limitSchema = z.union([z.string(), z.int()], { error: 'Invalid limit: expected a tier string or an integer' });
+
+const errorCodeSchema = z.union(
+  [z.int(), z.string().regex(/^\d{1,9}$/).transform(Number)],
+  { error: 'Invalid error code: expected an integer' },
+);
+
+/** errors[] item of statuses, messages and value.errors; only the code is read (titles are deprecated). */
+export const errorSchema = z.object({
+  code: errorCodeSchema,
+  title: z.string().optional(),
+  message: z.string().optional(),
+  error_data: z.object({ details: z.string().optional() }).optional(),
+  href: z.string().optional(),
+});
+
+// --- envelope ---
+
+export const changeSchema = z.object({
+  field: z.string(),
+  value: z.unknown(),
+});
+
+export const entrySchema = z.object({
+  /** The WABA id. */
+  id: z.string().min(1),
+  /** Management webhooks carry it; messages payloads usually do not. */
+  time: timestampSchema.optional(),
+  changes: z.array(changeSchema),
+});
+
+export const envelopeSchema = z.object({
+  object: z.literal('whatsapp_business_account'),
+  entry: z.array(entrySchema),
+});
+
+// --- management fields ---
+
+export const phoneNumberQualityUpdateSchema = z.object({
+  display_phone_number: z.string().min(1),
+  event: z.string(),
+  /** Deprecated ("removed in February 2026") in favour of max_daily_conversations_per_business. */
+  current_limit: z.string().optional(),
+  old_limit: z.string().optional(),
+  max_daily_conversations_per_business: limitSchema.optional(),
+});
+
+export const messageTemplateStatusUpdateSchema = z.object({
+  event: z.string(),
+  message_template_id: idSchema,
+  message_template_name: z.string().optional(),
+  message_template_language: z.string().optional(),
+  /** null when the template is scheduled for deletion. */
+  reason: z.string().nullish(),
+  message_template_category: z.string().optional(),
+  disable_info: z.object({ disable_date: z.union([z.string(), z.number()]).optional() }).optional(),
+  other_info: z.object({ title: z.string().optional(), description: z.string().optional() }).optional(),
+  rejection_info: z.object({ reason: z.string().optional(), recommendation: z.string().optional() }).optional(),
+});
+
+export const messageTemplateQualityUpdateSchema = z.object({
+  previous_quality_score: z.string().optional(),
+  new_quality_score: z.string(),
+  message_template_id: idSchema,
+  message_template_name: z.string().optional(),
+  message_template_language: z.string().optional(),
+});
+
+/**
+ * Two shapes. Impending change (24 h notice): correct_category is what the template will become and
+ * new_category is its CURRENT category, with category_update_timestamp. Completed change:
+ * previous_category and new_category. Either way new_category is the category the template has now.
+ */
+export const templateCategoryUpdateSchema = z.object({
+  message_template_id: idSchema,
+  message_template_name: z.string().optional(),
+  message_template_language: z.string().optional(),
+  new_category: z.string(),
+  previous_category: z.string().optional(),
+  correct_category: z.string().optional(),
+  category_update_timestamp: timestampSchema.optional(),
+});
+
+export const phoneNumberNameUpdateSchema = z.object({
+  display_phone_number: z.string().min(1),
+  decision: z.string(),
+  requested_verified_name: z.string().optional(),
+  rejection_reason: z.string().nullish(),
+});
+
+export const accountUpdateSchema = z.object({
+  event: z.string(),
+  /** Older VERIFIED_ACCOUNT payloads name the number they are about. */
+  phone_number: z.string().optional(),
+  country: z.string().optional(),
+  ban_info: z.object({
+    waba_ban_state: z.string().optional(),
+    /** Free-form ("April 17, 2025"), so kept as text. */
+    waba_ban_date: z.string().optional(),
+  }).optional(),
+  violation_info: z.object({ violation_type: z.string().optional() }).optional(),
+  restriction_info: z.array(z.object({
+    restriction_type: z.string().optional(),
+    expiration: z.union([z.string(), z.number()]).optional(),
+  })).optional(),
+  waba_info: z.object({
+    waba_id: z.string().optional(),
+    owner_business_id: z.string().optional(),
+    ad_account_linked: z.string().optional(),
+    partner_app_id: z.string().optional(),
+    solution_id: z.string().optional(),
+    solution_partner_business_ids: z.array(z.string()).optional(),
+  }).optional(),
+  disconnection_info: z.object({ reason: z.string().optional(), initiated_by: z.string().optional() }).optional(),
+});
+
+/**
+ * Meta's page documents max_daily_conversations_per_business as TIER_* strings and shows the integer 2000
+ * in its example, so both are accepted. max_daily_conversation_per_phone (deprecated) is an integer, -1 = unlimited.
+ */
+export const businessCapabilityUpdateSchema = z.object({
+  max_daily_conversation_per_phone: z.int().optional(),
+  max_daily_conversations_per_business: limitSchema.optional(),
+  max_phone_numbers_per_business: z.int().optional(),
+  max_phone_numbers_per_waba: z.int().optional(),
+});
+
+// --- messages ---
+
+export const metadataSchema = z.object({
+  display_phone_number: z.string().min(1),
+  phone_number_id: z.string().min(1),
+});
+
+export const contactSchema = z.object({
+  wa_id: z.string().optional(),
+  /** Business-scoped user id (BSUID), sent from April 2026 and the only id for username-only users. */
+  user_id: z.string().optional(),
+  profile: z.object({ name: z.string().optional(), username: z.string().optional() }).optional(),
+});
+
+export const inboundMessageSchema = z.object({
+  /** The customer's number: personal data, hashed by the parser and never kept. */
+  from: z.string().min(1).optional(),
+  /** BSUID of a customer whose number Meta withholds (WhatsApp usernames, 2026). */
+  from_user_id: z.string().min(1).optional(),
+  /** wamid: encodes the customer's number, hashed like it. */
+  id: z.string().min(1),
+  timestamp: timestampSchema,
+  type: z.string(),
+  text: z.object({ body: z.string().optional() }).optional(),
+  button: z.object({ payload: z.string().optional(), text: z.string().optional() }).optional(),
+  interactive: z.object({
+    type: z.string().optional(),
+    button_reply: z.object({ id: z.string().optional(), title: z.string().optional() }).optional(),
+    list_reply: z.object({
+      id: z.string().optional(), title: z.string().optional(), description: z.string().optional(),
+    }).optional(),
+    /** A WhatsApp Flow completion ("flow") or an address message ("address_message"). */
+    nfm_reply: z.object({
+      name: z.string().optional(), body: z.string().optional(), response_json: z.string().optional(),
+    }).optional(),
+  }).optional(),
+  context: z.object({ from: z.string().optional(), id: z.string().optional() }).optional(),
+  errors: z.array(errorSchema).optional(),
+}).refine((m) => m.from !== undefined || m.from_user_id !== undefined, {
+  message: 'Invalid message: expected from or from_user_id',
+  path: ['from'],
+});
+
+export const statusSchema = z.object({
+  /** wamid of the business message. */
+  id: z.string().min(1),
+  status: z.string(),
+  timestamp: timestampSchema,
+  /** The customer's number (or a group id): personal data, hashed by the parser. */
+  recipient_id: z.string().min(1).optional(),
+  /** BSUID when Meta withholds the number. */
+  recipient_user_id: z.string().min(1).optional(),
+  recipient_type: z.string().optional(),
+  biz_opaque_callback_data: z.string().optional(),
+  /** Omitted from v24.0 unless inside a free entry point window. */
+  conversation: z.object({
+    id: z.string().optional(),
+    expiration_timestamp: timestampSchema.optional(),
+    origin: z.object({ type: z.string().optional() }).optional(),
+  }).optional(),
+  pricing: z.object({
+    billable: z.boolean().optional(),
+    pricing_model: z.string().optional(),
+    type: z.string().optional(),
+    category: z.string().optional(),
+  }).optional(),
+  errors: z.array(errorSchema).optional(),
+}).refine((s) => s.recipient_id !== undefined || s.recipient_user_id !== undefined, {
+  message: 'Invalid status: expected recipient_id or recipient_user_id',
+  path: ['recipient_id'],
+});
+
+export const messagesValueSchema = z.object({
+  messaging_product: z.string().optional(),
+  metadata: metadataSchema.optional(),
+  contacts: z.array(contactSchema).optional(),
+  messages: z.array(inboundMessageSchema).optional(),
+  statuses: z.array(statusSchema).optional(),
+  /** App-level errors with no message context. */
+  errors: z.array(errorSchema).optional(),
+}).refine((v) => v.metadata !== undefined || ((v.messages?.length ?? 0) === 0 && (v.statuses?.length ?? 0) === 0), {
+  message: 'Invalid messages value: metadata is required with messages or statuses',
+  path: ['metadata'],
+});
+
+// --- the registry ---
+
+/** Value schema per webhook field the exporter understands; any other field is counted and ignored. */
+export const fieldValueSchemas = {
+  phone_number_quality_update: phoneNumberQualityUpdateSchema,
+  message_template_status_update: messageTemplateStatusUpdateSchema,
+  message_template_quality_update: messageTemplateQualityUpdateSchema,
+  template_category_update: templateCategoryUpdateSchema,
+  account_update: accountUpdateSchema,
+  business_capability_update: businessCapabilityUpdateSchema,
+  phone_number_name_update: phoneNumberNameUpdateSchema,
+  messages: messagesValueSchema,
+} as const;
+
+export type KnownField = keyof typeof fieldValueSchemas;
+export const KNOWN_FIELDS = Object.keys(fieldValueSchemas) as KnownField[];
+
+export function isKnownField(field: string): field is KnownField {
+  return Object.hasOwn(fieldValueSchemas, field);
+}
+
+// --- inferred types: output (after parsing) and input (what Meta sends; the simulator builds these) ---
+
+export type WebhookEnvelope = z.output<typeof envelopeSchema>;
+export type WebhookEnvelopeInput = z.input<typeof envelopeSchema>;
+export type WebhookEntry = z.output<typeof entrySchema>;
+export type WebhookChange = z.output<typeof changeSchema>;
+
+export type FieldValue<F extends KnownField> = z.output<(typeof fieldValueSchemas)[F]>;
+export type FieldValueInput<F extends KnownField> = z.input<(typeof fieldValueSchemas)[F]>;
+
+export type PhoneNumberQualityUpdateValue = FieldValue<'phone_number_quality_update'>;
+export type MessageTemplateStatusUpdateValue = FieldValue<'message_template_status_update'>;
+export type MessageTemplateQualityUpdateValue = FieldValue<'message_template_quality_update'>;
+export type TemplateCategoryUpdateValue = FieldValue<'template_category_update'>;
+export type AccountUpdateValue = FieldValue<'account_update'>;
+export type BusinessCapabilityUpdateValue = FieldValue<'business_capability_update'>;
+export type PhoneNumberNameUpdateValue = FieldValue<'phone_number_name_update'>;
+export type MessagesValue = FieldValue<'messages'>;
+export type InboundMessage = z.output<typeof inboundMessageSchema>;
+export type MessageStatus = z.output<typeof statusSchema>;
+export type WebhookError = z.output<typeof errorSchema>;

@@ -1,0 +1,604 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { contentKey, createKeyHasher } from '../../src/store/keys.js';
+import { parseWebhookBody } from '../../src/webhook/parse.js';
+import type { FieldValueInput, WebhookEnvelopeInput } from '../../src/webhook/schemas.js';
+import { MalformedEnvelopeError, type ParsedChange } from '../../src/webhook/types.js';
+
+const FIXTURES = new URL('../fixtures/webhooks/', import.meta.url);
+type MessagesValue = FieldValueInput<'messages'>;
+const fixture = (name: string): WebhookEnvelopeInput =>
+  JSON.parse(readFileSync(new URL(`${name}.json`, FIXTURES), 'utf8')) as WebhookEnvelopeInput;
+/** The value of the first change of a messages fixture. */
+const messagesValue = (name: string): MessagesValue => fixture(name).entry[0]!.changes[0]!.value as MessagesValue;
+
+const hashKey = createKeyHasher('unit-test-key');
+const RECEIVED_AT = 1_760_000_000;
+const WABA = '102290129340398';
+const WABA2 = '104996122399160';
+const DISPLAY = '15550783881';
+const PHONE_NUMBER_ID = '106540352242922';
+
+const parse = (body: unknown) => parseWebhookBody(body, hashKey, RECEIVED_AT);
+
+function only(name: string): ParsedChange {
+  const { changes } = parse(fixture(name));
+  expect(changes).toHaveLength(1);
+  return changes[0]!;
+}
+
+/** The content key a management change must carry: field, WABA, entry.time and the value as sent. */
+function expectedDedupeKey(name: string): string {
+  const entry = fixture(name).entry[0]!;
+  const change = entry.changes[0]!;
+  return contentKey(change.field, entry.id, String(Number(entry.time)), JSON.stringify(change.value));
+}
+
+const account = (field: string, event: string, observedAt: number, wabaId = WABA) =>
+  ({ kind: 'account_event', source: 'webhook', field, wabaId, event, observedAt });
+
+function managementNumber(field: string, observedAt: number, attributes: object, displayPhoneNumber = DISPLAY) {
+  return { kind: 'phone_number', source: 'webhook', field, wabaId: WABA, displayPhoneNumber, observedAt, attributes };
+}
+
+function template(field: string, templateId: string, observedAt: number, attributes: object, wabaId = WABA) {
+  return { kind: 'template', source: 'webhook', field, wabaId, templateId, observedAt, attributes };
+}
+
+function linkEvent(observedAt: number) {
+  return {
+    kind: 'phone_number', source: 'webhook', field: 'messages', wabaId: WABA, phoneNumberId: PHONE_NUMBER_ID,
+    displayPhoneNumber: DISPLAY, observedAt, attributes: { displayPhoneNumber: DISPLAY },
+  };
+}
+
+function received(m: { from?: string; from_user_id?: string; id: string; timestamp: number; type: string; reply: object }) {
+  return {
+    kind: 'message_received', source: 'webhook', field: 'messages', wabaId: WABA, phoneNumberId: PHONE_NUMBER_ID,
+    messageKey: hashKey(m.id), customer: hashKey((m.from ?? m.from_user_id)!), timestamp: m.timestamp, type: m.type,
+    reply: m.reply,
+  };
+}
+
+type StatusInput = NonNullable<MessagesValue['statuses']>[number];
+
+/** The event a status item of a fixture must become: ids hashed, the rest as expected. */
+function statusEvent(item: StatusInput, expected: { status: string; timestamp: number; extra?: object; errorCodes?: number[] }) {
+  return {
+    kind: 'message_status', source: 'webhook', field: 'messages', wabaId: WABA, phoneNumberId: PHONE_NUMBER_ID,
+    messageKey: hashKey(item.id), customer: hashKey((item.recipient_id ?? item.recipient_user_id)!),
+    status: expected.status, timestamp: expected.timestamp, errorCodes: expected.errorCodes ?? [], ...expected.extra,
+  };
+}
+
+/** A management body with one change, for cases no fixture covers. */
+const managementBody = (field: string, value: unknown, time: unknown = 1771430400) => ({
+  object: 'whatsapp_business_account',
+  entry: [{ id: WABA, time, changes: [{ field, value }] }],
+});
+
+const messagesBody = (value: object, time?: number) => ({
+  object: 'whatsapp_business_account',
+  entry: [{ id: WABA, ...(time !== undefined && { time }), changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', ...value } }] }],
+});
+
+describe('envelope', () => {
+  it.each([
+    ['a string', 'hello'],
+    ['null', null],
+    ['an array', [{ object: 'whatsapp_business_account', entry: [] }]],
+    ['another object type', { object: 'instagram', entry: [] }],
+    ['a missing entry', { object: 'whatsapp_business_account' }],
+    ['an entry that is not an array', { object: 'whatsapp_business_account', entry: { id: WABA } }],
+  ])('throws MalformedEnvelopeError for %s', (_label, body) => {
+    let thrown: unknown;
+    try {
+      parse(body);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(MalformedEnvelopeError);
+    expect((thrown as MalformedEnvelopeError).code).toBe('WAE_MALFORMED_ENVELOPE');
+  });
+
+  it('names what did not fit without echoing the body', () => {
+    const body = { object: 'whatsapp_business_account', entry: [{ id: 16315551181, changes: [] }] };
+    expect(() => parse(body)).toThrow(/entry\.0\.id: Invalid input: expected string, received number/);
+    expect(() => parse(body)).not.toThrow(/16315551181/);
+  });
+
+  it('returns no changes for an empty entry list', () => {
+    expect(parse({ object: 'whatsapp_business_account', entry: [] })).toStrictEqual({ changes: [] });
+  });
+});
+
+describe('a batch of several entries and changes', () => {
+  const { changes } = parse(fixture('batch-mixed'));
+
+  it('yields one result per change, in order, across every entry', () => {
+    expect(changes.map((c) => [c.wabaId, c.field, c.outcome])).toStrictEqual([
+      [WABA, 'phone_number_quality_update', 'ok'],
+      [WABA, 'message_template_status_update', 'invalid'],
+      [WABA, 'security', 'unknown_field'],
+      [WABA2, 'message_template_quality_update', 'ok'],
+      [WABA2, 'messages', 'ok'],
+    ]);
+  });
+
+  it('parses the valid changes around the invalid one, with entry.time given as a string', () => {
+    expect(changes[0]!.events).toStrictEqual([
+      managementNumber('phone_number_quality_update', 1752503520, { messagingLimit: 'TIER_10K', flagged: true }),
+      account('phone_number_quality_update', 'FLAGGED', 1752503520),
+    ]);
+    expect(changes[3]!.events).toStrictEqual([
+      template('message_template_quality_update', '1230993311724416', 1752503521,
+        { name: 'spring_sale', language: 'en_US', qualityScore: 'RED' }, WABA2),
+      account('message_template_quality_update', 'RED', 1752503521, WABA2),
+    ]);
+    expect(changes[4]!.events.map((e) => e.kind)).toStrictEqual(['phone_number', 'message_status']);
+    expect(changes[4]!.events[0]).toMatchObject({ wabaId: WABA2, phoneNumberId: '110200345501442', observedAt: 1752503600 });
+  });
+
+  it('reports the invalid change by path and message, with no events and no dedupe key', () => {
+    expect(changes[1]).toStrictEqual({
+      field: 'message_template_status_update', wabaId: WABA, outcome: 'invalid', events: [], unknownValues: [],
+      problems: ['message_template_id: Invalid id: expected a string or an integer'],
+    });
+  });
+
+  it('ignores the unknown field', () => {
+    expect(changes[2]).toStrictEqual({ field: 'security', wabaId: WABA, outcome: 'unknown_field', events: [], unknownValues: [] });
+  });
+});
+
+describe('phone_number_quality_update', () => {
+  const field = 'phone_number_quality_update';
+
+  it("reads Meta's example (object last, value before field)", () => {
+    const change = only('phone-number-quality-throughput-upgrade');
+    expect(change).toStrictEqual({
+      field, wabaId: WABA, outcome: 'ok', unknownValues: [],
+      dedupeKey: expectedDedupeKey('phone-number-quality-throughput-upgrade'),
+      events: [
+        managementNumber(field, 1748454394, { messagingLimit: 'TIER_UNLIMITED' }),
+        account(field, 'THROUGHPUT_UPGRADE', 1748454394),
+      ],
+    });
+  });
+
+  it('marks the number flagged on FLAGGED and unflagged on UNFLAGGED (legacy shape)', () => {
+    expect(only('phone-number-quality-flagged-legacy').events).toStrictEqual([
+      managementNumber(field, 1739321024, { messagingLimit: 'TIER_10K', flagged: true }, '16505551111'),
+      account(field, 'FLAGGED', 1739321024),
+    ]);
+    expect(only('phone-number-quality-unflagged-legacy').events).toStrictEqual([
+      managementNumber(field, 1739925824, { messagingLimit: 'TIER_10K', flagged: false }, '16505551111'),
+      account(field, 'UNFLAGGED', 1739925824),
+    ]);
+  });
+
+  it('leaves flagged unset for other events', () => {
+    expect(only('phone-number-quality-downgrade').events[0]).toStrictEqual(
+      managementNumber(field, 1762240000, { messagingLimit: 'TIER_2K' }),
+    );
+  });
+
+  it('takes the limit from max_daily_conversations_per_business when present, else current_limit', () => {
+    expect(only('phone-number-quality-portfolio-limit').events).toStrictEqual([
+      managementNumber(field, 1771430400, { messagingLimit: 'TIER_100K' }),
+      account(field, 'UPGRADE', 1771430400),
+    ]);
+    const both = parse(managementBody(field, {
+      display_phone_number: DISPLAY, event: 'UPGRADE', current_limit: 'TIER_10K', max_daily_conversations_per_business: 'TIER_250',
+    })).changes[0]!;
+    expect(both.events[0]).toMatchObject({ attributes: { messagingLimit: 'TIER_250' } });
+    const numeric = parse(managementBody(field, {
+      display_phone_number: DISPLAY, event: 'UPGRADE', max_daily_conversations_per_business: 2000,
+    })).changes[0]!;
+    expect(numeric.events[0]).toMatchObject({ attributes: { messagingLimit: 'TIER_2K' } });
+    expect(numeric.unknownValues).toStrictEqual([]);
+  });
+
+  it('tolerates values never documented: exported as sent and reported by attribute', () => {
+    const change = only('phone-number-quality-unknown-values');
+    expect(change.outcome).toBe('ok');
+    expect(change.unknownValues).toStrictEqual(['event', 'current_limit']);
+    expect(change.events).toStrictEqual([
+      managementNumber(field, 1771430400, { messagingLimit: 'TIER_5K' }),
+      account(field, 'QUALITY_REVIEW', 1771430400),
+    ]);
+  });
+
+  it('falls back to the arrival time when Meta omits entry.time', () => {
+    const body = managementBody(field, { display_phone_number: DISPLAY, event: 'FLAGGED' });
+    delete (body.entry[0] as { time?: unknown }).time;
+    const change = parse(body).changes[0]!;
+    expect(change.events.map((e) => (e as { observedAt: number }).observedAt)).toStrictEqual([RECEIVED_AT, RECEIVED_AT]);
+  });
+
+  it('dead-letters a value without display_phone_number', () => {
+    const change = parse(managementBody(field, { event: 'FLAGGED', current_limit: 'TIER_10K' })).changes[0]!;
+    expect(change.outcome).toBe('invalid');
+    expect(change.problems).toStrictEqual(['display_phone_number: Invalid input: expected string, received undefined']);
+  });
+});
+
+describe('message_template_status_update', () => {
+  const field = 'message_template_status_update';
+
+  it('records status, reason and category of an approved template', () => {
+    const change = only('template-status-approved');
+    expect(change).toStrictEqual({
+      field, wabaId: WABA, outcome: 'ok', unknownValues: [], dedupeKey: expectedDedupeKey('template-status-approved'),
+      events: [
+        template(field, '1689556908129832', 1752503520,
+          { name: 'order_confirmation', language: 'en_US', category: 'UTILITY', status: 'APPROVED', reason: 'NONE' }),
+        account(field, 'APPROVED', 1752503520),
+      ],
+    });
+  });
+
+  it('records a rejection with its reason', () => {
+    expect(only('template-status-rejected').events).toStrictEqual([
+      template(field, '1230993311724416', 1752590000,
+        { name: 'spring_sale', language: 'en_US', category: 'MARKETING', status: 'REJECTED', reason: 'INVALID_FORMAT' }),
+      account(field, 'REJECTED', 1752590000),
+    ]);
+  });
+
+  it('records PAUSED and DISABLED as statuses', () => {
+    expect(only('template-status-paused').events[0]).toMatchObject({ attributes: { status: 'PAUSED' } });
+    expect(only('template-status-disabled').events[0]).toMatchObject({ attributes: { status: 'DISABLED' } });
+  });
+
+  it.each([
+    ['template-status-pending-deletion', 'PENDING_DELETION', 1753000000],
+    ['template-status-deleted', 'DELETED', 1753086400],
+  ])('turns %s into a removal (reason null is fine)', (name, event, time) => {
+    const change = only(name);
+    expect(change.outcome).toBe('ok');
+    expect(change.events).toStrictEqual([
+      { kind: 'template_removed', source: 'webhook', field, wabaId: WABA, templateId: '806307771559217', observedAt: time },
+      account(field, event, time),
+    ]);
+  });
+
+  it('reports an unknown event, reason and category but keeps them', () => {
+    const change = parse(managementBody(field, {
+      event: 'QUARANTINED', message_template_id: 42, message_template_name: 'x', message_template_language: 'en',
+      reason: 'NEW_REASON', message_template_category: 'SERVICE',
+    })).changes[0]!;
+    expect(change.unknownValues).toStrictEqual(['event', 'reason', 'message_template_category']);
+    expect(change.events[0]).toMatchObject({
+      templateId: '42', attributes: { status: 'QUARANTINED', reason: 'NEW_REASON', category: 'SERVICE' },
+    });
+  });
+});
+
+describe('message_template_quality_update', () => {
+  it('records the new quality score and counts it', () => {
+    const field = 'message_template_quality_update';
+    expect(only('template-quality-update')).toStrictEqual({
+      field, wabaId: WABA, outcome: 'ok', unknownValues: [], dedupeKey: expectedDedupeKey('template-quality-update'),
+      events: [
+        template(field, '1230993311724416', 1752556800, { name: 'spring_sale', language: 'en_US', qualityScore: 'YELLOW' }),
+        account(field, 'YELLOW', 1752556800),
+      ],
+    });
+  });
+});
+
+describe('template_category_update', () => {
+  const field = 'template_category_update';
+
+  it('keeps the current category on a 24-hour notice and counts it as impending', () => {
+    expect(only('template-category-update-impending').events).toStrictEqual([
+      template(field, '1689556908129832', 1761696000, { name: 'order_confirmation', language: 'en_US', category: 'UTILITY' }),
+      account(field, 'IMPENDING_MARKETING', 1761696000),
+    ]);
+  });
+
+  it('records the new category once the change is done', () => {
+    expect(only('template-category-update-completed').events).toStrictEqual([
+      template(field, '1689556908129832', 1761782460, { name: 'order_confirmation', language: 'en_US', category: 'MARKETING' }),
+      account(field, 'MARKETING', 1761782460),
+    ]);
+  });
+});
+
+describe('phone_number_name_update', () => {
+  const field = 'phone_number_name_update';
+
+  it('sets the verified name when the decision is APPROVED', () => {
+    expect(only('phone-number-name-update-approved').events).toStrictEqual([
+      managementNumber(field, 1750104000, { nameStatus: 'APPROVED', verifiedName: 'Lucky Shrub' }),
+      account(field, 'APPROVED', 1750104000),
+    ]);
+  });
+
+  it('keeps the requested name out of state when rejected', () => {
+    const change = only('phone-number-name-update-rejected');
+    expect(change.events).toStrictEqual([
+      managementNumber(field, 1750190400, { nameStatus: 'REJECTED' }),
+      account(field, 'REJECTED', 1750190400),
+    ]);
+    expect(change.unknownValues).toStrictEqual([]);
+  });
+});
+
+describe('account_update', () => {
+  const field = 'account_update';
+
+  it.each([
+    ['account-update-disabled', 'DISABLED_UPDATE_DISABLE', 1744848000],
+    ['account-update-reinstated', 'DISABLED_UPDATE_REINSTATE', 1745452800],
+    ['account-update-violation', 'ACCOUNT_VIOLATION', 1744761600],
+    ['account-update-restriction', 'ACCOUNT_RESTRICTION', 1744761600],
+    ['account-update-verified-account', 'VERIFIED_ACCOUNT', 1709251200],
+    ['account-update-partner-app-installed', 'PARTNER_APP_INSTALLED', 1760000000],
+  ])('%s counts as %s and touches no number', (name, event, time) => {
+    const change = only(name);
+    expect(change).toStrictEqual({
+      field, wabaId: WABA, outcome: 'ok', unknownValues: [], dedupeKey: expectedDedupeKey(name),
+      events: [account(field, event, time)],
+    });
+  });
+
+  it('reports an unknown ban state', () => {
+    const change = parse(managementBody(field, { event: 'DISABLED_UPDATE', ban_info: { waba_ban_state: 'SUSPEND' } })).changes[0]!;
+    expect(change.unknownValues).toStrictEqual(['ban_info.waba_ban_state']);
+    expect(change.events).toStrictEqual([account(field, 'DISABLED_UPDATE_SUSPEND', 1771430400)]);
+  });
+});
+
+describe('business_capability_update', () => {
+  const field = 'business_capability_update';
+
+  it('counts the portfolio limit as a tier and touches no number', () => {
+    expect(only('business-capability-update').events).toStrictEqual([account(field, 'TIER_2K', 1739321024)]);
+    expect(only('business-capability-update-tier').events).toStrictEqual([account(field, 'TIER_10K', 1771430400)]);
+  });
+
+  it('uses the deprecated per-phone limit when it is the only one, and a generic event when there is none', () => {
+    expect(parse(managementBody(field, { max_daily_conversation_per_phone: -1 })).changes[0]!.events)
+      .toStrictEqual([account(field, 'TIER_UNLIMITED', 1771430400)]);
+    expect(parse(managementBody(field, { max_phone_numbers_per_waba: 25 })).changes[0]!.events)
+      .toStrictEqual([account(field, 'CAPABILITY_UPDATE', 1771430400)]);
+    const odd = parse(managementBody(field, { max_daily_conversations_per_business: 5000 })).changes[0]!;
+    expect(odd.events).toStrictEqual([account(field, '5000', 1771430400)]);
+    expect(odd.unknownValues).toStrictEqual(['max_daily_conversations_per_business']);
+  });
+});
+
+describe('management de-duplication keys', () => {
+  const value = { display_phone_number: DISPLAY, event: 'FLAGGED', current_limit: 'TIER_10K' };
+  const key = (body: unknown, receivedAt = RECEIVED_AT) => parseWebhookBody(body, hashKey, receivedAt).changes[0]!.dedupeKey;
+
+  it('is the same for a redelivery, whether time comes as integer or string', () => {
+    expect(key(managementBody('phone_number_quality_update', value, 1739321024)))
+      .toBe(key(managementBody('phone_number_quality_update', value, '1739321024'), RECEIVED_AT + 3600));
+  });
+
+  it('differs for the same event at another time, for another WABA and for another value', () => {
+    const base = key(managementBody('phone_number_quality_update', value, 1739321024));
+    expect(key(managementBody('phone_number_quality_update', value, 1739321025))).not.toBe(base);
+    expect(key(managementBody('phone_number_quality_update', { ...value, event: 'UNFLAGGED' }, 1739321024))).not.toBe(base);
+    const other = managementBody('phone_number_quality_update', value, 1739321024);
+    other.entry[0]!.id = WABA2;
+    expect(key(other)).not.toBe(base);
+  });
+
+  it('does not depend on the arrival time when Meta omits entry.time', () => {
+    const body = managementBody('phone_number_quality_update', value);
+    delete (body.entry[0] as { time?: unknown }).time;
+    expect(key(body, 1)).toBe(key(body, 2));
+  });
+
+  it('is not set on messages changes (they de-duplicate per message and status)', () => {
+    expect(only('messages-text').dedupeKey).toBeUndefined();
+    expect(only('messages-status-sent').dedupeKey).toBeUndefined();
+  });
+});
+
+describe('messages: inbound', () => {
+  it('links the number and records a text message with hashed customer and message id', () => {
+    const m = messagesValue('messages-text').messages![0]!;
+    expect(only('messages-text')).toStrictEqual({
+      field: 'messages', wabaId: WABA, outcome: 'ok', unknownValues: [],
+      events: [
+        linkEvent(1750857384),
+        received({ from: m.from, id: m.id, timestamp: 1750857384, type: 'text', reply: { text: 'Hi, is my order on its way?' } }),
+      ],
+    });
+  });
+
+  it.each([
+    ['messages-button', 1750857500, 'button', { buttonPayload: 'TRACK_ORDER', buttonText: 'Track my order' }],
+    ['messages-interactive-button-reply', 1750860000, 'interactive', { buttonReplyId: 'confirm_delivery_slot' }],
+    ['messages-interactive-list-reply', 1750860120, 'interactive', { listReplyId: 'slot_tomorrow_am' }],
+    ['messages-interactive-nfm-reply', 1750861000, 'interactive', { flowCompleted: { name: 'flow' } }],
+    ['messages-unsupported', 1750861200, 'unsupported', {}],
+  ])('reads the reply of %s', (name, timestamp, type, reply) => {
+    const m = messagesValue(name).messages![0]!;
+    const change = only(name);
+    expect(change.events).toStrictEqual([
+      linkEvent(timestamp),
+      received({ from: m.from, id: m.id, timestamp, type, reply }),
+    ]);
+    expect(change.unknownValues).toStrictEqual([]);
+  });
+
+  it('records a flow completion without a name', () => {
+    const change = parse(messagesBody({
+      metadata: { display_phone_number: DISPLAY, phone_number_id: PHONE_NUMBER_ID },
+      messages: [{ from: '16315551181', id: 'wamid.A', timestamp: '1750861000', type: 'interactive',
+        interactive: { type: 'nfm_reply', nfm_reply: { response_json: '{}' } } }],
+    })).changes[0]!;
+    expect(change.events[1]).toMatchObject({ reply: { flowCompleted: {} } });
+  });
+
+  it('hashes the business-scoped user id when Meta withholds the number, the same for message and status', () => {
+    const change = only('messages-bsuid');
+    const bsuid = 'US.13491208655302741918';
+    expect(change.events.map((e) => e.kind)).toStrictEqual(['phone_number', 'message_received', 'message_status']);
+    expect(change.events[1]).toMatchObject({ customer: hashKey(bsuid), type: 'text' });
+    expect(change.events[2]).toMatchObject({ customer: hashKey(bsuid), status: 'read', timestamp: 1779000100 });
+    expect(change.events[0]).toMatchObject({ observedAt: 1779000100 });
+  });
+
+  it('reports an unknown message type', () => {
+    const change = parse(messagesBody({
+      metadata: { display_phone_number: DISPLAY, phone_number_id: PHONE_NUMBER_ID },
+      messages: [{ from: '16315551181', id: 'wamid.A', timestamp: '1750861000', type: 'hologram' }],
+    })).changes[0]!;
+    expect(change.outcome).toBe('ok');
+    expect(change.unknownValues).toStrictEqual(['type']);
+  });
+});
+
+describe('messages: statuses', () => {
+  it('records a sent status with pricing and the callback data', () => {
+    const s = messagesValue('messages-status-sent').statuses![0]!;
+    expect(only('messages-status-sent').events).toStrictEqual([
+      linkEvent(1750863000),
+      statusEvent(s, {
+        status: 'sent', timestamp: 1750863000,
+        extra: { category: 'utility', pricingType: 'regular', callbackData: 'order_confirmation' },
+      }),
+    ]);
+  });
+
+  it('reads a legacy status (conversation block, CBP pricing without type)', () => {
+    const s = messagesValue('messages-status-delivered-legacy').statuses![0]!;
+    expect(only('messages-status-delivered-legacy').events[1]).toStrictEqual(
+      statusEvent(s, { status: 'delivered', timestamp: 1750857384, extra: { category: 'service' } }),
+    );
+  });
+
+  it('takes the category from conversation.origin.type when pricing is absent', () => {
+    const change = parse(messagesBody({
+      metadata: { display_phone_number: DISPLAY, phone_number_id: PHONE_NUMBER_ID },
+      statuses: [{ id: 'wamid.B', status: 'sent', timestamp: 1750863000, recipient_id: '16315551181',
+        conversation: { id: 'c1', origin: { type: 'marketing' } } }],
+    })).changes[0]!;
+    expect(change.events[1]).toMatchObject({ category: 'marketing' });
+    expect(change.events[1]).not.toHaveProperty('pricingType');
+  });
+
+  it('records the error codes of a failed status', () => {
+    const s = messagesValue('messages-status-failed').statuses![0]!;
+    expect(only('messages-status-failed').events[1]).toStrictEqual(statusEvent(s, {
+      status: 'failed', timestamp: 1750864000,
+      errorCodes: [131049], extra: { callbackData: 'spring_sale' },
+    }));
+  });
+
+  it('records every status of a batch, links the number at the newest timestamp and reports an unknown status', () => {
+    const [sent, read, played, deleted] = messagesValue('messages-statuses-batch').statuses! as StatusInput[];
+    const change = only('messages-statuses-batch');
+    expect(change.events).toStrictEqual([
+      linkEvent(1750865090),
+      statusEvent(sent!, { status: 'sent', timestamp: 1750865000,
+        extra: { category: 'service', pricingType: 'free_customer_service' } }),
+      statusEvent(read!, { status: 'read', timestamp: 1750865060 }),
+      statusEvent(played!, { status: 'played', timestamp: 1750865030 }),
+      statusEvent(deleted!, { status: 'deleted', timestamp: 1750865090 }),
+    ]);
+    expect(change.unknownValues).toStrictEqual(['status']);
+  });
+});
+
+describe('messages: system errors', () => {
+  it('records value.errors with the number and the entry time', () => {
+    expect(only('messages-system-error').events).toStrictEqual([
+      linkEvent(1750866000),
+      { kind: 'system_error', source: 'webhook', field: 'messages', wabaId: WABA, phoneNumberId: PHONE_NUMBER_ID,
+        code: 130429, observedAt: 1750866000 },
+    ]);
+  });
+
+  it('records errors that come without metadata, at the arrival time', () => {
+    const change = parse(messagesBody({ errors: [{ code: 131000, title: 'Something went wrong' }] })).changes[0]!;
+    expect(change.events).toStrictEqual([
+      { kind: 'system_error', source: 'webhook', field: 'messages', wabaId: WABA, code: 131000, observedAt: RECEIVED_AT },
+    ]);
+  });
+});
+
+describe('invalid changes', () => {
+  it('dead-letters a known field whose value is not an object', () => {
+    const change = parse(managementBody('account_update', null)).changes[0]!;
+    expect(change).toStrictEqual({
+      field: 'account_update', wabaId: WABA, outcome: 'invalid', events: [], unknownValues: [],
+      problems: ['(value): Invalid input: expected object, received null'],
+    });
+  });
+
+  it('dead-letters a whole messages change when one item does not fit, naming the item', () => {
+    const change = parse(messagesBody({
+      metadata: { display_phone_number: DISPLAY, phone_number_id: PHONE_NUMBER_ID },
+      messages: [
+        { from: '16315551181', id: 'wamid.A', timestamp: '1750861000', type: 'text' },
+        { from: '16315551181', id: 'wamid.B', timestamp: 'yesterday', type: 'text' },
+      ],
+    })).changes[0]!;
+    expect(change.outcome).toBe('invalid');
+    expect(change.events).toStrictEqual([]);
+    expect(change.problems).toStrictEqual([
+      'messages.1.timestamp: Invalid timestamp: expected Unix seconds as an integer or a numeric string',
+    ]);
+  });
+
+  it('never puts values in problems, only paths and messages', () => {
+    const change = parse(messagesBody({
+      metadata: { display_phone_number: DISPLAY, phone_number_id: PHONE_NUMBER_ID },
+      messages: [{ from: 16315551181, id: ['wamid.HBgLMTYzMTU1NTExODEVAgASGBQ'], timestamp: '1750861000', type: 'text' }],
+      statuses: [{ id: 'wamid.C', status: 'sent', timestamp: '1', recipient_id: 447700900123 }],
+    })).changes[0]!;
+    expect(change.outcome).toBe('invalid');
+    expect(change.problems).toStrictEqual([
+      'messages.0.from: Invalid input: expected string, received number',
+      'messages.0.id: Invalid input: expected string, received array',
+      'statuses.0.recipient_id: Invalid input: expected string, received number',
+    ]);
+    const text = JSON.stringify(change);
+    for (const secret of ['16315551181', 'HBgLMTYzMTU1NTExODEVAgASGBQ', '447700900123']) expect(text).not.toContain(secret);
+  });
+
+  it('caps the problems of a huge broken batch', () => {
+    const statuses = Array.from({ length: 50 }, (_, i) => ({ id: `wamid.${i}`, status: 'sent', timestamp: 'never', recipient_id: '1' }));
+    const change = parse(messagesBody({ metadata: { display_phone_number: DISPLAY, phone_number_id: PHONE_NUMBER_ID }, statuses }))
+      .changes[0]!;
+    expect(change.problems).toHaveLength(21);
+    expect(change.problems![20]).toBe('... and 30 more problems');
+  });
+});
+
+describe('personal data', () => {
+  /** Every customer identifier and wamid in a messages value, wherever Meta puts it. */
+  function customerIdentifiers(value: MessagesValue): string[] {
+    const ids: Array<string | undefined> = [];
+    for (const c of value.contacts ?? []) ids.push(c.wa_id, c.user_id);
+    for (const m of value.messages ?? []) ids.push(m.from, m.from_user_id, m.id, m.context?.id);
+    for (const s of value.statuses ?? []) ids.push(s.recipient_id, s.recipient_user_id, s.id);
+    return ids.filter((x): x is string => typeof x === 'string');
+  }
+
+  const identifiersOf = (body: WebhookEnvelopeInput): string[] => body.entry.flatMap((e) => e.changes
+    .filter((c) => c.field === 'messages').flatMap((c) => customerIdentifiers(c.value as MessagesValue)));
+  const withCustomers = readdirSync(FIXTURES).map((f) => f.replace(/\.json$/, ''))
+    .filter((name) => identifiersOf(fixture(name)).length > 0);
+
+  it('covers every fixture with inbound messages or statuses', () => {
+    expect(withCustomers.length).toBeGreaterThanOrEqual(12);
+  });
+
+  it.each(withCustomers)('%s: no raw customer number, BSUID or wamid in the parsed result', (name) => {
+    const body = fixture(name);
+    const identifiers = identifiersOf(body);
+    const text = JSON.stringify(parse(body));
+    for (const id of identifiers) expect(text).not.toContain(id);
+    // Digits alone too: a display-formatted copy of a customer number must not slip through either.
+    for (const id of identifiers.filter((x) => /^\d+$/.test(x))) expect(text).not.toContain(id.slice(-8));
+  });
+});
