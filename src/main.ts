@@ -11,6 +11,7 @@ import { Poller } from './poller/index.js';
 import { createReportRouter } from './report/index.js';
 import { createPrivateApp } from './server/private.js';
 import { createPublicServer } from './server/public.js';
+import { createStatusPage } from './server/status-page.js';
 import { startWaitExpiry } from './signals/wait-expiry.js';
 import { createStore } from './store/index.js';
 import { createKeyHasher, deriveCustomerHashKey } from './store/keys.js';
@@ -74,7 +75,10 @@ export async function startExporter(config: Config, options: StartOptions = {}):
 
   const publicServer = createPublicServer(config.webhook, receiver, metrics, logger);
   const routers: Record<string, Router> = { '/report': createReportRouter({ store, config }) };
-  const app = createPrivateApp({ config, store, metrics, deadLetters: receiver.deadLetters, logger, routers });
+  const app = createPrivateApp({
+    config, store, metrics, deadLetters: receiver.deadLetters, logger, routers,
+    statusPage: createStatusPage({ store, metrics, version: packageVersion() }),
+  });
   const metricsServer = createServer(app);
   const webhookUrl = (await listen(publicServer, config.webhook.host, config.webhook.port)) + '/webhook';
   const metricsUrl = await listen(metricsServer, config.metrics.host, config.metrics.port);

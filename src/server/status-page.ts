@@ -1,0 +1,425 @@
+import { isFlagged, messagingLimitOf, numberLabel } from '../metrics/render.js';
+import type { AttributeMap, Observed, PhoneNumberRecord, Snapshot, TemplateRecord, WaitSummary } from '../store/types.js';
+import { gatherStatusPageInput, type StatusPageInput, type StatusPageSources, type WabaHealth } from './status-page-data.js';
+
+export type { StatusPageInput, WabaHealth } from './status-page-data.js';
+
+/** Beyond this many problem templates the page lists a count: 10,000 paused templates must not make a 10 MB page. */
+export const TEMPLATE_LIST_LIMIT = 200;
+/** Waits are highlighted from these ages: a chat customer expects an answer within minutes, not hours. */
+const WAIT_WARN_SECONDS = 15 * 60;
+const WAIT_BAD_SECONDS = 60 * 60;
+
+// ---------------------------------------------------------------------------------------------
+// HTML built only through the `html` tag: interpolated strings are always escaped, so a template
+// name from Meta can never become markup. Only fragments the tag itself produced pass through.
+
+class SafeHtml {
+  constructor(readonly value: string) {}
+  toString(): string {
+    return this.value;
+  }
+}
+
+type HtmlValue = SafeHtml | string | number | undefined | null | false | readonly HtmlValue[];
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+}
+
+function fragment(v: HtmlValue): string {
+  if (v === undefined || v === null || v === false) return '';
+  if (v instanceof SafeHtml) return v.value;
+  if (Array.isArray(v)) return v.map(fragment).join('');
+  return escapeHtml(String(v));
+}
+
+function html(strings: TemplateStringsArray, ...values: HtmlValue[]): SafeHtml {
+  let out = strings[0]!;
+  for (let i = 0; i < values.length; i++) out += fragment(values[i]!) + strings[i + 1]!;
+  return new SafeHtml(out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Classification: what an operator must look at first.
+
+type Tone = 'good' | 'warn' | 'bad' | 'neutral';
+const TONE_RANK: Record<Tone, number> = { bad: 0, warn: 1, neutral: 2, good: 3 };
+
+const QUALITY_TONE: Record<string, Tone> = { GREEN: 'good', YELLOW: 'warn', RED: 'bad' };
+const NUMBER_STATUS_BAD = new Set(['FLAGGED', 'RESTRICTED', 'RATE_LIMITED', 'BANNED', 'DISCONNECTED', 'DELETED']);
+const TEMPLATE_STATUS_BAD = new Set(['REJECTED', 'DISABLED', 'PAUSED', 'FLAGGED', 'LIMIT_EXCEEDED', 'LOCKED']);
+const HEALTH_TONE: Record<string, Tone> = { AVAILABLE: 'good', LIMITED: 'warn', BLOCKED: 'bad' };
+
+/** UNKNOWN (Meta's "not enough data yet") and values we do not know are neutral, never alarming. */
+function qualityTone(v: string | undefined): Tone {
+  return (v !== undefined && QUALITY_TONE[v]) || 'neutral';
+}
+
+function numberStatusTone(v: string | undefined): Tone {
+  if (v === undefined || v === 'UNKNOWN') return 'neutral';
+  if (v === 'CONNECTED') return 'good';
+  return NUMBER_STATUS_BAD.has(v) ? 'bad' : 'warn';
+}
+
+function templateStatusTone(v: string | undefined): Tone {
+  if (v === undefined) return 'neutral';
+  if (v === 'APPROVED') return 'good';
+  return TEMPLATE_STATUS_BAD.has(v) ? 'bad' : 'warn';
+}
+
+function healthTone(v: string | undefined): Tone {
+  return (v !== undefined && HEALTH_TONE[v]) || 'neutral';
+}
+
+function waitTone(ageSeconds: number): Tone {
+  return ageSeconds >= WAIT_BAD_SECONDS ? 'bad' : ageSeconds >= WAIT_WARN_SECONDS ? 'warn' : 'good';
+}
+
+function worst(...tones: Tone[]): Tone {
+  return tones.reduce((a, b) => (TONE_RANK[b] < TONE_RANK[a] ? b : a), 'good');
+}
+
+function str(a: AttributeMap, name: string): string | undefined {
+  const v = a[name]?.value;
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Worst first: flagged or RED or a blocking status, then YELLOW or a pending status, then unrated, then healthy. */
+export function numberTone(n: PhoneNumberRecord): Tone {
+  const a = n.attributes;
+  if (isFlagged(a)) return 'bad';
+  // A number not rated yet is not healthy; a status or health not reported yet says nothing either way.
+  const tones = [qualityTone(str(a, 'qualityRating'))];
+  const status = str(a, 'status');
+  const health = str(a, 'healthStatus');
+  if (status !== undefined) tones.push(numberStatusTone(status));
+  if (health !== undefined) tones.push(healthTone(health));
+  return worst(...tones);
+}
+
+export function sortNumbers(numbers: readonly PhoneNumberRecord[]): PhoneNumberRecord[] {
+  return numbers
+    .map((n) => ({ n, rank: TONE_RANK[numberTone(n)], key: `${n.wabaId}|${numberLabel(n)}` }))
+    .sort((x, y) => x.rank - y.rank || x.key.localeCompare(y.key))
+    .map((x) => x.n);
+}
+
+/** Needs attention: a known status other than APPROVED, or a YELLOW/RED quality score (UNKNOWN is only "no data yet"). */
+export function isProblemTemplate(t: TemplateRecord): boolean {
+  const status = str(t.attributes, 'status');
+  const quality = qualityTone(str(t.attributes, 'qualityScore'));
+  return (status !== undefined && status !== 'APPROVED') || quality === 'warn' || quality === 'bad';
+}
+
+function templateTone(t: TemplateRecord): Tone {
+  return worst(templateStatusTone(str(t.attributes, 'status')), qualityTone(str(t.attributes, 'qualityScore')));
+}
+
+export function problemTemplates(templates: readonly TemplateRecord[]): TemplateRecord[] {
+  return templates
+    .filter(isProblemTemplate)
+    .map((t) => ({
+      t,
+      rank: TONE_RANK[templateTone(t)],
+      key: `${str(t.attributes, 'name') ?? ''}|${str(t.attributes, 'language') ?? ''}|${t.wabaId}|${t.templateId}`,
+    }))
+    .sort((x, y) => x.rank - y.rank || x.key.localeCompare(y.key))
+    .map((x) => x.t);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting.
+
+/** ISO 8601 in UTC to the second; a dash for times no Date can hold. */
+export function isoTime(seconds: number): string {
+  const ms = seconds * 1000;
+  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return '—';
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** "3 min ago"; "in 2 min" for times ahead of our clock (Meta's clock or ours may be off). */
+export function relativeAge(seconds: number, nowSeconds: number): string {
+  const delta = nowSeconds - seconds;
+  if (!Number.isFinite(delta)) return '';
+  const d = Math.abs(delta);
+  if (d < 5) return 'just now';
+  const span = d < 60 ? `${Math.floor(d)} s` : d < 3600 ? `${Math.floor(d / 60)} min` : d < 86400 ? `${Math.floor(d / 3600)} h` : `${Math.floor(d / 86400)} d`;
+  return delta >= 0 ? `${span} ago` : `in ${span}`;
+}
+
+function durationText(seconds: number): string {
+  const d = Math.max(0, seconds);
+  if (d < 60) return `${Math.floor(d)} s`;
+  if (d < 3600) return `${Math.floor(d / 60)} min`;
+  if (d < 86400) return `${Math.floor(d / 3600)} h ${Math.floor((d % 3600) / 60)} min`;
+  return `${Math.floor(d / 86400)} d ${Math.floor((d % 86400) / 3600)} h`;
+}
+
+function when(seconds: number | undefined, now: number): SafeHtml {
+  if (seconds === undefined || isoTime(seconds) === '—') return html`<span class="muted">never</span>`;
+  const iso = isoTime(seconds);
+  return html`<time datetime="${iso}">${iso}</time> <span class="age">(${relativeAge(seconds, now)})</span>`;
+}
+
+/** The time of the newest observation of an attribute: the store keeps no history, so not the time it changed. */
+function observed(o: Observed | undefined, now: number): SafeHtml {
+  if (!o) return html``;
+  const iso = isoTime(o.at);
+  if (iso === '—') return html``;
+  return html`<div class="at">observed ${relativeAge(o.at, now)}<br><time datetime="${iso}">${iso}</time></div>`;
+}
+
+function badge(text: string | undefined, tone: Tone): SafeHtml {
+  if (text === undefined) return html`<span class="muted">—</span>`;
+  return html`<span class="badge ${tone}">${text}</span>`;
+}
+
+const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+function limitText(tier: string): string {
+  const limit = messagingLimitOf(tier);
+  if (limit === undefined) return tier;
+  return limit === Infinity ? 'unlimited' : `${integer.format(limit)} / 24 h`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections.
+
+const CSS = `
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1f2328;background:#f6f8fa}
+header{background:#0b3d2e;color:#fff;padding:14px 24px;display:flex;flex-wrap:wrap;align-items:baseline;gap:8px 24px}
+header h1{font-size:18px;margin:0;font-weight:600}
+header .meta{color:#b7d4c8;font-size:13px}
+header nav{margin-left:auto;display:flex;gap:16px}
+header a{color:#fff}
+main{max-width:1280px;margin:0 auto;padding:16px 24px 40px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:12px;margin:4px 0 8px}
+.card{background:#fff;border:1px solid #d0d7de;border-left-width:6px;border-radius:6px;padding:10px 12px}
+.card h2{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:#59636e;margin:0 0 4px;font-weight:600}
+.card .big{font-size:20px;font-weight:600}
+.card .small{font-size:12px;color:#59636e}
+.card.good{border-left-color:#1f883d}.card.warn{border-left-color:#d4a72c}.card.bad{border-left-color:#cf222e}.card.neutral{border-left-color:#8c959f}
+section{margin-top:24px}
+section>h2{font-size:16px;margin:0 0 8px}
+section>h2 .count{font-weight:400;color:#59636e;font-size:14px}
+table{width:100%;border-collapse:collapse;background:#fff;border:1px solid #d0d7de;border-radius:6px}
+th,td{text-align:left;vertical-align:top;padding:7px 10px;border-bottom:1px solid #e6e9ed}
+th{font-size:12px;color:#59636e;font-weight:600;background:#f0f2f4;white-space:nowrap}
+tr:last-child td{border-bottom:none}
+tr.row-bad td:first-child{box-shadow:inset 4px 0 #cf222e}
+tr.row-warn td:first-child{box-shadow:inset 4px 0 #d4a72c}
+.name{font-weight:600;overflow-wrap:anywhere}
+.sub,.at,.ids,.muted{color:#59636e}
+.sub,.at,.ids{font-size:12px}
+.at{margin-top:3px;line-height:1.35}
+td.who{min-width:220px}
+.at time,.ids{font-variant-numeric:tabular-nums}
+.age{color:#59636e}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;letter-spacing:.02em;white-space:nowrap}
+.badge.good{background:#1f883d;color:#fff}
+.badge.warn{background:#f2cc60;color:#3b2300}
+.badge.bad{background:#cf222e;color:#fff}
+.badge.neutral{background:#d8dee4;color:#1f2328}
+.empty{background:#fff;border:1px dashed #d0d7de;border-radius:6px;padding:14px;color:#59636e}
+.note{color:#59636e;font-size:13px;margin:6px 0 0}
+.banner{background:#ffebe9;border:1px solid #cf222e;color:#82071e;border-radius:6px;padding:10px 14px;margin:12px 0;font-weight:600}
+code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#eff1f3;padding:1px 4px;border-radius:4px}
+ul.plain{margin:4px 0;padding-left:18px}
+footer{color:#59636e;font-size:12px;margin-top:32px}
+`;
+
+/** Verified name first, then the display number: what an operator recognises. */
+function numberCell(n: PhoneNumberRecord | undefined, wabaId: string, phoneNumberId: string): SafeHtml {
+  const display = n ? str(n.attributes, 'displayPhoneNumber') ?? (n.displayDigits ? `+${n.displayDigits}` : undefined) : undefined;
+  const verified = n ? str(n.attributes, 'verifiedName') : undefined;
+  const title = verified ?? display ?? (n ? numberLabel(n) : 'number not known yet');
+  return html`<div class="name">${title}</div>${verified && display ? html`<div class="sub">${display}</div>` : ''}<div class="ids">id ${phoneNumberId} · WABA ${wabaId}</div>`;
+}
+
+function numbersSection(numbers: readonly PhoneNumberRecord[], now: number): SafeHtml {
+  if (numbers.length === 0) {
+    return html`<div class="empty">No phone numbers known yet. They appear after the first poll of the Graph API or the first phone-number webhook.</div>`;
+  }
+  const rows = sortNumbers(numbers).map((n) => {
+    const a = n.attributes;
+    const quality = str(a, 'qualityRating');
+    const status = str(a, 'status');
+    const flagged = isFlagged(a);
+    const tier = str(a, 'messagingLimit');
+    const health = str(a, 'healthStatus');
+    const throughput = str(a, 'throughputLevel');
+    const tone = numberTone(n);
+    return html`<tr class="row-${tone}">
+<td class="who">${numberCell(n, n.wabaId, numberLabel(n))}</td>
+<td class="quality">${badge(quality, qualityTone(quality))}${observed(a.qualityRating, now)}</td>
+<td>${badge(status, numberStatusTone(status))}${flagged && status !== 'FLAGGED' ? html` ${badge('FLAGGED', 'bad')}` : ''}${observed(a.status, now)}${a.flagged && !a.status ? observed(a.flagged, now) : ''}</td>
+<td>${tier !== undefined ? html`<div>${limitText(tier)}</div><div class="sub">${tier}</div>${observed(a.messagingLimit, now)}` : html`<span class="muted">—</span>`}</td>
+<td>${health !== undefined ? html`${badge(health, healthTone(health))}${observed(a.healthStatus, now)}` : html`<span class="muted">—</span>`}</td>
+<td>${str(a, 'nameStatus') ?? html`<span class="muted">—</span>`}${throughput !== undefined ? html`<div class="sub">throughput ${throughput}</div>` : ''}</td>
+</tr>`;
+  });
+  return html`<table id="numbers"><thead><tr><th>Number</th><th>Quality</th><th>Status</th><th>Messaging limit</th><th>Can send</th><th>Display name review</th></tr></thead>
+<tbody>${rows}</tbody></table>`;
+}
+
+function templatesSection(templates: readonly TemplateRecord[], now: number): SafeHtml {
+  if (templates.length === 0) return html`<div class="empty">No templates known yet.</div>`;
+  const problems = problemTemplates(templates);
+  if (problems.length === 0) {
+    return html`<div class="empty">All ${integer.format(templates.length)} templates are APPROVED, none with a YELLOW or RED quality score.</div>`;
+  }
+  const shown = problems.slice(0, TEMPLATE_LIST_LIMIT);
+  const rows = shown.map((t) => {
+    const a = t.attributes;
+    const status = str(a, 'status');
+    const quality = str(a, 'qualityScore');
+    const reason = str(a, 'reason');
+    return html`<tr class="row-${templateTone(t)}">
+<td class="who"><div class="name">${str(a, 'name') ?? html`<span class="muted">unnamed</span>`}</div><div class="ids">id ${t.templateId} · WABA ${t.wabaId}</div></td>
+<td>${str(a, 'language') ?? '—'}</td>
+<td>${str(a, 'category') ?? '—'}</td>
+<td>${badge(status, templateStatusTone(status))}${observed(a.status, now)}</td>
+<td class="quality">${badge(quality, qualityTone(quality))}${observed(a.qualityScore, now)}</td>
+<td>${reason !== undefined && reason !== 'NONE' ? reason : html`<span class="muted">—</span>`}</td>
+</tr>`;
+  });
+  const rest = problems.length - shown.length;
+  return html`<table id="templates"><thead><tr><th>Template</th><th>Language</th><th>Category</th><th>Status</th><th>Quality</th><th>Reason</th></tr></thead>
+<tbody>${rows}</tbody></table>
+${rest > 0 ? html`<p class="note">${integer.format(rest)} more templates need attention and are not listed here; every template is in <a href="/metrics">/metrics</a> (<code>whatsapp_template_status</code>).</p>` : ''}`;
+}
+
+function waitsSection(waits: readonly WaitSummary[], numbers: readonly PhoneNumberRecord[], now: number): SafeHtml {
+  const open = waits.filter((w) => w.count > 0).sort((x, y) => x.oldestAt - y.oldestAt || x.scope.localeCompare(y.scope));
+  if (open.length === 0) return html`<div class="empty">No customer is waiting for a reply.</div>`;
+  const byScope = new Map(numbers.filter((n) => n.phoneNumberId).map((n) => [`${n.wabaId}:${n.phoneNumberId}`, n]));
+  const rows = open.map((w) => {
+    const split = w.scope.indexOf(':');
+    const age = now - w.oldestAt;
+    return html`<tr class="row-${waitTone(age)}">
+<td class="who">${numberCell(byScope.get(w.scope), w.scope.slice(0, split), w.scope.slice(split + 1))}</td>
+<td>${integer.format(w.count)}</td>
+<td>${Number.isFinite(age) ? durationText(age) : '—'}<div class="at">since ${when(w.oldestAt, now)}</div></td>
+</tr>`;
+  });
+  return html`<table id="waits"><thead><tr><th>Number</th><th>Customers waiting</th><th>Longest wait</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function healthEntitiesSection(snapshot: Snapshot, now: number): SafeHtml {
+  if (snapshot.health.length === 0) return html``;
+  const limited = snapshot.health
+    .filter((h) => h.canSendMessage !== 'AVAILABLE')
+    .sort((x, y) => TONE_RANK[healthTone(x.canSendMessage)] - TONE_RANK[healthTone(y.canSendMessage)] || `${x.wabaId}|${x.entityType}|${x.entityId}`.localeCompare(`${y.wabaId}|${y.entityType}|${y.entityId}`));
+  const body = limited.length === 0
+    ? html`<div class="empty">All ${snapshot.health.length} entities can send messages.</div>`
+    : html`<table id="health"><thead><tr><th>Entity</th><th>Can send</th><th>Reported</th></tr></thead><tbody>${limited.map((h) => html`<tr class="row-${healthTone(h.canSendMessage)}">
+<td class="who"><div class="name">${h.entityType} ${h.entityId}</div><div class="ids">WABA ${h.wabaId}</div></td><td>${badge(h.canSendMessage, healthTone(h.canSendMessage))}</td><td>${when(h.at, now)}</td></tr>`)}</tbody></table>`;
+  return html`<section><h2>Messaging health <span class="count">(Graph API health_status)</span></h2>${body}</section>`;
+}
+
+function wabaIds(input: StatusPageInput): string[] {
+  const ids = new Set(Object.keys(input.wabas));
+  for (const n of input.snapshot?.numbers ?? []) ids.add(n.wabaId);
+  for (const t of input.snapshot?.templates ?? []) ids.add(t.wabaId);
+  return [...ids].sort();
+}
+
+function pollCell(h: WabaHealth, input: StatusPageInput): SafeHtml {
+  if (h.pollSucceeded === undefined) {
+    return html`<span class="muted">${input.pollLeader ? 'no round finished yet' : 'not polled by this replica'}</span>`;
+  }
+  return badge(h.pollSucceeded ? 'OK' : 'FAILED', h.pollSucceeded ? 'good' : 'bad');
+}
+
+function ingestionSection(input: StatusPageInput): SafeHtml {
+  const now = input.nowSeconds;
+  const ids = wabaIds(input);
+  const rows = ids.map((id) => {
+    const h = input.wabas[id] ?? {};
+    return html`<tr><td class="name">${id}</td>
+<td>${when(h.webhookLastReceived, now)}</td>
+<td>${pollCell(h, input)}</td>
+<td>${when(h.pollLastSuccess, now)}</td>
+<td>${h.tokenValid === undefined ? html`<span class="muted">—</span>` : badge(h.tokenValid ? 'valid' : 'REJECTED', h.tokenValid ? 'good' : 'bad')}</td></tr>`;
+  });
+  const outcomes = Object.entries(input.webhookRequests).filter(([, n]) => n > 0).sort(([a], [b]) => a.localeCompare(b));
+  return html`<section><h2>Webhooks and polling <span class="count">(as seen by this replica since it started)</span></h2>
+${ids.length === 0
+    ? html`<div class="empty">No WABA seen yet: no webhook accepted and no polling round finished.</div>`
+    : html`<table id="ingestion"><thead><tr><th>WABA</th><th>Last webhook accepted</th><th>Last poll</th><th>Last successful poll</th><th>Access token</th></tr></thead><tbody>${rows}</tbody></table>`}
+<p class="note">Webhook requests: ${outcomes.length === 0 ? 'none yet' : outcomes.map(([o, n], i) => html`${i > 0 ? ' · ' : ''}${o} <b>${integer.format(n)}</b>`)}.
+Dead letters kept: <b>${integer.format(input.deadLetters)}</b> (<a href="/deadletters">/deadletters</a>).
+Store: <b>${input.store.kind}</b>, ${input.store.up ? 'reachable' : html`<b>unreachable</b>`}.</p>
+</section>`;
+}
+
+function cards(input: StatusPageInput): SafeHtml {
+  const now = input.nowSeconds;
+  const snapshot = input.snapshot;
+  const out: SafeHtml[] = [];
+  const card = (tone: Tone, title: string, big: HtmlValue, small: HtmlValue) =>
+    html`<div class="card ${tone}"><h2>${title}</h2><div class="big">${big}</div><div class="small">${small}</div></div>`;
+  if (snapshot) {
+    const tones = snapshot.numbers.map(numberTone);
+    const bad = tones.filter((t) => t === 'bad').length;
+    const warn = tones.filter((t) => t === 'warn').length;
+    out.push(card(bad ? 'bad' : warn ? 'warn' : snapshot.numbers.length ? 'good' : 'neutral', 'Phone numbers', integer.format(snapshot.numbers.length),
+      bad || warn ? `${bad} red, flagged or blocked · ${warn} yellow or limited` : 'none needs attention'));
+    const problems = snapshot.templates.filter(isProblemTemplate);
+    const badTemplates = problems.filter((t) => templateTone(t) === 'bad').length;
+    out.push(card(badTemplates ? 'bad' : problems.length ? 'warn' : snapshot.templates.length ? 'good' : 'neutral', 'Templates needing attention',
+      integer.format(problems.length), `of ${integer.format(snapshot.templates.length)} templates`));
+    const open = snapshot.waits.filter((w) => w.count > 0);
+    const waiting = open.reduce((s, w) => s + w.count, 0);
+    const oldest = open.reduce((m, w) => Math.min(m, w.oldestAt), Infinity);
+    const age = now - oldest;
+    out.push(card(waiting === 0 ? 'good' : waitTone(age), 'Customers waiting', integer.format(waiting),
+      waiting > 0 && Number.isFinite(age) ? `longest for ${durationText(age)}` : 'nobody waits for a reply'));
+  }
+  const wabas = Object.values(input.wabas);
+  const lastWebhook = wabas.reduce((m, h) => Math.max(m, h.webhookLastReceived ?? -Infinity), -Infinity);
+  out.push(card(Number.isFinite(lastWebhook) ? 'good' : 'neutral', 'Last webhook', Number.isFinite(lastWebhook) ? relativeAge(lastWebhook, now) : 'none yet',
+    Number.isFinite(lastWebhook) ? isoTime(lastWebhook) : 'since this replica started'));
+  const polled = wabas.filter((h) => h.pollSucceeded !== undefined);
+  const failing = polled.filter((h) => !h.pollSucceeded || h.tokenValid === false).length;
+  out.push(card(polled.length === 0 ? 'neutral' : failing ? 'bad' : 'good', 'Polling', polled.length === 0 ? '—' : failing ? `${failing} failing` : 'OK',
+    polled.length === 0 ? (input.pollLeader ? 'no round finished yet' : 'not polling in this replica') : `${polled.length} WABA${polled.length === 1 ? '' : 's'} polled`));
+  out.push(card(input.store.up ? 'good' : 'bad', 'Store', input.store.up ? 'up' : 'DOWN', input.store.kind));
+  return html`<div class="cards">${out}</div>`;
+}
+
+/** The operator's first page, without Grafana. Pure: the same input gives the same HTML. */
+export function renderStatusPage(input: StatusPageInput): string {
+  const now = input.nowSeconds;
+  const snapshot = input.snapshot;
+  const page = html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>whatsapp-exporter status</title>
+<style>${new SafeHtml(CSS)}</style></head>
+<body>
+<header><h1>whatsapp-exporter</h1><span class="meta">version ${input.version} · generated ${isoTime(now)}</span>
+<nav><a href="/metrics">/metrics</a><a href="/report/funnels">/report/funnels</a><a href="/deadletters">/deadletters</a></nav></header>
+<main>
+${snapshot ? '' : html`<div class="banner" role="alert">The ${input.store.kind} store is unreachable: numbers, templates and waits cannot be shown. See <code>whatsapp_store_errors_total</code> and the logs.</div>`}
+${cards(input)}
+${snapshot ? html`<section><h2>Phone numbers <span class="count">(worst first)</span></h2>${numbersSection(snapshot.numbers, now)}</section>
+<section><h2>Templates needing attention <span class="count">(not APPROVED, or quality YELLOW or RED)</span></h2>${templatesSection(snapshot.templates, now)}</section>
+<section><h2>Customers waiting for a reply</h2>${waitsSection(snapshot.waits, snapshot.numbers, now)}</section>
+${healthEntitiesSection(snapshot, now)}` : ''}
+${ingestionSection(input)}
+<footer>Times are UTC. "Observed" is the newest observation of a value (webhook or poll), not necessarily when it last changed.
+Probes: <a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a>.</footer>
+</main></body></html>
+`;
+  return page.value;
+}
+
+/** The handler for `/`: gathers one snapshot and the process metrics, then renders. */
+export function createStatusPage(sources: StatusPageSources): (_req?: unknown) => Promise<string> {
+  return async () => renderStatusPage(await gatherStatusPageInput(sources));
+}
