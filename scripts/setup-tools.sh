@@ -41,3 +41,14 @@ go_tool() {
 }
 go_tool helm "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
 go_tool kubeconform "github.com/yannh/kubeconform/cmd/kubeconform@${KUBECONFORM_VERSION}"
+
+# helm-unittest's go.mod has a replace directive, so `go install …@version` refuses it: build a copy.
+if ! command -v helm-unittest >/dev/null; then
+  echo "setup-tools: building helm-unittest ${HELM_UNITTEST_VERSION}"
+  go mod download "github.com/helm-unittest/helm-unittest@${HELM_UNITTEST_VERSION}"
+  hu_src="$(go env GOMODCACHE)/github.com/helm-unittest/helm-unittest@${HELM_UNITTEST_VERSION}"
+  hu_build="$(mktemp -d)"
+  cp -R "$hu_src/." "$hu_build" && chmod -R u+w "$hu_build"
+  (cd "$hu_build" && as_root env GOFLAGS= go build -o "$GOBIN/helm-unittest" ./cmd/helm-unittest)
+  rm -rf "$hu_build"
+fi
