@@ -15,6 +15,7 @@ command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null || need_apt+=(prometheus-alertmanager)
 command -v chromium >/dev/null || need_apt+=(chromium)
+command -v wrk >/dev/null || need_apt+=(wrk)  # npm run bench
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
