@@ -1,10 +1,90 @@
 import type { MessageReceived, MessageStatusObserved, SystemErrorObserved } from '../events.js';
-import type { PlannedWrite, SignalContext } from './types.js';
+import { waitScope } from '../metrics/render.js';
+import type { CloseWaitResult } from '../store/types.js';
+import { messageTypeLabel, statusCountPart, statusDedupeKey } from './delivery.js';
+import { errorCodeLabel } from './error-codes.js';
+import { compileFunnels, funnelPartForInbound, funnelPartForStatus } from './funnels.js';
+import { combineParts, observe, type WritePart } from './parts.js';
+import type { Observation, PlannedWrite, SignalContext } from './types.js';
 
-// Placeholder until the conversation signals land: messages events change nothing yet.
+/**
+ * What the messages webhook means: response times (waits), delivery and read counts, failures,
+ * funnels. Each event becomes one write under its de-duplication key (`m:<message>` for inbound
+ * messages, `s:<message>:<status>` for statuses), so a redelivery changes and counts nothing, and
+ * all state goes through store ops: the same on the memory store and on Redis shared by replicas.
+ *
+ * Response time, by Meta's timestamps:
+ * - A customer message opens a wait for (business number, customer) unless one is open; later
+ *   messages of the customer leave the first one's time in place (the customer has waited since then).
+ * - The first status seen of an outbound message to that customer (normally `sent`; when `sent` is
+ *   missing, the first of delivered/read) closes the wait at that status's time:
+ *   whatsapp_response_time_seconds observes every reply that closes a wait.
+ * - It is also a first response (whatsapp_first_response_time_seconds) when no earlier reply is
+ *   known or the last one was more than conversations.idleGapSeconds before the wait opened: a
+ *   conversation the business started (a template) makes the customer's answer part of it, so the
+ *   reply after is a response but not a first one. The store keeps reply times replyTtlSeconds,
+ *   which must be at least the idle gap (createStore's default).
+ * - A reply known before the customer message it answers (webhooks out of order) leaves no wait
+ *   open; that reply is not measured.
+ * - Reactions and system notices (a number change) ask for no answer and open no wait.
+ */
+
+const NO_REPLY_EXPECTED: ReadonlySet<string> = new Set(['reaction', 'system']);
+const REPLY_STATUSES: ReadonlySet<string> = new Set(['sent', 'delivered', 'read']);
+
 export function planConversationEvent(
-  _e: MessageReceived | MessageStatusObserved | SystemErrorObserved,
-  _ctx: SignalContext,
+  e: MessageReceived | MessageStatusObserved | SystemErrorObserved,
+  ctx: SignalContext,
 ): PlannedWrite[] {
-  return [];
+  switch (e.kind) {
+    case 'message_received': return [planInbound(e, ctx)];
+    case 'message_status': return [planStatus(e, ctx)];
+    case 'system_error': return [planSystemError(e)];
+  }
+}
+
+function planInbound(e: MessageReceived, ctx: SignalContext): PlannedWrite {
+  const number = { waba_id: e.wabaId, phone_number_id: e.phoneNumberId };
+  const parts: WritePart[] = [observe([{ metric: 'messagesReceived', labels: { ...number, type: messageTypeLabel(e.type) } }])];
+  if (!NO_REPLY_EXPECTED.has(e.type)) {
+    parts.push({ ops: [{ op: 'openWait', scope: waitScope(e.wabaId, e.phoneNumberId), customer: e.customer, at: e.timestamp }], interpret: () => [] });
+  }
+  const funnel = funnelPartForInbound(e, compileFunnels(ctx.funnels, ctx.humanHandoff));
+  if (funnel) parts.push(funnel);
+  return combineParts(`m:${e.messageKey}`, parts);
+}
+
+function replyPart(e: MessageStatusObserved, idleGapSeconds: number): WritePart {
+  const number = { waba_id: e.wabaId, phone_number_id: e.phoneNumberId };
+  return {
+    ops: [{ op: 'closeWait', scope: waitScope(e.wabaId, e.phoneNumberId), customer: e.customer, at: e.timestamp, messageKey: e.messageKey }],
+    interpret(results) {
+      const r = results[0] as CloseWaitResult | undefined;
+      if (!r?.closed || r.openedAt === undefined) return [];
+      const seconds = e.timestamp - r.openedAt;
+      const out: Observation[] = [{ metric: 'responseTime', labels: number, value: seconds }];
+      if (r.previousReplyAt === undefined || r.openedAt - r.previousReplyAt > idleGapSeconds) {
+        out.push({ metric: 'firstResponseTime', labels: number, value: seconds });
+      }
+      return out;
+    },
+  };
+}
+
+function planStatus(e: MessageStatusObserved, ctx: SignalContext): PlannedWrite {
+  const parts: WritePart[] = [statusCountPart(e)];
+  if (REPLY_STATUSES.has(e.status)) parts.push(replyPart(e, ctx.conversations.idleGapSeconds));
+  const funnel = funnelPartForStatus(e, compileFunnels(ctx.funnels, ctx.humanHandoff));
+  if (funnel) parts.push(funnel);
+  return combineParts(statusDedupeKey(e), parts);
+}
+
+/**
+ * value.errors[] carry no id: a redelivery is recognised by (number, code, time). Two errors with the
+ * same code in the same second count once, the price of not counting Meta's redeliveries twice.
+ */
+function planSystemError(e: SystemErrorObserved): PlannedWrite {
+  return combineParts(`e:${e.wabaId}:${e.phoneNumberId ?? ''}:${e.code}:${e.observedAt}`, [
+    observe([{ metric: 'systemErrors', labels: { waba_id: e.wabaId, code: errorCodeLabel(e.code) } }]),
+  ]);
 }

@@ -2,7 +2,7 @@ import type {
   AttributeMap, CloseWaitResult, EventWrite, EventWriteResult, FunnelAdvanceResult, HealthRecord, MergeResult,
   NumberRef, OpResult, PhoneNumberRecord, Snapshot, Store, StoreOp, TemplateRecord,
 } from './types.js';
-import { mergeAttributes } from './merge.js';
+import { checkWrites, mergeAttributes } from './merge.js';
 
 export interface StoreOptions {
   /** Lifetime of de-duplication and `once` keys. */
@@ -31,6 +31,10 @@ export class MemoryStore implements Store {
   private readonly replies = new Map<string, { at: number; expiresAt: number }>();
   private readonly funnels = new Map<string, FunnelRun & { expiresAt: number }>();
   private readonly seen = new Map<string, number>();
+  /** Values kept by `once` with a value, expiring with their key. */
+  private readonly kept = new Map<string, { value: string; expiresAt: number }>();
+  /** Outbound messages that already closed (or tried to close) a wait: expiry per message key. */
+  private readonly answeredBy = new Map<string, number>();
   private readonly buckets = new Map<string, Map<number, { count: number; expiresAt: number }>>();
   private readonly leases = new Map<string, { holder: string; expiresAt: number }>();
   private readonly now: () => number;
@@ -43,6 +47,7 @@ export class MemoryStore implements Store {
   }
 
   async apply(writes: readonly EventWrite[]): Promise<EventWriteResult[]> {
+    checkWrites(writes);
     const now = this.now();
     const dedupExpiry = now + this.options.dedupTtlSeconds * 1000;
     return writes.map((w) => {
@@ -66,8 +71,11 @@ export class MemoryStore implements Store {
         return mergeInto(entity, op.attributes);
       }
       case 'removeNumber': {
-        const entity = this.numbers.get(`${op.wabaId}|id:${op.phoneNumberId}`);
-        if (entity) removeFrom(entity, op.at);
+        // A tombstone even for a number not seen yet, as for templates: a late older observation stays out.
+        const key = `${op.wabaId}|id:${op.phoneNumberId}`;
+        const entity = this.numbers.get(key) ?? { record: { wabaId: op.wabaId, phoneNumberId: op.phoneNumberId, attributes: {} } };
+        this.numbers.set(key, entity);
+        removeFrom(entity, op.at);
         return { ok: true };
       }
       case 'removeTemplate': {
@@ -89,23 +97,27 @@ export class MemoryStore implements Store {
         scope.set(op.customer, op.at);
         return { opened: true };
       }
-      case 'closeWait': return this.closeWait(op.scope, op.customer, op.at, now);
+      case 'closeWait': {
+        if (op.messageKey !== undefined) {
+          const until = this.answeredBy.get(op.messageKey);
+          if (until !== undefined && until > now) return { closed: false };
+          this.answeredBy.set(op.messageKey, dedupExpiry);
+        }
+        return this.closeWait(op.scope, op.customer, op.at, now);
+      }
       case 'advanceFunnel': return this.advanceFunnel(op, now);
       case 'once': {
         const until = this.seen.get(op.key);
-        if (until !== undefined && until > now) return { first: false };
-        this.seen.set(op.key, dedupExpiry);
-        return { first: true };
+        const first = until === undefined || until <= now;
+        if (first) this.seen.set(op.key, dedupExpiry);
+        let kept = this.kept.get(op.key);
+        if (kept !== undefined && kept.expiresAt <= now) kept = undefined;
+        if (kept === undefined && op.value !== undefined) this.kept.set(op.key, (kept = { value: op.value, expiresAt: dedupExpiry }));
+        return kept !== undefined ? { first, value: kept.value } : { first };
       }
-      case 'countInBucket': {
-        let series = this.buckets.get(op.series);
-        if (!series) this.buckets.set(op.series, (series = new Map()));
-        const cell = series.get(op.bucket) ?? { count: 0, expiresAt: 0 };
-        cell.count += op.by ?? 1;
-        cell.expiresAt = now + (this.options.historyTtlSeconds ?? DEFAULT_HISTORY_TTL_SECONDS) * 1000;
-        series.set(op.bucket, cell);
+      case 'countInBucket':
+        this.addToBucket(op.series, op.bucket, op.by ?? 1, now);
         return { ok: true };
-      }
     }
   }
 
@@ -138,6 +150,15 @@ export class MemoryStore implements Store {
     return mergeInto(entity, attributes);
   }
 
+  private addToBucket(name: string, bucket: number, by: number, now: number): void {
+    let series = this.buckets.get(name);
+    if (!series) this.buckets.set(name, (series = new Map()));
+    const cell = series.get(bucket) ?? { count: 0, expiresAt: 0 };
+    cell.count += by;
+    cell.expiresAt = now + (this.options.historyTtlSeconds ?? DEFAULT_HISTORY_TTL_SECONDS) * 1000;
+    series.set(bucket, cell);
+  }
+
   private closeWait(scope: string, customer: string, at: number, now: number): CloseWaitResult {
     const replyKey = `${scope}|${customer}`;
     const prior = this.replies.get(replyKey);
@@ -164,12 +185,14 @@ export class MemoryStore implements Store {
       if (run && run.step === 0 && op.at >= run.startedAt) return { counted: false, newRun: false, ...variantOf(run) };
       const fresh = { step: 0, startedAt: op.at, lastAt: op.at, expiresAt, ...(op.variant !== undefined ? { variant: op.variant } : {}) };
       this.funnels.set(key, fresh);
+      if (op.tally) this.addToBucket(op.tally.seriesPrefix + (fresh.variant ?? ''), op.tally.bucket, 1, now);
       return { counted: true, newRun: true, ...variantOf(fresh) };
     }
     if (!run || run.step >= op.step || op.at < run.startedAt) return { counted: false, newRun: false, ...variantOf(run) };
     run.step = op.step;
     run.lastAt = Math.max(run.lastAt, op.at);
     run.expiresAt = expiresAt;
+    if (op.tally) this.addToBucket(op.tally.seriesPrefix + (run.variant ?? ''), op.tally.bucket, 1, now);
     return { counted: true, newRun: false, ...variantOf(run) };
   }
 
@@ -235,6 +258,8 @@ export class MemoryStore implements Store {
   sweep(): void {
     const now = this.now();
     for (const [k, until] of this.seen) if (until <= now) this.seen.delete(k);
+    for (const [k, v] of this.kept) if (v.expiresAt <= now) this.kept.delete(k);
+    for (const [k, until] of this.answeredBy) if (until <= now) this.answeredBy.delete(k);
     for (const [k, r] of this.replies) if (r.expiresAt <= now) this.replies.delete(k);
     for (const [k, f] of this.funnels) if (f.expiresAt <= now) this.funnels.delete(k);
     for (const [k, series] of this.buckets) {

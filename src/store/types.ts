@@ -30,12 +30,29 @@ export type StoreOp =
   | { op: 'replaceHealth'; wabaId: string; at: number; entities: Array<{ entityType: string; entityId: string; canSendMessage: string }> }
   /** Open a wait for a customer of a number unless one is open or a reply at or after `at` is known. */
   | { op: 'openWait'; scope: string; customer: string; at: number }
-  /** Close the customer's wait with a reply at `at`; records the reply time for the idle-gap rule. */
-  | { op: 'closeWait'; scope: string; customer: string; at: number }
-  /** Advance a customer's run through a funnel (see FunnelAdvanceResult). */
-  | { op: 'advanceFunnel'; funnel: string; customer: string; step: number; at: number; runTimeoutSeconds: number; variant?: string }
-  /** True the first time the key is seen within the TTL (status (message, status) pairs and the like). */
-  | { op: 'once'; key: string }
+  /**
+   * Close the customer's wait with a reply at `at`; records the reply time for the idle-gap rule.
+   * With `messageKey` (the outbound message), only the first closeWait naming that message does
+   * anything, for the dedup TTL: a message answers at most once, so its later statuses (delivered,
+   * read) cannot close a wait the customer opened after it was sent. A repeat returns closed: false
+   * and records nothing.
+   */
+  | { op: 'closeWait'; scope: string; customer: string; at: number; messageKey?: string }
+  /**
+   * Advance a customer's run through a funnel (see FunnelAdvanceResult). With `tally`, a counted
+   * step also adds 1 to the countInBucket series `tally.seriesPrefix + run variant` ('' without a
+   * variant) at `tally.bucket`: only the store knows a running run's variant.
+   */
+  | {
+    op: 'advanceFunnel'; funnel: string; customer: string; step: number; at: number; runTimeoutSeconds: number; variant?: string;
+    tally?: { seriesPrefix: string; bucket: number };
+  }
+  /**
+   * True the first time the key is seen within the TTL (status (message, status) pairs and the like).
+   * With `value`, the key also keeps the first value it is given (within the TTL) and every call
+   * returns the kept one: a message's pricing category, which only some of its statuses carry.
+   */
+  | { op: 'once'; key: string; value?: string }
   /** Adds to a counter kept per time bucket (funnel reports compare time windows); kept historyTtlSeconds. */
   | { op: 'countInBucket'; series: string; bucket: number; by?: number };
 
@@ -50,7 +67,7 @@ export type OpenWaitResult = { opened: boolean };
 export type CloseWaitResult = { closed: boolean; openedAt?: number; previousReplyAt?: number };
 /** counted: the step is new for this run. variant: the run's variant, fixed when the run started. */
 export type FunnelAdvanceResult = { counted: boolean; variant?: string; newRun: boolean };
-export type OnceResult = { first: boolean };
+export type OnceResult = { first: boolean; value?: string };
 export type PlainResult = { ok: true };
 
 export type OpResult = MergeResult | OpenWaitResult | CloseWaitResult | FunnelAdvanceResult | OnceResult | PlainResult;

@@ -1,0 +1,96 @@
+import type { MessageStatusObserved } from '../events.js';
+import type { OnceResult } from '../store/types.js';
+import { errorCodeLabel, userSideReason } from './error-codes.js';
+import type { WritePart } from './parts.js';
+import type { Observation } from './types.js';
+
+/**
+ * Delivery and read counting. whatsapp_message_statuses_total counts each (message, status) once:
+ * the status write is de-duplicated by `s:<message>:<status>`, so Meta's redeliveries count nothing.
+ *
+ * Statuses imply the ones before them: read ⇒ delivered ⇒ sent. Meta skips `delivered` when a
+ * message is delivered and read at once, and a lost `sent` would leave a delivered message uncounted
+ * as sent; so a `read` also counts `delivered` (and `sent`), and a `delivered` also counts `sent`,
+ * each at most once per message through a `once` key shared with the status itself. A status that
+ * arrives after one implying it (delivered after read) then counts nothing more: counters never move
+ * backwards. Hence, per label set and over any range, read ≤ delivered ≤ sent, and the ratios are
+ *   delivery rate: sum(rate(whatsapp_message_statuses_total{status="delivered"}[1h])) / sum(rate(...{status="sent"}[1h]))
+ *   read rate:     sum(rate(...{status="read"}[1h])) / sum(rate(...{status="delivered"}[1h]))
+ * (by category, waba_id or phone_number_id as wanted; `failed` is counted as it comes and implies nothing).
+ *
+ * Category: Meta puts `pricing` only on `sent` and on one of delivered/read, so the first category
+ * seen for a message is kept (a `once` key with a value) and labels all its statuses; a status that
+ * arrives before any carrying it is labelled "unknown".
+ */
+
+export const KNOWN_STATUSES: ReadonlySet<string> = new Set(['sent', 'delivered', 'read', 'failed', 'played', 'deleted']);
+export const KNOWN_CATEGORIES: ReadonlySet<string> = new Set([
+  'authentication', 'authentication_international', 'marketing', 'marketing_lite', 'referral_conversion', 'service', 'utility',
+]);
+export const KNOWN_MESSAGE_TYPES: ReadonlySet<string> = new Set([
+  'text', 'image', 'video', 'document', 'audio', 'sticker', 'reaction', 'location', 'contacts', 'order', 'interactive',
+  'button', 'unsupported', 'system', 'request_welcome', 'unknown',
+]);
+
+export function statusLabel(status: string): string {
+  return KNOWN_STATUSES.has(status) ? status : 'other';
+}
+
+/** Meta's pricing.category or conversation origin, as one of the known categories, "other" or undefined when absent. */
+export function categoryLabel(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  // The docs spell authentication-international with a hyphen, libraries with an underscore.
+  const c = raw.toLowerCase().replace(/-/g, '_');
+  return KNOWN_CATEGORIES.has(c) ? c : 'other';
+}
+
+export function messageTypeLabel(type: string): string {
+  return KNOWN_MESSAGE_TYPES.has(type) ? type : 'other';
+}
+
+const categoryKey = (message: string) => `st:category:${message}`;
+const sentKey = (message: string) => `st:sent:${message}`;
+const deliveredKey = (message: string) => `st:delivered:${message}`;
+
+/** Status values become a store key: bounded so an odd value cannot make a large one. */
+export function statusDedupeKey(e: Pick<MessageStatusObserved, 'messageKey' | 'status'>): string {
+  return `s:${e.messageKey}:${e.status.slice(0, 32)}`;
+}
+
+export function statusCountPart(e: MessageStatusObserved): WritePart {
+  const number = { waba_id: e.wabaId, phone_number_id: e.phoneNumberId };
+  const category = categoryLabel(e.category);
+  const status = statusLabel(e.status);
+  // What this status counts: the status itself, then the ones it implies, each behind a `once`.
+  const guarded: Array<{ status: string; key?: string }> = [];
+  if (status === 'sent') guarded.push({ status: 'sent', key: sentKey(e.messageKey) });
+  else if (status === 'delivered') guarded.push({ status: 'delivered', key: deliveredKey(e.messageKey) }, { status: 'sent', key: sentKey(e.messageKey) });
+  else if (status === 'read') guarded.push({ status: 'read' }, { status: 'delivered', key: deliveredKey(e.messageKey) }, { status: 'sent', key: sentKey(e.messageKey) });
+  else guarded.push({ status });
+  const withKeys = guarded.filter((g) => g.key !== undefined);
+
+  return {
+    ops: [
+      { op: 'once', key: categoryKey(e.messageKey), ...(category !== undefined ? { value: category } : {}) },
+      ...withKeys.map((g) => ({ op: 'once' as const, key: g.key! })),
+    ],
+    interpret(results) {
+      const kept = (results[0] as OnceResult | undefined)?.value ?? 'unknown';
+      const out: Observation[] = [];
+      let i = 1;
+      for (const g of guarded) {
+        const counts = g.key === undefined || (results[i++] as OnceResult | undefined)?.first === true;
+        if (counts) out.push({ metric: 'messageStatuses', labels: { ...number, status: g.status, category: kept } });
+      }
+      if (status === 'failed') {
+        const codes = e.errorCodes.length > 0 ? e.errorCodes : [undefined];
+        for (const code of codes) {
+          out.push({ metric: 'messageErrors', labels: { ...number, code: code === undefined ? 'unknown' : errorCodeLabel(code) } });
+          const reason = code === undefined ? undefined : userSideReason(code);
+          if (reason !== undefined) out.push({ metric: 'messageUserSideFailures', labels: { ...number, reason } });
+        }
+      }
+      return out;
+    },
+  };
+}

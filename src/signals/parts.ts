@@ -1,0 +1,33 @@
+import type { OpResult, StoreOp } from '../store/types.js';
+import type { Observation, PlannedWrite } from './types.js';
+
+/** Some ops of a write and how to read their own results; several parts make one atomic write. */
+export interface WritePart {
+  ops: StoreOp[];
+  interpret(results: readonly OpResult[]): Observation[];
+}
+
+/**
+ * One write from parts, so everything an event means (counting a status, closing a wait, advancing
+ * funnels) is applied together under one de-duplication key: a redelivery changes and counts nothing.
+ */
+export function combineParts(dedupeKey: string | undefined, parts: readonly WritePart[]): PlannedWrite {
+  return {
+    write: { ...(dedupeKey !== undefined ? { dedupeKey } : {}), ops: parts.flatMap((p) => p.ops) },
+    interpret(result) {
+      if (result.duplicate) return [];
+      const out: Observation[] = [];
+      let offset = 0;
+      for (const part of parts) {
+        out.push(...part.interpret(result.results.slice(offset, offset + part.ops.length)));
+        offset += part.ops.length;
+      }
+      return out;
+    },
+  };
+}
+
+/** A part with no store ops: observations that follow from the event alone (once it is not a duplicate). */
+export function observe(observations: Observation[]): WritePart {
+  return { ops: [], interpret: () => observations };
+}
