@@ -7,6 +7,7 @@ import { StoreUnavailableError } from '../store/types.js';
 import { inSpan } from '../tracing.js';
 import { DeadLetters } from './dead-letters.js';
 import { parseWebhookBody } from './parse.js';
+import { KNOWN_FIELDS } from './schemas.js';
 import { tokensEqual, verifySignature } from './signature.js';
 import { MalformedEnvelopeError } from './types.js';
 
@@ -15,8 +16,8 @@ export interface WebhookResponse {
   body: string;
 }
 
-export type RequestOutcome =
-  | 'accepted' | 'bad_signature' | 'missing_signature' | 'malformed' | 'too_large' | 'store_unavailable' | 'error';
+export const REQUEST_OUTCOMES = ['accepted', 'bad_signature', 'missing_signature', 'malformed', 'too_large', 'store_unavailable', 'error'] as const;
+export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
 
 /**
  * What Meta's two calls to /webhook mean, free of any HTTP framework: the listener hands over the
@@ -36,6 +37,12 @@ export class WebhookReceiver {
   ) {
     this.deadLetters = new DeadLetters(config.deadLetterLimit);
     this.secrets = config.appSecrets;
+    // Series exist from the start at 0, so increase() sees the very first bad signature or invalid change.
+    for (const outcome of REQUEST_OUTCOMES) metrics.counter('webhookRequests').inc({ outcome }, 0);
+    for (const field of KNOWN_FIELDS) {
+      for (const outcome of ['applied', 'duplicate', 'stale', 'invalid']) metrics.counter('webhookChanges').inc({ field, outcome }, 0);
+    }
+    metrics.gauge('webhookDeadLetters').set(0);
   }
 
   /** Meta's verification handshake; never signature-checked. */

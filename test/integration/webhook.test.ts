@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { sign } from '../../src/webhook/signature.js';
 import { startTestExporter, TEST_APP_SECRET, TEST_VERIFY_TOKEN, type TestExporter } from '../support/exporter.js';
-import { select } from '../support/metrics.js';
+import { select, total } from '../support/metrics.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 
 const WABA = '102290129340398';
@@ -145,7 +145,8 @@ describe.each<StoreKind>(['memory', 'redis'])('webhook over HTTP with the %s sto
     const s = await t.scrape();
     expect(select(s, 'whatsapp_account_events_total', { field: 'message_template_status_update', event: 'PAUSED' })[0]?.value).toBe(1);
     expect(select(s, 'whatsapp_webhook_duplicates_total', { field: 'message_template_status_update' })[0]?.value).toBe(1);
-    expect(select(s, 'whatsapp_webhook_changes_total', { outcome: 'duplicate' })[0]?.value).toBe(1);
+    expect(select(s, 'whatsapp_webhook_changes_total', { field: 'message_template_status_update', outcome: 'duplicate' })[0]?.value).toBe(1);
+    expect(total(s, 'whatsapp_webhook_changes_total', { outcome: 'duplicate' })).toBe(1);
   });
 
   it('never lets an older event overwrite newer state', async () => {
