@@ -1,0 +1,83 @@
+import type {
+  HealthObserved, PhoneNumberAttributes, PhoneNumberObserved, PhoneNumberRemoved, TemplateAttributes, TemplateObserved, TemplateRemoved,
+} from '../events.js';
+import type { Snapshot } from '../store/types.js';
+import type { GraphHealthStatus, GraphPhoneNumber, GraphTemplate } from './schemas.js';
+
+/** Pure mapping of Graph API objects to the events webhooks produce too: one merge for both sources. */
+
+export const POLL_FIELDS = { numbers: 'phone_numbers', templates: 'message_templates', health: 'health_status' } as const;
+
+function defined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+export function phoneNumberEvent(wabaId: string, n: GraphPhoneNumber, observedAt: number): PhoneNumberObserved {
+  const attributes: Partial<PhoneNumberAttributes> = defined({
+    displayPhoneNumber: n.display_phone_number,
+    verifiedName: n.verified_name,
+    qualityRating: n.quality_rating,
+    status: n.status,
+    // The portfolio-level limit replaced the per-number tier in v24.0; older versions only have the tier.
+    messagingLimit: n.whatsapp_business_manager_messaging_limit ?? n.messaging_limit_tier,
+    nameStatus: n.name_status,
+    throughputLevel: n.throughput?.level,
+    healthStatus: n.health_status?.can_send_message,
+  });
+  return {
+    kind: 'phone_number',
+    source: 'poll',
+    field: POLL_FIELDS.numbers,
+    wabaId,
+    phoneNumberId: n.id,
+    ...(n.display_phone_number !== undefined ? { displayPhoneNumber: n.display_phone_number } : {}),
+    observedAt,
+    attributes,
+  };
+}
+
+export function templateEvent(wabaId: string, t: GraphTemplate, observedAt: number): TemplateObserved {
+  const attributes: Partial<TemplateAttributes> = defined({
+    name: t.name,
+    language: t.language,
+    category: t.category,
+    status: t.status,
+    qualityScore: t.quality_score?.score,
+  });
+  return { kind: 'template', source: 'poll', field: POLL_FIELDS.templates, wabaId, templateId: t.id, observedAt, attributes };
+}
+
+/** Numbers the store knows for the WABA that a complete listing no longer contains. */
+export function removedNumbers(snapshot: Snapshot, wabaId: string, listed: ReadonlySet<string>, at: number): PhoneNumberRemoved[] {
+  const out: PhoneNumberRemoved[] = [];
+  for (const n of snapshot.numbers) {
+    if (n.wabaId !== wabaId || n.phoneNumberId === undefined || listed.has(n.phoneNumberId)) continue;
+    out.push({ kind: 'phone_number_removed', source: 'poll', field: POLL_FIELDS.numbers, wabaId, phoneNumberId: n.phoneNumberId, observedAt: at });
+  }
+  return out;
+}
+
+export function removedTemplates(snapshot: Snapshot, wabaId: string, listed: ReadonlySet<string>, at: number): TemplateRemoved[] {
+  const out: TemplateRemoved[] = [];
+  for (const t of snapshot.templates) {
+    if (t.wabaId !== wabaId || listed.has(t.templateId)) continue;
+    out.push({ kind: 'template_removed', source: 'poll', field: POLL_FIELDS.templates, wabaId, templateId: t.templateId, observedAt: at });
+  }
+  return out;
+}
+
+/**
+ * The WABA's health_status entities (WABA, BUSINESS, APP, ...) plus each listed number's own
+ * PHONE_NUMBER entity, one per entity type and id.
+ */
+export function healthEvent(wabaId: string, waba: GraphHealthStatus, numbers: readonly GraphPhoneNumber[], observedAt: number): HealthObserved {
+  const entities = new Map<string, { entityType: string; entityId: string; canSendMessage: string }>();
+  const add = (e: { entity_type: string; id: string; can_send_message: string }) => {
+    entities.set(`${e.entity_type}|${e.id}`, { entityType: e.entity_type, entityId: e.id, canSendMessage: e.can_send_message });
+  };
+  for (const n of numbers) for (const e of n.health_status?.entities ?? []) if (e.entity_type === 'PHONE_NUMBER') add(e);
+  for (const e of waba.entities) add(e);
+  return { kind: 'health', source: 'poll', field: 'health_status', wabaId, observedAt, entities: [...entities.values()] };
+}

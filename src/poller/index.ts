@@ -1,0 +1,497 @@
+import type { z } from 'zod';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../log.js';
+import type { ExporterMetrics } from '../metrics/registry.js';
+import type { IncomingChange, Ingest } from '../pipeline.js';
+import type { Store } from '../store/types.js';
+import { failureDelayMs, plannedIntervalSeconds, RequestWindow, roundCost, withJitter, type PageMemory } from './budget.js';
+import { CallAbortedError, GraphClient, type CallFailure, type CallOutcome, type GraphEndpoint } from './client.js';
+import { healthEvent, phoneNumberEvent, POLL_FIELDS, removedNumbers, removedTemplates, templateEvent } from './events.js';
+import {
+  phoneNumbersPageSchema, templatesPageSchema, wabaHealthSchema, type GraphHealthStatus, type GraphPhoneNumber, type GraphTemplate, type Page,
+} from './schemas.js';
+import { maxUsage, peakRatio, USAGE_KINDS, type Usage } from './usage.js';
+
+export { GraphClient, THROTTLING_CODES, TOKEN_ERROR_CODE, classifyStatus, type CallOutcome, type GraphEndpoint } from './client.js';
+export { parseUsageHeaders, type Usage } from './usage.js';
+
+export const LEASE_NAME = 'poller';
+/** Fields the metrics need; asking for exactly these keeps responses small. */
+export const PHONE_NUMBER_FIELDS = [
+  'id', 'display_phone_number', 'verified_name', 'quality_rating', 'status', 'name_status', 'throughput',
+  'messaging_limit_tier', 'whatsapp_business_manager_messaging_limit', 'health_status',
+].join(',');
+export const TEMPLATE_FIELDS = 'id,name,status,category,language,quality_score';
+export const TEMPLATE_PAGE_LIMIT = 100;
+/** A guard against a server that never ends its paging. */
+const MAX_PAGES = 500;
+
+export interface PollerDeps {
+  config: Config;
+  store: Store;
+  ingest: Ingest;
+  metrics: ExporterMetrics;
+  logger: Logger;
+  /** Identifies this replica in the lease. */
+  holderId: string;
+  /** Clock in milliseconds (tests move it). */
+  now?: () => number;
+}
+
+export type RoundOutcome = 'success' | 'failed' | 'throttled' | 'skipped_usage' | 'skipped_budget';
+
+interface WabaPoll {
+  id: string;
+  token: string | undefined;
+  intervalSeconds: number;
+  requestsPerHour: number;
+  pages: PageMemory;
+  window: RequestWindow;
+  usage: Usage | undefined;
+  /** The previous round was skipped for usage: the next one polls to read fresh usage. */
+  skippedForUsage: boolean;
+  /** Meta's estimated_time_to_regain_access, as a clock time. */
+  blockedUntil: number;
+  consecutiveFailures: number;
+  lastOutcome: RoundOutcome | undefined;
+  tokenValid: boolean | undefined;
+  plannedIntervalSeconds: number | undefined;
+  timer: NodeJS.Timeout | undefined;
+  running: Promise<number> | undefined;
+}
+
+interface Listing<T> {
+  items: T[];
+  pages: number;
+  /** Every page up to the last was read: only then may absent entities be removed. */
+  complete: boolean;
+}
+
+interface RoundState {
+  calls: number;
+  usage: Usage | undefined;
+  responded: boolean;
+  /** The worst failure of the round; throttling and token errors stop it. */
+  failure: { outcome: Exclude<CallOutcome, 'success'>; failure: CallFailure; endpoint: GraphEndpoint } | undefined;
+  budgetCut: boolean;
+  tokenRejected: boolean;
+  tokenAccepted: boolean;
+}
+
+/**
+ * Polls the Graph API for each configured WABA while this replica holds the 'poller' lease.
+ * Polled state goes through the same Ingest as webhooks; rounds respect the hourly budget,
+ * Meta's usage headers and throttling, and a failed or partial listing never removes anything.
+ */
+export class Poller {
+  private readonly client: GraphClient;
+  private readonly wabas = new Map<string, WabaPoll>();
+  private readonly now: () => number;
+  private readonly log: Logger;
+  private readonly abort = new AbortController();
+  private readonly leaseTtlMs: number;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private leaseTick: Promise<void> | undefined;
+  private lastLeaseRenewal = 0;
+  private leaseErrorLogged = false;
+  private leader = false;
+  private started = false;
+  private stopped = false;
+
+  constructor(private readonly deps: PollerDeps) {
+    const { config } = deps;
+    this.now = deps.now ?? Date.now;
+    this.log = deps.logger.child({ component: 'poller' });
+    this.leaseTtlMs = config.poller.leaseTtlSeconds * 1000;
+    this.client = new GraphClient({ baseUrl: config.graph.url, version: config.graph.version, timeoutMs: config.graph.timeoutMs, metrics: deps.metrics });
+    for (const w of config.wabas) {
+      this.wabas.set(w.id, {
+        id: w.id,
+        token: w.accessToken ?? config.graph.accessToken,
+        intervalSeconds: w.pollIntervalSeconds ?? config.poller.intervalSeconds,
+        requestsPerHour: w.requestsPerHour ?? config.poller.requestsPerHour,
+        pages: { numberPages: 1, templatePages: 1 },
+        window: new RequestWindow(),
+        usage: undefined,
+        skippedForUsage: false,
+        blockedUntil: 0,
+        consecutiveFailures: 0,
+        lastOutcome: undefined,
+        tokenValid: undefined,
+        plannedIntervalSeconds: undefined,
+        timer: undefined,
+        running: undefined,
+      });
+    }
+    deps.metrics.gauge('pollLeader').set(0);
+  }
+
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    const { config } = this.deps;
+    if (!config.poller.enabled) {
+      this.log.info('Graph API polling is disabled (poller.enabled=false)');
+      return;
+    }
+    if (this.wabas.size === 0) {
+      this.log.info('no WABA configured: nothing to poll (set WHATSAPP_WABA_IDS)');
+      return;
+    }
+    for (const w of this.wabas.values()) {
+      if (!w.token) this.log.warn({ waba_id: w.id }, 'no access token for this WABA (set WHATSAPP_ACCESS_TOKEN or wabas[].accessToken): it will not be polled');
+    }
+    const tick = () => {
+      // A slow store must not pile up renewals: one at a time.
+      if (!this.leaseTick) this.leaseTick = this.renewLease().finally(() => (this.leaseTick = undefined));
+    };
+    tick();
+    this.leaseTimer = setInterval(tick, Math.max(100, this.leaseTtlMs / 3));
+    this.leaseTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    for (const w of this.wabas.values()) clearTimeout(w.timer);
+    this.abort.abort();
+    await this.leaseTick?.catch(() => undefined);
+    await Promise.all([...this.wabas.values()].map((w) => w.running?.catch(() => undefined)));
+    if (this.leader) {
+      this.leader = false;
+      // Handing the lease back lets another replica take over at once instead of after the TTL.
+      await this.deps.store.releaseLease(LEASE_NAME, this.deps.holderId).catch(() => undefined);
+    }
+    this.deps.metrics.gauge('pollLeader').set(0);
+    await this.client.close();
+  }
+
+  /** Runs one round for the WABA now, with the same gates as a scheduled round (for tests and tools). */
+  async pollOnce(wabaId: string): Promise<void> {
+    const w = this.wabas.get(wabaId);
+    if (!w) throw new Error(`WABA ${wabaId} is not configured`);
+    await w.running?.catch(() => undefined);
+    const run = this.runRound(w);
+    w.running = run;
+    try {
+      await run;
+    } finally {
+      if (w.running === run) w.running = undefined;
+    }
+  }
+
+  private async renewLease(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const held = await this.deps.store.acquireLease(LEASE_NAME, this.deps.holderId, this.leaseTtlMs);
+      this.lastLeaseRenewal = this.now();
+      if (this.leaseErrorLogged) this.log.info('polling lease store reachable again');
+      this.leaseErrorLogged = false;
+      if (this.stopped) return;
+      if (held && !this.leader) this.becomeLeader();
+      else if (!held && this.leader) this.stepDown('another replica holds the polling lease');
+    } catch (err) {
+      if (!this.leaseErrorLogged) this.log.warn({ err: { name: (err as Error).name, message: (err as Error).message } }, 'could not renew the polling lease');
+      this.leaseErrorLogged = true;
+      // Once the lease may have expired, another replica may poll: stop to keep a single poller.
+      if (this.leader && this.now() - this.lastLeaseRenewal >= this.leaseTtlMs) this.stepDown('the polling lease could not be renewed within its TTL');
+    }
+  }
+
+  private becomeLeader(): void {
+    this.leader = true;
+    this.deps.metrics.gauge('pollLeader').set(1);
+    this.log.info({ holder: this.deps.holderId, wabas: this.wabas.size }, 'took the polling lease: this replica polls the Graph API');
+    for (const w of this.wabas.values()) {
+      if (w.token) this.schedule(w, withJitter(Math.min(1000, w.intervalSeconds * 1000), 0.5));
+    }
+  }
+
+  private stepDown(reason: string): void {
+    this.leader = false;
+    this.deps.metrics.gauge('pollLeader').set(0);
+    this.log.warn({ holder: this.deps.holderId }, `stopped polling: ${reason}`);
+    for (const w of this.wabas.values()) {
+      clearTimeout(w.timer);
+      w.timer = undefined;
+    }
+  }
+
+  private schedule(w: WabaPoll, delayMs: number): void {
+    clearTimeout(w.timer);
+    w.timer = setTimeout(() => void this.scheduledRound(w), Math.max(0, Math.round(delayMs)));
+    w.timer.unref();
+  }
+
+  private async scheduledRound(w: WabaPoll): Promise<void> {
+    w.timer = undefined;
+    if (!this.leader || this.stopped) return;
+    const run = this.runRound(w);
+    w.running = run;
+    const delay = await run;
+    if (w.running === run) w.running = undefined;
+    if (this.leader && !this.stopped) this.schedule(w, delay);
+  }
+
+  /** One round; resolves to the delay before the next. Never rejects. */
+  private async runRound(w: WabaPoll): Promise<number> {
+    try {
+      return await this.round(w);
+    } catch (err) {
+      if (err instanceof CallAbortedError || this.stopped) return 0;
+      this.log.error({ waba_id: w.id, err: { name: (err as Error).name, message: (err as Error).message } }, 'polling round failed unexpectedly');
+      this.finish(w, 'failed');
+      return failureDelayMs('transient', w.consecutiveFailures, w.intervalSeconds * 1000, 0);
+    }
+  }
+
+  private async round(w: WabaPoll): Promise<number> {
+    const { config, metrics } = this.deps;
+    const started = this.now();
+    const cost = Math.min(roundCost(w.pages), w.requestsPerHour);
+    const intervalMs = this.planInterval(w, cost) * 1000;
+    const jitterRatio = config.poller.jitterRatio;
+
+    if (!w.token) {
+      this.finish(w, 'failed');
+      return intervalMs;
+    }
+    if (started < w.blockedUntil) {
+      // Waiting out Meta's estimate is the slow-down; the round after it reads fresh usage.
+      w.skippedForUsage = true;
+      this.finish(w, 'skipped_usage');
+      return w.blockedUntil - started;
+    }
+    const usage = peakRatio(w.usage);
+    if (usage > config.poller.usageThreshold && !w.skippedForUsage) {
+      // Skipping every other round halves the call rate while Meta reports high usage; the round
+      // after a skip reads the usage again, so polling speeds up once it drops.
+      w.skippedForUsage = true;
+      if (w.lastOutcome !== 'skipped_usage') {
+        this.log.warn({ waba_id: w.id, usage_ratio: usage, threshold: config.poller.usageThreshold }, 'Graph API usage above the threshold: skipping a polling round');
+      }
+      metrics.gauge('pollInterval').set({ waba_id: w.id }, (2 * intervalMs) / 1000);
+      this.finish(w, 'skipped_usage');
+      return withJitter(intervalMs, jitterRatio);
+    }
+    w.skippedForUsage = false;
+    const wait = w.window.waitFor(cost, w.requestsPerHour, started);
+    if (wait > 0) {
+      if (w.lastOutcome !== 'skipped_budget') {
+        this.log.warn({ waba_id: w.id, cost, requests_per_hour: w.requestsPerHour, wait_seconds: Math.ceil(wait / 1000) }, 'hourly Graph API budget spent: skipping a polling round');
+      }
+      this.finish(w, 'skipped_budget');
+      return Math.max(wait, 1000);
+    }
+
+    const state: RoundState = { calls: 0, usage: undefined, responded: false, failure: undefined, budgetCut: false, tokenRejected: false, tokenAccepted: false };
+    const changes: IncomingChange[] = [];
+    const roundAt = Math.floor(started / 1000);
+
+    const numbers = await this.list<GraphPhoneNumber>(w, 'phone_numbers', this.client.url(`${w.id}/phone_numbers`, { fields: PHONE_NUMBER_FIELDS }), phoneNumbersPageSchema, state);
+    for (const n of numbers.items) changes.push(change(POLL_FIELDS.numbers, phoneNumberEvent(w.id, n.item, n.at)));
+
+    let templates: Listing<{ item: GraphTemplate; at: number }> = { items: [], pages: 0, complete: false };
+    if (!this.mustStop(state)) {
+      templates = await this.list<GraphTemplate>(
+        w, 'message_templates',
+        this.client.url(`${w.id}/message_templates`, { fields: TEMPLATE_FIELDS, limit: String(TEMPLATE_PAGE_LIMIT) }),
+        templatesPageSchema, state,
+      );
+      for (const t of templates.items) changes.push(change(POLL_FIELDS.templates, templateEvent(w.id, t.item, t.at)));
+    }
+
+    let health: { status: GraphHealthStatus; at: number } | undefined;
+    if (!this.mustStop(state)) {
+      const page = await this.call(w, 'health', this.client.url(w.id, { fields: 'health_status' }), wabaHealthSchema, state);
+      if (page) health = { status: page.data.health_status, at: page.at };
+    }
+    // health replaces the WABA's entities, numbers' included: without a complete listing it would drop them.
+    if (health && numbers.complete) {
+      changes.push({ field: POLL_FIELDS.health, source: 'poll', events: [healthEvent(w.id, health.status, numbers.items.map((n) => n.item), health.at)] });
+    }
+
+    let stored = true;
+    try {
+      if (numbers.complete || templates.complete) {
+        // Removal is judged against what the store holds now; `roundAt` keeps anything a webhook
+        // reported after the listing started.
+        const snapshot = await this.deps.store.snapshot();
+        if (numbers.complete) {
+          const ids = new Set(numbers.items.map((n) => n.item.id));
+          for (const e of removedNumbers(snapshot, w.id, ids, roundAt)) changes.push(change(POLL_FIELDS.numbers, e));
+        }
+        if (templates.complete) {
+          const ids = new Set(templates.items.map((t) => t.item.id));
+          for (const e of removedTemplates(snapshot, w.id, ids, roundAt)) changes.push(change(POLL_FIELDS.templates, e));
+        }
+      }
+      if (changes.length > 0) await this.deps.ingest.apply(changes);
+    } catch (err) {
+      // The store is down (the webhook side answers 503 meanwhile); the next round polls again.
+      stored = false;
+      if (w.lastOutcome !== 'failed') this.log.warn({ waba_id: w.id, err: (err as Error).name }, 'could not store polled state');
+    }
+    if (numbers.complete) w.pages.numberPages = numbers.pages;
+    if (templates.complete) w.pages.templatePages = templates.pages;
+
+    this.noteUsage(w, state);
+    this.noteToken(w, state);
+    const outcome: RoundOutcome = state.failure?.outcome === 'throttled' ? 'throttled'
+      : state.failure || !stored ? 'failed'
+        : state.budgetCut ? 'skipped_budget'
+          : 'success';
+    this.finish(w, outcome, state);
+    if (outcome === 'success') {
+      metrics.gauge('pollInterval').set({ waba_id: w.id }, this.planInterval(w, roundCost(w.pages)));
+      return withJitter(this.planInterval(w, roundCost(w.pages)) * 1000, jitterRatio);
+    }
+    if (outcome === 'skipped_budget') return Math.max(1000, w.window.waitFor(roundCost(w.pages), w.requestsPerHour, this.now()));
+    const kind = outcome === 'throttled' ? 'throttled'
+      : !stored || (state.failure && ['server_error', 'timeout', 'invalid_response'].includes(state.failure.outcome)) ? 'transient'
+        : 'lasting';
+    const delay = failureDelayMs(kind, w.consecutiveFailures, intervalMs, Math.max(0, w.blockedUntil - this.now()));
+    metrics.gauge('pollInterval').set({ waba_id: w.id }, Math.round(delay) / 1000);
+    return delay;
+  }
+
+  private mustStop(state: RoundState): boolean {
+    return state.budgetCut || state.failure?.outcome === 'throttled' || state.failure?.outcome === 'token_error';
+  }
+
+  /** Reads every page of a listing; a failure or the budget ends it incomplete. */
+  private async list<T>(
+    w: WabaPoll,
+    endpoint: GraphEndpoint,
+    first: URL,
+    schema: typeof phoneNumbersPageSchema | typeof templatesPageSchema,
+    state: RoundState,
+  ): Promise<Listing<{ item: T; at: number }>> {
+    const items: Array<{ item: T; at: number }> = [];
+    const seen = new Set<string>();
+    let url: URL | undefined = first;
+    let pages = 0;
+    while (url) {
+      if (pages >= MAX_PAGES || seen.has(url.href)) {
+        this.recordFailure(state, endpoint, 'invalid_response', { reason: 'paging does not end' });
+        return { items, pages, complete: false };
+      }
+      seen.add(url.href);
+      const page = await this.call(w, endpoint, url, schema, state);
+      if (!page) return { items, pages, complete: false };
+      pages++;
+      for (const item of (page.data as Page<T>).data) items.push({ item, at: page.at });
+      const next = (page.data as Page<T>).paging?.next;
+      if (next === undefined) return { items, pages, complete: true };
+      url = this.client.sameOrigin(next);
+      if (!url) {
+        this.recordFailure(state, endpoint, 'invalid_response', { reason: 'paging.next points outside the configured Graph API URL' });
+        return { items, pages, complete: false };
+      }
+    }
+    return { items, pages, complete: true };
+  }
+
+  private async call<S extends typeof phoneNumbersPageSchema | typeof templatesPageSchema | typeof wabaHealthSchema>(
+    w: WabaPoll, endpoint: GraphEndpoint, url: URL, schema: S, state: RoundState,
+  ): Promise<{ data: z.output<S>; at: number } | undefined> {
+    const now = this.now();
+    if (w.window.count(now) >= w.requestsPerHour) {
+      state.budgetCut = true;
+      return undefined;
+    }
+    w.window.record(now);
+    state.calls++;
+    const result = await this.client.get(endpoint, url, w.token!, schema, { wabaId: w.id }, this.abort.signal);
+    if (result.usage) {
+      state.usage = maxUsage(state.usage, result.usage);
+      if (result.usage.regainAccessSeconds > 0) w.blockedUntil = Math.max(w.blockedUntil, this.now() + result.usage.regainAccessSeconds * 1000);
+    }
+    if (result.outcome === 'success' || result.failure.httpStatus !== undefined) state.responded = true;
+    if (result.outcome === 'success') {
+      state.tokenAccepted = true;
+      return { data: result.data as z.output<S>, at: Math.floor(this.now() / 1000) };
+    }
+    if (result.outcome === 'token_error') state.tokenRejected = true;
+    this.recordFailure(state, endpoint, result.outcome, result.failure);
+    return undefined;
+  }
+
+  private recordFailure(state: RoundState, endpoint: GraphEndpoint, outcome: Exclude<CallOutcome, 'success'>, failure: CallFailure): void {
+    const rank = (o: CallOutcome | undefined) => (o === 'throttled' ? 3 : o === 'token_error' ? 2 : o ? 1 : 0);
+    if (rank(outcome) > rank(state.failure?.outcome)) state.failure = { outcome, failure, endpoint };
+  }
+
+  private planInterval(w: WabaPoll, cost: number): number {
+    const planned = plannedIntervalSeconds(w.intervalSeconds, cost, w.requestsPerHour);
+    if (planned !== w.plannedIntervalSeconds) {
+      if (planned > w.intervalSeconds) {
+        this.log.warn(
+          { waba_id: w.id, configured_seconds: w.intervalSeconds, planned_seconds: Math.ceil(planned), calls_per_round: cost, requests_per_hour: w.requestsPerHour },
+          'polling interval stretched to stay within the hourly Graph API budget',
+        );
+      } else if (w.plannedIntervalSeconds !== undefined) {
+        this.log.info({ waba_id: w.id, planned_seconds: planned }, 'polling interval back to the configured one');
+      }
+      w.plannedIntervalSeconds = planned;
+      this.deps.metrics.gauge('pollInterval').set({ waba_id: w.id }, planned);
+    }
+    return planned;
+  }
+
+  private noteUsage(w: WabaPoll, state: RoundState): void {
+    // A round that got answers without usage headers had low usage: Meta adds them only when it matters.
+    if (!state.responded && !state.usage) return;
+    w.usage = state.usage;
+    const gauge = this.deps.metrics.gauge('graphApiUsageRatio');
+    for (const kind of USAGE_KINDS) gauge.set({ waba_id: w.id, kind }, state.usage?.ratios[kind] ?? 0);
+  }
+
+  /** Token problems are logged once per change of state, however many calls fail. */
+  private noteToken(w: WabaPoll, state: RoundState): void {
+    const valid = state.tokenRejected ? false : state.tokenAccepted ? true : undefined;
+    if (valid === undefined) return;
+    this.deps.metrics.gauge('graphApiTokenValid').set({ waba_id: w.id }, valid ? 1 : 0);
+    if (valid === w.tokenValid) return;
+    if (!valid) {
+      const f = state.failure?.outcome === 'token_error' ? state.failure.failure : undefined;
+      this.log.error(
+        { waba_id: w.id, code: f?.code, subcode: f?.subcode },
+        'the Graph API rejected the access token (code 190): renew the system-user token; polling continues and this is logged again only when it changes',
+      );
+    } else if (w.tokenValid === false) {
+      this.log.info({ waba_id: w.id }, 'the Graph API accepts the access token again');
+    }
+    w.tokenValid = valid;
+  }
+
+  private finish(w: WabaPoll, outcome: RoundOutcome, state?: RoundState): void {
+    const { metrics } = this.deps;
+    metrics.counter('pollRounds').inc({ waba_id: w.id, outcome });
+    if (outcome === 'success') {
+      metrics.gauge('pollSuccess').set({ waba_id: w.id }, 1);
+      metrics.gauge('pollLastSuccess').set({ waba_id: w.id }, this.now() / 1000);
+      if (w.consecutiveFailures > 0) this.log.info({ waba_id: w.id, after_failures: w.consecutiveFailures }, 'polling recovered');
+      w.consecutiveFailures = 0;
+    } else if (outcome === 'failed' || outcome === 'throttled') {
+      metrics.gauge('pollSuccess').set({ waba_id: w.id }, 0);
+      w.consecutiveFailures++;
+      const f = state?.failure;
+      if (w.lastOutcome !== outcome && f?.outcome !== 'token_error') {
+        this.log.warn({ waba_id: w.id, endpoint: f?.endpoint, outcome: f?.outcome, reason: f?.failure.reason }, outcome === 'throttled'
+          ? 'the Graph API throttled polling: backing off'
+          : 'polling round failed: retrying with backoff');
+      }
+    }
+    w.lastOutcome = outcome;
+  }
+}
+
+function change(field: string, event: IncomingChange['events'][number]): IncomingChange {
+  return { field, source: 'poll', events: [event] };
+}

@@ -1,0 +1,14 @@
+export {
+  startGraphApiSimulator, topLevelFields,
+  type GraphApiSimulator, type GraphApiSimulatorOptions, type GraphFault, type RecordedRequest, type SimEndpoint, type UsageOverride,
+} from './graph-api.js';
+export { DEMO_WABA_ID, demoState, GraphApiState, seededRandom, type SimPhoneNumber, type SimTemplate, type SimWaba } from './state.js';
+export {
+  buildChange, businessCapabilityUpdate, digits, envelope, inboundMessages, phoneNumberNameUpdate, qualityUpdate, sendWebhook,
+  signatureOf, statuses, systemErrors, templateQualityUpdate, templateStatusUpdate, SimulatorPayloadError,
+  type BuiltChange, type SimCustomer, type WebhookResponse,
+} from './webhooks.js';
+export {
+  FAILURE_CODES, parseScenarioNames, runScenarios, SCENARIO_DESCRIPTIONS, SCENARIO_NAMES, ScenarioContext,
+  type ScenarioName, type ScenarioOptions, type ScenarioStats,
+} from './scenarios.js';

@@ -1,0 +1,463 @@
+import { setMaxListeners } from 'node:events';
+import type { Dispatcher } from 'undici';
+import type { Logger } from '../log.js';
+import { seededRandom, type GraphApiState, type SimPhoneNumber, type SimTemplate } from './state.js';
+import {
+  businessCapabilityUpdate, envelope, inboundMessages, qualityUpdate, sendWebhook, statuses, templateQualityUpdate,
+  templateStatusUpdate, type BuiltChange, type SimCustomer,
+} from './webhooks.js';
+
+/**
+ * Scenarios in compressed time: each changes the fake Graph API state and sends the webhooks Meta
+ * would send for the same change, so polling and webhooks tell one story.
+ *
+ * Time: scenario delays are simulated seconds, waited for as delay / speed. Management webhooks are
+ * stamped with the real clock (their order is what matters). Conversation timestamps start at the
+ * real clock and add the simulated reply delays, so response times look real (minutes, not the
+ * compressed milliseconds); they run ahead of the real clock by at most one reply delay.
+ */
+
+export const SCENARIO_NAMES = ['quality', 'template_pause', 'tier', 'conversations', 'duplicates'] as const;
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+export const SCENARIO_DESCRIPTIONS: Record<ScenarioName, string> = {
+  quality: 'a number slides GREEN → YELLOW → RED → FLAGGED and recovers after 7 days',
+  template_pause: 'a marketing template is paused for 3 hours, then 6, then disabled (and recreated when looping)',
+  tier: 'a messaging-limit tier upgrade, then a downgrade',
+  conversations: 'steady customer messages and business replies (sent/delivered/read, some failed)',
+  duplicates: 'redelivered and out-of-order webhooks',
+};
+
+const HOUR = 3600;
+const DAY = 86400;
+
+export interface ScenarioStats {
+  sent: number;
+  /** Deliveries the exporter answered with something other than 2xx, or that failed to connect. */
+  failed: number;
+  duplicates: number;
+  outOfOrder: number;
+}
+
+export interface ScenarioOptions {
+  graph: GraphApiState;
+  wabaId: string;
+  /** Where webhooks go. Without it only the Graph API state changes. */
+  target?: { webhookUrl: string; appSecret: string };
+  /** Simulated seconds per real second. */
+  speed: number;
+  seed: number;
+  signal: AbortSignal;
+  /** Start again when a management scenario reaches its end (the demo keeps changing). */
+  loop?: boolean;
+  /** Real-time rate of new conversations; independent of speed so traffic stays reasonable. */
+  conversationsPerMinute?: number;
+  logger?: Logger;
+  dispatcher?: Dispatcher;
+  /** Real clock in milliseconds (tests). */
+  now?: () => number;
+  /** Receives each body instead of POSTing it (tests). */
+  deliver?: (body: Buffer) => Promise<void>;
+}
+
+class Aborted extends Error {}
+
+export class ScenarioContext {
+  readonly rng: () => number;
+  readonly stats: ScenarioStats = { sent: 0, failed: 0, duplicates: 0, outOfOrder: 0 };
+  private readonly clock: () => number;
+  private failureLogged = false;
+
+  constructor(readonly options: ScenarioOptions, seedOffset: number) {
+    this.rng = seededRandom(options.seed * 7919 + seedOffset);
+    this.clock = options.now ?? Date.now;
+  }
+
+  get graph(): GraphApiState {
+    return this.options.graph;
+  }
+
+  get wabaId(): string {
+    return this.options.wabaId;
+  }
+
+  get aborted(): boolean {
+    return this.options.signal.aborted;
+  }
+
+  /** Unix seconds of the real clock. */
+  now(): number {
+    return Math.floor(this.clock() / 1000);
+  }
+
+  log(msg: string, fields: Record<string, unknown> = {}): void {
+    this.options.logger?.info({ scenario: true, ...fields }, msg);
+  }
+
+  /** Waits `simSeconds` of scenario time; throws when the run is stopped. */
+  sleep(simSeconds: number): Promise<void> {
+    return this.sleepReal((simSeconds * 1000) / this.options.speed);
+  }
+
+  sleepReal(ms: number): Promise<void> {
+    const { signal } = this.options;
+    if (signal.aborted) return Promise.reject(new Aborted());
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(new Aborted());
+      };
+      const t = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, Math.max(0, ms));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.rng() * items.length)]!;
+  }
+
+  between(min: number, max: number): number {
+    return min + this.rng() * (max - min);
+  }
+
+  /** Sends one envelope; returns the exact bytes, to redeliver them. */
+  async send(changes: BuiltChange | BuiltChange[], time?: number): Promise<Buffer> {
+    const body = Buffer.from(JSON.stringify(envelope(this.wabaId, Array.isArray(changes) ? changes : [changes], time)));
+    await this.deliver(body);
+    return body;
+  }
+
+  /** Management webhooks carry entry.time. */
+  sendManagement(changes: BuiltChange | BuiltChange[]): Promise<Buffer> {
+    return this.send(changes, this.now());
+  }
+
+  async redeliver(body: Buffer): Promise<void> {
+    this.stats.duplicates++;
+    await this.deliver(body);
+  }
+
+  private async deliver(body: Buffer): Promise<void> {
+    const { target, deliver } = this.options;
+    if (deliver) {
+      this.stats.sent++;
+      return deliver(body);
+    }
+    if (!target) return;
+    this.stats.sent++;
+    try {
+      const res = await sendWebhook(target.webhookUrl, target.appSecret, body, {
+        ...(this.options.dispatcher ? { dispatcher: this.options.dispatcher } : {}),
+      });
+      if (res.status >= 300) this.noteFailure(`HTTP ${res.status}`);
+    } catch (err) {
+      this.noteFailure((err as Error).message);
+    }
+  }
+
+  private noteFailure(reason: string): void {
+    this.stats.failed++;
+    if (!this.failureLogged) this.options.logger?.warn({ reason }, 'simulator: the exporter did not accept a webhook');
+    this.failureLogged = true;
+  }
+}
+
+function firstNumber(ctx: ScenarioContext, index: number): SimPhoneNumber | undefined {
+  const numbers = ctx.graph.waba(ctx.wabaId).numbers;
+  return numbers[Math.min(index, numbers.length - 1)];
+}
+
+async function quality(ctx: ScenarioContext): Promise<void> {
+  do {
+    const n = firstNumber(ctx, 0);
+    if (!n) return;
+    const limit = n.whatsapp_business_manager_messaging_limit;
+    await ctx.sleep(2 * HOUR);
+    // Quality ratings change without a webhook: only polling sees GREEN → YELLOW → RED.
+    ctx.graph.updateNumber(ctx.wabaId, n.id, { quality_rating: 'YELLOW' });
+    ctx.log('quality: number rating YELLOW', { phone_number_id: n.id });
+    await ctx.sleep(DAY);
+    ctx.graph.updateNumber(ctx.wabaId, n.id, { quality_rating: 'RED', can_send_message: 'LIMITED' });
+    ctx.log('quality: number rating RED', { phone_number_id: n.id });
+    await ctx.sleep(DAY);
+    ctx.graph.updateNumber(ctx.wabaId, n.id, { status: 'FLAGGED' });
+    await ctx.sendManagement(qualityUpdate(n, 'FLAGGED', { current: limit }));
+    ctx.log('quality: number FLAGGED', { phone_number_id: n.id });
+    await ctx.sleep(2 * DAY);
+    ctx.graph.updateNumber(ctx.wabaId, n.id, { quality_rating: 'YELLOW', can_send_message: 'AVAILABLE' });
+    await ctx.sleep(3 * DAY);
+    ctx.graph.updateNumber(ctx.wabaId, n.id, { quality_rating: 'GREEN' });
+    await ctx.sleep(2 * DAY);
+    // Seven days of medium or high quality: Meta reconnects the number at its limit.
+    ctx.graph.updateNumber(ctx.wabaId, n.id, { status: 'CONNECTED' });
+    await ctx.sendManagement(qualityUpdate(n, 'UNFLAGGED', { current: limit }));
+    ctx.log('quality: number UNFLAGGED after 7 days', { phone_number_id: n.id });
+    await ctx.sleep(DAY);
+  } while (ctx.options.loop);
+}
+
+function marketingTemplate(ctx: ScenarioContext): SimTemplate | undefined {
+  const templates = ctx.graph.waba(ctx.wabaId).templates;
+  return templates.find((t) => t.category === 'MARKETING' && t.status === 'APPROVED') ?? templates[0];
+}
+
+async function setTemplateQuality(ctx: ScenarioContext, t: SimTemplate, score: string): Promise<void> {
+  const previous = t.quality_score.score;
+  ctx.graph.updateTemplate(ctx.wabaId, t.id, { quality_score: { score, date: ctx.now() } });
+  await ctx.sendManagement(templateQualityUpdate(t, previous, score));
+}
+
+async function setTemplateStatus(ctx: ScenarioContext, t: SimTemplate, status: string, extra: Parameters<typeof templateStatusUpdate>[2] = {}): Promise<void> {
+  ctx.graph.updateTemplate(ctx.wabaId, t.id, { status });
+  await ctx.sendManagement(templateStatusUpdate(t, status, extra));
+}
+
+async function templatePause(ctx: ScenarioContext): Promise<void> {
+  do {
+    const t = marketingTemplate(ctx);
+    if (!t) return;
+    await ctx.sleep(HOUR);
+    await setTemplateQuality(ctx, t, 'YELLOW');
+    await ctx.sleep(6 * HOUR);
+    await setTemplateQuality(ctx, t, 'RED');
+    await setTemplateStatus(ctx, t, 'PAUSED', { otherInfo: { title: 'FIRST_PAUSE', description: `Your ${t.name} template has been paused for 3 hours due to low quality.` } });
+    ctx.log('template_pause: template PAUSED for 3 hours', { template_id: t.id });
+    await ctx.sleep(3 * HOUR);
+    await setTemplateStatus(ctx, t, 'APPROVED', { otherInfo: { title: 'UNPAUSE', description: `Your ${t.name} template is no longer paused.` } });
+    await ctx.sleep(DAY);
+    await setTemplateStatus(ctx, t, 'PAUSED', { otherInfo: { title: 'SECOND_PAUSE', description: `Your ${t.name} template has been paused for 6 hours due to low quality.` } });
+    ctx.log('template_pause: template PAUSED for 6 hours', { template_id: t.id });
+    await ctx.sleep(6 * HOUR);
+    await setTemplateStatus(ctx, t, 'APPROVED', { otherInfo: { title: 'UNPAUSE', description: `Your ${t.name} template is no longer paused.` } });
+    await ctx.sleep(DAY);
+    const disableDate = new Date(ctx.now() * 1000).toISOString();
+    await setTemplateStatus(ctx, t, 'DISABLED', { otherInfo: { title: 'DISABLED', description: `Your ${t.name} template has been disabled due to continued low quality.` }, disableDate });
+    ctx.log('template_pause: template DISABLED', { template_id: t.id });
+    await ctx.sleep(2 * DAY);
+    if (!ctx.options.loop) return;
+    // The business deletes the disabled template and submits it again under a new id.
+    ctx.graph.removeTemplate(ctx.wabaId, t.id);
+    await ctx.sendManagement(templateStatusUpdate(t, 'DELETED', { reason: null }));
+    const fresh = ctx.graph.addTemplate(ctx.wabaId, { name: t.name, language: t.language, category: t.category, quality_score: { score: 'UNKNOWN', date: ctx.now() } });
+    await ctx.sendManagement(templateStatusUpdate(fresh, 'APPROVED'));
+    await ctx.sleep(HOUR);
+    await setTemplateQuality(ctx, fresh, 'GREEN');
+  } while (!ctx.aborted);
+}
+
+async function setPortfolioLimit(ctx: ScenarioContext, from: string, to: string, event: 'UPGRADE' | 'DOWNGRADE'): Promise<void> {
+  const numbers = ctx.graph.waba(ctx.wabaId).numbers;
+  // The limit belongs to the business portfolio: every number shares it, and each gets its own update.
+  for (const n of numbers) ctx.graph.updateNumber(ctx.wabaId, n.id, { whatsapp_business_manager_messaging_limit: to, messaging_limit_tier: to });
+  await ctx.sendManagement([
+    ...numbers.map((n) => qualityUpdate(n, event, { old: from, current: to, portfolio: to })),
+    businessCapabilityUpdate(to),
+  ]);
+  ctx.log(`tier: messaging limit ${event} ${from} → ${to}`);
+}
+
+async function tier(ctx: ScenarioContext): Promise<void> {
+  do {
+    const n = firstNumber(ctx, 0);
+    if (!n) return;
+    const base = n.whatsapp_business_manager_messaging_limit;
+    const higher = base === 'TIER_10K' ? 'TIER_100K' : 'TIER_10K';
+    await ctx.sleep(12 * HOUR);
+    await setPortfolioLimit(ctx, base, higher, 'UPGRADE');
+    await ctx.sleep(2 * DAY);
+    await setPortfolioLimit(ctx, higher, base, 'DOWNGRADE');
+    await ctx.sleep(DAY);
+  } while (ctx.options.loop);
+}
+
+const FIRST_NAMES = ['Ana', 'Ben', 'Chen', 'Dara', 'Eli', 'Fatima', 'Goran', 'Hana', 'Ivan', 'Jun', 'Kofi', 'Lena', 'Mia', 'Noor', 'Omar', 'Priya'];
+const TEXTS = ['Hi, where is my order?', 'Do you ship to Lisbon?', 'I want to change my delivery address', 'Is the blue one in stock?', 'Thanks!', 'Can I get a refund?'];
+/** User-side failures: per-user marketing limit, marketing opt-out, undeliverable, outside the 24 h window. */
+export const FAILURE_CODES = [131049, 131050, 131026, 131047] as const;
+
+function wamid(ctx: ScenarioContext): string {
+  const bytes = Buffer.alloc(24);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(ctx.rng() * 256);
+  return `wamid.${bytes.toString('base64')}`;
+}
+
+function customers(ctx: ScenarioContext, count: number): Array<SimCustomer & { busyUntil: number }> {
+  // Fictional numbers in the 555 range; nothing real is ever generated.
+  return Array.from({ length: count }, (_, i) => ({
+    waId: `1555${String(1_000_000 + Math.floor(ctx.rng() * 8_999_999)).slice(0, 7)}`,
+    name: `${ctx.pick(FIRST_NAMES)} ${String.fromCharCode(65 + (i % 26))}.`,
+    busyUntil: 0,
+  }));
+}
+
+/** Simulated reply delays: mostly within minutes, a long tail to an hour. */
+function replyDelay(ctx: ScenarioContext): number {
+  const r = ctx.rng();
+  if (r < 0.7) return ctx.between(15, 120);
+  if (r < 0.95) return ctx.between(120, 900);
+  return ctx.between(900, HOUR);
+}
+
+interface TrafficOptions {
+  duplicateRate: number;
+  outOfOrderRate: number;
+  failureRate: number;
+}
+
+async function statusSequence(
+  ctx: ScenarioContext, n: SimPhoneNumber, customer: SimCustomer, sentAt: number, category: string, traffic: TrafficOptions, callbackData?: string,
+): Promise<number> {
+  const id = wamid(ctx);
+  const base = { id, recipient_id: customer.waId, ...(callbackData !== undefined ? { biz_opaque_callback_data: callbackData } : {}) };
+  const pricing = { billable: category !== 'service', pricing_model: 'PMP', type: category === 'service' ? 'free_customer_service' : 'regular', category };
+  const sentBody = await ctx.send(statuses(n, [{ ...base, status: 'sent', timestamp: String(sentAt), pricing }]));
+  if (ctx.rng() < traffic.duplicateRate) await ctx.redeliver(sentBody);
+  if (ctx.rng() < traffic.failureRate) {
+    const code = ctx.pick(FAILURE_CODES);
+    const failedAt = sentAt + Math.round(ctx.between(1, 3));
+    await ctx.sleepReal(50);
+    await ctx.send(statuses(n, [{ ...base, status: 'failed', timestamp: String(failedAt), errors: [{ code, title: 'Message failed', message: 'Message failed' }] }]));
+    return failedAt;
+  }
+  const deliveredAt = sentAt + Math.round(ctx.between(1, 5));
+  const read = ctx.rng() < 0.7;
+  const readAt = deliveredAt + Math.round(ctx.between(5, 600));
+  const delivered = statuses(n, [{ ...base, status: 'delivered', timestamp: String(deliveredAt), pricing }]);
+  const readChange = statuses(n, [{ ...base, status: 'read', timestamp: String(readAt) }]);
+  if (read && ctx.rng() < traffic.outOfOrderRate) {
+    // Meta delivers concurrently: read may arrive before delivered.
+    ctx.stats.outOfOrder++;
+    await ctx.send(readChange);
+    await ctx.send(delivered);
+    return readAt;
+  }
+  await ctx.sleepReal(((deliveredAt - sentAt) * 1000) / ctx.options.speed);
+  const deliveredBody = await ctx.send(delivered);
+  if (ctx.rng() < traffic.duplicateRate) await ctx.redeliver(deliveredBody);
+  if (!read) return deliveredAt;
+  await ctx.sleepReal(((readAt - deliveredAt) * 1000) / ctx.options.speed);
+  await ctx.send(readChange);
+  return readAt;
+}
+
+async function conversation(ctx: ScenarioContext, n: SimPhoneNumber, customer: SimCustomer & { busyUntil: number }, traffic: TrafficOptions): Promise<void> {
+  const openedAt = ctx.now();
+  customer.busyUntil = openedAt + HOUR;
+  const inbound = [{ customer, message: { id: wamid(ctx), timestamp: String(openedAt), type: 'text', text: { body: ctx.pick(TEXTS) } } }];
+  const inboundBody = await ctx.send(inboundMessages(n, inbound));
+  if (ctx.rng() < traffic.duplicateRate) await ctx.redeliver(inboundBody);
+  let last = openedAt;
+  if (ctx.rng() < 0.3) {
+    // A follow-up before anyone answered: the wait still counts from the first message.
+    const delay = Math.round(ctx.between(5, 60));
+    await ctx.sleep(delay);
+    last = openedAt + delay;
+    await ctx.send(inboundMessages(n, [{ customer, message: { id: wamid(ctx), timestamp: String(last), type: 'text', text: { body: ctx.pick(TEXTS) } } }]));
+  }
+  const delay = Math.round(replyDelay(ctx));
+  await ctx.sleep(Math.max(0, openedAt + delay - last));
+  const end = await statusSequence(ctx, n, customer, openedAt + delay, 'service', traffic);
+  customer.busyUntil = end;
+}
+
+async function campaignMessage(ctx: ScenarioContext, n: SimPhoneNumber, customer: SimCustomer & { busyUntil: number }, traffic: TrafficOptions): Promise<void> {
+  const t = marketingTemplate(ctx);
+  customer.busyUntil = ctx.now() + HOUR;
+  // Marketing sends hit the user-side limits more often than replies.
+  customer.busyUntil = await statusSequence(ctx, n, customer, ctx.now(), 'marketing', { ...traffic, failureRate: traffic.failureRate * 2 }, t?.name);
+}
+
+async function traffic(ctx: ScenarioContext, options: TrafficOptions): Promise<void> {
+  const pool = customers(ctx, 200);
+  const running = new Set<Promise<void>>();
+  const perMinute = ctx.options.conversationsPerMinute ?? 30;
+  try {
+    while (!ctx.aborted) {
+      // Exponential gaps: arrivals as a Poisson process in real time.
+      await ctx.sleepReal((-Math.log(1 - ctx.rng()) * 60_000) / perMinute);
+      const numbers = ctx.graph.waba(ctx.wabaId).numbers;
+      if (numbers.length === 0) continue;
+      const now = ctx.now();
+      const free = pool.filter((c) => c.busyUntil < now);
+      if (free.length === 0) continue;
+      const customer = ctx.pick(free);
+      const n = ctx.pick(numbers);
+      const task = (ctx.rng() < 0.2 ? campaignMessage : conversation)(ctx, n, customer, options).catch((err: unknown) => {
+        if (!(err instanceof Aborted)) ctx.options.logger?.error({ err: (err as Error).message }, 'simulator: a conversation failed');
+      });
+      running.add(task);
+      void task.finally(() => running.delete(task));
+    }
+  } finally {
+    await Promise.allSettled([...running]);
+  }
+}
+
+async function duplicates(ctx: ScenarioContext): Promise<void> {
+  // Management redeliveries (the same bytes twice) on top of message traffic that redelivers often.
+  const management = (async () => {
+    do {
+      await ctx.sleep(4 * HOUR);
+      const t = marketingTemplate(ctx);
+      if (!t) continue;
+      const body = await ctx.sendManagement(templateStatusUpdate(t, t.status));
+      await ctx.sleepReal(100);
+      await ctx.redeliver(body);
+    } while (!ctx.aborted);
+  })();
+  // Both halves finish before the scenario does: nothing may still be sending when it resolves.
+  const results = await Promise.allSettled([traffic(ctx, { duplicateRate: 0.3, outOfOrderRate: 0.5, failureRate: 0.05 }), management]);
+  for (const r of results) if (r.status === 'rejected' && !(r.reason instanceof Aborted)) throw r.reason;
+}
+
+const RUNNERS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<void>> = {
+  quality,
+  template_pause: templatePause,
+  tier,
+  conversations: (ctx) => traffic(ctx, { duplicateRate: 0.03, outOfOrderRate: 0.05, failureRate: 0.08 }),
+  duplicates,
+};
+
+export function parseScenarioNames(spec: string): ScenarioName[] {
+  if (spec === 'all') return [...SCENARIO_NAMES];
+  const names = spec.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  for (const n of names) {
+    if (!(SCENARIO_NAMES as readonly string[]).includes(n)) throw new Error(`unknown scenario "${n}" (use all or ${SCENARIO_NAMES.join(', ')})`);
+  }
+  return names as ScenarioName[];
+}
+
+/** Runs scenarios side by side until each ends or the signal stops them; resolves with what was sent. */
+export async function runScenarios(names: readonly ScenarioName[], options: ScenarioOptions): Promise<ScenarioStats> {
+  // Every waiting conversation listens for the stop: an internal signal may have that many listeners.
+  const stop = new AbortController();
+  setMaxListeners(0, stop.signal);
+  const relay = () => stop.abort();
+  if (options.signal.aborted) stop.abort();
+  else options.signal.addEventListener('abort', relay, { once: true });
+  const inner: ScenarioOptions = { ...options, signal: stop.signal };
+  const contexts = names.map((name, i) => ({ name, ctx: new ScenarioContext(inner, i + 1) }));
+  const results = await Promise.allSettled(contexts.map(async ({ name, ctx }) => {
+    try {
+      await RUNNERS[name](ctx);
+    } catch (err) {
+      if (err instanceof Aborted) return;
+      // One broken scenario stops the others rather than leaving them sending.
+      stop.abort();
+      throw err;
+    }
+  }));
+  options.signal.removeEventListener('abort', relay);
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
+  const total: ScenarioStats = { sent: 0, failed: 0, duplicates: 0, outOfOrder: 0 };
+  for (const { ctx } of contexts) {
+    total.sent += ctx.stats.sent;
+    total.failed += ctx.stats.failed;
+    total.duplicates += ctx.stats.duplicates;
+    total.outOfOrder += ctx.stats.outOfOrder;
+  }
+  return total;
+}

@@ -1,0 +1,186 @@
+import { createHmac } from 'node:crypto';
+import { request, type Dispatcher } from 'undici';
+import {
+  envelopeSchema, fieldValueSchemas, type FieldValueInput, type KnownField, type WebhookEnvelopeInput,
+} from '../webhook/schemas.js';
+import type { SimPhoneNumber, SimTemplate } from './state.js';
+
+/**
+ * Webhook payloads built from the exporter's own zod schemas: every value is validated by
+ * fieldValueSchemas[field] before it leaves, so the simulator cannot drift from what the exporter reads.
+ */
+
+export class SimulatorPayloadError extends Error {
+  constructor(field: string, problems: string[]) {
+    super(`simulator built an invalid ${field} value: ${problems.join('; ')}`);
+    this.name = 'SimulatorPayloadError';
+  }
+}
+
+export interface BuiltChange<F extends KnownField = KnownField> {
+  field: F;
+  value: FieldValueInput<F>;
+}
+
+export function buildChange<F extends KnownField>(field: F, value: FieldValueInput<F>): BuiltChange<F> {
+  const result = fieldValueSchemas[field].safeParse(value);
+  if (!result.success) {
+    throw new SimulatorPayloadError(field, result.error.issues.map((i) => `${i.path.join('.') || '(value)'}: ${i.message}`));
+  }
+  return { field, value };
+}
+
+/**
+ * One POST body. Management webhooks carry entry.time; Meta's messages payloads usually omit it,
+ * so it is left out when `time` is undefined.
+ */
+export function envelope(wabaId: string, changes: readonly BuiltChange[], time?: number): WebhookEnvelopeInput {
+  const body: WebhookEnvelopeInput = {
+    object: 'whatsapp_business_account',
+    entry: [{ id: wabaId, ...(time !== undefined ? { time } : {}), changes: changes.map((c) => ({ value: c.value, field: c.field })) }],
+  };
+  envelopeSchema.parse(body);
+  return body;
+}
+
+/** Meta names numbers in webhooks by digits only: "+1 555-078-3881" → "15550783881". */
+export function digits(displayPhoneNumber: string): string {
+  return displayPhoneNumber.replace(/\D/g, '');
+}
+
+// --- management fields ---
+
+export function qualityUpdate(
+  number: Pick<SimPhoneNumber, 'display_phone_number'>,
+  event: string,
+  limits: { current?: string; old?: string; portfolio?: string } = {},
+): BuiltChange<'phone_number_quality_update'> {
+  return buildChange('phone_number_quality_update', {
+    display_phone_number: digits(number.display_phone_number),
+    event,
+    ...(limits.old !== undefined ? { old_limit: limits.old } : {}),
+    ...(limits.current !== undefined ? { current_limit: limits.current } : {}),
+    ...(limits.portfolio !== undefined ? { max_daily_conversations_per_business: limits.portfolio } : {}),
+  });
+}
+
+export function templateStatusUpdate(
+  template: Pick<SimTemplate, 'id' | 'name' | 'language' | 'category'>,
+  event: string,
+  extra: { reason?: string | null; otherInfo?: { title: string; description: string }; disableDate?: string } = {},
+): BuiltChange<'message_template_status_update'> {
+  return buildChange('message_template_status_update', {
+    event,
+    // Meta sends template ids as integers in these webhooks.
+    message_template_id: Number(template.id),
+    message_template_name: template.name,
+    message_template_language: template.language,
+    reason: extra.reason === undefined ? 'NONE' : extra.reason,
+    message_template_category: template.category,
+    ...(extra.otherInfo ? { other_info: extra.otherInfo } : {}),
+    ...(extra.disableDate ? { disable_info: { disable_date: extra.disableDate } } : {}),
+  });
+}
+
+export function templateQualityUpdate(
+  template: Pick<SimTemplate, 'id' | 'name' | 'language'>,
+  previous: string,
+  next: string,
+): BuiltChange<'message_template_quality_update'> {
+  return buildChange('message_template_quality_update', {
+    previous_quality_score: previous,
+    new_quality_score: next,
+    message_template_id: Number(template.id),
+    message_template_name: template.name,
+    message_template_language: template.language,
+  });
+}
+
+export function phoneNumberNameUpdate(number: Pick<SimPhoneNumber, 'display_phone_number'>, decision: string, name: string): BuiltChange<'phone_number_name_update'> {
+  return buildChange('phone_number_name_update', {
+    display_phone_number: digits(number.display_phone_number),
+    decision,
+    requested_verified_name: name,
+    rejection_reason: decision === 'REJECTED' ? 'NAME_FORMAT_UNACCEPTABLE' : null,
+  });
+}
+
+export function businessCapabilityUpdate(portfolioLimit: string): BuiltChange<'business_capability_update'> {
+  return buildChange('business_capability_update', { max_daily_conversations_per_business: portfolioLimit });
+}
+
+// --- messages ---
+
+export interface SimCustomer {
+  /** A fictional number from the 555 range: the simulator never holds a real one. */
+  waId: string;
+  name: string;
+}
+
+type InboundInput = NonNullable<FieldValueInput<'messages'>['messages']>[number];
+type StatusInput = NonNullable<FieldValueInput<'messages'>['statuses']>[number];
+
+function metadata(number: Pick<SimPhoneNumber, 'id' | 'display_phone_number'>) {
+  return { display_phone_number: digits(number.display_phone_number), phone_number_id: number.id };
+}
+
+export function inboundMessages(
+  number: Pick<SimPhoneNumber, 'id' | 'display_phone_number'>,
+  messages: ReadonlyArray<{ customer: SimCustomer; message: Omit<InboundInput, 'from'> }>,
+): BuiltChange<'messages'> {
+  return buildChange('messages', {
+    messaging_product: 'whatsapp',
+    metadata: metadata(number),
+    contacts: messages.map((m) => ({ profile: { name: m.customer.name }, wa_id: m.customer.waId })),
+    messages: messages.map((m) => ({ from: m.customer.waId, ...m.message })),
+  });
+}
+
+export function statuses(number: Pick<SimPhoneNumber, 'id' | 'display_phone_number'>, items: readonly StatusInput[]): BuiltChange<'messages'> {
+  return buildChange('messages', { messaging_product: 'whatsapp', metadata: metadata(number), statuses: [...items] });
+}
+
+export function systemErrors(number: Pick<SimPhoneNumber, 'id' | 'display_phone_number'>, codes: readonly number[]): BuiltChange<'messages'> {
+  return buildChange('messages', {
+    messaging_product: 'whatsapp',
+    metadata: metadata(number),
+    errors: codes.map((code) => ({ code, title: code === 130429 ? 'Rate limit hit' : 'Error', message: code === 130429 ? 'Rate limit hit' : 'Error' })),
+  });
+}
+
+// --- sending ---
+
+export function signatureOf(body: Buffer | string, appSecret: string): string {
+  return 'sha256=' + createHmac('sha256', appSecret).update(body).digest('hex');
+}
+
+export interface WebhookResponse {
+  status: number;
+  body: string;
+}
+
+/**
+ * POSTs a payload as Meta does: JSON, X-Hub-Signature-256 over the exact bytes sent. A string or
+ * Buffer is sent as is (to replay identical bytes or send a deliberately broken body).
+ */
+export async function sendWebhook(
+  url: string,
+  appSecret: string,
+  payload: unknown,
+  options: { dispatcher?: Dispatcher; signal?: AbortSignal; headers?: Record<string, string> } = {},
+): Promise<WebhookResponse> {
+  const body = Buffer.isBuffer(payload) ? payload : Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload));
+  const res = await request(url, {
+    method: 'POST',
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'user-agent': 'facebookexternalua',
+      'x-hub-signature-256': signatureOf(body, appSecret),
+      ...options.headers,
+    },
+    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return { status: res.statusCode, body: await res.body.text() };
+}
