@@ -41,7 +41,6 @@ export interface PhoneNumberObserved {
   displayPhoneNumber?: string;
   observedAt: number;
   attributes: Partial<PhoneNumberAttributes>;
-  dedupeKey?: string;
 }
 
 export interface PhoneNumberRemoved {
@@ -61,7 +60,6 @@ export interface TemplateObserved {
   templateId: string;
   observedAt: number;
   attributes: Partial<TemplateAttributes>;
-  dedupeKey?: string;
 }
 
 export interface TemplateRemoved {
@@ -71,7 +69,6 @@ export interface TemplateRemoved {
   wabaId: string;
   templateId: string;
   observedAt: number;
-  dedupeKey?: string;
 }
 
 /** health_status entities of one WABA from one poll: replaces what was known before. */
@@ -92,7 +89,6 @@ export interface AccountEvent {
   wabaId: string;
   event: string;
   observedAt: number;
-  dedupeKey?: string;
 }
 
 export interface InboundReply {
@@ -146,7 +142,6 @@ export interface SystemErrorObserved {
   phoneNumberId?: string;
   code: number;
   observedAt: number;
-  dedupeKey?: string;
 }
 
 export type ExporterEvent =

@@ -30,7 +30,8 @@ export const configSchema = z
         maxConnections: z.number().int().positive().default(1024),
       })
       .strict()
-      .prefault({}),
+      // Parsed even when absent, so a missing section reports the keys it needs rather than "expected object".
+      .prefault({} as { appSecrets: string[]; verifyToken: string }),
     metrics: z
       .object({
         host: z.string().default('0.0.0.0'),
