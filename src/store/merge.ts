@@ -1,4 +1,4 @@
-import type { AttributeMap, MergeResult } from './types.js';
+import type { AttributeMap, EventWrite, MergeResult, StoreOp } from './types.js';
 
 /**
  * Last-writer-wins per attribute by observation time. An equal time lets the later arrival win
@@ -19,4 +19,42 @@ export function mergeAttributes(stored: AttributeMap, incoming: AttributeMap, re
     stored[name] = { value: next.value, at: next.at };
   }
   return { changed, stale };
+}
+
+const OP_NAMES = new Set<StoreOp['op']>([
+  'mergeNumber', 'mergeTemplate', 'removeNumber', 'removeTemplate', 'replaceHealth', 'openWait', 'closeWait', 'advanceFunnel', 'once', 'countInBucket',
+]);
+
+/**
+ * Rejects a batch that no store could apply before any of it runs, so `apply` stays all-or-none.
+ * Times must be finite numbers: Redis stores them as sorted-set scores and decimal strings.
+ */
+export function checkWrites(writes: readonly EventWrite[]): void {
+  const fail = (i: number, why: string): never => {
+    throw new TypeError(`store write ${i}: ${why}`);
+  };
+  writes.forEach((w, i) => {
+    for (const op of w.ops) {
+      if (!OP_NAMES.has(op.op)) fail(i, `unknown op ${String(op.op)}`);
+      if ('at' in op && !Number.isFinite(op.at)) fail(i, `${op.op} needs a finite time`);
+      if (op.op === 'mergeNumber' || op.op === 'mergeTemplate') {
+        for (const [name, o] of Object.entries(op.attributes)) {
+          if (name === '' || name.startsWith('_')) fail(i, `attribute name "${name}" is reserved`);
+          if (!Number.isFinite(o.at)) fail(i, `attribute ${name} needs a finite time`);
+        }
+      }
+      if (op.op === 'mergeNumber' && (op.ref.phoneNumberId === '' || (!op.ref.phoneNumberId && !op.ref.displayDigits))) {
+        fail(i, 'mergeNumber needs a phone number id or display digits');
+      }
+      if (op.op === 'advanceFunnel' && (!Number.isInteger(op.step) || op.step < 0 || !(op.runTimeoutSeconds > 0))) {
+        fail(i, 'advanceFunnel needs a step >= 0 and a positive run timeout');
+      }
+      if (op.op === 'advanceFunnel' && op.tally !== undefined && !Number.isFinite(op.tally.bucket)) {
+        fail(i, 'advanceFunnel needs a finite tally bucket');
+      }
+      if (op.op === 'countInBucket' && (!Number.isFinite(op.bucket) || !Number.isFinite(op.by ?? 1))) {
+        fail(i, 'countInBucket needs a finite bucket and increment');
+      }
+    }
+  });
 }

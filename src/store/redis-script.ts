@@ -1,0 +1,377 @@
+/**
+ * Lua run inside Redis by RedisStore. Every script takes KEYS[1] = a key under the prefix only so
+ * that Redis Cluster routes the call: all keys share the prefix's hash tag, hence one slot, and the
+ * scripts build the other key names themselves from ARGV[1] (the prefix).
+ *
+ * Numbers (times, steps) arrive as decimal strings and are stored as those strings: Lua numbers are
+ * doubles printed with 14 significant digits, so a number that went through Lua arithmetic or
+ * cjson.encode could come back changed. Lua only compares them (tonumber).
+ *
+ * Layout ({p} = prefix):
+ *   {p}n:{waba}:{id}        hash  number by id: attribute → JSON [value,"at"]; meta _w waba, _i id, _d digits, _r removedAt
+ *   {p}n:{waba}:d:{digits}  hash  number known only by display digits (same fields)
+ *   {p}nl:{waba}            hash  digits → id
+ *   {p}t:{waba}:{template}  hash  template: attributes as above; meta _w, _t id, _r
+ *   {p}ni, {p}ti            set   keys of the number and template hashes
+ *   {p}h:{waba}             string JSON {w,at,e:[[type,id,canSend]...]}; {p}hi set of those keys
+ *   {p}w:{scope}            zset  customer → openedAt; {p}ws set of scopes with open waits
+ *   {p}r:{scope}:{customer} string last reply time, TTL replyTtl
+ *   {p}f:{funnel}:{customer} hash s step, b startedAt, l lastAt, v variant; TTL the run timeout
+ *   {p}d:{key}              string de-duplication and `once` keys, TTL dedupTtl
+ *   {p}v:{key}              string the value kept by `once` with a value, TTL dedupTtl
+ *   {p}a:{messageKey}       string an outbound message that already answered (closeWait), TTL dedupTtl
+ *   {p}l:{name}             string lease holder, TTL the lease
+ *   {p}c:{series}           hash  bucket → count; {p}ct:{series} bucket → expiry (Unix seconds): a
+ *                           bucket lives historyTtl after its last increment, as in MemoryStore
+ * An entity hash without attributes (a tombstone, or meta only) expires after dedupTtl: by then
+ * de-duplication can no longer let an older observation in.
+ */
+
+/**
+ * A write script first checks its deadline (Unix ms by this server's clock; see RedisStore.fence):
+ * a script that reaches a server after its caller gave up (a server frozen by a long fork or a
+ * paused VM runs what it had received once it resumes) must change nothing, since the caller has
+ * answered "failed" and the event will be delivered again.
+ */
+const LATE = `
+local clock = redis.call('TIME')
+if tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000 > tonumber(ARGV[2]) then return 'late' end
+`;
+
+/**
+ * ARGV: prefix, deadline, dedupTtlSeconds, replyTtlSeconds, historyTtlSeconds, JSON writes (see toWire
+ * in redis.ts). Returns 'late', or JSON: per write false (duplicate) or the list of op results.
+ */
+export const APPLY_SCRIPT = `${LATE}
+local p = ARGV[1]
+local dedupTtl = ARGV[3]
+local replyTtl = ARGV[4]
+local historyTtl = ARGV[5]
+local writes = cjson.decode(ARGV[6])
+
+local function isMeta(field) return string.byte(field, 1) == 95 end
+
+local function hasAttributes(key)
+  for _, f in ipairs(redis.call('HKEYS', key)) do
+    if not isMeta(f) then return true end
+  end
+  return false
+end
+
+-- Visible entities are indexed and kept; empty ones expire (renew: a removal moved the tombstone on).
+local function settle(key, index, renew)
+  if hasAttributes(key) then
+    redis.call('PERSIST', key)
+    redis.call('SADD', index, key)
+  elseif redis.call('EXISTS', key) == 1 and (renew or redis.call('TTL', key) == -1) then
+    redis.call('EXPIRE', key, dedupTtl)
+  end
+end
+
+-- Last-writer-wins per attribute, as merge.ts: an equal time lets the later arrival win.
+local function mergeInto(key, attrs)
+  local changed, stale = {}, {}
+  local removedAt = redis.call('HGET', key, '_r')
+  removedAt = removedAt and tonumber(removedAt)
+  for _, a in ipairs(attrs) do
+    local name, value, at = a[1], a[2], a[3]
+    local atn = tonumber(at)
+    local raw = redis.call('HGET', key, name)
+    local current = raw and cjson.decode(raw)
+    if (current and tonumber(current[2]) > atn) or (removedAt and atn <= removedAt) then
+      stale[#stale + 1] = name
+    else
+      if not current or current[1] ~= value then changed[#changed + 1] = name end
+      redis.call('HSET', key, name, cjson.encode({ value, at }))
+    end
+  end
+  return { c = changed, s = stale }
+end
+
+local function removeFrom(key, at)
+  local atn = tonumber(at)
+  local removedAt = redis.call('HGET', key, '_r')
+  if not removedAt or tonumber(removedAt) < atn then redis.call('HSET', key, '_r', at) end
+  local rows = redis.call('HGETALL', key)
+  for i = 1, #rows, 2 do
+    if not isMeta(rows[i]) and tonumber(cjson.decode(rows[i + 1])[2]) <= atn then
+      redis.call('HDEL', key, rows[i])
+    end
+  end
+end
+
+local function numberMeta(key, w, id, digits)
+  redis.call('HSET', key, '_w', w)
+  if id then redis.call('HSET', key, '_i', id) end
+  if digits then redis.call('HSET', key, '_d', digits) end
+end
+
+local function mergeNumber(op)
+  local w, id, digits = op.w, op.i, op.d
+  local linkKey = p .. 'nl:' .. w
+  if not id then id = redis.call('HGET', linkKey, digits) or nil end
+  local key
+  if id then
+    key = p .. 'n:' .. w .. ':' .. id
+    if digits then
+      redis.call('HSET', linkKey, digits, id)
+      local byDisplayKey = p .. 'n:' .. w .. ':d:' .. digits
+      local rows = redis.call('HGETALL', byDisplayKey)
+      if #rows > 0 then
+        -- State learned before the id was known joins the id's record, newest value per attribute.
+        redis.call('DEL', byDisplayKey)
+        redis.call('SREM', p .. 'ni', byDisplayKey)
+        local attrs = {}
+        for i = 1, #rows, 2 do
+          if not isMeta(rows[i]) then
+            local v = cjson.decode(rows[i + 1])
+            attrs[#attrs + 1] = { rows[i], v[1], v[2] }
+          end
+        end
+        numberMeta(key, w, id, nil)
+        mergeInto(key, attrs)
+      end
+    end
+  else
+    key = p .. 'n:' .. w .. ':d:' .. digits
+  end
+  numberMeta(key, w, id, digits)
+  local result = mergeInto(key, op.a)
+  settle(key, p .. 'ni', false)
+  return result
+end
+
+local function mergeTemplate(op)
+  local key = p .. 't:' .. op.w .. ':' .. op.t
+  redis.call('HSET', key, '_w', op.w, '_t', op.t)
+  local result = mergeInto(key, op.a)
+  settle(key, p .. 'ti', false)
+  return result
+end
+
+local function addToBucket(series, bucket, by)
+  local counts, expiries = p .. 'c:' .. series, p .. 'ct:' .. series
+  local time = redis.call('TIME')
+  local expiresAt = tonumber(time[1]) + tonumber(time[2]) / 1000000 + tonumber(historyTtl)
+  redis.call('HINCRBYFLOAT', counts, bucket, by)
+  redis.call('HSET', expiries, bucket, string.format('%.3f', expiresAt))
+  redis.call('EXPIRE', counts, historyTtl)
+  redis.call('EXPIRE', expiries, historyTtl)
+end
+
+local function openWait(op)
+  local waitKey = p .. 'w:' .. op.s
+  if redis.call('ZSCORE', waitKey, op.c) then return false end
+  local reply = redis.call('GET', p .. 'r:' .. op.s .. ':' .. op.c)
+  if reply and tonumber(reply) >= tonumber(op.at) then return false end
+  redis.call('ZADD', waitKey, op.at, op.c)
+  redis.call('SADD', p .. 'ws', op.s)
+  return true
+end
+
+local function closeWait(op)
+  -- A message answers at most once: its later statuses must not close a newer wait.
+  if op.m and not redis.call('SET', p .. 'a:' .. op.m, '1', 'NX', 'EX', dedupTtl) then return { c = false } end
+  local replyKey = p .. 'r:' .. op.s .. ':' .. op.c
+  local prior = redis.call('GET', replyKey)
+  if not prior or tonumber(op.at) > tonumber(prior) then
+    redis.call('SET', replyKey, op.at, 'EX', replyTtl)
+  end
+  local waitKey = p .. 'w:' .. op.s
+  local openedAt = redis.call('ZSCORE', waitKey, op.c)
+  if not openedAt or tonumber(openedAt) > tonumber(op.at) then
+    return { c = false, p = prior or nil }
+  end
+  redis.call('ZREM', waitKey, op.c)
+  if redis.call('EXISTS', waitKey) == 0 then redis.call('SREM', p .. 'ws', op.s) end
+  return { c = true, o = openedAt, p = prior or nil }
+end
+
+-- As MemoryStore.advanceFunnel; the key's TTL stands for the run's expiry.
+local function advanceFunnel(op)
+  local key = p .. 'f:' .. op.f .. ':' .. op.c
+  local at, step, timeout = tonumber(op.at), tonumber(op.n), tonumber(op.to)
+  local ttlMs = string.format('%d', math.floor(timeout * 1000))
+  local stored = redis.call('HMGET', key, 's', 'b', 'l', 'v')
+  local run = nil
+  if stored[1] and at - tonumber(stored[3]) <= timeout then
+    run = { step = tonumber(stored[1]), startedAt = tonumber(stored[2]), lastAt = tonumber(stored[3]), variant = stored[4] or nil }
+  end
+  if step == 0 then
+    if run and run.step == 0 and at >= run.startedAt then return { c = false, n = false, v = run.variant } end
+    redis.call('DEL', key)
+    redis.call('HSET', key, 's', '0', 'b', op.at, 'l', op.at)
+    if op.v then redis.call('HSET', key, 'v', op.v) end
+    redis.call('PEXPIRE', key, ttlMs)
+    if op.ts then addToBucket(op.ts .. (op.v or ''), op.tb, '1') end
+    return { c = true, n = true, v = op.v }
+  end
+  if not run or run.step >= step or at < run.startedAt then
+    return { c = false, n = false, v = run and run.variant or nil }
+  end
+  redis.call('HSET', key, 's', op.n)
+  if at > run.lastAt then redis.call('HSET', key, 'l', op.at) end
+  redis.call('PEXPIRE', key, ttlMs)
+  if op.ts then addToBucket(op.ts .. (run.variant or ''), op.tb, '1') end
+  return { c = true, n = false, v = run.variant }
+end
+
+local function run(op)
+  local kind = op.op
+  if kind == 'mergeNumber' then return mergeNumber(op)
+  elseif kind == 'mergeTemplate' then return mergeTemplate(op)
+  elseif kind == 'removeNumber' or kind == 'removeTemplate' then
+    local key, index
+    if kind == 'removeNumber' then
+      key, index = p .. 'n:' .. op.w .. ':' .. op.i, p .. 'ni'
+      numberMeta(key, op.w, op.i, nil)
+    else
+      key, index = p .. 't:' .. op.w .. ':' .. op.t, p .. 'ti'
+      redis.call('HSET', key, '_w', op.w, '_t', op.t)
+    end
+    removeFrom(key, op.at)
+    settle(key, index, true)
+    return 1
+  elseif kind == 'replaceHealth' then
+    local key = p .. 'h:' .. op.w
+    if op.e then
+      redis.call('SET', key, op.e)
+      redis.call('SADD', p .. 'hi', key)
+    else
+      redis.call('DEL', key)
+      redis.call('SREM', p .. 'hi', key)
+    end
+    return 1
+  elseif kind == 'openWait' then return openWait(op)
+  elseif kind == 'closeWait' then return closeWait(op)
+  elseif kind == 'advanceFunnel' then return advanceFunnel(op)
+  elseif kind == 'once' then
+    local first = redis.call('SET', p .. 'd:' .. op.k, '1', 'NX', 'EX', dedupTtl) ~= false
+    local keptKey = p .. 'v:' .. op.k
+    local kept = redis.call('GET', keptKey)
+    if not kept and op.v then
+      redis.call('SET', keptKey, op.v, 'EX', dedupTtl)
+      kept = op.v
+    end
+    return { f = first, v = kept or nil }
+  elseif kind == 'countInBucket' then
+    addToBucket(op.s, op.b, op.by)
+    return 1
+  end
+  error('unknown store op ' .. tostring(kind))
+end
+
+local out = {}
+for i, w in ipairs(writes) do
+  local dedupeKey = w.k and (p .. 'd:' .. w.k)
+  if dedupeKey and redis.call('EXISTS', dedupeKey) == 1 then
+    out[i] = false
+  else
+    local results = {}
+    for j, op in ipairs(w.o) do results[j] = run(op) end
+    if dedupeKey then redis.call('SET', dedupeKey, '1', 'EX', dedupTtl) end
+    out[i] = results
+  end
+end
+return cjson.encode(out)
+`;
+
+/**
+ * ARGV: prefix. Returns { numbers, templates, health, waits }: entity hashes as flat HGETALL rows,
+ * health JSON strings, waits as {scope, count, oldest score}. Drops index entries whose key expired.
+ */
+export const SNAPSHOT_SCRIPT = `
+local p = ARGV[1]
+local function hashes(index)
+  local out = {}
+  for _, key in ipairs(redis.call('SMEMBERS', index)) do
+    local rows = redis.call('HGETALL', key)
+    if #rows == 0 then redis.call('SREM', index, key) else out[#out + 1] = rows end
+  end
+  return out
+end
+local health = {}
+for _, key in ipairs(redis.call('SMEMBERS', p .. 'hi')) do
+  local json = redis.call('GET', key)
+  if json then health[#health + 1] = json else redis.call('SREM', p .. 'hi', key) end
+end
+local waits = {}
+for _, scope in ipairs(redis.call('SMEMBERS', p .. 'ws')) do
+  local key = p .. 'w:' .. scope
+  local count = redis.call('ZCARD', key)
+  if count == 0 then
+    redis.call('SREM', p .. 'ws', scope)
+  else
+    waits[#waits + 1] = { scope, count, redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2] }
+  end
+end
+return { hashes(p .. 'ni'), hashes(p .. 'ti'), health, waits }
+`;
+
+/** ARGV: prefix, deadline, before (exclusive). Returns 'late' or [scope, count] for each scope that lost waits. */
+export const EXPIRE_WAITS_SCRIPT = `${LATE}
+local p = ARGV[1]
+local out = {}
+for _, scope in ipairs(redis.call('SMEMBERS', p .. 'ws')) do
+  local key = p .. 'w:' .. scope
+  local removed = redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[3])
+  if removed > 0 then out[#out + 1] = { scope, removed } end
+  if redis.call('EXISTS', key) == 0 then redis.call('SREM', p .. 'ws', scope) end
+end
+return out
+`;
+
+/**
+ * ARGV: prefix, from bucket, to bucket, series names. Returns per series flat [bucket, count, ...]
+ * of live buckets in the range; drops the expired ones it meets.
+ */
+export const READ_COUNTS_SCRIPT = `
+local p = ARGV[1]
+local from, to = tonumber(ARGV[2]), tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+local out = {}
+for i = 4, #ARGV do
+  local counts, expiries = p .. 'c:' .. ARGV[i], p .. 'ct:' .. ARGV[i]
+  local rows = redis.call('HGETALL', counts)
+  local row = {}
+  for j = 1, #rows, 2 do
+    local expiresAt = tonumber(redis.call('HGET', expiries, rows[j]) or '0')
+    if expiresAt <= now then
+      redis.call('HDEL', counts, rows[j])
+      redis.call('HDEL', expiries, rows[j])
+    else
+      local bucket = tonumber(rows[j])
+      if bucket >= from and bucket <= to then
+        row[#row + 1] = rows[j]
+        row[#row + 1] = rows[j + 1]
+      end
+    end
+  end
+  out[#out + 1] = row
+end
+return out
+`;
+
+/** The server's clock, on the node that holds the keyspace (KEYS[1]). */
+export const TIME_SCRIPT = `return redis.call('TIME')`;
+
+/** KEYS[1]: lease key. ARGV: holder, ttl ms. 1 when `holder` now holds the lease. */
+export const ACQUIRE_LEASE_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if not current then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if current == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;
+
+/** KEYS[1]: lease key. ARGV: holder. Deletes the lease only if `holder` still holds it. */
+export const RELEASE_LEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+`;

@@ -1,0 +1,426 @@
+import { Cluster, Redis, type ClusterOptions, type RedisOptions, type SentinelAddress } from 'ioredis';
+import { DEFAULT_HISTORY_TTL_SECONDS } from './memory.js';
+import { checkWrites } from './merge.js';
+import {
+  ACQUIRE_LEASE_SCRIPT, APPLY_SCRIPT, EXPIRE_WAITS_SCRIPT, READ_COUNTS_SCRIPT, RELEASE_LEASE_SCRIPT, SNAPSHOT_SCRIPT, TIME_SCRIPT,
+} from './redis-script.js';
+import {
+  StoreUnavailableError,
+  type AttributeMap, type EventWrite, type EventWriteResult, type HealthRecord, type OpResult, type PhoneNumberRecord,
+  type Snapshot, type Store, type StoreOp, type TemplateRecord, type WaitSummary,
+} from './types.js';
+
+/** The part of a pino logger the store uses. */
+export interface StoreLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface RedisStoreOptions {
+  /** redis://, rediss://, redis+sentinel://[user:pass@]host:port,host:port/masterName or redis+cluster://[user:pass@]host:port,host:port */
+  url: string;
+  keyPrefix: string;
+  dedupTtlSeconds: number;
+  replyTtlSeconds: number;
+  /** How long countInBucket buckets are kept (default as MemoryStore). */
+  historyTtlSeconds?: number;
+  /** How long a call waits for a (re)connecting client before it fails with StoreUnavailableError. */
+  readyTimeoutMs?: number;
+  /**
+   * Bound on one command, for a server that accepts the connection but does not answer. A write
+   * that reaches the server later than this minus a margin for the reply's way back changes nothing.
+   */
+  commandTimeoutMs?: number;
+  logger?: StoreLogger;
+}
+
+type ScriptCall = (anchorKey: string, ...args: string[]) => Promise<unknown>;
+interface StoreScripts {
+  waStoreApply: ScriptCall;
+  waStoreSnapshot: ScriptCall;
+  waStoreExpireWaits: ScriptCall;
+  waStoreReadCounts: ScriptCall;
+  waStoreAcquireLease: ScriptCall;
+  waStoreReleaseLease: ScriptCall;
+  waStoreTime: ScriptCall;
+}
+
+const scripts: Record<keyof StoreScripts, { lua: string; numberOfKeys: number }> = {
+  waStoreApply: { lua: APPLY_SCRIPT, numberOfKeys: 1 },
+  waStoreSnapshot: { lua: SNAPSHOT_SCRIPT, numberOfKeys: 1 },
+  waStoreExpireWaits: { lua: EXPIRE_WAITS_SCRIPT, numberOfKeys: 1 },
+  waStoreReadCounts: { lua: READ_COUNTS_SCRIPT, numberOfKeys: 1 },
+  waStoreAcquireLease: { lua: ACQUIRE_LEASE_SCRIPT, numberOfKeys: 1 },
+  waStoreReleaseLease: { lua: RELEASE_LEASE_SCRIPT, numberOfKeys: 1 },
+  waStoreTime: { lua: TIME_SCRIPT, numberOfKeys: 1 },
+};
+
+/** How often the offset between this host's clock and the server's is measured again. */
+const CLOCK_CHECK_MS = 60_000;
+
+/** Replies that mean "Redis cannot serve this now" rather than a bug in the request. */
+const UNAVAILABLE_REPLY = /^(OOM|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|NOREPLICAS|MOVED|ASK|NOSCRIPT)\b/;
+/**
+ * Replies to a command that did not run, so sending it once more cannot apply anything twice: a
+ * script cache lost under a connection (NOSCRIPT) or a cluster still settling its slots.
+ */
+const NOT_RUN_REPLY = /^(NOSCRIPT|MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/;
+
+/**
+ * The shared store: every replica sees the same state. One `apply` is one EVALSHA of one Lua script
+ * (atomic, one round trip). A call fails fast with StoreUnavailableError while Redis is unreachable
+ * (no offline queue, no per-command retries) while the client keeps reconnecting in the background.
+ */
+export class RedisStore implements Store {
+  readonly kind = 'redis' as const;
+  readonly keyPrefix: string;
+  private readonly client: Redis | Cluster;
+  private readonly readyTimeoutMs: number;
+  private readonly commandTimeoutMs: number;
+  /** Server clock minus local clock (ms), and when it was measured; reset on every new connection. */
+  private clock: { offsetMs: number; at: number } | undefined;
+  private clockCheck: Promise<{ offsetMs: number; at: number }> | undefined;
+  private readonly readyWaiters = new Set<() => void>();
+  private lastError: string | undefined;
+  private closed = false;
+
+  constructor(private readonly options: RedisStoreOptions) {
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 1000;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 2000;
+    const { client, cluster } = connect(options.url, {
+      enableAutoPipelining: true,
+      // A command sent while disconnected fails at once instead of waiting for a reconnect; one
+      // that was in flight when the connection dropped fails instead of being sent again later,
+      // when its caller has already been told it failed.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: this.commandTimeoutMs,
+      connectTimeout: 2000,
+      retryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
+      scripts,
+    });
+    this.client = client;
+    // In Redis Cluster a script may only touch keys of one slot: a hash tag puts the whole keyspace
+    // into one slot (so it lives on one shard; the store is small).
+    this.keyPrefix = cluster ? clusterPrefix(options.keyPrefix) : options.keyPrefix;
+    client.on('ready', () => {
+      this.clock = undefined;
+      if (this.lastError !== undefined) options.logger?.info({ store: 'redis' }, 'Redis connection restored');
+      this.lastError = undefined;
+      for (const wake of this.readyWaiters) wake();
+    });
+    client.on('error', (err: Error) => {
+      if (this.lastError === undefined) options.logger?.warn({ store: 'redis', err: err.message }, 'Redis connection failed; reconnecting');
+      this.lastError = err.message;
+    });
+  }
+
+  async apply(writes: readonly EventWrite[]): Promise<EventWriteResult[]> {
+    checkWrites(writes);
+    if (writes.length === 0) return [];
+    const { dedupTtlSeconds, replyTtlSeconds, historyTtlSeconds = DEFAULT_HISTORY_TTL_SECONDS } = this.options;
+    const wire = toWire(writes);
+    const raw = await this.call('apply', async (s) => s.waStoreApply(
+      this.anchorKey, this.keyPrefix, await this.fence(), String(dedupTtlSeconds), String(replyTtlSeconds), String(historyTtlSeconds), wire,
+    ));
+    const decoded = JSON.parse(String(raw)) as unknown[];
+    return writes.map((w, i) => {
+      const r = decoded[i];
+      if (r === false) return { duplicate: true } as const;
+      const results = list(r);
+      return { duplicate: false, results: w.ops.map((op, j) => decodeResult(op, results[j])) } as const;
+    });
+  }
+
+  async snapshot(): Promise<Snapshot> {
+    const raw = await this.call('snapshot', (s) => s.waStoreSnapshot(this.anchorKey, this.keyPrefix));
+    const [numberRows, templateRows, healthJson, waitRows] = raw as [string[][], string[][], string[], Array<[string, number, string]>];
+    const numbers: PhoneNumberRecord[] = [];
+    for (const rows of numberRows) {
+      const { meta, attributes } = readEntity(rows);
+      if (attributes === undefined || meta._w === undefined) continue;
+      numbers.push({
+        wabaId: meta._w,
+        ...(meta._i !== undefined ? { phoneNumberId: meta._i } : {}),
+        ...(meta._d !== undefined ? { displayDigits: meta._d } : {}),
+        attributes,
+      });
+    }
+    const templates: TemplateRecord[] = [];
+    for (const rows of templateRows) {
+      const { meta, attributes } = readEntity(rows);
+      if (attributes === undefined || meta._w === undefined || meta._t === undefined) continue;
+      templates.push({ wabaId: meta._w, templateId: meta._t, attributes });
+    }
+    const health: HealthRecord[] = [];
+    for (const json of healthJson) {
+      const h = JSON.parse(json) as { w: string; at: number; e: Array<[string, string, string]> };
+      for (const [entityType, entityId, canSendMessage] of h.e) health.push({ wabaId: h.w, entityType, entityId, canSendMessage, at: h.at });
+    }
+    const waits: WaitSummary[] = waitRows.map(([scope, count, oldest]) => ({ scope, count: Number(count), oldestAt: Number(oldest) }));
+    return { numbers, templates, health, waits };
+  }
+
+  async readCounts(series: readonly string[], fromBucket: number, toBucket: number): Promise<Record<string, Record<number, number>>> {
+    const out: Record<string, Record<number, number>> = {};
+    if (series.length === 0) return out;
+    const raw = await this.call('readCounts', (s) => s.waStoreReadCounts(this.anchorKey, this.keyPrefix, String(fromBucket), String(toBucket), ...series));
+    (raw as string[][]).forEach((rows, i) => {
+      const counts: Record<number, number> = {};
+      for (let j = 0; j + 1 < rows.length; j += 2) counts[Number(rows[j])] = Number(rows[j + 1]);
+      out[series[i]!] = counts;
+    });
+    return out;
+  }
+
+  async expireWaits(before: number): Promise<Array<{ scope: string; count: number }>> {
+    if (!Number.isFinite(before)) throw new TypeError('expireWaits needs a finite time');
+    const raw = await this.call('expireWaits', async (s) => s.waStoreExpireWaits(this.anchorKey, this.keyPrefix, await this.fence(), String(before)));
+    return (raw as Array<[string, number]>).map(([scope, count]) => ({ scope, count: Number(count) }));
+  }
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const ttl = String(Math.max(1, Math.ceil(ttlMs)));
+    const raw = await this.call('acquireLease', (s) => s.waStoreAcquireLease(this.leaseKey(name), holder, ttl));
+    return Number(raw) === 1;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.call('releaseLease', (s) => s.waStoreReleaseLease(this.leaseKey(name), holder));
+  }
+
+  async ping(): Promise<void> {
+    await this.call('ping', () => this.client.ping());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const wake of this.readyWaiters) wake();
+    if (this.client.status === 'ready') {
+      try {
+        await this.client.quit();
+        return;
+      } catch {
+        // fall through: drop the connection without the goodbye
+      }
+    }
+    this.client.disconnect();
+  }
+
+  /** Any key of the keyspace: it only tells Redis Cluster which node runs a script. */
+  private get anchorKey(): string {
+    return `${this.keyPrefix}ni`;
+  }
+
+  private leaseKey(name: string): string {
+    return `${this.keyPrefix}l:${name}`;
+  }
+
+  /**
+   * The deadline of a write, in the server's clock: the client gives up after commandTimeoutMs, so
+   * the script must have run a margin before that for its answer to arrive in time.
+   */
+  private async fence(): Promise<string> {
+    const now = Date.now();
+    if (this.clock === undefined || now - this.clock.at > CLOCK_CHECK_MS) {
+      this.clockCheck ??= this.measureClock().finally(() => {
+        this.clockCheck = undefined;
+      });
+      this.clock = await this.clockCheck;
+    }
+    const margin = Math.min(500, this.commandTimeoutMs / 2);
+    return String(Math.floor(Date.now() + this.clock.offsetMs + this.commandTimeoutMs - margin));
+  }
+
+  private async measureClock(): Promise<{ offsetMs: number; at: number }> {
+    const sent = Date.now();
+    const [seconds, micros] = (await (this.client as unknown as StoreScripts).waStoreTime(this.anchorKey)) as [string, string];
+    const received = Date.now();
+    return { offsetMs: Number(seconds) * 1000 + Number(micros) / 1000 - (sent + received) / 2, at: received };
+  }
+
+  private async call<T>(what: string, run: (s: StoreScripts) => Promise<T>): Promise<T> {
+    await this.whenReady();
+    const scriptsOf = this.client as unknown as StoreScripts;
+    let raw: T;
+    try {
+      raw = await run(scriptsOf);
+    } catch (err) {
+      if (!(err instanceof Error && err.name === 'ReplyError' && NOT_RUN_REPLY.test(err.message))) throw unavailable(err, what);
+      await new Promise((r) => setTimeout(r, 50));
+      try {
+        raw = await run(scriptsOf);
+      } catch (again) {
+        throw unavailable(again, what);
+      }
+    }
+    if (raw === 'late') throw new StoreUnavailableError(`Redis ${what} reached the server after its deadline and changed nothing`);
+    return raw;
+  }
+
+  private whenReady(): Promise<void> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError('the Redis store is closed'));
+    if (this.client.status === 'ready') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.readyWaiters.delete(done);
+        if (this.closed) reject(new StoreUnavailableError('the Redis store is closed'));
+        else resolve();
+      };
+      const timer = setTimeout(() => {
+        this.readyWaiters.delete(done);
+        reject(new StoreUnavailableError(`Redis is not reachable (${this.lastError ?? this.client.status})`));
+      }, this.readyTimeoutMs);
+      this.readyWaiters.add(done);
+    });
+  }
+}
+
+function unavailable(err: unknown, what: string): Error {
+  if (err instanceof StoreUnavailableError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  // Other error replies are bugs in a script or a request: surface them as they are.
+  if (err instanceof Error && err.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(message)) return err;
+  return new StoreUnavailableError(`Redis ${what} failed: ${message}`, { cause: err });
+}
+
+type ClientOptions = RedisOptions & Pick<ClusterOptions, 'scripts'>;
+
+/** redis:// and rediss:// go to ioredis as they are; the sentinel and cluster forms list several hosts. */
+function connect(url: string, options: ClientOptions): { client: Redis | Cluster; cluster: boolean } {
+  const multi = /^redis\+(sentinel|cluster):\/\/(?:([^@/]*)@)?([^/?#]+)(?:\/([^?#]*))?/.exec(url);
+  if (!multi) return { client: new Redis(url, options), cluster: false };
+  const [, mode, auth, hostList, path] = multi;
+  const auth_ = parseAuth(auth);
+  if (mode === 'cluster') {
+    const { enableOfflineQueue, retryStrategy, scripts: clusterScripts, enableAutoPipelining, ...redisOptions } = options;
+    return {
+      client: new Cluster(parseHosts(hostList!, 6379), {
+        enableOfflineQueue,
+        enableAutoPipelining,
+        scripts: clusterScripts,
+        clusterRetryStrategy: retryStrategy as ClusterOptions['clusterRetryStrategy'],
+        redisOptions: { ...redisOptions, ...auth_ },
+      }),
+      cluster: true,
+    };
+  }
+  const [name, db] = (path ?? '').split('/');
+  if (!name) throw new Error('a redis+sentinel:// URL ends with the master name: redis+sentinel://host:26379,host:26379/mymaster');
+  const sentinels: SentinelAddress[] = parseHosts(hostList!, 26379);
+  return {
+    client: new Redis({ ...options, ...auth_, sentinels, name, ...(db ? { db: Number(db) } : {}) }),
+    cluster: false,
+  };
+}
+
+function parseAuth(auth: string | undefined): { username?: string; password?: string } {
+  if (!auth) return {};
+  const colon = auth.indexOf(':');
+  if (colon < 0) return { password: decodeURIComponent(auth) };
+  const username = decodeURIComponent(auth.slice(0, colon));
+  return { ...(username ? { username } : {}), password: decodeURIComponent(auth.slice(colon + 1)) };
+}
+
+function parseHosts(list: string, defaultPort: number): Array<{ host: string; port: number }> {
+  return list.split(',').filter(Boolean).map((entry) => {
+    const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(entry.trim());
+    if (!m) throw new Error(`cannot read the Redis host "${entry}": use host:port`);
+    return { host: (m[1] ?? m[2])!, port: m[3] ? Number(m[3]) : defaultPort };
+  });
+}
+
+/** 'wa:' → '{wa}:'; a prefix that already holds a hash tag is kept. */
+export function clusterPrefix(prefix: string): string {
+  if (/\{[^}]+\}/.test(prefix)) return prefix;
+  return `{${prefix.replace(/:$/, '') || 'wa'}}:`;
+}
+
+/** Numbers travel as decimal strings so Lua never prints one (see redis-script.ts). */
+function toWire(writes: readonly EventWrite[]): string {
+  return JSON.stringify(writes.map((w) => ({ k: w.dedupeKey, o: w.ops.map(opToWire) })));
+}
+
+function opToWire(op: StoreOp): object {
+  switch (op.op) {
+    case 'mergeNumber':
+      return { op: op.op, w: op.ref.wabaId, i: op.ref.phoneNumberId, d: op.ref.displayDigits || undefined, a: attributesToWire(op.attributes) };
+    case 'mergeTemplate':
+      return { op: op.op, w: op.wabaId, t: op.templateId, a: attributesToWire(op.attributes) };
+    case 'removeNumber':
+      return { op: op.op, w: op.wabaId, i: op.phoneNumberId, at: String(op.at) };
+    case 'removeTemplate':
+      return { op: op.op, w: op.wabaId, t: op.templateId, at: String(op.at) };
+    case 'replaceHealth': {
+      const e = op.entities.map((x) => [x.entityType, x.entityId, x.canSendMessage]);
+      return { op: op.op, w: op.wabaId, e: e.length > 0 ? JSON.stringify({ w: op.wabaId, at: op.at, e }) : undefined };
+    }
+    case 'openWait':
+      return { op: op.op, s: op.scope, c: op.customer, at: String(op.at) };
+    case 'closeWait':
+      return { op: op.op, s: op.scope, c: op.customer, at: String(op.at), m: op.messageKey };
+    case 'advanceFunnel':
+      return {
+        op: op.op, f: op.funnel, c: op.customer, n: String(op.step), at: String(op.at), to: String(op.runTimeoutSeconds), v: op.variant,
+        ts: op.tally?.seriesPrefix, tb: op.tally !== undefined ? String(op.tally.bucket) : undefined,
+      };
+    case 'once':
+      return { op: op.op, k: op.key, v: op.value };
+    case 'countInBucket':
+      return { op: op.op, s: op.series, b: String(op.bucket), by: String(op.by ?? 1) };
+  }
+}
+
+function attributesToWire(attributes: AttributeMap): Array<[string, string | boolean, string]> {
+  return Object.entries(attributes).map(([name, o]) => [name, o.value, String(o.at)]);
+}
+
+/** cjson encodes an empty Lua table as {}: read anything that is not an array as empty. */
+function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function decodeResult(op: StoreOp, raw: unknown): OpResult {
+  const r = (raw ?? {}) as { c?: unknown; s?: unknown; o?: string; p?: string; n?: boolean; v?: string; f?: boolean };
+  switch (op.op) {
+    case 'mergeNumber':
+    case 'mergeTemplate':
+      return { changed: list(r.c) as string[], stale: list(r.s) as string[] };
+    case 'removeNumber':
+    case 'removeTemplate':
+    case 'replaceHealth':
+    case 'countInBucket':
+      return { ok: true };
+    case 'openWait':
+      return { opened: raw === true };
+    case 'closeWait':
+      return {
+        closed: r.c === true,
+        ...(r.o !== undefined ? { openedAt: Number(r.o) } : {}),
+        ...(r.p !== undefined ? { previousReplyAt: Number(r.p) } : {}),
+      };
+    case 'advanceFunnel':
+      return { counted: r.c === true, newRun: r.n === true, ...(r.v !== undefined ? { variant: r.v } : {}) };
+    case 'once':
+      return { first: r.f === true, ...(r.v !== undefined ? { value: r.v } : {}) };
+  }
+}
+
+function readEntity(rows: string[]): { meta: Record<string, string>; attributes?: AttributeMap } {
+  const meta: Record<string, string> = {};
+  let attributes: AttributeMap | undefined;
+  for (let i = 0; i + 1 < rows.length; i += 2) {
+    const field = rows[i]!;
+    const value = rows[i + 1]!;
+    if (field.startsWith('_')) {
+      meta[field] = value;
+    } else {
+      const [v, at] = JSON.parse(value) as [string | boolean, string];
+      (attributes ??= {})[field] = { value: v, at: Number(at) };
+    }
+  }
+  return attributes === undefined ? { meta } : { meta, attributes };
+}

@@ -1,0 +1,386 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/index.js';
+import { ExporterMetrics } from '../../src/metrics/registry.js';
+import { createStore } from '../../src/store/index.js';
+import { createKeyHasher } from '../../src/store/keys.js';
+import { RedisStore, clusterPrefix, type RedisStoreOptions } from '../../src/store/redis.js';
+import { StoreUnavailableError, type Store, type StoreOp } from '../../src/store/types.js';
+import { freePort, startRedis, type TestRedis } from '../support/redis.js';
+
+const WABA = '102290129340398';
+const SCOPE = `${WABA}:106540352242922`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let redis: TestRedis;
+let inspector: Redis;
+let prefixCounter = 0;
+const opened: Array<{ close(): Promise<unknown> }> = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  inspector = new Redis(redis.url);
+});
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((s) => s.close()));
+});
+afterAll(async () => {
+  inspector?.disconnect();
+  await redis?.stop();
+});
+
+function newStore(options: Partial<RedisStoreOptions> = {}): RedisStore {
+  const store = new RedisStore({ url: redis.url, keyPrefix: `r${++prefixCounter}:`, dedupTtlSeconds: 3600, replyTtlSeconds: 600, ...options });
+  opened.push(store);
+  return store;
+}
+
+async function ok(store: Store, ...ops: StoreOp[]) {
+  const [r] = await store.apply([{ ops }]);
+  if (!r || r.duplicate) throw new Error('unexpected duplicate');
+  return r.results;
+}
+
+/** Every key under the prefix with its TTL (seconds; -1 none) and its whole content as text. */
+async function dump(client: Redis, prefix: string): Promise<Array<{ key: string; ttl: number; content: string }>> {
+  const keys = await client.keys(`${prefix.replace(/[{}*?[\]]/g, '\\$&')}*`);
+  return Promise.all(keys.sort().map(async (key) => {
+    const type = await client.type(key);
+    const content = type === 'string' ? await client.get(key)
+      : type === 'hash' ? JSON.stringify(await client.hgetall(key))
+      : type === 'set' ? JSON.stringify(await client.smembers(key))
+      : type === 'zset' ? JSON.stringify(await client.zrange(key, 0, -1, 'WITHSCORES'))
+      : `unexpected type ${type}`;
+    return { key, ttl: await client.ttl(key), content: content ?? '' };
+  }));
+}
+
+describe('RedisStore', () => {
+  it('keeps its state for the next store object on the same server and prefix', async () => {
+    const first = newStore({ keyPrefix: 'restart:' });
+    await first.apply([{
+      dedupeKey: 'chg-1',
+      ops: [
+        { op: 'mergeTemplate', wabaId: WABA, templateId: 't1', attributes: { status: { value: 'APPROVED', at: 100 } } },
+        { op: 'openWait', scope: SCOPE, customer: 'c1', at: 100 },
+        { op: 'advanceFunnel', funnel: 'f', customer: 'c1', step: 0, at: 100, runTimeoutSeconds: 600, variant: 'A' },
+      ],
+    }]);
+    expect(await first.acquireLease('poller', 'replica-1', 60_000)).toBe(true);
+    const before = await first.snapshot();
+    await first.close();
+    await expect(first.apply([{ ops: [] }])).rejects.toBeInstanceOf(StoreUnavailableError);
+
+    const second = newStore({ keyPrefix: 'restart:' });
+    expect(await second.snapshot()).toEqual(before);
+    expect(await second.apply([{ dedupeKey: 'chg-1', ops: [] }])).toEqual([{ duplicate: true }]);
+    expect(await ok(second, { op: 'advanceFunnel', funnel: 'f', customer: 'c1', step: 1, at: 110, runTimeoutSeconds: 600 }))
+      .toEqual([{ counted: true, newRun: false, variant: 'A' }]);
+    expect(await second.acquireLease('poller', 'replica-2', 60_000)).toBe(false);
+  });
+
+  it('lets two store objects on one server see each other’s writes at once', async () => {
+    const a = newStore({ keyPrefix: 'shared:' });
+    const b = newStore({ keyPrefix: 'shared:' });
+    expect(await ok(a, { op: 'openWait', scope: SCOPE, customer: 'c1', at: 100 })).toEqual([{ opened: true }]);
+    expect(await ok(b, { op: 'openWait', scope: SCOPE, customer: 'c1', at: 105 })).toEqual([{ opened: false }]);
+    expect(await ok(b, { op: 'closeWait', scope: SCOPE, customer: 'c1', at: 130 })).toEqual([{ closed: true, openedAt: 100 }]);
+    await ok(b, { op: 'mergeNumber', ref: { wabaId: WABA, displayDigits: '15550783881' }, attributes: { qualityRating: { value: 'RED', at: 1 } } });
+    expect((await a.snapshot()).numbers).toEqual([{ wabaId: WABA, displayDigits: '15550783881', attributes: { qualityRating: { value: 'RED', at: 1 } } }]);
+    expect(await a.apply([{ dedupeKey: 'm', ops: [] }])).toEqual([{ duplicate: false, results: [] }]);
+    expect(await b.apply([{ dedupeKey: 'm', ops: [] }])).toEqual([{ duplicate: true }]);
+    expect(await a.acquireLease('poller', 'a', 10_000)).toBe(true);
+    expect(await b.acquireLease('poller', 'b', 10_000)).toBe(false);
+    // Writes racing from both objects stay atomic: exactly one of them opens the wait.
+    const raced = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+      ok(i % 2 ? a : b, { op: 'openWait', scope: SCOPE, customer: 'c2', at: 200 + i })));
+    expect(raced.filter(([r]) => (r as { opened: boolean }).opened)).toHaveLength(1);
+  });
+
+  it('sets a TTL on every de-duplication, once, reply, funnel, lease, bucket and tombstone key, and on nothing that must stay', async () => {
+    const store = newStore({ dedupTtlSeconds: 5000, replyTtlSeconds: 4000, historyTtlSeconds: 7000 });
+    const p = store.keyPrefix;
+    await store.apply([{
+      dedupeKey: 'chg',
+      ops: [
+        { op: 'once', key: 'msg:delivered' },
+        { op: 'once', key: 'msg:category', value: 'marketing' },
+        { op: 'openWait', scope: SCOPE, customer: 'c1', at: 100 },
+        { op: 'closeWait', scope: SCOPE, customer: 'c2', at: 100, messageKey: 'out-1' },
+        { op: 'advanceFunnel', funnel: 'f', customer: 'c1', step: 0, at: 100, runTimeoutSeconds: 3000, tally: { seriesPrefix: 'f:0:', bucket: 5 } },
+        { op: 'countInBucket', series: 's', bucket: 1 },
+        { op: 'mergeTemplate', wabaId: WABA, templateId: 'live', attributes: { status: { value: 'APPROVED', at: 100 } } },
+        { op: 'removeTemplate', wabaId: WABA, templateId: 'gone', at: 100 },
+        { op: 'mergeNumber', ref: { wabaId: WABA, phoneNumberId: 'p1', displayDigits: '1555' }, attributes: { status: { value: 'CONNECTED', at: 1 } } },
+        // Meta only, no attributes: nothing to export, must not stay forever.
+        { op: 'mergeNumber', ref: { wabaId: WABA, phoneNumberId: 'p2' }, attributes: {} },
+      ],
+    }]);
+    await store.acquireLease('poller', 'h', 9_000_000);
+    await store.snapshot();
+    const keys = await dump(inspector, p);
+    const ttl = Object.fromEntries(keys.map((k) => [k.key.slice(p.length), k.ttl]));
+    const within = (max: number) => expect.toSatisfy((t: number) => t > max - 10 && t <= max);
+    expect(ttl).toEqual({
+      'd:chg': within(5000), 'd:msg:delivered': within(5000), 'd:msg:category': within(5000), 'v:msg:category': within(5000), 'a:out-1': within(5000),
+      [`r:${SCOPE}:c2`]: within(4000),
+      'f:f:c1': within(3000),
+      'c:s': within(7000), 'ct:s': within(7000), 'c:f:0:': within(7000), 'ct:f:0:': within(7000),
+      'l:poller': within(9000),
+      [`t:${WABA}:gone`]: within(5000), [`n:${WABA}:p2`]: within(5000),
+      [`t:${WABA}:live`]: -1, [`n:${WABA}:p1`]: -1, [`nl:${WABA}`]: -1, ti: -1, ni: -1, ws: -1, [`w:${SCOPE}`]: -1,
+    });
+    // A tombstone that comes back to life loses its expiry.
+    await ok(store, { op: 'mergeTemplate', wabaId: WABA, templateId: 'gone', attributes: { status: { value: 'APPROVED', at: 200 } } });
+    expect(await inspector.ttl(`${p}t:${WABA}:gone`)).toBe(-1);
+  });
+
+  it('sends its scripts again when the server lost them (SCRIPT FLUSH, failover to a fresh replica)', async () => {
+    const store = newStore();
+    expect(await ok(store, { op: 'once', key: 'a' })).toEqual([{ first: true }]);
+    await inspector.script('FLUSH');
+    expect(await ok(store, { op: 'once', key: 'a' }, { op: 'once', key: 'b' })).toEqual([{ first: false }, { first: true }]);
+    await inspector.script('FLUSH');
+    expect((await store.snapshot()).waits).toEqual([]);
+  });
+
+  it('lets a tombstone expire after dedupTtlSeconds and drops it from the index', async () => {
+    const store = newStore({ dedupTtlSeconds: 1 });
+    await ok(store, { op: 'mergeTemplate', wabaId: WABA, templateId: 't', attributes: { name: { value: 'n', at: 100 } } });
+    await ok(store, { op: 'removeTemplate', wabaId: WABA, templateId: 't', at: 200 });
+    expect(await ok(store, { op: 'mergeTemplate', wabaId: WABA, templateId: 't', attributes: { name: { value: 'n', at: 150 } } }))
+      .toEqual([{ changed: [], stale: ['name'] }]);
+    await sleep(1200);
+    expect(await store.snapshot()).toEqual({ numbers: [], templates: [], health: [], waits: [] });
+    expect(await inspector.smembers(`${store.keyPrefix}ti`)).toEqual([]);
+    expect(await ok(store, { op: 'mergeTemplate', wabaId: WABA, templateId: 't', attributes: { name: { value: 'n', at: 150 } } }))
+      .toEqual([{ changed: ['name'], stale: [] }]);
+  });
+
+  it('stores only what callers pass: hashed customer ids, never the raw number or message id', async () => {
+    const store = newStore();
+    const hash = createKeyHasher('a-test-customer-hash-key');
+    const waId = '4915112345678';
+    const wamid = 'wamid.HBgNNDkxNTExMjM0NTY3OBUCABIYFDNBMDk4RjM3RTZCMjE0Q0NGRTc0AA==';
+    const customer = hash(waId);
+    await store.apply([
+      { dedupeKey: hash(wamid), ops: [
+        { op: 'openWait', scope: SCOPE, customer, at: 100 },
+        { op: 'advanceFunnel', funnel: 'onboarding', customer, step: 0, at: 100, runTimeoutSeconds: 600, variant: 'A' },
+      ] },
+      { ops: [{ op: 'once', key: `${hash(wamid)}:delivered` }, { op: 'closeWait', scope: SCOPE, customer, at: 120 }] },
+      { ops: [{ op: 'openWait', scope: SCOPE, customer, at: 130 }] },
+    ]);
+    const keys = await dump(inspector, store.keyPrefix);
+    expect(keys.length).toBeGreaterThanOrEqual(6);
+    for (const { key, content } of keys) {
+      expect(key.startsWith(store.keyPrefix)).toBe(true);
+      for (const secret of [waId, wamid, waId.slice(-8)]) {
+        expect(key).not.toContain(secret);
+        expect(content).not.toContain(secret);
+      }
+    }
+    expect(keys.some((k) => k.key.includes(customer))).toBe(true);
+  });
+
+  it('reads 100 numbers and 10,000 templates in one snapshot', async () => {
+    const store = newStore();
+    const writes = [];
+    for (let i = 0; i < 100; i++) {
+      writes.push({ ops: [{ op: 'mergeNumber' as const, ref: { wabaId: WABA, phoneNumberId: `p${i}`, displayDigits: `1555000${i}` }, attributes: {
+        status: { value: 'CONNECTED', at: 1 }, qualityRating: { value: 'GREEN', at: 1 }, messagingLimit: { value: 'TIER_1K', at: 1 }, flagged: { value: false, at: 1 },
+      } }] });
+    }
+    for (let i = 0; i < 10_000; i++) {
+      writes.push({ ops: [{ op: 'mergeTemplate' as const, wabaId: WABA, templateId: `t${i}`, attributes: {
+        name: { value: `template_${i}`, at: 1 }, language: { value: 'en_US', at: 1 }, category: { value: 'MARKETING', at: 1 },
+        status: { value: 'APPROVED', at: 1 }, qualityScore: { value: 'GREEN', at: 1 },
+      } }] });
+    }
+    for (let i = 0; i < writes.length; i += 1000) await store.apply(writes.slice(i, i + 1000));
+    const started = performance.now();
+    const snapshot = await store.snapshot();
+    const ms = performance.now() - started;
+    expect(snapshot.numbers).toHaveLength(100);
+    expect(snapshot.templates).toHaveLength(10_000);
+    expect(snapshot.templates.find((t) => t.templateId === 't9999')!.attributes.name).toEqual({ value: 'template_9999', at: 1 });
+    // A scrape must stay far below Prometheus' default 10 s timeout; generous for slow CI machines.
+    expect(ms).toBeLessThan(3000);
+  });
+
+  it('is chosen by createStore when store.redisUrl is set, with the configured prefix', async () => {
+    const base = { webhook: { appSecrets: ['s'], verifyToken: 'v' } };
+    const memory = createStore(configSchema.parse(base));
+    opened.push(memory);
+    expect(memory.kind).toBe('memory');
+    const store = createStore(configSchema.parse({ ...base, store: { redisUrl: redis.url, keyPrefix: 'cfg:' } }));
+    opened.push(store);
+    expect(store.kind).toBe('redis');
+    await ok(store, { op: 'once', key: 'x' });
+    expect(await inspector.ttl('cfg:d:x')).toBeGreaterThan(8 * 86400 - 10);
+  });
+
+  it('puts the whole keyspace in one Redis Cluster slot with a hash tag', () => {
+    expect(clusterPrefix('wa:')).toBe('{wa}:');
+    expect(clusterPrefix('prod')).toBe('{prod}:');
+    expect(clusterPrefix('{tenant}:wa:')).toBe('{tenant}:wa:');
+  });
+});
+
+describe('RedisStore when redis-server fails', () => {
+  let own: TestRedis;
+  beforeAll(async () => {
+    own = await startRedis();
+  });
+  afterAll(async () => {
+    await own?.stop();
+  });
+
+  it('rejects quickly with StoreUnavailableError while the server is down and works again after it restarts', async () => {
+    const store = new RedisStore({ url: own.url, keyPrefix: 'down:', dedupTtlSeconds: 60, replyTtlSeconds: 60 });
+    opened.push(store);
+    await ok(store, { op: 'once', key: 'before' });
+    await own.kill();
+
+    const started = performance.now();
+    const attempts = await Promise.allSettled([
+      ...Array.from({ length: 20 }, () => store.apply([{ ops: [{ op: 'once', key: 'during' }] }])),
+      store.snapshot(), store.ping(), store.expireWaits(1), store.acquireLease('l', 'h', 1000), store.readCounts(['s'], 0, 1),
+    ]);
+    expect(performance.now() - started).toBeLessThan(1500);
+    for (const a of attempts) {
+      expect(a.status).toBe('rejected');
+      expect((a as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+    }
+    // Still failing fast later on, while the client keeps reconnecting in the background.
+    await sleep(1200);
+    const again = performance.now();
+    await expect(store.apply([{ ops: [{ op: 'once', key: 'during' }] }])).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(performance.now() - again).toBeLessThan(1500);
+
+    await own.restart();
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      try {
+        await store.ping();
+        break;
+      } catch (err) {
+        expect(err).toBeInstanceOf(StoreUnavailableError);
+        if (Date.now() > deadline) throw err;
+      }
+    }
+    // The restarted server is empty (no persistence) and has no scripts cached: they are sent again.
+    expect(await ok(store, { op: 'once', key: 'before' })).toEqual([{ first: true }]);
+    expect(await ok(store, { op: 'openWait', scope: SCOPE, customer: 'c', at: 1 })).toEqual([{ opened: true }]);
+    expect((await store.snapshot()).waits).toEqual([{ scope: SCOPE, count: 1, oldestAt: 1 }]);
+  });
+
+  it('gives up on a server that stops answering after commandTimeoutMs, and the write it gave up on never lands', async () => {
+    const store = new RedisStore({ url: own.url, keyPrefix: 'hung:', dedupTtlSeconds: 60, replyTtlSeconds: 60, commandTimeoutMs: 300 });
+    opened.push(store);
+    await ok(store, { op: 'once', key: 'warm-up' });
+    process.kill(own.pid!, 'SIGSTOP');
+    try {
+      const started = performance.now();
+      await expect(store.apply([{ dedupeKey: 'evt', ops: [{ op: 'once', key: 'x' }] }])).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.expireWaits(1000)).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(performance.now() - started).toBeLessThan(1500);
+      await sleep(300);
+    } finally {
+      process.kill(own.pid!, 'SIGCONT');
+    }
+    // The frozen server ran the buffered scripts on resuming; past their deadline they changed nothing,
+    // so the redelivered event is applied (and counted) once, now.
+    await sleep(100);
+    expect(await store.apply([{ dedupeKey: 'evt', ops: [{ op: 'once', key: 'x' }] }])).toEqual([{ duplicate: false, results: [{ first: true }] }]);
+  });
+
+  it('fails fast when no server was ever reachable, and counts the failed applies', async () => {
+    const metrics = new ExporterMetrics({ version: 't', revision: 't' }, { defaultMetrics: false });
+    const config = configSchema.parse({ webhook: { appSecrets: ['s'], verifyToken: 'v' }, store: { redisUrl: `redis://127.0.0.1:${await freePort()}` } });
+    const store = createStore(config, { metrics });
+    opened.push(store);
+    const started = performance.now();
+    await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.apply([{ ops: [{ op: 'once', key: 'x' }] }])).rejects.toThrow(/not reachable/);
+    expect(performance.now() - started).toBeLessThan(2500);
+    const errors = await metrics.registry.getSingleMetricAsString('whatsapp_store_errors_total');
+    expect(errors).toContain('whatsapp_store_errors_total{store="redis",operation="apply"} 1');
+    const durations = await metrics.registry.getSingleMetricAsString('whatsapp_store_operation_duration_seconds');
+    expect(durations).toContain('whatsapp_store_operation_duration_seconds_count{store="redis",operation="apply"} 1');
+  });
+});
+
+describe('RedisStore through Sentinel and Cluster URLs', () => {
+  const cleanup: Array<() => Promise<void> | void> = [];
+  afterAll(async () => {
+    for (const c of cleanup.reverse()) await c();
+  });
+
+  async function exercise(store: RedisStore): Promise<void> {
+    expect(await store.apply([
+      { dedupeKey: 'k', ops: [{ op: 'openWait', scope: SCOPE, customer: 'c', at: 100 }, { op: 'countInBucket', series: 's', bucket: 3 }] },
+      { dedupeKey: 'k', ops: [] },
+      { ops: [{ op: 'mergeTemplate', wabaId: WABA, templateId: 't', attributes: { status: { value: 'APPROVED', at: 1 } } }] },
+    ])).toEqual([
+      { duplicate: false, results: [{ opened: true }, { ok: true }] },
+      { duplicate: true },
+      { duplicate: false, results: [{ changed: ['status'], stale: [] }] },
+    ]);
+    const snapshot = await store.snapshot();
+    expect(snapshot.waits).toEqual([{ scope: SCOPE, count: 1, oldestAt: 100 }]);
+    expect(snapshot.templates).toHaveLength(1);
+    expect(await store.expireWaits(101)).toEqual([{ scope: SCOPE, count: 1 }]);
+    expect(await store.readCounts(['s'], 0, 10)).toEqual({ s: { 3: 1 } });
+    expect(await store.acquireLease('poller', 'a', 5000)).toBe(true);
+    expect(await store.acquireLease('poller', 'b', 5000)).toBe(false);
+    await store.ping();
+  }
+
+  it('finds the master through redis+sentinel://', async () => {
+    const master = await startRedis();
+    cleanup.push(() => master.stop());
+    const dir = mkdtempSync(join(tmpdir(), 'wa-sentinel-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const conf = join(dir, 'sentinel.conf');
+    writeFileSync(conf, `sentinel monitor mymaster 127.0.0.1 ${master.port} 1\nsentinel resolve-hostnames no\n`);
+    const sentinel = await startRedis({ args: ['--sentinel'], config: conf });
+    cleanup.push(() => sentinel.stop());
+
+    const store = new RedisStore({ url: `redis+sentinel://127.0.0.1:${sentinel.port}/mymaster`, keyPrefix: 'wa:', dedupTtlSeconds: 60, replyTtlSeconds: 60 });
+    opened.push(store);
+    await exercise(store);
+    const direct = new Redis(master.url);
+    cleanup.push(() => direct.disconnect());
+    expect(await direct.exists('wa:d:k')).toBe(1);
+  });
+
+  it('runs every script in one slot of a three-node redis+cluster://', async () => {
+    const nodes: TestRedis[] = [];
+    for (let i = 0; i < 3; i++) {
+      const node = await startRedis({ args: ['--cluster-enabled', 'yes', '--cluster-port', String(await freePort()), '--cluster-config-file', 'nodes.conf'] });
+      cleanup.push(() => node.stop());
+      nodes.push(node);
+    }
+    await promisify(execFile)('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    // Every node must know every slot before the store connects.
+    const probes = nodes.map((n) => new Redis(n.url));
+    cleanup.push(() => probes.forEach((p) => p.disconnect()));
+    const deadline = Date.now() + 10_000;
+    const settled = async () => (await Promise.all(probes.map((p) => p.cluster('INFO')))).every((info) => info.includes('cluster_state:ok'));
+    while (!(await settled())) {
+      if (Date.now() > deadline) throw new Error('the test cluster did not become ready');
+      await sleep(100);
+    }
+
+    const store = new RedisStore({ url: `redis+cluster://127.0.0.1:${nodes[0]!.port},127.0.0.1:${nodes[1]!.port}`, keyPrefix: 'wa:', dedupTtlSeconds: 60, replyTtlSeconds: 60 });
+    opened.push(store);
+    expect(store.keyPrefix).toBe('{wa}:');
+    await exercise(store);
+  });
+});
