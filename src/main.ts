@@ -36,13 +36,41 @@ export interface StartOptions {
   defaultMetrics?: boolean;
 }
 
+/** The version in package.json, found from src/ (tests) and from dist/src/ (the built bin) alike. */
 export function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
+  for (const relative of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'whatsapp-exporter' && pkg.version) return pkg.version;
+    } catch {
+      // not at this level
+    }
   }
+  return '0.0.0';
+}
+
+/** whatsapp_store_up follows the store even where nothing calls /readyz (plain Docker, a VM). */
+function watchStore(store: Store, metrics: ExporterMetrics, logger: Logger, intervalMs = 15_000): () => void {
+  let wasUp: boolean | undefined;
+  const check = async () => {
+    const started = performance.now();
+    try {
+      await store.ping();
+      metrics.histogram('storeOperationDuration').observe({ store: store.kind, operation: 'ping' }, (performance.now() - started) / 1000);
+      metrics.gauge('storeUp').set({ store: store.kind }, 1);
+      if (wasUp === false) logger.info({ store: store.kind }, 'store reachable again');
+      wasUp = true;
+    } catch (err) {
+      metrics.gauge('storeUp').set({ store: store.kind }, 0);
+      metrics.counter('storeErrors').inc({ store: store.kind, operation: 'ping' });
+      if (wasUp !== false) logger.error({ store: store.kind, err: (err as Error).message }, 'store unreachable');
+      wasUp = false;
+    }
+  };
+  void check();
+  const timer = setInterval(() => void check(), intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 function listen(server: Server, host: string, port: number): Promise<string> {
@@ -87,6 +115,7 @@ export async function startExporter(config: Config, options: StartOptions = {}):
   const poller = pollerEnabled ? new Poller({ config, store, ingest, metrics, logger, holderId: `${process.pid}-${randomUUID()}` }) : undefined;
   poller?.start();
   const waitExpiry = startWaitExpiry({ store, metrics, config, logger });
+  const stopWatchingStore = watchStore(store, metrics, logger);
 
   logger.info({ webhook: webhookUrl, metrics: metricsUrl, store: store.kind, poller: pollerEnabled }, 'whatsapp-exporter started');
   let stopping: Promise<void> | undefined;
@@ -95,6 +124,7 @@ export async function startExporter(config: Config, options: StartOptions = {}):
     stop() {
       stopping ??= (async () => {
         waitExpiry.stop();
+        stopWatchingStore();
         await Promise.all([close(publicServer), poller?.stop()]);
         await close(metricsServer);
         await store.close();

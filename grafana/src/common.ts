@@ -116,6 +116,16 @@ export function increaseOverRange(metric: Metric, matchers: string, by: readonly
   return `sum by (${by.join(', ')}) (increase(${series(metric, matchers)}[$__range]))`;
 }
 
+/**
+ * increaseOverRange for counters whose label sets are born with their first event (one per account
+ * event name): a series created inside the range counts its whole value, where increase() sees 1 → 1.
+ */
+export function eventsOverRange(metric: Metric, matchers: string, by: readonly string[]): string {
+  if (metric.type !== 'counter') throw new Error(`${metric.name} is not a counter`);
+  const s = series(metric, matchers);
+  return `sum by (${by.join(', ')}) ((increase(${s}[$__range]) and ${s} offset $__range) or (${s} unless ${s} offset $__range))`;
+}
+
 /** Quantile of a histogram, per remaining label set (replicas summed, le kept). */
 export function quantile(q: number, metric: Metric, matchers = '', drop: readonly string[] = []): string {
   return `histogram_quantile(${q}, sum ${without(drop)}(rate(${series(metric, matchers, '_bucket')}[$__rate_interval])))`;

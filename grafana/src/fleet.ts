@@ -13,7 +13,7 @@ import {
   colourStateColumn,
   encodeState,
   gauge,
-  increaseOverRange,
+  eventsOverRange,
   instantQuery,
   newDashboard,
   perHour,
@@ -234,7 +234,7 @@ function recentChanges(d: dashboard.DashboardBuilder): dashboard.DashboardBuilde
         })
           .span(12)
           .decimals(0)
-          .withTarget(tableQuery(`round(${increaseOverRange(c.accountEvents, BY_WABA, ['waba_id', 'field', 'event'])}) > 0`, 'A')),
+          .withTarget(tableQuery(`round(${eventsOverRange(c.accountEvents, BY_WABA, ['waba_id', 'field', 'event'])}) > 0`, 'A')),
         {
           columns: [
             ['waba_id', 'WABA'],

@@ -243,12 +243,13 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
     }
     if (meta !== undefined) {
       // The only payload that names a number by both id and display digits: it links management webhooks
-      // (display digits only) to the number's id.
+      // (display digits only) to the number's id. The display text itself is left to the Graph API, whose
+      // formatted "+1 555-078-3881" would otherwise flip with these bare digits in the info labels.
       events.unshift({
         kind: 'phone_number', source: 'webhook', field: 'messages', wabaId: ctx.wabaId,
         phoneNumberId: meta.phone_number_id, displayPhoneNumber: meta.display_phone_number,
         observedAt: newest ?? ctx.observedAt,
-        attributes: { displayPhoneNumber: meta.display_phone_number },
+        attributes: {},
       });
     }
     return events;

@@ -418,11 +418,8 @@ describe('the shipped rules and dashboards on a real Prometheus and Alertmanager
       expect([...(listed.get('job') ?? [])]).toEqual([JOB]);
     });
 
-    // KNOWN BUG (reported, not fixed here): whatsapp_account_events_total{waba_id, field, event} is
-    // created by its first increment, so increase() sees 1 → 1 and the first event of each kind per
-    // exporter process never shows in this table. The FLAGGED and PAUSED events above are such firsts.
-    // When this starts passing, turn it into a plain `it`.
-    it.fails('known bug: lists the first FLAGGED and PAUSED events in "Account events in the selected period"', () => {
+    // Counter series born with their first event: increase() alone would see 1 → 1 and show nothing.
+    it('lists the first FLAGGED and PAUSED events in "Account events in the selected period"', () => {
       const table = targets.find((t) => t.view === 'whatsapp-fleet' && t.panel === 'Account events in the selected period')!;
       const rows = (answers.get(table)?.data?.result as PromResult[]).map((r) => `${r.metric.field} ${r.metric.event}`);
       expect(rows).toContain('phone_number_quality_update FLAGGED');
@@ -430,12 +427,8 @@ describe('the shipped rules and dashboards on a real Prometheus and Alertmanager
     });
   });
 
-  // KNOWN BUG (reported, not fixed here): `messages` webhooks write metadata.display_phone_number
-  // (digits, "15550783882") into the number's displayPhoneNumber attribute, over the Graph API's
-  // "+1 555-078-3882" that polling writes: the display_phone_number label of whatsapp_phone_number_info
-  // then depends on which source wrote last (new series, changing legends and alert descriptions).
-  // The number with conversation traffic shows it. When this starts passing, turn it into a plain `it`.
-  it.fails('known bug: labels each number with the Graph API display number while webhooks also name it', async () => {
+  // Messages webhooks name a number by bare digits; the Graph API's formatted display number must not flip with them.
+  it('labels each number with the Graph API display number while webhooks also name it', async () => {
     const seen = await vector(`count by (phone_number_id, display_phone_number) (last_over_time(whatsapp_phone_number_info{job="${JOB}"}[5m]))`);
     const byNumber = new Map<string, string[]>();
     for (const r of seen) byNumber.set(r.metric.phone_number_id!, [...(byNumber.get(r.metric.phone_number_id!) ?? []), r.metric.display_phone_number!]);

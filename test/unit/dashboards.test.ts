@@ -129,7 +129,7 @@ describe('generated dashboards', () => {
         if (expr.startsWith('rate(process_')) continue;
         for (const m of expr.matchAll(/\b(?:rate|increase)\(/g)) {
           const before = expr.slice(0, m.index);
-          expect(before, `"${panel}": ${expr}`).toMatch(/(?:sum|max|min|count) (?:without\([^)]*\binstance\b[^)]*\)|by \([^)]*\))\s*\(\s*$/);
+          expect(before, `"${panel}": ${expr}`).toMatch(/(?:sum|max|min|count) (?:without\([^)]*\binstance\b[^)]*\)|by \([^)]*\))\s*\(\s*\(?\s*$/);
         }
       }
     });

@@ -48,7 +48,7 @@ function template(field: string, templateId: string, observedAt: number, attribu
 function linkEvent(observedAt: number) {
   return {
     kind: 'phone_number', source: 'webhook', field: 'messages', wabaId: WABA, phoneNumberId: PHONE_NUMBER_ID,
-    displayPhoneNumber: DISPLAY, observedAt, attributes: { displayPhoneNumber: DISPLAY },
+    displayPhoneNumber: DISPLAY, observedAt, attributes: {},
   };
 }
 
