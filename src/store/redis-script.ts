@@ -17,7 +17,9 @@
  *   {p}w:{scope}            zset  customer → openedAt; {p}ws set of scopes with open waits
  *   {p}r:{scope}:{customer} string last reply time, TTL replyTtl
  *   {p}f:{funnel}:{customer} hash s step, b startedAt, l lastAt, v variant; TTL the run timeout
- *   {p}d:{key}              string de-duplication and `once` keys, TTL dedupTtl
+ *   {p}d:{key}              string de-duplication and `once` keys, TTL dedupTtl: '1', or while the
+ *                           caller has not confirmed it got the results, JSON {k token, g give-up ms, r results}
+ *   {p}dc:{key}             string results of a just-confirmed write, briefly (see CONFIRM_SCRIPT)
  *   {p}v:{key}              string the value kept by `once` with a value, TTL dedupTtl
  *   {p}a:{messageKey}       string an outbound message that already answered (closeWait), TTL dedupTtl
  *   {p}l:{name}             string lease holder, TTL the lease
@@ -40,7 +42,15 @@ if tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000 > tonumber(ARGV[2]) the
 
 /**
  * ARGV: prefix, deadline, dedupTtlSeconds, replyTtlSeconds, historyTtlSeconds, JSON writes (see toWire
- * in redis.ts). Returns 'late', or JSON: per write false (duplicate) or the list of op results.
+ * in redis.ts), token of this call, give-up time (server ms). Returns 'late', or JSON: per write
+ * false (duplicate), the list of op results, or {u = ms} (undecided, see below).
+ *
+ * A write with a dedupeKey leaves its results under the key until its caller confirms (CONFIRM_SCRIPT)
+ * that it got them. An answer lost on the way back (Redis killed after the write, a reply later than
+ * the caller's timeout) leaves the record unconfirmed: the caller answered "failed", the event comes
+ * again, and that delivery takes over the record and reports its results, so the event is counted
+ * once. A delivery that finds a record its caller may still confirm (before the give-up time) is
+ * undecided and asks again after u ms.
  */
 export const APPLY_SCRIPT = `${LATE}
 local p = ARGV[1]
@@ -48,6 +58,9 @@ local dedupTtl = ARGV[3]
 local replyTtl = ARGV[4]
 local historyTtl = ARGV[5]
 local writes = cjson.decode(ARGV[6])
+local token = ARGV[7]
+local giveUp = tonumber(ARGV[8])
+local nowMs = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 
 local function isMeta(field) return string.byte(field, 1) == 95 end
 
@@ -264,18 +277,80 @@ end
 local out = {}
 for i, w in ipairs(writes) do
   local dedupeKey = w.k and (p .. 'd:' .. w.k)
-  if dedupeKey and redis.call('EXISTS', dedupeKey) == 1 then
+  local seen = dedupeKey and redis.call('GET', dedupeKey)
+  if seen == '1' then
     out[i] = false
+  elseif seen then
+    local record = cjson.decode(seen)
+    if record.k == token then
+      out[i] = false
+    elseif nowMs > record.g then
+      record.k = token
+      record.g = giveUp
+      redis.call('SET', dedupeKey, cjson.encode(record), 'PX', redis.call('PTTL', dedupeKey))
+      out[i] = record.r
+    else
+      out[i] = { u = record.g - nowMs }
+    end
   else
     local results = {}
     for j, op in ipairs(w.o) do results[j] = run(op) end
-    if dedupeKey then redis.call('SET', dedupeKey, '1', 'EX', dedupTtl) end
+    if dedupeKey then redis.call('SET', dedupeKey, cjson.encode({ k = token, g = giveUp, r = results }), 'EX', dedupTtl) end
     out[i] = results
   end
 end
 return cjson.encode(out)
 `;
 
+/**
+ * ARGV: prefix, deadline, token, keep seconds, dedupeKeys. The caller got the results of these
+ * writes: each record still held by `token` becomes a plain '1'. Its results stay `keep` seconds
+ * under {p}dc:{key}, in case the caller never learns that this confirmation landed (ABANDON_SCRIPT);
+ * a caller that does learn it deletes them. Returns 'late' or the 1-based positions of the keys
+ * another delivery took over meanwhile (that one reports them).
+ */
+export const CONFIRM_SCRIPT = `${LATE}
+local lost = {}
+for i = 5, #ARGV do
+  local key = ARGV[1] .. 'd:' .. ARGV[i]
+  local seen = redis.call('GET', key)
+  local record = seen and seen ~= '1' and cjson.decode(seen)
+  if record and record.k == ARGV[3] then
+    redis.call('SET', key, '1', 'PX', redis.call('PTTL', key))
+    redis.call('SET', ARGV[1] .. 'dc:' .. ARGV[i], cjson.encode({ k = record.k, r = record.r }), 'EX', ARGV[4])
+  else
+    lost[#lost + 1] = i - 4
+  end
+end
+return lost
+`;
+
+/**
+ * ARGV: prefix, token, dedupeKeys. The caller answered "failed" for these writes although it may
+ * have applied or even confirmed them: what `token` holds becomes reportable by the next delivery
+ * at once. Records held by others are left alone.
+ */
+export const ABANDON_SCRIPT = `
+for i = 3, #ARGV do
+  local key = ARGV[1] .. 'd:' .. ARGV[i]
+  local seen = redis.call('GET', key)
+  if seen and seen ~= '1' then
+    local record = cjson.decode(seen)
+    if record.k == ARGV[2] then
+      record.g = 0
+      redis.call('SET', key, cjson.encode(record), 'PX', redis.call('PTTL', key))
+    end
+  elseif seen then
+    local doneKey = ARGV[1] .. 'dc:' .. ARGV[i]
+    local done = redis.call('GET', doneKey)
+    if done and cjson.decode(done).k == ARGV[2] then
+      redis.call('SET', key, cjson.encode({ k = ARGV[2], g = 0, r = cjson.decode(done).r }), 'PX', redis.call('PTTL', key))
+      redis.call('DEL', doneKey)
+    end
+  end
+end
+return 0
+`;
 /**
  * ARGV: prefix. Returns { numbers, templates, health, waits }: entity hashes as flat HGETALL rows,
  * health JSON strings, waits as {scope, count, oldest score}. Drops index entries whose key expired.

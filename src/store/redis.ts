@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions, type SentinelAddress } from 'ioredis';
 import { DEFAULT_HISTORY_TTL_SECONDS } from './memory.js';
 import { checkWrites } from './merge.js';
 import {
-  ACQUIRE_LEASE_SCRIPT, APPLY_SCRIPT, EXPIRE_WAITS_SCRIPT, READ_COUNTS_SCRIPT, RELEASE_LEASE_SCRIPT, SNAPSHOT_SCRIPT, TIME_SCRIPT,
+  ABANDON_SCRIPT, ACQUIRE_LEASE_SCRIPT, APPLY_SCRIPT, CONFIRM_SCRIPT, EXPIRE_WAITS_SCRIPT, READ_COUNTS_SCRIPT, RELEASE_LEASE_SCRIPT, SNAPSHOT_SCRIPT, TIME_SCRIPT,
 } from './redis-script.js';
 import {
   StoreUnavailableError,
@@ -37,6 +38,8 @@ export interface RedisStoreOptions {
 type ScriptCall = (anchorKey: string, ...args: string[]) => Promise<unknown>;
 interface StoreScripts {
   waStoreApply: ScriptCall;
+  waStoreConfirm: ScriptCall;
+  waStoreAbandon: ScriptCall;
   waStoreSnapshot: ScriptCall;
   waStoreExpireWaits: ScriptCall;
   waStoreReadCounts: ScriptCall;
@@ -47,6 +50,8 @@ interface StoreScripts {
 
 const scripts: Record<keyof StoreScripts, { lua: string; numberOfKeys: number }> = {
   waStoreApply: { lua: APPLY_SCRIPT, numberOfKeys: 1 },
+  waStoreConfirm: { lua: CONFIRM_SCRIPT, numberOfKeys: 1 },
+  waStoreAbandon: { lua: ABANDON_SCRIPT, numberOfKeys: 1 },
   waStoreSnapshot: { lua: SNAPSHOT_SCRIPT, numberOfKeys: 1 },
   waStoreExpireWaits: { lua: EXPIRE_WAITS_SCRIPT, numberOfKeys: 1 },
   waStoreReadCounts: { lua: READ_COUNTS_SCRIPT, numberOfKeys: 1 },
@@ -57,6 +62,11 @@ const scripts: Record<keyof StoreScripts, { lua: string; numberOfKeys: number }>
 
 /** How often the offset between this host's clock and the server's is measured again. */
 const CLOCK_CHECK_MS = 60_000;
+/** Time a caller has, after its own timeout, to confirm results before another delivery takes them over. */
+const CONFIRM_SLACK_MS = 1000;
+/** How long a failed call keeps trying to hand its writes back (ABANDON_SCRIPT), and results are kept for that. */
+const ABANDON_WINDOW_SECONDS = 600;
+const ABANDON_RETRY_MS = 200;
 
 /** Replies that mean "Redis cannot serve this now" rather than a bug in the request. */
 const UNAVAILABLE_REPLY = /^(OOM|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|NOREPLICAS|MOVED|ASK|NOSCRIPT)\b/;
@@ -67,9 +77,13 @@ const UNAVAILABLE_REPLY = /^(OOM|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAI
 const NOT_RUN_REPLY = /^(NOSCRIPT|MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/;
 
 /**
- * The shared store: every replica sees the same state. One `apply` is one EVALSHA of one Lua script
- * (atomic, one round trip). A call fails fast with StoreUnavailableError while Redis is unreachable
- * (no offline queue, no per-command retries) while the client keeps reconnecting in the background.
+ * The shared store: every replica sees the same state. The writes of one `apply` run in one EVALSHA
+ * of one Lua script (atomic); when they carry dedupeKeys a second, small script confirms that this
+ * caller got the results (see APPLY_SCRIPT: an answer lost with Redis killed or frozen must not lose
+ * the event's counts). A call fails fast with StoreUnavailableError while Redis is unreachable (no
+ * offline queue, no per-command retries) while the client keeps reconnecting in the background.
+ *
+ * Needs Redis 5 or later (scripts replicated by effects: they read TIME before writing).
  */
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
@@ -83,6 +97,9 @@ export class RedisStore implements Store {
   private readonly readyWaiters = new Set<() => void>();
   private lastError: string | undefined;
   private closed = false;
+  /** Writes of failed calls to hand back: token → dedupeKeys, with when the call failed. */
+  private readonly toAbandon = new Map<string, { keys: string[]; since: number }>();
+  private abandonTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.readyTimeoutMs = options.readyTimeoutMs ?? 1000;
@@ -116,21 +133,109 @@ export class RedisStore implements Store {
     });
   }
 
+  /**
+   * Exactly-once reporting across lost answers (see APPLY_SCRIPT): results of writes with a dedupeKey
+   * are returned only once this call has confirmed them; a write another delivery may still confirm
+   * is asked again until that one confirms (then it is a duplicate here) or gives up (then this call
+   * takes its results over). A call that fails confirms nothing, so a redelivery gets the results.
+   */
   async apply(writes: readonly EventWrite[]): Promise<EventWriteResult[]> {
     checkWrites(writes);
-    if (writes.length === 0) return [];
+    const token = randomBytes(9).toString('base64url');
+    try {
+      return await this.applyWithToken(writes, token);
+    } catch (err) {
+      // The writes may have landed (and even been confirmed) with the answer lost: hand them back.
+      const keys = [...new Set(writes.flatMap((w) => (w.dedupeKey !== undefined ? [w.dedupeKey] : [])))];
+      if (keys.length > 0) this.abandonLater(token, keys);
+      throw err;
+    }
+  }
+
+  private async applyWithToken(writes: readonly EventWrite[], token: string): Promise<EventWriteResult[]> {
+    const out = new Array<EventWriteResult>(writes.length);
+    const toConfirm: number[] = [];
+    const waitUntil = Date.now() + this.commandTimeoutMs + CONFIRM_SLACK_MS + 500;
+    let todo = writes.map((_, i) => i);
+    for (let attempt = 0; todo.length > 0; attempt++) {
+      const decoded = await this.applyOnce(todo.map((i) => writes[i]!), token);
+      const undecided: number[] = [];
+      let waitMs = 0;
+      decoded.forEach((r, j) => {
+        const i = todo[j]!;
+        if (r === false) {
+          out[i] = { duplicate: true };
+        } else if (r !== null && typeof r === 'object' && 'u' in r) {
+          undecided.push(i);
+          waitMs = Math.max(waitMs, Number((r as { u: number }).u));
+        } else {
+          const results = list(r);
+          out[i] = { duplicate: false, results: writes[i]!.ops.map((op, k) => decodeResult(op, results[k])) };
+          if (writes[i]!.dedupeKey !== undefined) toConfirm.push(i);
+        }
+      });
+      todo = undecided;
+      if (todo.length === 0) break;
+      // Usually a concurrent redelivery whose first delivery confirms within milliseconds.
+      const pause = Math.min(waitMs + 5, 20 * 2 ** attempt, 250);
+      if (Date.now() + pause > waitUntil) throw new StoreUnavailableError('Redis apply: a redelivered write is still awaiting its first delivery');
+      await new Promise((r) => setTimeout(r, pause));
+    }
+    if (toConfirm.length > 0) {
+      const keys = toConfirm.map((i) => writes[i]!.dedupeKey!);
+      // Writes another delivery took over meanwhile are reported by that one: duplicates here.
+      for (const lost of await this.confirm(keys, token)) out[toConfirm[lost - 1]!] = { duplicate: true };
+      // Confirmed and known to be: the kept results are not needed (they would expire anyway).
+      this.client.del(...keys.map((k) => `${this.keyPrefix}dc:${k}`)).catch(() => undefined);
+    }
+    return out;
+  }
+
+  private abandonLater(token: string, keys: string[]): void {
+    this.toAbandon.set(token, { keys, since: Date.now() });
+    this.abandonTimer ??= setTimeout(() => void this.abandonNow(), 0);
+  }
+
+  /** Hands back what failed calls left, retrying while Redis is away (within the abandon window). */
+  private async abandonNow(): Promise<void> {
+    for (const [token, { keys, since }] of this.toAbandon) {
+      if (Date.now() - since > ABANDON_WINDOW_SECONDS * 1000) {
+        this.toAbandon.delete(token);
+        continue;
+      }
+      try {
+        await this.call('abandon', (s) => s.waStoreAbandon(this.anchorKey, this.keyPrefix, token, ...keys));
+        this.toAbandon.delete(token);
+      } catch {
+        break;
+      }
+    }
+    this.abandonTimer = undefined;
+    if (this.toAbandon.size > 0 && !this.closed) {
+      this.abandonTimer = setTimeout(() => void this.abandonNow(), ABANDON_RETRY_MS);
+      this.abandonTimer.unref();
+    }
+  }
+
+  private async applyOnce(writes: readonly EventWrite[], token: string): Promise<unknown[]> {
     const { dedupTtlSeconds, replyTtlSeconds, historyTtlSeconds = DEFAULT_HISTORY_TTL_SECONDS } = this.options;
     const wire = toWire(writes);
-    const raw = await this.call('apply', async (s) => s.waStoreApply(
-      this.anchorKey, this.keyPrefix, await this.fence(), String(dedupTtlSeconds), String(replyTtlSeconds), String(historyTtlSeconds), wire,
-    ));
-    const decoded = JSON.parse(String(raw)) as unknown[];
-    return writes.map((w, i) => {
-      const r = decoded[i];
-      if (r === false) return { duplicate: true } as const;
-      const results = list(r);
-      return { duplicate: false, results: w.ops.map((op, j) => decodeResult(op, results[j])) } as const;
+    const raw = await this.call('apply', async (s) => {
+      const deadline = await this.fence();
+      const giveUp = String(Number(deadline) + this.replyMarginMs + CONFIRM_SLACK_MS);
+      return s.waStoreApply(
+        this.anchorKey, this.keyPrefix, deadline, String(dedupTtlSeconds), String(replyTtlSeconds), String(historyTtlSeconds), wire, token, giveUp,
+      );
     });
+    return JSON.parse(String(raw)) as unknown[];
+  }
+
+  /** Returns the 1-based positions of keys this call no longer holds. */
+  private async confirm(dedupeKeys: string[], token: string): Promise<number[]> {
+    const raw = await this.call('apply', async (s) => s.waStoreConfirm(
+      this.anchorKey, this.keyPrefix, await this.fence(), token, String(ABANDON_WINDOW_SECONDS), ...dedupeKeys,
+    ));
+    return (raw as number[]).map(Number);
   }
 
   async snapshot(): Promise<Snapshot> {
@@ -196,7 +301,9 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.toAbandon.size > 0 && this.client.status === 'ready') await this.abandonNow();
     this.closed = true;
+    if (this.abandonTimer) clearTimeout(this.abandonTimer);
     for (const wake of this.readyWaiters) wake();
     if (this.client.status === 'ready') {
       try {
@@ -230,8 +337,12 @@ export class RedisStore implements Store {
       });
       this.clock = await this.clockCheck;
     }
-    const margin = Math.min(500, this.commandTimeoutMs / 2);
-    return String(Math.floor(Date.now() + this.clock.offsetMs + this.commandTimeoutMs - margin));
+    return String(Math.floor(Date.now() + this.clock.offsetMs + this.commandTimeoutMs - this.replyMarginMs));
+  }
+
+  /** Time left for an answer to travel back before the client gives up. */
+  private get replyMarginMs(): number {
+    return Math.min(500, Math.floor(this.commandTimeoutMs / 2));
   }
 
   private async measureClock(): Promise<{ offsetMs: number; at: number }> {

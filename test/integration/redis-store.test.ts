@@ -10,6 +10,7 @@ import { ExporterMetrics } from '../../src/metrics/registry.js';
 import { createStore } from '../../src/store/index.js';
 import { createKeyHasher } from '../../src/store/keys.js';
 import { RedisStore, clusterPrefix, type RedisStoreOptions } from '../../src/store/redis.js';
+import { ABANDON_SCRIPT, APPLY_SCRIPT, CONFIRM_SCRIPT } from '../../src/store/redis-script.js';
 import { StoreUnavailableError, type Store, type StoreOp } from '../../src/store/types.js';
 import { freePort, startRedis, type TestRedis } from '../support/redis.js';
 
@@ -100,6 +101,62 @@ describe('RedisStore', () => {
     const raced = await Promise.all(Array.from({ length: 20 }, (_, i) =>
       ok(i % 2 ? a : b, { op: 'openWait', scope: SCOPE, customer: 'c2', at: 200 + i })));
     expect(raced.filter(([r]) => (r as { opened: boolean }).opened)).toHaveLength(1);
+  });
+
+  it('reports the results of a write whose answer was lost to the next delivery, once', async () => {
+    const store = newStore();
+    const p = store.keyPrefix;
+    // A caller applies the write and dies before it sees the answer (or gives up on a late one).
+    const [seconds, micros] = await inspector.time();
+    const serverNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    const wire = JSON.stringify([{ k: 'evt', o: [{ op: 'openWait', s: SCOPE, c: 'c1', at: '100' }] }]);
+    const lostAnswer = await inspector.eval(APPLY_SCRIPT, 1, `${p}ni`, p, String(serverNow + 60_000), '3600', '600', '86400', wire, 'dead-caller', String(serverNow + 400));
+    expect(JSON.parse(String(lostAnswer))).toEqual([[true]]);
+
+    // The redelivery waits for the dead caller's give-up time, then reports the original results:
+    // applied afresh, the wait (already open) would not open again.
+    const started = performance.now();
+    expect(await store.apply([{ dedupeKey: 'evt', ops: [{ op: 'openWait', scope: SCOPE, customer: 'c1', at: 100 }] }]))
+      .toEqual([{ duplicate: false, results: [{ opened: true }] }]);
+    expect(performance.now() - started).toBeGreaterThan(200);
+    expect(await store.apply([{ dedupeKey: 'evt', ops: [] }])).toEqual([{ duplicate: true }]);
+    expect((await store.snapshot()).waits).toEqual([{ scope: SCOPE, count: 1, oldestAt: 100 }]);
+    // The dead caller's confirmation, should it come after all, is refused: it must not count too.
+    expect(await inspector.eval(CONFIRM_SCRIPT, 1, `${p}ni`, p, String(serverNow + 60_000), 'dead-caller', '600', 'evt')).toEqual([1]);
+  });
+
+  it('lets a caller that failed after its confirmation landed hand the results back to the next delivery', async () => {
+    const store = newStore();
+    const p = store.keyPrefix;
+    const [seconds] = await inspector.time();
+    const far = String((Number(seconds) + 60) * 1000);
+    const wire = JSON.stringify([{ k: 'evt', o: [{ op: 'once', k: 'msg:read' }] }]);
+    await inspector.eval(APPLY_SCRIPT, 1, `${p}ni`, p, far, '3600', '600', '86400', wire, 'caller-1', far);
+    // Confirmed, but the answer to the confirmation was lost: the caller answered "failed".
+    expect(await inspector.eval(CONFIRM_SCRIPT, 1, `${p}ni`, p, far, 'caller-1', '600', 'evt')).toEqual([]);
+    expect(await store.apply([{ dedupeKey: 'evt', ops: [] }])).toEqual([{ duplicate: true }]);
+    // Someone else's hand-back changes nothing; the caller's own makes the results reportable at once.
+    await inspector.eval(ABANDON_SCRIPT, 1, `${p}ni`, p, 'caller-2', 'evt');
+    expect(await store.apply([{ dedupeKey: 'evt', ops: [] }])).toEqual([{ duplicate: true }]);
+    await inspector.eval(ABANDON_SCRIPT, 1, `${p}ni`, p, 'caller-1', 'evt');
+    const started = performance.now();
+    expect(await store.apply([{ dedupeKey: 'evt', ops: [{ op: 'once', key: 'msg:read' }] }])).toEqual([{ duplicate: false, results: [{ first: true }] }]);
+    expect(performance.now() - started).toBeLessThan(200);
+    expect(await store.apply([{ dedupeKey: 'evt', ops: [] }])).toEqual([{ duplicate: true }]);
+    expect(await inspector.exists(`${p}dc:evt`)).toBe(0);
+  });
+
+  it('reports a write delivered many times at once to exactly one caller, without waiting long', async () => {
+    const [a, b] = [newStore({ keyPrefix: 'race:' }), newStore({ keyPrefix: 'race:' })];
+    const started = performance.now();
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).apply([
+      { dedupeKey: 'status-1', ops: [{ op: 'once', key: 'msg:sent' }] },
+      { dedupeKey: `own-${i}`, ops: [] },
+    ])));
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(results.filter(([r]) => !r!.duplicate)).toEqual([[{ duplicate: false, results: [{ first: true }] }, { duplicate: false, results: [] }]]);
+    expect(results.every(([, own]) => own!.duplicate === false)).toBe(true);
+    expect(await inspector.get('race:d:status-1')).toBe('1');
   });
 
   it('sets a TTL on every de-duplication, once, reply, funnel, lease, bucket and tombstone key, and on nothing that must stay', async () => {

@@ -27,7 +27,10 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** SIGKILL and wait for the exit: the crash case (clients see the connection drop). */
   kill(): Promise<void>;
-  /** Stops the server if it runs, then starts a fresh one on the same port (empty: no persistence). */
+  /**
+   * Stops the server if it runs (SIGTERM), then starts it again on the same port and data directory:
+   * empty by default, with its data when `args` turn persistence on (e.g. ['--appendonly', 'yes']).
+   */
   restart(): Promise<void>;
 }
 
@@ -38,7 +41,7 @@ process.once('exit', () => {
 });
 
 export interface StartRedisOptions {
-  /** Extra command-line options, e.g. ['--cluster-enabled', 'yes'] or ['--sentinel']. */
+  /** Extra command-line options, after (so overriding) the defaults, e.g. ['--appendonly', 'yes'] or ['--sentinel']. */
   args?: string[];
   /** A config file (first argument of redis-server; Sentinel needs a writable one). */
   config?: string;
