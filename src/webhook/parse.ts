@@ -82,20 +82,22 @@ function parseChange(entry: WebhookEntry, change: WebhookChange, hashKey: KeyHas
   const parsed: ParsedChange = { field, wabaId, outcome: 'ok', events: result.events, unknownValues: [...ctx.unknownValues] };
   // Management changes carry no id of their own: a redelivery is recognised by its content. entry.time is part
   // of it (two genuine FLAGGED events differ only there), and never receivedAt, which differs on every redelivery.
+  // The content is what the schema kept: fields Meta adds later (of any depth) neither change the key nor
+  // reach JSON.stringify's recursion limit.
   if (field !== 'messages') {
-    parsed.dedupeKey = contentKey(field, wabaId, entry.time === undefined ? '' : String(entry.time), JSON.stringify(value));
+    parsed.dedupeKey = contentKey(field, wabaId, entry.time === undefined ? '' : String(entry.time), JSON.stringify(result.data));
   }
   return parsed;
 }
 
-type FieldResult = { ok: true; events: ExporterEvent[] } | { ok: false; issues: readonly z.core.$ZodIssue[] };
+type FieldResult = { ok: true; data: unknown; events: ExporterEvent[] } | { ok: false; issues: readonly z.core.$ZodIssue[] };
 
 function parseKnownField<F extends KnownField>(field: F, value: unknown, ctx: ChangeContext): FieldResult {
   // TypeScript cannot correlate the schema and handler chosen by the same key; the two tables share KnownField.
   const schema = fieldValueSchemas[field] as unknown as z.ZodType<FieldValue<F>>;
   const result = schema.safeParse(value);
   if (!result.success) return { ok: false, issues: result.error.issues };
-  return { ok: true, events: (fieldHandlers[field] as FieldHandler<F>)(result.data, ctx) };
+  return { ok: true, data: result.data, events: (fieldHandlers[field] as FieldHandler<F>)(result.data, ctx) };
 }
 
 type FieldHandler<F extends KnownField> = (value: FieldValue<F>, ctx: ChangeContext) => ExporterEvent[];

@@ -138,6 +138,9 @@ export const entrySchema = z.object({
   changes: z.array(changeSchema),
 });
 
+/** A business display number in any format ("15550783881", "+1 555-078 3881"): its digits identify it. */
+const displayPhoneNumberSchema = z.string().regex(/\d/, 'a display phone number needs digits');
+
 export const envelopeSchema = z.object({
   object: z.literal('whatsapp_business_account'),
   entry: z.array(entrySchema),
@@ -146,7 +149,7 @@ export const envelopeSchema = z.object({
 // --- management fields ---
 
 export const phoneNumberQualityUpdateSchema = z.object({
-  display_phone_number: z.string().min(1),
+  display_phone_number: displayPhoneNumberSchema,
   event: z.string(),
   /** Deprecated ("removed in February 2026") in favour of max_daily_conversations_per_business. */
   current_limit: z.string().optional(),
@@ -191,7 +194,7 @@ export const templateCategoryUpdateSchema = z.object({
 });
 
 export const phoneNumberNameUpdateSchema = z.object({
-  display_phone_number: z.string().min(1),
+  display_phone_number: displayPhoneNumberSchema,
   decision: z.string(),
   requested_verified_name: z.string().optional(),
   rejection_reason: z.string().nullish(),
@@ -237,7 +240,7 @@ export const businessCapabilityUpdateSchema = z.object({
 // --- messages ---
 
 export const metadataSchema = z.object({
-  display_phone_number: z.string().min(1),
+  display_phone_number: displayPhoneNumberSchema,
   phone_number_id: z.string().min(1),
 });
 
