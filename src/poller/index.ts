@@ -220,6 +220,10 @@ export class Poller {
       clearTimeout(w.timer);
       w.timer = undefined;
     }
+    // The new leader reports the API side now; this replica's last figures would only go stale.
+    for (const key of ['pollSuccess', 'pollLastSuccess', 'pollInterval', 'graphApiUsageRatio', 'graphApiTokenValid'] as const) {
+      this.deps.metrics.gauge(key).reset();
+    }
   }
 
   private schedule(w: WabaPoll, delayMs: number): void {

@@ -12,7 +12,10 @@ const WEBHOOK_PATH = '/webhook';
  */
 export function createPublicServer(config: Config['webhook'], receiver: WebhookReceiver, metrics: ExporterMetrics, logger: Logger): Server {
   const duration = metrics.histogram('webhookRequestDuration');
-  const server = createServer((req, res) => {
+  // Node checks headersTimeout and requestTimeout only every connectionsCheckingInterval (30 s by
+  // default): slow clients would hold connection slots far longer than the timeouts say.
+  const checkEveryMs = Math.max(100, Math.min(config.headersTimeoutMs, config.requestTimeoutMs) / 2);
+  const server = createServer({ connectionsCheckingInterval: checkEveryMs }, (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -44,8 +47,10 @@ export function createPublicServer(config: Config['webhook'], receiver: WebhookR
   server.headersTimeout = config.headersTimeoutMs;
   server.keepAliveTimeout = 5_000;
   server.maxConnections = config.maxConnections;
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
+      : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     else socket.destroy();
   });
   return server;
