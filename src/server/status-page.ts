@@ -164,12 +164,14 @@ function when(seconds: number | undefined, now: number): SafeHtml {
   return html`<time datetime="${iso}">${iso}</time> <span class="age">(${relativeAge(seconds, now)})</span>`;
 }
 
-/** The time of the newest observation of an attribute: the store keeps no history, so not the time it changed. */
+/** When the current value was first seen (its last change, as far as the exporter saw), and when it was last confirmed. */
 function observed(o: Observed | undefined, now: number): SafeHtml {
   if (!o) return html``;
-  const iso = isoTime(o.at);
+  const since = o.since ?? o.at;
+  const iso = isoTime(since);
   if (iso === '—') return html``;
-  return html`<div class="at">observed ${relativeAge(o.at, now)}<br><time datetime="${iso}">${iso}</time></div>`;
+  const confirmed = o.at > since ? html`<br>last seen ${relativeAge(o.at, now)}` : html``;
+  return html`<div class="at">since ${relativeAge(since, now)}<br><time datetime="${iso}">${iso}</time>${confirmed}</div>`;
 }
 
 function badge(text: string | undefined, tone: Tone): SafeHtml {
@@ -412,7 +414,7 @@ ${snapshot ? html`<section><h2>Phone numbers <span class="count">(worst first)</
 <section><h2>Customers waiting for a reply</h2>${waitsSection(snapshot.waits, snapshot.numbers, now)}</section>
 ${healthEntitiesSection(snapshot, now)}` : ''}
 ${ingestionSection(input)}
-<footer>Times are UTC. "Observed" is the newest observation of a value (webhook or poll), not necessarily when it last changed.
+<footer>Times are UTC. "Since" is when the exporter first saw the current value (webhook or poll): its last change, as far as this exporter saw; "last seen" is the newest observation that confirmed it.
 Probes: <a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a>.</footer>
 </main></body></html>
 `;

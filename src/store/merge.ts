@@ -15,8 +15,9 @@ export function mergeAttributes(stored: AttributeMap, incoming: AttributeMap, re
       stale.push(name);
       continue;
     }
-    if (current === undefined || current.value !== next.value) changed.push(name);
-    stored[name] = { value: next.value, at: next.at };
+    const isChange = current === undefined || current.value !== next.value;
+    if (isChange) changed.push(name);
+    stored[name] = { value: next.value, at: next.at, since: isChange ? next.since ?? next.at : current.since ?? current.at };
   }
   return { changed, stale };
 }

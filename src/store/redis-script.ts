@@ -8,7 +8,7 @@
  * cjson.encode could come back changed. Lua only compares them (tonumber).
  *
  * Layout ({p} = prefix):
- *   {p}n:{waba}:{id}        hash  number by id: attribute → JSON [value,"at"]; meta _w waba, _i id, _d digits, _r removedAt
+ *   {p}n:{waba}:{id}        hash  number by id: attribute → JSON [value,"at","since"]; meta _w waba, _i id, _d digits, _r removedAt
  *   {p}n:{waba}:d:{digits}  hash  number known only by display digits (same fields)
  *   {p}nl:{waba}            hash  digits → id
  *   {p}t:{waba}:{template}  hash  template: attributes as above; meta _w, _t id, _r
@@ -94,8 +94,14 @@ local function mergeInto(key, attrs)
     if (current and tonumber(current[2]) > atn) or (removedAt and atn <= removedAt) then
       stale[#stale + 1] = name
     else
-      if not current or current[1] ~= value then changed[#changed + 1] = name end
-      redis.call('HSET', key, name, cjson.encode({ value, at }))
+      local since = at
+      if not current or current[1] ~= value then
+        changed[#changed + 1] = name
+        if a[4] then since = a[4] end
+      else
+        since = current[3] or current[2]
+      end
+      redis.call('HSET', key, name, cjson.encode({ value, at, since }))
     end
   end
   return { c = changed, s = stale }
@@ -138,7 +144,7 @@ local function mergeNumber(op)
         for i = 1, #rows, 2 do
           if not isMeta(rows[i]) then
             local v = cjson.decode(rows[i + 1])
-            attrs[#attrs + 1] = { rows[i], v[1], v[2] }
+            attrs[#attrs + 1] = { rows[i], v[1], v[2], v[3] }
           end
         end
         numberMeta(key, w, id, nil)

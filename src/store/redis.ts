@@ -529,8 +529,8 @@ function readEntity(rows: string[]): { meta: Record<string, string>; attributes?
     if (field.startsWith('_')) {
       meta[field] = value;
     } else {
-      const [v, at] = JSON.parse(value) as [string | boolean, string];
-      (attributes ??= {})[field] = { value: v, at: Number(at) };
+      const [v, at, since] = JSON.parse(value) as [string | boolean, string, string | undefined];
+      (attributes ??= {})[field] = { value: v, at: Number(at), since: Number(since ?? at) };
     }
   }
   return attributes === undefined ? { meta } : { meta, attributes };

@@ -6,7 +6,10 @@
 
 export interface Observed<T = string | boolean> {
   value: T;
+  /** Time of the newest observation of this attribute. */
   at: number;
+  /** Time of the first observation of the current value: when it last changed, as far as the exporter saw. Set by the store. */
+  since?: number;
 }
 
 export type AttributeMap = Record<string, Observed>;

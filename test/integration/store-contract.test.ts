@@ -69,8 +69,14 @@ const funnel = (step: number, t: number, extra: { variant?: string; runTimeoutSe
 });
 
 /** The snapshot in a stable order: stores may list entities in any order. */
+/** Attributes as the value tests compare them: `since` has tests of its own. */
+function withoutSince<R extends { attributes: AttributeMap }>(r: R): R {
+  return { ...r, attributes: Object.fromEntries(Object.entries(r.attributes).map(([k, { value, at }]) => [k, { value, at }])) };
+}
+
 async function snap(store: Store): Promise<Snapshot> {
-  const s = await store.snapshot();
+  const raw = await store.snapshot();
+  const s = { ...raw, numbers: raw.numbers.map(withoutSince), templates: raw.templates.map(withoutSince) };
   const by = <T>(key: (x: T) => string) => (a: T, b: T) => key(a).localeCompare(key(b));
   return {
     numbers: [...s.numbers].sort(by((n) => `${n.wabaId}|${n.phoneNumberId ?? ''}|${n.displayDigits ?? ''}`)),
@@ -93,6 +99,22 @@ describe.each(factories)('store contract: %s', (_name, make) => {
         wabaId: WABA, templateId: '594425479261596',
         attributes: { status: at('PAUSED', 200), qualityScore: at('RED', 150) },
       }]);
+    });
+
+    it('keeps when each value was first seen: since moves on a change, not on a re-observation', async () => {
+      const store = make();
+      await run(store, mergeTemplate({ status: at('APPROVED', 100) }));
+      await run(store, mergeTemplate({ status: at('APPROVED', 150) }));
+      expect((await store.snapshot()).templates[0]!.attributes.status).toEqual({ value: 'APPROVED', at: 150, since: 100 });
+      await run(store, mergeTemplate({ status: at('PAUSED', 200) }));
+      await run(store, mergeTemplate({ status: at('PAUSED', 260) }));
+      expect((await store.snapshot()).templates[0]!.attributes.status).toEqual({ value: 'PAUSED', at: 260, since: 200 });
+      await run(store, mergeNumber({ displayDigits: '15550783881' }, { qualityRating: at('RED', 300) }));
+      await run(store, mergeNumber({ displayDigits: '15550783881' }, { qualityRating: at('RED', 320) }));
+      await run(store, mergeNumber({ phoneNumberId: '106540352242922', displayDigits: '15550783881' }, { status: at('FLAGGED', 330) }));
+      const [n] = (await store.snapshot()).numbers;
+      expect(n!.attributes.qualityRating).toEqual({ value: 'RED', at: 320, since: 300 });
+      expect(n!.attributes.status).toEqual({ value: 'FLAGGED', at: 330, since: 330 });
     });
 
     it('lets the later arrival win at an equal time, and reports an unchanged value as neither changed nor stale', async () => {

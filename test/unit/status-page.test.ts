@@ -96,15 +96,22 @@ describe('renderStatusPage numbers', () => {
     expect(names).toEqual(['Red', 'Flagged', 'Banned', 'Yellow', 'Limited', 'Unrated', 'Green']);
   });
 
-  it('shows quality, status, limit and when each was observed, with the word and not only the colour', () => {
+  it('shows quality, status, limit and since when, with the word and not only the colour', () => {
     const n = number('106540352242922', { verifiedName: 'Lucky Shrub', displayPhoneNumber: '+1 555-078-3881', qualityRating: 'RED', status: 'CONNECTED', messagingLimit: 'TIER_2K' }, NOW - 180);
     const html = renderStatusPage(input({ ...empty, numbers: [n] }));
     expect(html).toContain('<span class="badge bad">RED</span>');
     expect(html).toContain('<span class="badge good">CONNECTED</span>');
     expect(html).toContain('2,000 / 24 h');
     expect(html).toContain('TIER_2K');
-    expect(html).toContain('<td class="quality"><span class="badge bad">RED</span><div class="at">observed 3 min ago<br><time datetime="2025-11-24T15:57:00Z">2025-11-24T15:57:00Z</time></div></td>');
+    expect(html).toContain('<td class="quality"><span class="badge bad">RED</span><div class="at">since 3 min ago<br><time datetime="2025-11-24T15:57:00Z">2025-11-24T15:57:00Z</time></div></td>');
     expect(html).toContain('tr class="row-bad"');
+  });
+
+  it('shows when a value last changed apart from when it was last confirmed', () => {
+    const n = number('106540352242922', { qualityRating: 'RED' }, NOW - 60);
+    n.attributes.qualityRating = { value: 'RED', at: NOW - 60, since: NOW - 7200 };
+    const html = renderStatusPage(input({ ...empty, numbers: [n] }));
+    expect(html).toContain('<div class="at">since 2 h ago<br><time datetime="2025-11-24T14:00:00Z">2025-11-24T14:00:00Z</time><br>last seen 1 min ago</div>');
   });
 
   it('marks a number flagged by a quality event even while its status says CONNECTED', () => {
@@ -234,7 +241,7 @@ describe('createStatusPage', () => {
     const html = await createStatusPage({ store: counting, metrics, version: '4.5.6', now: () => NOW * 1000 })();
     expect(snapshots).toBe(1);
     expect(html).toContain('version 4.5.6');
-    expect(rows(html, 'numbers')[0]).toMatch(/^Shop One id 1 · WABA \d+ RED observed 10 s ago/);
+    expect(rows(html, 'numbers')[0]).toMatch(/^Shop One id 1 · WABA \d+ RED since 10 s ago/);
     expect(rows(html, 'ingestion')).toEqual([`${WABA} 2025-11-24T15:59:30Z (30 s ago) FAILED never REJECTED`]);
     expect(html).toContain('accepted <b>7</b>');
     expect(html).toContain('Dead letters kept: <b>2</b>');
