@@ -1,0 +1,247 @@
+import { RedisStore } from '../src/store/redis.js';
+import type { Benchmark } from './lib/benchmark.js';
+import { bodiesFile } from './lib/bodies.js';
+import { httpGet, type RunContext } from './lib/context.js';
+import { sumOf } from './lib/exposition.js';
+import { foreignLoad } from './lib/cpu.js';
+import { log } from './lib/options.js';
+import { runJsonChild, startBenchServer, startExporterProcess, type ServerProcess } from './lib/proc.js';
+import { fmt, ratio, type BenchmarkResult, type Check, type Table } from './lib/report.js';
+import { runWrk } from './lib/wrk.js';
+import { workloads, type Workload } from './lib/workloads.js';
+import { benchMessages } from './messages.js';
+import type { StageFigure } from './stages.js';
+
+export type Target = 'bare' | 'memory' | 'redis';
+export const TARGETS: readonly Target[] = ['bare', 'memory', 'redis'];
+
+export interface LoadFigure {
+  target: Target;
+  workload: string;
+  requestsPerSecond: number;
+  eventsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** CPU time of the server process per request: steadier than throughput on a shared machine. */
+  cpuMsPerRequest: number;
+  /** CPU time of redis-server per request (Redis target). */
+  redisCpuMsPerRequest?: number;
+  requests: number;
+  non2xx: number;
+  socketErrors: number;
+  /** Share of measured requests that repeated a body already sent (the file was shorter than the run). */
+  repeatedShare: number;
+  /** whatsapp_webhook_duplicates_total at the end, over all events sent (warm-up included). */
+  duplicateShare?: number;
+  meanBodyBytes: number;
+  /** Cores used by processes outside the benchmark during the measured phase (the machine is shared). */
+  otherCores: number;
+}
+
+/**
+ * Distinct bodies per phase. The warm-up file is fixed; the measured file is sized from the rate the
+ * warm-up reached, so a stateful server never sees a body twice (repeats are still reported). The
+ * bare receiver keeps no state: a short file that it cycles through costs it the same.
+ */
+export function warmCount(w: Workload): number {
+  return w.eventsPerRequest === 1 ? 40_000 : 1_500;
+}
+
+export function measureCount(ctx: RunContext, w: Workload, target: Target, warmRate: number): number {
+  const floor = w.eventsPerRequest === 1 ? 20_000 : 500;
+  if (target === 'bare') return floor;
+  const needed = warmRate * ctx.options.measureSeconds * 1.5;
+  // Rounded up to a power of two times the floor, so the targets of one workload share files.
+  let count = floor;
+  while (count < needed) count *= 2;
+  return count;
+}
+
+async function startTarget(ctx: RunContext, target: Target): Promise<{ server: ServerProcess; redis?: Awaited<ReturnType<RunContext['freshRedis']>> }> {
+  if (target === 'bare') return { server: await startBenchServer('bare-receiver', 'bare-receiver.js', [], ctx.profileDir) };
+  if (target === 'memory') return { server: await startExporterProcess({ ...(ctx.profileDir ? { profileDir: ctx.profileDir } : {}) }) };
+  const redis = await ctx.freshRedis();
+  return { server: await startExporterProcess({ redisUrl: redis.url, ...(ctx.profileDir ? { profileDir: ctx.profileDir } : {}) }), redis };
+}
+
+/**
+ * One saturating load phase: a fresh server, a warm-up with its own bodies, then the measured wrk
+ * run with bodies never sent before. Memoised per run: the ingest and messages benchmarks share phases.
+ */
+export async function measureLoad(ctx: RunContext, target: Target, workloadName: string): Promise<LoadFigure> {
+  const key = `load:${target}:${workloadName}`;
+  const hit = ctx.memo.get(key) as LoadFigure | undefined;
+  if (hit) return hit;
+  const w = workloads[workloadName]!;
+  const warm = bodiesFile(ctx.tmpDir, w, 0, warmCount(w));
+  const { server } = await startTarget(ctx, target);
+  try {
+    const url = `${server.url}/webhook`;
+    const c = ctx.options.connections;
+    log(`${target} · ${w.name}: warm-up ${ctx.options.warmupSeconds}s`);
+    const warmRun = await runWrk({ url, seconds: ctx.options.warmupSeconds, connections: c, bodiesFile: warm.path });
+    const measure = bodiesFile(ctx.tmpDir, w, warm.count, measureCount(ctx, w, target, warmRun.requestsPerSecond));
+    const counters = async () => {
+      if (!server.metricsUrl) return undefined;
+      const text = (await httpGet(`${server.metricsUrl}/metrics`)).body;
+      return { accepted: sumOf(text, 'whatsapp_webhook_requests_total', { outcome: 'accepted' }), duplicates: sumOf(text, 'whatsapp_webhook_duplicates_total') };
+    };
+    const before = await counters();
+    const cpu0 = server.cpuSeconds();
+    const redisCpu0 = ctx.redisCpuSeconds();
+    const others = foreignLoad(() => server.cpuSeconds() + (target === 'redis' ? ctx.redisCpuSeconds() : 0));
+    const r = await runWrk({ url, seconds: ctx.options.measureSeconds, connections: c, bodiesFile: measure.path });
+    const otherCores = others.stop();
+    const cpu = server.cpuSeconds() - cpu0;
+    const redisCpu = ctx.redisCpuSeconds() - redisCpu0;
+    const after = await counters();
+    // Duplicates counted by the exporter during the measured phase, over the events it accepted then.
+    const duplicateShare = before && after
+      ? (after.duplicates - before.duplicates) / Math.max(1, (after.accepted - before.accepted) * w.eventsPerRequest)
+      : undefined;
+    const figure: LoadFigure = {
+      target, workload: w.name,
+      requestsPerSecond: r.requestsPerSecond,
+      eventsPerSecond: r.requestsPerSecond * w.eventsPerRequest,
+      p50Ms: r.p50Ms, p99Ms: r.p99Ms,
+      cpuMsPerRequest: (cpu * 1000) / Math.max(1, r.requests),
+      ...(target === 'redis' ? { redisCpuMsPerRequest: (redisCpu * 1000) / Math.max(1, r.requests) } : {}),
+      requests: r.requests, non2xx: r.non2xx, socketErrors: r.socketErrors,
+      repeatedShare: target === 'bare' ? 0 : Math.max(0, r.requests - measure.count) / Math.max(1, r.requests),
+      ...(duplicateShare !== undefined ? { duplicateShare } : {}),
+      meanBodyBytes: measure.meanBodyBytes,
+      otherCores,
+    };
+    log(`${target} · ${w.name}: ${fmt(figure.requestsPerSecond)} req/s, p99 ${fmt(figure.p99Ms)} ms`);
+    ctx.memo.set(key, figure);
+    return figure;
+  } finally {
+    await server.stop();
+  }
+}
+
+interface InProcessMessages {
+  store: 'memory' | 'redis';
+  batch: number;
+  events: number;
+  eventsPerSecond: number;
+}
+
+async function inProcessMessages(ctx: RunContext): Promise<InProcessMessages[]> {
+  const conversations = ctx.options.quick ? 2_000 : 10_000;
+  const out: InProcessMessages[] = [];
+  for (const storeKind of ['memory', 'redis'] as const) {
+    for (const batch of [1, 100]) {
+      let store: RedisStore | undefined;
+      if (storeKind === 'redis') {
+        const redis = await ctx.freshRedis();
+        store = new RedisStore({ url: redis.url, keyPrefix: 'bench:', dedupTtlSeconds: 8 * 86400, replyTtlSeconds: 86400 });
+      }
+      log(`messages · in process, ${storeKind} store, ${batch} per apply`);
+      const r = await benchMessages({ conversations, batch, ...(store ? { store } : {}) });
+      await store?.close();
+      out.push({ store: storeKind, batch, events: r.events, eventsPerSecond: r.eventsPerSecond });
+    }
+  }
+  return out;
+}
+
+const TARGET_RATIO: Record<Exclude<Target, 'bare'>, number> = { memory: 0.6, redis: 0.5 };
+
+function loadTable(title: string, figures: LoadFigure[], notes: string[]): { table: Table; checks: Check[] } {
+  const checks: Check[] = [];
+  const rows = figures.map((f) => {
+    const bare = figures.find((b) => b.target === 'bare' && b.workload === f.workload);
+    const r = bare && f.target !== 'bare' ? f.requestsPerSecond / bare.requestsPerSecond : f.target === 'bare' ? 1 : NaN;
+    const cpuRatio = bare && f.target !== 'bare' ? f.cpuMsPerRequest / bare.cpuMsPerRequest : f.target === 'bare' ? 1 : NaN;
+    if (f.target !== 'bare' && Number.isFinite(r)) {
+      const target = TARGET_RATIO[f.target];
+      checks.push({ name: `${f.workload} ${f.target} req/s vs bare`, value: r, target: `≥ ${target}×`, pass: r >= target });
+    }
+    const problems = [
+      f.non2xx > 0 ? `${f.non2xx} non-2xx` : '',
+      f.socketErrors > 0 ? `${f.socketErrors} socket errors` : '',
+      f.repeatedShare > 0 ? `${(f.repeatedShare * 100).toFixed(0)}% repeated bodies` : '',
+      (f.duplicateShare ?? 0) > 0.001 ? `${(f.duplicateShare! * 100).toFixed(1)}% duplicates` : '',
+    ].filter(Boolean).join(', ');
+    return [
+      f.workload, f.target, fmt(f.requestsPerSecond, 0), fmt(f.eventsPerSecond, 0), fmt(f.p50Ms), fmt(f.p99Ms),
+      fmt(f.cpuMsPerRequest, 3) + (f.redisCpuMsPerRequest !== undefined ? ` (+${fmt(f.redisCpuMsPerRequest, 3)} redis)` : ''),
+      ratio(r), ratio(cpuRatio), fmt(f.otherCores, 1), problems || 'ok',
+    ];
+  });
+  return {
+    table: {
+      title,
+      columns: ['workload', 'server', 'req/s', 'events/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'req/s vs bare', 'CPU/req vs bare', 'other load (cores)', 'checks'],
+      rows,
+      notes,
+    },
+    checks,
+  };
+}
+
+async function runPhases(ctx: RunContext, names: string[]): Promise<LoadFigure[]> {
+  const figures: LoadFigure[] = [];
+  for (const name of names) for (const target of TARGETS) figures.push(await measureLoad(ctx, target, name));
+  return figures;
+}
+
+function commonNotes(ctx: RunContext): string[] {
+  return [
+    `wrk -t1 -c${ctx.options.connections}, ${ctx.options.warmupSeconds} s warm-up then ${ctx.options.measureSeconds} s measured, each server a fresh child process on 127.0.0.1.`,
+    'req/s vs bare: the exporter\'s requests per second over the bare node:http receiver\'s (HMAC + JSON.parse + 200) on the same bodies; targets ≥ 0.6× (memory), ≥ 0.5× (Redis).',
+    'CPU/req vs bare: server CPU time per request over the bare receiver\'s; less sensitive to a noisy neighbour than req/s. Redis CPU is shown apart.',
+    'other load: cores used by processes outside the benchmark during the measured phase; rows measured under different other load are not comparable.',
+  ];
+}
+
+export const ingestBenchmark: Benchmark = {
+  name: 'ingest',
+  title: '1. Webhook ingest vs a bare receiver',
+  async run(ctx): Promise<BenchmarkResult> {
+    // BENCH_QUICK keeps one single-change and one batch workload.
+    const names = ctx.options.quick ? ['template-status', 'statuses-100'] : ['template-status', 'message-status', 'statuses-100', 'changes-100'];
+    const figures = await runPhases(ctx, names);
+    const { table, checks } = loadTable('Saturated ingest', figures, [
+      ...commonNotes(ctx),
+      ...names.map((n) => `${n}: ${workloads[n]!.description}.`),
+    ]);
+    log('ingest · stages of receive() in process');
+    const stages = await runJsonChild<StageFigure[]>('stages', 'stages.js', []);
+    const us = (v: number) => fmt(v, 1);
+    const stagesTable: Table = {
+      title: 'Where the time goes: stages of WebhookReceiver.receive() in process, µs per request (memory store)',
+      columns: ['workload', 'verify HMAC', 'JSON.parse', 'parseWebhookBody', 'Ingest.apply', 'receive() total', 'receive() vs verify+parse'],
+      rows: stages.map((s) => [s.workload, us(s.verifyUs), us(s.jsonParseUs), us(s.parseWebhookBodyUs), us(s.ingestApplyUs), us(s.receiveUs), ratio(s.receiveUs / (s.verifyUs + s.jsonParseUs))]),
+      notes: [
+        'node dist/bench/stages.js: each stage alone over the same pre-generated bodies, after a warm-up pass; receive() runs on a fresh store with unseen bodies.',
+        'verify + JSON.parse is the bare receiver\'s work. Stages are timed apart (each over all bodies, with the previous stage\'s output held in memory), so they need not add up to receive() exactly: read them as shares.',
+      ],
+    };
+    return { name: 'ingest', title: this.title, tables: [table, stagesTable], checks, data: { load: figures, stages } };
+  },
+};
+
+export const messagesBenchmark: Benchmark = {
+  name: 'messages',
+  title: '5. Messages load: statuses one by one and 100 per POST',
+  async run(ctx): Promise<BenchmarkResult> {
+    const names = ctx.options.quick ? ['message-status', 'statuses-100'] : ['message-status', 'statuses-100', 'inbound-100'];
+    const figures = await runPhases(ctx, names);
+    const inProcess = await inProcessMessages(ctx);
+    const { table, checks } = loadTable('Messages webhook', figures, [
+      ...commonNotes(ctx),
+      'events/s counts statuses (or inbound messages) per second: the figure to compare with a sender\'s message volume.',
+      ...names.map((n) => `${n}: ${workloads[n]!.description}.`),
+    ]);
+    const memoryRate = (batch: number) => inProcess.find((r) => r.store === 'memory' && r.batch === batch)?.eventsPerSecond ?? NaN;
+    const inProcessTable: Table = {
+      title: 'In process: Ingest.apply of conversation events (bench/messages.ts, no HTTP, no parsing)',
+      columns: ['store', 'events per apply', 'events', 'events/s', 'vs memory store'],
+      rows: inProcess.map((r) => [r.store, r.batch, fmt(r.events, 0), fmt(r.eventsPerSecond, 0), ratio(r.eventsPerSecond / memoryRate(r.batch))]),
+      notes: ['Conversations of 5 events (customer message, sent, delivered, read, button reply) with a configured funnel; what the signals and the store cost without the receiver.'],
+    };
+    return { name: 'messages', title: this.title, tables: [table, inProcessTable], checks, data: { http: figures, inProcess } };
+  },
+};

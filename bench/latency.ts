@@ -1,0 +1,165 @@
+import type { Benchmark } from './lib/benchmark.js';
+import { bodiesFile } from './lib/bodies.js';
+import { httpGet, type RunContext } from './lib/context.js';
+import { countSeries } from './lib/exposition.js';
+import { fillFleet } from './lib/fill.js';
+import { runFixedRate, type FixedRateResult } from './lib/fixed-rate.js';
+import { foreignLoad } from './lib/cpu.js';
+import { log, sleep } from './lib/options.js';
+import { startBenchServer, startExporterProcess } from './lib/proc.js';
+import { measureCount, warmCount } from './ingest.js';
+import { fmt, ratio, type BenchmarkResult, type Check } from './lib/report.js';
+import { percentile } from './lib/stats.js';
+import { runWrk } from './lib/wrk.js';
+import { workloads } from './lib/workloads.js';
+
+const P99_TARGET_MS = 20;
+/** Far above the indices of the saturated phases, so no body repeats one sent earlier to the same store. */
+const FIXED_RATE_FIRST_INDEX = 10_000_000;
+
+interface Scrapes {
+  count: number;
+  failed: number;
+  series: number;
+  p50Ms: number;
+  maxMs: number;
+}
+
+/**
+ * GET /metrics every second (or right after the previous one, if it took longer) until stopped.
+ * The body is only timed here, and its series counted once at the end: parsing 30k lines every
+ * second would stall the generator, which shares this event loop.
+ */
+function scrapeEverySecond(metricsUrl: string): { stop(): Promise<Scrapes> } {
+  let running = true;
+  const times: number[] = [];
+  let failed = 0;
+  let lastBody = '';
+  const loop = (async () => {
+    while (running) {
+      const started = performance.now();
+      try {
+        const res = await httpGet(`${metricsUrl}/metrics`);
+        if (res.status !== 200) failed++;
+        else lastBody = res.body;
+        times.push(res.ms);
+      } catch {
+        failed++;
+      }
+      await sleep(Math.max(0, 1000 - (performance.now() - started)));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      const sorted = [...times].sort((a, b) => a - b);
+      return { count: times.length, failed, series: countSeries(lastBody), p50Ms: percentile(sorted, 50), maxMs: sorted.at(-1) ?? NaN };
+    },
+  };
+}
+
+interface LatencyFigure {
+  store: 'memory' | 'redis';
+  seriesInStore: number;
+  maxRequestsPerSecond: number;
+  rate: number;
+  exporter: FixedRateResult;
+  /** The exporter at the same rate right after, with no scrapes. */
+  unscraped: FixedRateResult;
+  bare: FixedRateResult;
+  scrapes: Scrapes;
+  /** CPU seconds per second of the exporter, and of this process (generator and scraper), during the fixed-rate phase. */
+  exporterCpuShare: number;
+  generatorCpuShare: number;
+  /** Cores used by processes outside the benchmark during the fixed-rate phase. */
+  otherCores: number;
+}
+
+async function measure(ctx: RunContext, store: 'memory' | 'redis'): Promise<LatencyFigure> {
+  const o = ctx.options;
+  const redis = store === 'redis' ? await ctx.freshRedis() : undefined;
+  const exporter = await startExporterProcess({ ...(redis ? { redisUrl: redis.url } : {}), ...(ctx.profileDir ? { profileDir: ctx.profileDir } : {}), label: `exporter-${store}-latency` });
+  const fleet = o.quick ? { numbers: 100, templates: 2_000 } : { numbers: 100, templates: 7_000 };
+  const w = workloads['message-status']!;
+  let figure: Omit<LatencyFigure, 'bare'>;
+  try {
+    log(`latency · ${store}: filling ${fleet.numbers} numbers and ${fleet.templates} templates`);
+    await fillFleet(exporter.url, fleet.numbers, fleet.templates);
+    const seriesInStore = countSeries((await httpGet(`${exporter.metricsUrl}/metrics`)).body);
+
+    const url = `${exporter.url}/webhook`;
+    const warm = bodiesFile(ctx.tmpDir, w, 0, warmCount(w));
+    const warmRun = await runWrk({ url, seconds: o.warmupSeconds, connections: o.connections, bodiesFile: warm.path });
+    const measureFile = bodiesFile(ctx.tmpDir, w, warm.count, measureCount(ctx, w, store, warmRun.requestsPerSecond));
+    const max = await runWrk({ url, seconds: o.measureSeconds, connections: o.connections, bodiesFile: measureFile.path });
+    const rate = Math.max(10, Math.round(max.requestsPerSecond / 2));
+    log(`latency · ${store}: max ${fmt(max.requestsPerSecond, 0)} req/s; ${rate} req/s with a scrape every second`);
+
+    const scraper = scrapeEverySecond(exporter.metricsUrl!);
+    const cpu0 = exporter.cpuSeconds();
+    const own0 = process.cpuUsage();
+    const wall0 = performance.now();
+    const others = foreignLoad(() => exporter.cpuSeconds() + (redis ? ctx.redisCpuSeconds() : 0));
+    const fixed = await runFixedRate({ origin: exporter.url, rate, seconds: o.quick ? 4 : 20, body: (i) => w.body(i), firstIndex: FIXED_RATE_FIRST_INDEX });
+    const otherCores = others.stop();
+    const wall = (performance.now() - wall0) / 1000;
+    const own = process.cpuUsage(own0);
+    const scrapes = await scraper.stop();
+    // The same rate without scrapes: how much of the tail the scrapes cause.
+    const unscraped = await runFixedRate({ origin: exporter.url, rate, seconds: o.quick ? 2 : 10, body: (i) => w.body(i), firstIndex: fixed.nextIndex });
+    figure = {
+      store, seriesInStore, maxRequestsPerSecond: max.requestsPerSecond, rate, exporter: fixed, unscraped, scrapes,
+      exporterCpuShare: (exporter.cpuSeconds() - cpu0) / wall,
+      generatorCpuShare: (own.user + own.system) / 1e6 / wall,
+      otherCores,
+    };
+  } finally {
+    await exporter.stop();
+  }
+  // The same generator against the bare receiver at the same rate: the floor of loopback, generator and timer noise.
+  const bareServer = await startBenchServer('bare-receiver', 'bare-receiver.js');
+  try {
+    const bare = await runFixedRate({ origin: bareServer.url, rate: figure.rate, seconds: o.quick ? 2 : 10, body: (i) => w.body(i), firstIndex: FIXED_RATE_FIRST_INDEX });
+    return { ...figure, bare };
+  } finally {
+    await bareServer.stop();
+  }
+}
+
+export const latencyBenchmark: Benchmark = {
+  name: 'latency',
+  title: '2. Webhook latency at half the maximum rate, scraped every second',
+  async run(ctx): Promise<BenchmarkResult> {
+    const figures: LatencyFigure[] = [];
+    for (const store of ['memory', 'redis'] as const) figures.push(await measure(ctx, store));
+    const checks: Check[] = figures.map((f) => ({
+      name: `webhook p99 at ½ max rate under 1 s scrapes (${f.store})`, value: f.exporter.p99Ms, target: `≤ ${P99_TARGET_MS} ms`, pass: f.exporter.p99Ms <= P99_TARGET_MS,
+    }));
+    const rows = figures.flatMap((f) => [
+      [f.store, 'exporter', fmt(f.rate, 0), fmt(f.exporter.achievedRate, 0), fmt(f.exporter.p50Ms), fmt(f.exporter.p90Ms), fmt(f.exporter.p99Ms), fmt(f.exporter.maxMs),
+        ratio(f.exporter.p99Ms / f.bare.p99Ms), `exporter CPU ${fmt(f.exporterCpuShare * 100, 0)}%, generator ${fmt(f.generatorCpuShare * 100, 0)}% (${fmt((100 * f.exporter.lateStarts) / f.exporter.sent, 1)}% sent late), other processes ${fmt(f.otherCores, 1)} cores; ${f.scrapes.count} scrapes of ${fmt(f.scrapes.series, 0)} series, p50 ${fmt(f.scrapes.p50Ms, 0)} ms, max ${fmt(f.scrapes.maxMs, 0)} ms${f.scrapes.failed ? `, ${f.scrapes.failed} failed` : ''}${f.exporter.failed ? `; ${f.exporter.failed} requests failed (${Object.entries(f.exporter.statuses).filter(([k]) => k !== '200').map(([k, v]) => `${v}× ${k}`).join(', ')})` : ''}`],
+      [f.store, 'exporter, no scrapes', fmt(f.rate, 0), fmt(f.unscraped.achievedRate, 0), fmt(f.unscraped.p50Ms), fmt(f.unscraped.p90Ms), fmt(f.unscraped.p99Ms), fmt(f.unscraped.maxMs),
+        ratio(f.unscraped.p99Ms / f.bare.p99Ms), `${fmt((100 * f.unscraped.lateStarts) / f.unscraped.sent, 1)}% sent late${f.unscraped.failed ? `; ${f.unscraped.failed} requests failed` : ''}`],
+      [f.store, 'bare receiver', fmt(f.rate, 0), fmt(f.bare.achievedRate, 0), fmt(f.bare.p50Ms), fmt(f.bare.p90Ms), fmt(f.bare.p99Ms), fmt(f.bare.maxMs), ratio(1), `no scrapes (${fmt((100 * f.bare.lateStarts) / f.bare.sent, 1)}% sent late)`],
+    ]);
+    return {
+      name: 'latency',
+      title: this.title,
+      tables: [{
+        title: 'Webhook latency at a fixed rate',
+        columns: ['store', 'server', 'rate req/s', 'achieved', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'p99 vs bare', 'during the fixed-rate phase'],
+        rows,
+        notes: [
+          `The store holds ${ctx.options.quick ? '100 numbers and 2,000 templates (BENCH_QUICK)' : '100 numbers and 7,000 templates'}, filled through the webhook; /metrics is scraped every second during the fixed-rate phase.`,
+          'Rate: half the maximum measured with wrk on the same exporter just before (message-status bodies). Open-loop generator: latency counts from the moment each request was due.',
+          'Then the same exporter at the same rate without scrapes (what the scrapes add), and the bare receiver at the same rate: what loopback, the generator and the machine add on their own.',
+          '"sent late": requests the generator could not send within 5 ms of their due time (its own process was starved); their delay counts in the latency.',
+          `Target: exporter p99 ≤ ${P99_TARGET_MS} ms.`,
+        ],
+      }],
+      checks,
+      data: figures,
+    };
+  },
+};

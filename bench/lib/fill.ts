@@ -1,0 +1,20 @@
+import { sign } from '../../src/webhook/signature.js';
+import { httpPost } from './context.js';
+import { BENCH_APP_SECRET } from './options.js';
+import { fleetBodies } from './workloads.js';
+
+/** Fills an exporter's store with a fleet through its webhook, as Meta would have over time. */
+export async function fillFleet(webhookOrigin: string, numbers: number, templates: number): Promise<void> {
+  const bodies = fleetBodies(numbers, templates);
+  let next = 0;
+  const worker = async () => {
+    while (next < bodies.length) {
+      const body = bodies[next++]!;
+      const status = await httpPost(`${webhookOrigin}/webhook`, body, {
+        'content-type': 'application/json', 'x-hub-signature-256': sign(body, BENCH_APP_SECRET),
+      });
+      if (status !== 200) throw new Error(`filling the fleet: the webhook answered ${status}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+}

@@ -1,0 +1,113 @@
+import { Pool } from 'undici';
+import { sign } from '../../src/webhook/signature.js';
+import { BENCH_APP_SECRET, sleep } from './options.js';
+import { percentile } from './stats.js';
+
+export interface FixedRateRun {
+  /** Origin of the webhook listener, e.g. http://127.0.0.1:8080 */
+  origin: string;
+  rate: number;
+  seconds: number;
+  body(index: number): string;
+  /** First body index, so successive phases never send the same body. */
+  firstIndex?: number;
+  /** Enough that a stall in the server queues requests rather than holding back the schedule. */
+  connections?: number;
+}
+
+export interface FixedRateResult {
+  sent: number;
+  ok: number;
+  failed: number;
+  achievedRate: number;
+  /** Latency from the moment the request was due (corrects for coordinated omission). */
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Requests that could not leave on time because the generator itself fell behind by more than 5 ms. */
+  lateStarts: number;
+  /** Answers by HTTP status, plus 'error' for requests that got none (socket error, timeout). */
+  statuses: Record<string, number>;
+  nextIndex: number;
+}
+
+/**
+ * An open-loop generator: request k is due at start + k/rate whatever happened to the earlier ones,
+ * and its latency is measured from that due time. autocannon's rate limit sends each connection's
+ * quota for the second in a burst, which is not a fixed rate; wrk2 is not packaged for Debian.
+ */
+export async function runFixedRate(run: FixedRateRun): Promise<FixedRateResult> {
+  const total = Math.round(run.rate * run.seconds);
+  const first = run.firstIndex ?? 0;
+  // Built and signed before the clock starts: the generator shares the machine with the server.
+  const requests = Array.from({ length: total }, (_, k) => {
+    const body = run.body(first + k);
+    return { body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': sign(body, BENCH_APP_SECRET) } };
+  });
+  // Idle sockets are dropped before the server's 5 s keep-alive timeout could close one under a request.
+  const pool = new Pool(run.origin, { connections: run.connections ?? 64, pipelining: 1, keepAliveTimeout: 4_000 });
+  const latencies = new Float64Array(total);
+  let done = 0;
+  let ok = 0;
+  let failed = 0;
+  let lateStarts = 0;
+  const statuses: Record<string, number> = {};
+  const count = (key: string) => {
+    statuses[key] = (statuses[key] ?? 0) + 1;
+  };
+  const intervalMs = 1000 / run.rate;
+  const start = performance.now();
+  let next = 0;
+  const inFlight = new Set<Promise<void>>();
+
+  const send = (k: number): void => {
+    const due = start + k * intervalMs;
+    if (performance.now() - due > 5) lateStarts++;
+    const { body, headers } = requests[k]!;
+    const p = pool.request({ path: '/webhook', method: 'POST', body, headers }).then(
+      async (res) => {
+        await res.body.dump();
+        latencies[k] = performance.now() - due;
+        count(String(res.statusCode));
+        if (res.statusCode === 200) ok++;
+        else failed++;
+      },
+      () => {
+        latencies[k] = performance.now() - due;
+        count('error');
+        failed++;
+      },
+    ).finally(() => {
+      done++;
+      inFlight.delete(p);
+    });
+    inFlight.add(p);
+  };
+
+  while (next < total) {
+    const elapsed = performance.now() - start;
+    const due = Math.min(total, Math.floor(elapsed / intervalMs) + 1);
+    while (next < due) send(next++);
+    // Timers fire at ~1 ms granularity: requests due in between leave together at the next tick.
+    await sleep(Math.max(0, Math.min(1, (next * intervalMs) - (performance.now() - start))));
+  }
+  const deadline = Date.now() + 15_000;
+  while (inFlight.size > 0 && Date.now() < deadline) await Promise.race([...inFlight, sleep(100)]);
+  const elapsedSeconds = (performance.now() - start) / 1000;
+  await (inFlight.size > 0 ? pool.destroy() : pool.close()).catch(() => undefined);
+  const measured = Array.from(latencies).filter((v) => v > 0).sort((a, b) => a - b);
+  return {
+    sent: total,
+    ok,
+    failed: failed + (total - done),
+    achievedRate: done / elapsedSeconds,
+    p50Ms: percentile(measured, 50),
+    p90Ms: percentile(measured, 90),
+    p99Ms: percentile(measured, 99),
+    maxMs: measured.at(-1) ?? NaN,
+    lateStarts,
+    statuses,
+    nextIndex: first + total,
+  };
+}

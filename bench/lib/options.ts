@@ -1,0 +1,57 @@
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file runs as dist/bench/lib/options.js). */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const DIST_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export const BENCH_APP_SECRET = 'bench-app-secret-not-a-real-one';
+export const BENCH_VERIFY_TOKEN = 'bench-verify-token';
+
+function numberFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}: "${raw}" is not a non-negative number`);
+  return n;
+}
+
+export interface BenchOptions {
+  /** BENCH_QUICK=1: a 1-2 minute smoke run with short phases and small fleets. */
+  quick: boolean;
+  /** BENCH_ONLY=name[,name]: run only these benchmarks. */
+  only: string[] | undefined;
+  /** Seconds of measurement per load phase. */
+  measureSeconds: number;
+  /** Seconds of warm-up (JIT, connection set-up) before each measured phase. */
+  warmupSeconds: number;
+  /** wrk connections: enough to keep a single-threaded server busy. */
+  connections: number;
+  soakSeconds: number;
+  /** Requests per second per exporter during the soak. */
+  soakRate: number;
+  /** BENCH_PROFILE=1: exporter children run with --cpu-prof into bench/results/profiles/. */
+  profile: boolean;
+}
+
+export function readOptions(): BenchOptions {
+  const quick = process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true';
+  const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  return {
+    quick,
+    only,
+    measureSeconds: numberFromEnv('BENCH_SECONDS', quick ? 2 : 10),
+    warmupSeconds: numberFromEnv('BENCH_WARMUP_SECONDS', quick ? 1 : 3),
+    connections: numberFromEnv('BENCH_CONNECTIONS', 32),
+    soakSeconds: numberFromEnv('BENCH_SOAK_SECONDS', 600),
+    soakRate: numberFromEnv('BENCH_SOAK_RATE', 200),
+    profile: process.env.BENCH_PROFILE === '1',
+  };
+}
+
+export function log(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
