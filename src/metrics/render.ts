@@ -108,6 +108,11 @@ function sortTemplates(ts: readonly TemplateRecord[]): TemplateRecord[] {
  * removed number is simply absent, never a stale series. Pure: the same snapshot gives the same text.
  */
 export function renderSnapshot(snapshot: Snapshot, nowSeconds: number): string {
+  return renderEntities(snapshot) + renderWaits(snapshot, nowSeconds);
+}
+
+/** Numbers, templates and health: depends on the snapshot only, so a scrape can reuse it while the entity version stands. */
+export function renderEntities(snapshot: Snapshot): string {
   const out = new Exposition();
   const numbers = sortNumbers(snapshot.numbers);
   const templates = sortTemplates(snapshot.templates);
@@ -172,6 +177,13 @@ export function renderSnapshot(snapshot: Snapshot, nowSeconds: number): string {
   const health = [...snapshot.health].sort((x, y) => `${x.wabaId}|${x.entityType}|${x.entityId}`.localeCompare(`${y.wabaId}|${y.entityType}|${y.entityId}`));
   for (const h of health) stateSet(out, catalogue.healthStatus.labelNames, [h.wabaId, h.entityType, h.entityId], HEALTH_STATUSES, h.canSendMessage);
 
+  return out.text();
+}
+
+/** Waiting customers: their ages move with the clock, so they are rendered on every scrape. */
+export function renderWaits(snapshot: Snapshot, nowSeconds: number): string {
+  const out = new Exposition();
+  const N = ['waba_id', 'phone_number_id'];
   const waits = [...snapshot.waits].sort((x, y) => x.scope.localeCompare(y.scope));
   out.begin(catalogue.conversationsAwaitingReply);
   for (const w of waits) out.sample(N, splitScope(w.scope), w.count);

@@ -1,5 +1,5 @@
 import type {
-  AttributeMap, CloseWaitResult, EventWrite, EventWriteResult, FunnelAdvanceResult, HealthRecord, MergeResult,
+  AttributeMap, CloseWaitResult, EventWrite, EventWriteResult, FunnelAdvanceResult, HealthRecord, MergeResult, WaitSummary,
   NumberRef, OpResult, PhoneNumberRecord, Snapshot, Store, StoreOp, TemplateRecord,
 } from './types.js';
 import { checkWrites, mergeAttributes } from './merge.js';
@@ -38,6 +38,7 @@ export class MemoryStore implements Store {
   private readonly buckets = new Map<string, Map<number, { count: number; expiresAt: number }>>();
   private readonly leases = new Map<string, { holder: string; expiresAt: number }>();
   private readonly now: () => number;
+  private entityVersion = 0;
   private readonly sweepTimer: NodeJS.Timeout;
 
   constructor(private readonly options: StoreOptions) {
@@ -62,6 +63,12 @@ export class MemoryStore implements Store {
   }
 
   private run(op: StoreOp, now: number, dedupExpiry: number): OpResult {
+    const result = this.runOp(op, now, dedupExpiry);
+    if (touchesEntities(op, result)) this.entityVersion++;
+    return result;
+  }
+
+  private runOp(op: StoreOp, now: number, dedupExpiry: number): OpResult {
     switch (op.op) {
       case 'mergeNumber': return this.mergeNumber(op.ref, op.attributes);
       case 'mergeTemplate': {
@@ -134,6 +141,7 @@ export class MemoryStore implements Store {
         if (byDisplay) {
           // State learned before the id was known joins the id's record, newest value per attribute.
           this.numbers.delete(`${wabaId}|d:${displayDigits}`);
+          this.entityVersion++;
           const target = this.numbers.get(key) ?? { record: { wabaId, phoneNumberId: id, attributes: {} } };
           this.numbers.set(key, target);
           mergeInto(target, byDisplay.record.attributes);
@@ -145,7 +153,10 @@ export class MemoryStore implements Store {
       throw new Error('mergeNumber needs a phone number id or display digits');
     }
     const entity = this.numbers.get(key) ?? { record: { wabaId, ...(id !== undefined ? { phoneNumberId: id } : {}), attributes: {} } };
-    if (displayDigits) entity.record.displayDigits = displayDigits;
+    if (displayDigits && entity.record.displayDigits !== displayDigits) {
+      entity.record.displayDigits = displayDigits;
+      this.entityVersion++;
+    }
     this.numbers.set(key, entity);
     return mergeInto(entity, attributes);
   }
@@ -196,18 +207,24 @@ export class MemoryStore implements Store {
     return { counted: true, newRun: false, ...variantOf(run) };
   }
 
-  async snapshot(): Promise<Snapshot> {
+  async snapshot(previous?: Snapshot): Promise<Snapshot> {
+    const waits = this.waitSummaries();
+    if (previous?.entityVersion === this.entityVersion) return { ...previous, waits };
     const numbers: PhoneNumberRecord[] = [];
     for (const e of this.numbers.values()) if (hasAttributes(e.record.attributes)) numbers.push(e.record);
     const templates: TemplateRecord[] = [];
     for (const e of this.templates.values()) if (hasAttributes(e.record.attributes)) templates.push(e.record);
-    const waits = [];
+    return { entityVersion: this.entityVersion, numbers, templates, health: [...this.health.values()].flat(), waits };
+  }
+
+  private waitSummaries(): WaitSummary[] {
+    const waits: WaitSummary[] = [];
     for (const [scope, customers] of this.waits) {
       let oldestAt = Infinity;
       for (const at of customers.values()) if (at < oldestAt) oldestAt = at;
       waits.push({ scope, count: customers.size, oldestAt });
     }
-    return { numbers, templates, health: [...this.health.values()].flat(), waits };
+    return waits;
   }
 
   async readCounts(series: readonly string[], fromBucket: number, toBucket: number): Promise<Record<string, Record<number, number>>> {
@@ -272,6 +289,23 @@ export class MemoryStore implements Store {
         if (!hasAttributes(e.record.attributes) && (e.removedAt ?? 0) < tombstoneBefore) map.delete(k);
       }
     }
+  }
+}
+
+/** Whether an op changed what the entity part of a snapshot holds (a merge that was not wholly stale, a removal, health). */
+function touchesEntities(op: StoreOp, result: OpResult): boolean {
+  switch (op.op) {
+    case 'mergeNumber':
+    case 'mergeTemplate': {
+      const r = result as MergeResult;
+      return Object.keys(op.attributes).length > r.stale.length;
+    }
+    case 'removeNumber':
+    case 'removeTemplate':
+    case 'replaceHealth':
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -104,6 +104,7 @@ local function mergeInto(key, attrs)
       redis.call('HSET', key, name, cjson.encode({ value, at, since }))
     end
   end
+  if #stale < #attrs then redis.call('INCR', p .. 'ev') end
   return { c = changed, s = stale }
 end
 
@@ -122,7 +123,10 @@ end
 local function numberMeta(key, w, id, digits)
   redis.call('HSET', key, '_w', w)
   if id then redis.call('HSET', key, '_i', id) end
-  if digits then redis.call('HSET', key, '_d', digits) end
+  if digits and redis.call('HGET', key, '_d') ~= digits then
+    redis.call('HSET', key, '_d', digits)
+    redis.call('INCR', p .. 'ev')
+  end
 end
 
 local function mergeNumber(op)
@@ -250,8 +254,10 @@ local function run(op)
     end
     removeFrom(key, op.at)
     settle(key, index, true)
+    redis.call('INCR', p .. 'ev')
     return 1
   elseif kind == 'replaceHealth' then
+    redis.call('INCR', p .. 'ev')
     local key = p .. 'h:' .. op.w
     if op.e then
       redis.call('SET', key, op.e)
@@ -386,7 +392,9 @@ for _, scope in ipairs(redis.call('SMEMBERS', p .. 'ws')) do
     waits[#waits + 1] = { scope, count, redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2] }
   end
 end
-return { hashes(p .. 'ni'), hashes(p .. 'ti'), health, waits }
+local version = redis.call('GET', p .. 'ev') or '0'
+if version == ARGV[2] then return { version, false, false, false, waits } end
+return { version, hashes(p .. 'ni'), hashes(p .. 'ti'), health, waits }
 `;
 
 /** ARGV: prefix, deadline, before (exclusive). Returns 'late' or [scope, count] for each scope that lost waits. */

@@ -238,11 +238,15 @@ export class RedisStore implements Store {
     return (raw as number[]).map(Number);
   }
 
-  async snapshot(): Promise<Snapshot> {
-    const raw = await this.call('snapshot', (s) => s.waStoreSnapshot(this.anchorKey, this.keyPrefix));
-    const [numberRows, templateRows, healthJson, waitRows] = raw as [string[][], string[][], string[], Array<[string, number, string]>];
+  async snapshot(previous?: Snapshot): Promise<Snapshot> {
+    const known = previous === undefined ? '' : String(previous.entityVersion);
+    const raw = await this.call('snapshot', (s) => s.waStoreSnapshot(this.anchorKey, this.keyPrefix, known));
+    const [version, numberRows, templateRows, healthJson, waitRows] = raw as [string, string[][] | null, string[][] | null, string[] | null, Array<[string, number, string]>];
+    const waits: WaitSummary[] = waitRows.map(([scope, count, oldest]) => ({ scope, count: Number(count), oldestAt: Number(oldest) }));
+    // Lua's false arrives as null: the entities have not moved since `previous`.
+    if (previous !== undefined && numberRows === null) return { ...previous, waits };
     const numbers: PhoneNumberRecord[] = [];
-    for (const rows of numberRows) {
+    for (const rows of numberRows ?? []) {
       const { meta, attributes } = readEntity(rows);
       if (attributes === undefined || meta._w === undefined) continue;
       numbers.push({
@@ -253,18 +257,17 @@ export class RedisStore implements Store {
       });
     }
     const templates: TemplateRecord[] = [];
-    for (const rows of templateRows) {
+    for (const rows of templateRows ?? []) {
       const { meta, attributes } = readEntity(rows);
       if (attributes === undefined || meta._w === undefined || meta._t === undefined) continue;
       templates.push({ wabaId: meta._w, templateId: meta._t, attributes });
     }
     const health: HealthRecord[] = [];
-    for (const json of healthJson) {
+    for (const json of healthJson ?? []) {
       const h = JSON.parse(json) as { w: string; at: number; e: Array<[string, string, string]> };
       for (const [entityType, entityId, canSendMessage] of h.e) health.push({ wabaId: h.w, entityType, entityId, canSendMessage, at: h.at });
     }
-    const waits: WaitSummary[] = waitRows.map(([scope, count, oldest]) => ({ scope, count: Number(count), oldestAt: Number(oldest) }));
-    return { numbers, templates, health, waits };
+    return { entityVersion: Number(version), numbers, templates, health, waits };
   }
 
   async readCounts(series: readonly string[], fromBucket: number, toBucket: number): Promise<Record<string, Record<number, number>>> {

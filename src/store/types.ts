@@ -112,6 +112,11 @@ export interface WaitSummary {
 }
 
 export interface Snapshot {
+  /**
+   * Moves whenever a number, template or health entry changes (or is observed again). Two snapshots
+   * with the same version hold the same entities, so a scrape can reuse what it rendered last time.
+   */
+  entityVersion: number;
   numbers: PhoneNumberRecord[];
   templates: TemplateRecord[];
   health: HealthRecord[];
@@ -122,7 +127,11 @@ export interface Store {
   readonly kind: 'memory' | 'redis';
   /** Applies every write atomically (all or none) and in order; results line up with writes. */
   apply(writes: readonly EventWrite[]): Promise<EventWriteResult[]>;
-  snapshot(): Promise<Snapshot>;
+  /**
+   * The current state. Given the previous snapshot, a store may answer with its entity arrays when
+   * the entity version has not moved (waits are always fresh): Redis then skips reading every entity.
+   */
+  snapshot(previous?: Snapshot): Promise<Snapshot>;
   /** Counts of countInBucket series for buckets from..to inclusive: series → bucket → count. */
   readCounts(series: readonly string[], fromBucket: number, toBucket: number): Promise<Record<string, Record<number, number>>>;
   /** Removes waits opened before `before`; returns how many per scope. */

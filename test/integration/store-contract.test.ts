@@ -79,6 +79,7 @@ async function snap(store: Store): Promise<Snapshot> {
   const s = { ...raw, numbers: raw.numbers.map(withoutSince), templates: raw.templates.map(withoutSince) };
   const by = <T>(key: (x: T) => string) => (a: T, b: T) => key(a).localeCompare(key(b));
   return {
+    entityVersion: s.entityVersion,
     numbers: [...s.numbers].sort(by((n) => `${n.wabaId}|${n.phoneNumberId ?? ''}|${n.displayDigits ?? ''}`)),
     templates: [...s.templates].sort(by((t) => `${t.wabaId}|${t.templateId}`)),
     health: [...s.health].sort(by((h) => `${h.wabaId}|${h.entityType}|${h.entityId}`)),
@@ -115,6 +116,28 @@ describe.each(factories)('store contract: %s', (_name, make) => {
       const [n] = (await store.snapshot()).numbers;
       expect(n!.attributes.qualityRating).toEqual({ value: 'RED', at: 320, since: 300 });
       expect(n!.attributes.status).toEqual({ value: 'FLAGGED', at: 330, since: 330 });
+    });
+
+    it('moves the entity version when entities change and answers from the previous snapshot otherwise', async () => {
+      const store = make();
+      await run(store, mergeTemplate({ status: at('APPROVED', 100) }));
+      const first = await store.snapshot();
+      // Waits, links without attributes and stale merges leave the entities as they were.
+      await run(store, { op: 'openWait', scope: `${WABA}:1`, customer: 'c1', at: 110 });
+      await run(store, mergeNumber({ phoneNumberId: '106540352242922' }, {}));
+      await run(store, mergeTemplate({ status: at('PAUSED', 50) }));
+      const same = await store.snapshot(first);
+      expect(same.entityVersion).toBe(first.entityVersion);
+      expect(same.templates).toBe(first.templates);
+      expect(same.waits).toEqual([{ scope: `${WABA}:1`, count: 1, oldestAt: 110 }]);
+      await run(store, mergeTemplate({ status: at('PAUSED', 200) }));
+      const moved = await store.snapshot(first);
+      expect(moved.entityVersion).not.toBe(first.entityVersion);
+      expect(moved.templates[0]!.attributes.status!.value).toBe('PAUSED');
+      await run(store, { op: 'removeTemplate', wabaId: WABA, templateId: '594425479261596', at: 300 });
+      const removed = await store.snapshot(moved);
+      expect(removed.entityVersion).not.toBe(moved.entityVersion);
+      expect(removed.templates).toEqual([]);
     });
 
     it('lets the later arrival win at an equal time, and reports an unchanged value as neither changed nor stale', async () => {
@@ -482,6 +505,6 @@ describe.each(factories)('store contract: %s', (_name, make) => {
     const store = make();
     await expect(store.ping()).resolves.toBeUndefined();
     expect(await store.apply([])).toEqual([]);
-    expect(await store.snapshot()).toEqual({ numbers: [], templates: [], health: [], waits: [] });
+    expect(await store.snapshot()).toEqual({ entityVersion: 0, numbers: [], templates: [], health: [], waits: [] });
   });
 });

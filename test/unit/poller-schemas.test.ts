@@ -52,6 +52,7 @@ describe('events from polled objects', () => {
 
   it('lists as removed only what the store holds for this WABA and the listing lacks', () => {
     const snapshot: Snapshot = {
+      entityVersion: 0,
       numbers: [
         { wabaId: '1', phoneNumberId: 'a', attributes: {} },
         { wabaId: '1', phoneNumberId: 'b', attributes: {} },

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isFlagged, messagingLimitOf, renderSnapshot } from '../../src/metrics/render.js';
 import type { Snapshot } from '../../src/store/types.js';
 
-const empty: Snapshot = { numbers: [], templates: [], health: [], waits: [] };
+const empty: Snapshot = { entityVersion: 0, numbers: [], templates: [], health: [], waits: [] };
 
 function only(text: string, name: string): string[] {
   return text.split('\n').filter((l) => l.startsWith(name + '{') || l.startsWith(name + ' '));
@@ -11,6 +11,7 @@ function only(text: string, name: string): string[] {
 describe('renderSnapshot', () => {
   it('renders a number and a template as exact exposition text', () => {
     const snapshot: Snapshot = {
+      entityVersion: 1,
       numbers: [{
         wabaId: '102290129340398', phoneNumberId: '106540352242922', displayDigits: '15550783881',
         attributes: {
