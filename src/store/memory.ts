@@ -17,6 +17,35 @@ export interface StoreOptions {
 
 export const DEFAULT_HISTORY_TTL_SECONDS = 90 * 86400;
 
+/**
+ * A Map split in shards by the key's last character. One V8 Map holds at most 2^24 entries, and
+ * de-duplication keys live 8 days: a busy account would otherwise fill it (and fail every webhook)
+ * within a day. Keys are base64url hashes, so the last character spreads them evenly.
+ */
+export class ShardedMap<V> {
+  private readonly shards: Array<Map<string, V>> = Array.from({ length: 64 }, () => new Map());
+
+  private shard(key: string): Map<string, V> {
+    return this.shards[key.charCodeAt(key.length - 1) & 63]!;
+  }
+
+  get(key: string): V | undefined {
+    return this.shard(key).get(key);
+  }
+
+  set(key: string, value: V): void {
+    this.shard(key).set(key, value);
+  }
+
+  get size(): number {
+    return this.shards.reduce((n, m) => n + m.size, 0);
+  }
+
+  deleteWhere(expired: (value: V) => boolean): void {
+    for (const m of this.shards) for (const [k, v] of m) if (expired(v)) m.delete(k);
+  }
+}
+
 interface Entity<R> { record: R; removedAt?: number }
 interface FunnelRun { step: number; startedAt: number; lastAt: number; variant?: string }
 
@@ -30,11 +59,11 @@ export class MemoryStore implements Store {
   private readonly waits = new Map<string, Map<string, number>>();
   private readonly replies = new Map<string, { at: number; expiresAt: number }>();
   private readonly funnels = new Map<string, FunnelRun & { expiresAt: number }>();
-  private readonly seen = new Map<string, number>();
+  private readonly seen = new ShardedMap<number>();
   /** Values kept by `once` with a value, expiring with their key. */
-  private readonly kept = new Map<string, { value: string; expiresAt: number }>();
+  private readonly kept = new ShardedMap<{ value: string; expiresAt: number }>();
   /** Outbound messages that already closed (or tried to close) a wait: expiry per message key. */
-  private readonly answeredBy = new Map<string, number>();
+  private readonly answeredBy = new ShardedMap<number>();
   private readonly buckets = new Map<string, Map<number, { count: number; expiresAt: number }>>();
   private readonly leases = new Map<string, { holder: string; expiresAt: number }>();
   private readonly now: () => number;
@@ -274,9 +303,9 @@ export class MemoryStore implements Store {
   /** Drops expired keys; tombstones go once de-duplication could no longer let an older event in. */
   sweep(): void {
     const now = this.now();
-    for (const [k, until] of this.seen) if (until <= now) this.seen.delete(k);
-    for (const [k, v] of this.kept) if (v.expiresAt <= now) this.kept.delete(k);
-    for (const [k, until] of this.answeredBy) if (until <= now) this.answeredBy.delete(k);
+    this.seen.deleteWhere((until) => until <= now);
+    this.kept.deleteWhere((v) => v.expiresAt <= now);
+    this.answeredBy.deleteWhere((until) => until <= now);
     for (const [k, r] of this.replies) if (r.expiresAt <= now) this.replies.delete(k);
     for (const [k, f] of this.funnels) if (f.expiresAt <= now) this.funnels.delete(k);
     for (const [k, series] of this.buckets) {
