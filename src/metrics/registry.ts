@@ -42,13 +42,25 @@ export class ExporterMetrics {
   }
 
   record(observations: readonly Observation[]): void {
+    // A batch of 100 statuses yields ~100 increments of a handful of series: add them up first, so
+    // prom-client validates and hashes each label set once per batch rather than once per event.
+    const counts = new Map<string, { counter: client.Counter<string>; labels: Record<string, string>; value: number }>();
     for (const o of observations) {
       const m = this.metrics.get(o.metric);
       if (!m) throw new Error(`observation for ${o.metric}, which is not a process metric`);
-      if (m instanceof client.Histogram) m.observe(o.labels, o.value ?? 0);
-      else if (m instanceof client.Counter) m.inc(o.labels, o.value ?? 1);
-      else m.set(o.labels, o.value ?? 0);
+      if (m instanceof client.Histogram) {
+        m.observe(o.labels, o.value ?? 0);
+      } else if (m instanceof client.Counter) {
+        let key: string = o.metric;
+        for (const name in o.labels) key += `\u0000${name}=${o.labels[name]}`;
+        const sum = counts.get(key);
+        if (sum) sum.value += o.value ?? 1;
+        else counts.set(key, { counter: m, labels: o.labels, value: o.value ?? 1 });
+      } else {
+        m.set(o.labels, o.value ?? 0);
+      }
     }
+    for (const { counter, labels, value } of counts.values()) counter.inc(labels, value);
   }
 
   get contentType(): string {

@@ -117,12 +117,15 @@ export class WebhookReceiver {
       } else if (change.outcome === 'invalid') {
         changes.inc({ field: change.field, outcome: 'invalid' });
         this.deadLetters.add({ receivedAt: new Date(this.now()).toISOString(), field: change.field, wabaId: change.wabaId, problems: change.problems ?? [] });
+        this.metrics.gauge('webhookDeadLetters').set(this.deadLetters.size);
         this.logger.warn({ field: change.field, waba_id: change.wabaId, problems: change.problems }, 'webhook change does not fit its schema; dead-lettered');
       }
     }
-    this.metrics.gauge('webhookDeadLetters').set(this.deadLetters.size);
     const lastReceived = this.metrics.gauge('webhookLastReceived');
-    for (const wabaId of new Set(parsed.changes.map((c) => c.wabaId))) lastReceived.set({ waba_id: wabaId }, receivedAt);
+    let previousWaba: string | undefined;
+    for (const change of parsed.changes) {
+      if (change.wabaId !== previousWaba) lastReceived.set({ waba_id: (previousWaba = change.wabaId) }, receivedAt);
+    }
     this.count('accepted');
     return { status: 200, body: 'OK' };
   }
