@@ -55,7 +55,7 @@ function instrument(store: Store, metrics: NonNullable<CreateStoreOptions['metri
   return {
     kind: store.kind,
     apply: (writes: readonly EventWrite[]) => timed('apply', () => store.apply(writes)),
-    snapshot: () => store.snapshot(),
+    snapshot: (previous) => store.snapshot(previous),
     readCounts: (series, from, to) => timed('readCounts', () => store.readCounts(series, from, to)),
     expireWaits: (before) => timed('expireWaits', () => store.expireWaits(before)),
     acquireLease: (name, holder, ttlMs) => store.acquireLease(name, holder, ttlMs),
