@@ -92,7 +92,7 @@ describe('RedisStore', () => {
     expect(await ok(b, { op: 'openWait', scope: SCOPE, customer: 'c1', at: 105 })).toEqual([{ opened: false }]);
     expect(await ok(b, { op: 'closeWait', scope: SCOPE, customer: 'c1', at: 130 })).toEqual([{ closed: true, openedAt: 100 }]);
     await ok(b, { op: 'mergeNumber', ref: { wabaId: WABA, displayDigits: '15550783881' }, attributes: { qualityRating: { value: 'RED', at: 1 } } });
-    expect((await a.snapshot()).numbers).toEqual([{ wabaId: WABA, displayDigits: '15550783881', attributes: { qualityRating: { value: 'RED', at: 1 } } }]);
+    expect((await a.snapshot()).numbers).toEqual([{ wabaId: WABA, displayDigits: '15550783881', attributes: { qualityRating: { value: 'RED', at: 1, since: 1 } } }]);
     expect(await a.apply([{ dedupeKey: 'm', ops: [] }])).toEqual([{ duplicate: false, results: [] }]);
     expect(await b.apply([{ dedupeKey: 'm', ops: [] }])).toEqual([{ duplicate: true }]);
     expect(await a.acquireLease('poller', 'a', 10_000)).toBe(true);
@@ -190,7 +190,7 @@ describe('RedisStore', () => {
       'c:s': within(7000), 'ct:s': within(7000), 'c:f:0:': within(7000), 'ct:f:0:': within(7000),
       'l:poller': within(9000),
       [`t:${WABA}:gone`]: within(5000), [`n:${WABA}:p2`]: within(5000),
-      [`t:${WABA}:live`]: -1, [`n:${WABA}:p1`]: -1, [`nl:${WABA}`]: -1, ti: -1, ni: -1, ws: -1, [`w:${SCOPE}`]: -1,
+      [`t:${WABA}:live`]: -1, [`n:${WABA}:p1`]: -1, [`nl:${WABA}`]: -1, ti: -1, ni: -1, ws: -1, [`w:${SCOPE}`]: -1, ev: -1,
     });
     // A tombstone that comes back to life loses its expiry.
     await ok(store, { op: 'mergeTemplate', wabaId: WABA, templateId: 'gone', attributes: { status: { value: 'APPROVED', at: 200 } } });
@@ -213,7 +213,7 @@ describe('RedisStore', () => {
     expect(await ok(store, { op: 'mergeTemplate', wabaId: WABA, templateId: 't', attributes: { name: { value: 'n', at: 150 } } }))
       .toEqual([{ changed: [], stale: ['name'] }]);
     await sleep(1200);
-    expect(await store.snapshot()).toEqual({ numbers: [], templates: [], health: [], waits: [] });
+    expect(await store.snapshot()).toMatchObject({ numbers: [], templates: [], health: [], waits: [] });
     expect(await inspector.smembers(`${store.keyPrefix}ti`)).toEqual([]);
     expect(await ok(store, { op: 'mergeTemplate', wabaId: WABA, templateId: 't', attributes: { name: { value: 'n', at: 150 } } }))
       .toEqual([{ changed: ['name'], stale: [] }]);
@@ -265,7 +265,7 @@ describe('RedisStore', () => {
     const ms = performance.now() - started;
     expect(snapshot.numbers).toHaveLength(100);
     expect(snapshot.templates).toHaveLength(10_000);
-    expect(snapshot.templates.find((t) => t.templateId === 't9999')!.attributes.name).toEqual({ value: 'template_9999', at: 1 });
+    expect(snapshot.templates.find((t) => t.templateId === 't9999')!.attributes.name).toEqual({ value: 'template_9999', at: 1, since: 1 });
     // A scrape must stay far below Prometheus' default 10 s timeout; generous for slow CI machines.
     expect(ms).toBeLessThan(3000);
   });

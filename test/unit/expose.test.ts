@@ -32,3 +32,20 @@ describe('ExporterMetrics.expose', () => {
     await store.close();
   });
 });
+
+describe('createStore with metrics', () => {
+  it('hands the previous snapshot through its instrumentation, so Redis can skip unchanged entities', async () => {
+    const { vi } = await import('vitest');
+    const { createStore } = await import('../../src/store/index.js');
+    const { loadConfig } = await import('../../src/config/index.js');
+    const spy = vi.spyOn(MemoryStore.prototype, 'snapshot');
+    const metrics = new ExporterMetrics({ version: 't', revision: 't' }, { defaultMetrics: false });
+    const store = createStore(loadConfig({ env: { WHATSAPP_APP_SECRET: 's', WHATSAPP_VERIFY_TOKEN: 'v' } }), { metrics });
+    await metrics.expose(store, 1);
+    await metrics.expose(store, 2);
+    expect(spy.mock.calls[0]![0]).toBeUndefined();
+    expect(spy.mock.calls[1]![0]).toMatchObject({ entityVersion: 0 });
+    spy.mockRestore();
+    await store.close();
+  });
+});
