@@ -90,9 +90,15 @@ export const configSchema = z
   .strict()
   .superRefine((c, ctx) => {
     const seen = new Set<string>();
+    const handoffKnown = c.humanHandoff.templates.length > 0 || c.humanHandoff.textPattern !== undefined;
     for (const [i, f] of c.funnels.entries()) {
       if (seen.has(f.name)) ctx.addIssue({ code: 'custom', path: ['funnels', i, 'name'], message: `funnel name "${f.name}" is used twice` });
       seen.add(f.name);
+      for (const [j, step] of f.steps.entries()) {
+        if (step.match.handoff && !handoffKnown) {
+          ctx.addIssue({ code: 'custom', path: ['funnels', i, 'steps', j, 'match', 'handoff'], message: 'a handoff step never matches until humanHandoff names templates or a textPattern' });
+        }
+      }
     }
     if (c.webhook.port !== 0 && c.webhook.port === c.metrics.port) {
       ctx.addIssue({ code: 'custom', path: ['metrics', 'port'], message: 'the metrics listener must not share the webhook port: /metrics stays off the public port' });

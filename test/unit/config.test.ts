@@ -91,6 +91,14 @@ funnels:
     expect(problems.some((p) => p.startsWith('funnels.0.steps'))).toBe(true);
   });
 
+  it('refuses a handoff step while humanHandoff says nothing about how a hand-over looks', () => {
+    const steps = '    steps:\n      - { name: asked, match: { buttonPayload: HELP } }\n      - { name: human, match: { handoff: true } }\n';
+    const problems = problemsOf(() => loadConfig({ configFile: yamlFile(`funnels:\n  - name: support\n${steps}`), env: base }));
+    expect(problems).toContain('funnels.0.steps.1.match.handoff: a handoff step never matches until humanHandoff names templates or a textPattern');
+    const ok = loadConfig({ configFile: yamlFile(`humanHandoff: { templates: [agent_takeover] }\nfunnels:\n  - name: support\n${steps}`), env: base });
+    expect(ok.funnels[0]!.steps[1]!.match.handoff).toBe(true);
+  });
+
   it('reports an unreadable file', () => {
     const problems = problemsOf(() => loadConfig({ configFile: '/nonexistent/x.yaml', env: base }));
     expect(problems[0]).toMatch(/^\/nonexistent\/x\.yaml: /);
