@@ -53,8 +53,11 @@ export function createPrivateApp(deps: PrivateServerDeps): express.Express {
   app.use(authMiddleware(config.metrics));
 
   app.get('/metrics', async (_req, res) => {
+    const parts = await metrics.exposeParts(store);
     res.setHeader('Content-Type', metrics.contentType);
-    res.send(await metrics.expose(store));
+    res.setHeader('Content-Length', parts.reduce((n, p) => n + p.length, 0));
+    for (const part of parts) res.write(part);
+    res.end();
   });
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok');
