@@ -2,7 +2,7 @@ import client from 'prom-client';
 import type { Observation } from '../signals/types.js';
 import type { Snapshot, Store } from '../store/types.js';
 import { catalogue, metricDefinitions, type MetricDefinition, type MetricKey } from './catalogue.js';
-import { renderEntities, renderWaits, SNAPSHOT_METRICS } from './render.js';
+import { renderEntitiesYielding, renderWaits, SNAPSHOT_METRICS } from './render.js';
 
 type AnyMetric = client.Counter<string> | client.Gauge<string> | client.Histogram<string>;
 
@@ -84,7 +84,7 @@ export class ExporterMetrics {
       const previous = this.rendered?.store === store ? this.rendered.snapshot : undefined;
       const snapshot = await store.snapshot(previous);
       if (this.rendered === undefined || this.rendered.store !== store || this.rendered.snapshot.entityVersion !== snapshot.entityVersion) {
-        this.rendered = { store, snapshot, entities: Buffer.from(renderEntities(snapshot), 'utf8') };
+        this.rendered = { store, snapshot, entities: Buffer.from(await renderEntitiesYielding(snapshot), 'utf8') };
       }
       parts.push(this.rendered.entities, Buffer.from(renderWaits(snapshot, nowSeconds), 'utf8'));
       this.histogram('storeOperationDuration').observe({ store: store.kind, operation: 'snapshot' }, (performance.now() - started) / 1000);

@@ -95,12 +95,17 @@ function stateSet(out: Exposition, labels: readonly string[], values: readonly s
   if (current !== undefined && !known.includes(current)) out.sample(labels, [...values, current], 1);
 }
 
+/** Code-unit order: stable across runs and far cheaper than localeCompare on 10,000 templates. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function sortNumbers(ns: readonly PhoneNumberRecord[]): PhoneNumberRecord[] {
-  return [...ns].sort((x, y) => (x.wabaId + numberLabel(x)).localeCompare(y.wabaId + numberLabel(y)));
+  return [...ns].sort((x, y) => compare(x.wabaId, y.wabaId) || compare(numberLabel(x), numberLabel(y)));
 }
 
 function sortTemplates(ts: readonly TemplateRecord[]): TemplateRecord[] {
-  return [...ts].sort((x, y) => (x.wabaId === y.wabaId ? x.templateId.localeCompare(y.templateId) : x.wabaId.localeCompare(y.wabaId)));
+  return [...ts].sort((x, y) => compare(x.wabaId, y.wabaId) || compare(x.templateId, y.templateId));
 }
 
 /**
@@ -114,6 +119,25 @@ export function renderSnapshot(snapshot: Snapshot, nowSeconds: number): string {
 /** Numbers, templates and health: depends on the snapshot only, so a scrape can reuse it while the entity version stands. */
 export function renderEntities(snapshot: Snapshot): string {
   const out = new Exposition();
+  for (const _ of entitySteps(snapshot, out));
+  return out.text();
+}
+
+/** Samples rendered between two turns of the event loop when rendering in the background. */
+const SAMPLES_PER_TURN = 1000;
+
+/**
+ * renderEntities, giving the event loop a turn every thousand templates: the first scrape after a
+ * change to 10,000 templates would otherwise hold webhooks back for the whole render.
+ */
+export async function renderEntitiesYielding(snapshot: Snapshot): Promise<string> {
+  const out = new Exposition();
+  for (const _ of entitySteps(snapshot, out)) await new Promise<void>((resolve) => setImmediate(resolve));
+  return out.text();
+}
+
+function* entitySteps(snapshot: Snapshot, out: Exposition): Generator<void> {
+  let rendered = 0;
   const numbers = sortNumbers(snapshot.numbers);
   const templates = sortTemplates(snapshot.templates);
   const N = ['waba_id', 'phone_number_id'];
@@ -158,26 +182,30 @@ export function renderEntities(snapshot: Snapshot): string {
   const T = ['waba_id', 'template_id', 'template_name', 'language'];
   out.begin(catalogue.templateInfo);
   for (const t of templates) {
+    if (++rendered % SAMPLES_PER_TURN === 0) yield;
     out.sample(catalogue.templateInfo.labelNames, [t.wabaId, t.templateId, str(t.attributes, 'name') ?? '', str(t.attributes, 'language') ?? '', str(t.attributes, 'category') ?? ''], 1);
   }
   out.begin(catalogue.templateStatus);
   for (const t of templates) {
+    if (++rendered % SAMPLES_PER_TURN === 0) yield;
     const s = str(t.attributes, 'status');
     if (s !== undefined) out.sample([...T, 'status'], [t.wabaId, t.templateId, str(t.attributes, 'name') ?? '', str(t.attributes, 'language') ?? '', s], 1);
   }
   out.begin(catalogue.templateQuality);
   for (const t of templates) {
+    if (++rendered % SAMPLES_PER_TURN === 0) yield;
     const s = str(t.attributes, 'qualityScore');
     if (s !== undefined) out.sample([...T, 'score'], [t.wabaId, t.templateId, str(t.attributes, 'name') ?? '', str(t.attributes, 'language') ?? '', s], 1);
   }
   out.begin(catalogue.templateLastUpdate);
-  for (const t of templates) out.sample(['waba_id', 'template_id'], [t.wabaId, t.templateId], latest(t.attributes));
+  for (const t of templates) {
+    if (++rendered % SAMPLES_PER_TURN === 0) yield;
+    out.sample(['waba_id', 'template_id'], [t.wabaId, t.templateId], latest(t.attributes));
+  }
 
   out.begin(catalogue.healthStatus);
   const health = [...snapshot.health].sort((x, y) => `${x.wabaId}|${x.entityType}|${x.entityId}`.localeCompare(`${y.wabaId}|${y.entityType}|${y.entityId}`));
   for (const h of health) stateSet(out, catalogue.healthStatus.labelNames, [h.wabaId, h.entityType, h.entityId], HEALTH_STATUSES, h.canSendMessage);
-
-  return out.text();
 }
 
 /** Waiting customers: their ages move with the clock, so they are rendered on every scrape. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isFlagged, messagingLimitOf, renderSnapshot } from '../../src/metrics/render.js';
+import { isFlagged, messagingLimitOf, renderEntities, renderEntitiesYielding, renderSnapshot } from '../../src/metrics/render.js';
 import type { Snapshot } from '../../src/store/types.js';
 
 const empty: Snapshot = { entityVersion: 0, numbers: [], templates: [], health: [], waits: [] };
@@ -84,6 +84,24 @@ describe('renderSnapshot', () => {
       'whatsapp_health_status{waba_id="1",entity_type="PHONE_NUMBER",entity_id="2",can_send_message="LIMITED"} 1',
       'whatsapp_health_status{waba_id="1",entity_type="PHONE_NUMBER",entity_id="2",can_send_message="BLOCKED"} 0',
     ]);
+  });
+});
+
+describe('renderEntitiesYielding', () => {
+  it('renders exactly what renderEntities does while giving the event loop turns', async () => {
+    const templates = Array.from({ length: 2500 }, (_, i) => ({
+      wabaId: String(1 + (i % 3)), templateId: String(100000 + i),
+      attributes: { name: { value: `t${i}`, at: i }, language: { value: 'en_US', at: i }, status: { value: i % 7 ? 'APPROVED' : 'PAUSED', at: i } },
+    }));
+    const snapshot: Snapshot = { ...empty, templates };
+    let finished = false;
+    let otherWorkRanMeanwhile = false;
+    setImmediate(() => { otherWorkRanMeanwhile = !finished; });
+    const text = await renderEntitiesYielding(snapshot);
+    finished = true;
+    expect(otherWorkRanMeanwhile).toBe(true);
+    expect(text).toBe(renderEntities(snapshot));
+    expect(text.split('\n').filter((l) => l.startsWith('whatsapp_template_status{'))).toHaveLength(2500);
   });
 });
 
