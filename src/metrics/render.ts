@@ -1,12 +1,11 @@
 import type { AttributeMap, PhoneNumberRecord, Snapshot, TemplateRecord } from '../store/types.js';
 import { catalogue, type MetricDefinition } from './catalogue.js';
+import { HEALTH_STATUSES, QUALITY_SCORES } from '../webhook/schemas.js';
 
 /** State-set members always exported for a number, so a change shows as 1→0 rather than a vanishing series. */
-export const QUALITY_RATINGS = ['GREEN', 'YELLOW', 'RED', 'UNKNOWN'] as const;
 export const NUMBER_STATUSES = [
   'CONNECTED', 'FLAGGED', 'RESTRICTED', 'RATE_LIMITED', 'BANNED', 'DISCONNECTED', 'DELETED', 'MIGRATED', 'PENDING', 'UNVERIFIED', 'UNKNOWN',
 ] as const;
-export const HEALTH_STATUSES = ['AVAILABLE', 'LIMITED', 'BLOCKED'] as const;
 
 const TIER_LIMITS: Record<string, number> = {
   TIER_50: 50, TIER_250: 250, TIER_1K: 1000, TIER_2K: 2000, TIER_10K: 10_000, TIER_100K: 100_000, TIER_UNLIMITED: Infinity,
@@ -149,7 +148,7 @@ function* entitySteps(snapshot: Snapshot, out: Exposition): Generator<void> {
   out.begin(catalogue.phoneNumberQualityRating);
   for (const n of numbers) {
     const rating = str(n.attributes, 'qualityRating');
-    if (rating !== undefined) stateSet(out, catalogue.phoneNumberQualityRating.labelNames, [n.wabaId, numberLabel(n)], QUALITY_RATINGS, rating);
+    if (rating !== undefined) stateSet(out, catalogue.phoneNumberQualityRating.labelNames, [n.wabaId, numberLabel(n)], QUALITY_SCORES, rating);
   }
   out.begin(catalogue.phoneNumberStatus);
   for (const n of numbers) {

@@ -5,7 +5,6 @@ import type { Logger } from '../log.js';
 import type { ExporterMetrics } from '../metrics/registry.js';
 import type { Store } from '../store/types.js';
 import type { DeadLetters } from '../webhook/dead-letters.js';
-import { renderLandingPage } from './landing-page.js';
 
 export interface PrivateServerDeps {
   config: Config;
@@ -15,8 +14,8 @@ export interface PrivateServerDeps {
   logger: Logger;
   /** Extra routers mounted by path (the funnel report at /report). */
   routers?: Record<string, Router>;
-  /** The status page at /, when present; a plain landing page otherwise. */
-  statusPage?: (req: Request) => Promise<string>;
+  /** The page at /: the status page, which also links /metrics and the other pages. */
+  statusPage: (req: Request) => Promise<string>;
 }
 
 function digest(s: string): Buffer {
@@ -81,7 +80,7 @@ export function createPrivateApp(deps: PrivateServerDeps): express.Express {
   });
   for (const [path, router] of Object.entries(deps.routers ?? {})) app.use(path, router);
   app.get('/', async (req, res) => {
-    res.type('html').send(deps.statusPage ? await deps.statusPage(req) : renderLandingPage());
+    res.type('html').send(await deps.statusPage(req));
   });
   app.use((_req, res) => {
     res.status(404).type('text/plain').send('Not Found');

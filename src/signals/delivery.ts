@@ -1,4 +1,5 @@
 import type { MessageStatusObserved } from '../events.js';
+import { MESSAGE_STATUSES, MESSAGE_TYPES, PRICING_CATEGORIES } from '../webhook/schemas.js';
 import type { OnceResult } from '../store/types.js';
 import { errorCodeLabel, userSideReason } from './error-codes.js';
 import type { WritePart } from './parts.js';
@@ -23,14 +24,15 @@ import type { Observation } from './types.js';
  * arrives before any carrying it is labelled "unknown".
  */
 
-export const KNOWN_STATUSES: ReadonlySet<string> = new Set(['sent', 'delivered', 'read', 'failed', 'played', 'deleted']);
-export const KNOWN_CATEGORIES: ReadonlySet<string> = new Set([
-  'authentication', 'authentication_international', 'marketing', 'marketing_lite', 'referral_conversion', 'service', 'utility',
-]);
-export const KNOWN_MESSAGE_TYPES: ReadonlySet<string> = new Set([
-  'text', 'image', 'video', 'document', 'audio', 'sticker', 'reaction', 'location', 'contacts', 'order', 'interactive',
-  'button', 'unsupported', 'system', 'request_welcome', 'unknown',
-]);
+/** `deleted` is undocumented but sent (Chatwoot's fixtures show it): a label value of its own rather than "other". */
+export const KNOWN_STATUSES: ReadonlySet<string> = new Set([...MESSAGE_STATUSES, 'deleted']);
+export const KNOWN_CATEGORIES: ReadonlySet<string> = new Set(PRICING_CATEGORIES.map(normaliseCategory));
+export const KNOWN_MESSAGE_TYPES: ReadonlySet<string> = new Set(MESSAGE_TYPES);
+
+/** The docs spell authentication-international with a hyphen, libraries with an underscore. */
+function normaliseCategory(raw: string): string {
+  return raw.toLowerCase().replace(/-/g, '_');
+}
 
 export function statusLabel(status: string): string {
   return KNOWN_STATUSES.has(status) ? status : 'other';
@@ -39,8 +41,7 @@ export function statusLabel(status: string): string {
 /** Meta's pricing.category or conversation origin, as one of the known categories, "other" or undefined when absent. */
 export function categoryLabel(raw: string | undefined): string | undefined {
   if (raw === undefined || raw === '') return undefined;
-  // The docs spell authentication-international with a hyphen, libraries with an underscore.
-  const c = raw.toLowerCase().replace(/-/g, '_');
+  const c = normaliseCategory(raw);
   return KNOWN_CATEGORIES.has(c) ? c : 'other';
 }
 
