@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, hash } from 'node:crypto';
 
 export type KeyHasher = (value: string) => string;
 
@@ -7,7 +7,9 @@ export type KeyHasher = (value: string) => string;
  * keyed hash, so the keyspace and a stolen dump reveal nothing without the server-side key.
  */
 export function createKeyHasher(key: string): KeyHasher {
-  return (value) => createHmac('sha256', key).update(value).digest('base64url').slice(0, 22);
+  // A KeyObject made once: a string key would be converted and imported again on every call.
+  const secret = createSecretKey(Buffer.from(key, 'utf8'));
+  return (value) => createHmac('sha256', secret).update(value).digest('base64url').slice(0, 22);
 }
 
 /** The hash key: configured, or derived from the first app secret so every replica agrees. */
@@ -18,9 +20,9 @@ export function deriveCustomerHashKey(configured: string | undefined, appSecrets
 
 /** A short stable digest of a management event, for de-duplicating Meta's redeliveries. */
 export function contentKey(...parts: string[]): string {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p).update('\u0000');
-  return h.digest('base64url').slice(0, 22);
+  // One-shot: a third of createHash().update()…digest() on these short inputs. Same digest as
+  // hashing each part followed by a NUL.
+  return hash('sha256', parts.join('\u0000') + '\u0000', 'base64url').slice(0, 22);
 }
 
 /** Digits of a display number: "+1 555-078 3881" and "15550783881" name the same number. */

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { ExporterMetrics } from '../metrics/registry.js';
@@ -8,7 +9,7 @@ import { inSpan } from '../tracing.js';
 import { DeadLetters } from './dead-letters.js';
 import { parseWebhookBody } from './parse.js';
 import { KNOWN_FIELDS } from './schemas.js';
-import { tokensEqual, verifySignature } from './signature.js';
+import { secretKeys, tokensEqual, verifySignature } from './signature.js';
 import { MalformedEnvelopeError } from './types.js';
 
 export interface WebhookResponse {
@@ -25,7 +26,7 @@ export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
  */
 export class WebhookReceiver {
   readonly deadLetters: DeadLetters;
-  private readonly secrets: readonly string[];
+  private readonly secrets: readonly KeyObject[];
 
   constructor(
     private readonly config: Config['webhook'],
@@ -36,7 +37,7 @@ export class WebhookReceiver {
     private readonly now: () => number = Date.now,
   ) {
     this.deadLetters = new DeadLetters(config.deadLetterLimit);
-    this.secrets = config.appSecrets;
+    this.secrets = secretKeys(config.appSecrets);
     // Series exist from the start at 0, so increase() sees the very first bad signature or invalid change.
     for (const outcome of REQUEST_OUTCOMES) metrics.counter('webhookRequests').inc({ outcome }, 0);
     for (const field of KNOWN_FIELDS) {

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 export type SignatureCheck = 'ok' | 'missing_signature' | 'bad_signature';
 
@@ -9,7 +9,7 @@ const SIGNATURE = /^sha256=([0-9a-fA-F]{64})$/;
  * app secret (rotation, several Meta apps). Every secret is tried, so the time taken does not tell
  * which one matched or how much of the digest was right.
  */
-export function verifySignature(rawBody: Buffer, header: string | string[] | undefined, secrets: readonly string[]): SignatureCheck {
+export function verifySignature(rawBody: Buffer, header: string | string[] | undefined, secrets: readonly (string | KeyObject)[]): SignatureCheck {
   if (header === undefined || header === '') return 'missing_signature';
   const value = Array.isArray(header) ? header[0] ?? '' : header;
   const m = SIGNATURE.exec(value.trim());
@@ -21,6 +21,11 @@ export function verifySignature(rawBody: Buffer, header: string | string[] | und
     if (timingSafeEqual(expected, given)) matched = true;
   }
   return matched ? 'ok' : 'bad_signature';
+}
+
+/** App secrets imported once, so the per-request check does not convert and import them again. */
+export function secretKeys(secrets: readonly string[]): KeyObject[] {
+  return secrets.map((s) => createSecretKey(Buffer.from(s, 'utf8')));
 }
 
 export function sign(rawBody: Buffer | string, secret: string): string {
