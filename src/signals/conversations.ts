@@ -1,7 +1,7 @@
 import type { MessageReceived, MessageStatusObserved, SystemErrorObserved } from '../events.js';
 import { waitScope } from '../metrics/render.js';
 import type { CloseWaitResult } from '../store/types.js';
-import { messageTypeLabel, statusCountPart, statusDedupeKey } from './delivery.js';
+import { messageTypeLabel, replyMarkKey, statusCountPart, statusDedupeKey } from './delivery.js';
 import { errorCodeLabel } from './error-codes.js';
 import { compileFunnels, funnelPartForInbound, funnelPartForStatus } from './funnels.js';
 import { combineParts, observe, type WritePart } from './parts.js';
@@ -57,7 +57,7 @@ function planInbound(e: MessageReceived, ctx: SignalContext): PlannedWrite {
 function replyPart(e: MessageStatusObserved, idleGapSeconds: number): WritePart {
   const number = { waba_id: e.wabaId, phone_number_id: e.phoneNumberId };
   return {
-    ops: [{ op: 'closeWait', scope: waitScope(e.wabaId, e.phoneNumberId), customer: e.customer, at: e.timestamp, messageKey: e.messageKey }],
+    ops: [{ op: 'closeWait', scope: waitScope(e.wabaId, e.phoneNumberId), customer: e.customer, at: e.timestamp, messageKey: replyMarkKey(e.messageKey) }],
     interpret(results) {
       const r = results[0] as CloseWaitResult | undefined;
       if (!r?.closed || r.openedAt === undefined) return [];

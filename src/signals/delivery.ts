@@ -1,6 +1,6 @@
 import type { MessageStatusObserved } from '../events.js';
 import { MESSAGE_STATUSES, MESSAGE_TYPES, PRICING_CATEGORIES } from '../webhook/schemas.js';
-import type { OnceResult } from '../store/types.js';
+import { recordKey, type OnceResult } from '../store/types.js';
 import { errorCodeLabel, userSideReason } from './error-codes.js';
 import type { WritePart } from './parts.js';
 import type { Observation } from './types.js';
@@ -49,13 +49,17 @@ export function messageTypeLabel(type: string): string {
   return KNOWN_MESSAGE_TYPES.has(type) ? type : 'other';
 }
 
-const categoryKey = (message: string) => `st:category:${message}`;
-const sentKey = (message: string) => `st:sent:${message}`;
-const deliveredKey = (message: string) => `st:delivered:${message}`;
+// Every key about one outbound message names the message's record, so the store keeps them together.
+const categoryKey = (message: string) => recordKey(message, 'category');
+const sentKey = (message: string) => recordKey(message, 'sent');
+const deliveredKey = (message: string) => recordKey(message, 'delivered');
+
+/** The mark that a message answered a customer (closeWait), in the message's record. */
+export const replyMarkKey = (message: string) => recordKey(message, 'reply');
 
 /** Status values become a store key: bounded so an odd value cannot make a large one. */
 export function statusDedupeKey(e: Pick<MessageStatusObserved, 'messageKey' | 'status'>): string {
-  return `s:${e.messageKey}:${e.status.slice(0, 32)}`;
+  return recordKey(e.messageKey, `s:${e.status.slice(0, 32)}`);
 }
 
 export function statusCountPart(e: MessageStatusObserved): WritePart {

@@ -2,7 +2,10 @@ import type {
   AttributeMap, CloseWaitResult, EventWrite, EventWriteResult, FunnelAdvanceResult, HealthRecord, MergeResult, WaitSummary,
   NumberRef, OpResult, PhoneNumberRecord, Snapshot, Store, StoreOp, TemplateRecord,
 } from './types.js';
+import { Marks } from './marks.js';
 import { checkWrites, mergeAttributes } from './merge.js';
+
+export { ShardedMap } from './sharded-map.js';
 
 export interface StoreOptions {
   /** Lifetime of de-duplication and `once` keys. */
@@ -17,35 +20,6 @@ export interface StoreOptions {
 
 export const DEFAULT_HISTORY_TTL_SECONDS = 90 * 86400;
 
-/**
- * A Map split in shards by the key's last character. One V8 Map holds at most 2^24 entries, and
- * de-duplication keys live 8 days: a busy account would otherwise fill it (and fail every webhook)
- * within a day. Keys are base64url hashes, so the last character spreads them evenly.
- */
-export class ShardedMap<V> {
-  private readonly shards: Array<Map<string, V>> = Array.from({ length: 64 }, () => new Map());
-
-  private shard(key: string): Map<string, V> {
-    return this.shards[key.charCodeAt(key.length - 1) & 63]!;
-  }
-
-  get(key: string): V | undefined {
-    return this.shard(key).get(key);
-  }
-
-  set(key: string, value: V): void {
-    this.shard(key).set(key, value);
-  }
-
-  get size(): number {
-    return this.shards.reduce((n, m) => n + m.size, 0);
-  }
-
-  deleteWhere(expired: (value: V) => boolean): void {
-    for (const m of this.shards) for (const [k, v] of m) if (expired(v)) m.delete(k);
-  }
-}
-
 interface Entity<R> { record: R; removedAt?: number }
 interface FunnelRun { step: number; startedAt: number; lastAt: number; variant?: string }
 
@@ -59,11 +33,8 @@ export class MemoryStore implements Store {
   private readonly waits = new Map<string, Map<string, number>>();
   private readonly replies = new Map<string, { at: number; expiresAt: number }>();
   private readonly funnels = new Map<string, FunnelRun & { expiresAt: number }>();
-  private readonly seen = new ShardedMap<number>();
-  /** Values kept by `once` with a value, expiring with their key. */
-  private readonly kept = new ShardedMap<{ value: string; expiresAt: number }>();
-  /** Outbound messages that already closed (or tried to close) a wait: expiry per message key. */
-  private readonly answeredBy = new ShardedMap<number>();
+  /** De-duplication and `once` marks, values kept by `once`, messages that answered (see marks.ts). */
+  private readonly marks = new Marks();
   private readonly buckets = new Map<string, Map<number, { count: number; expiresAt: number }>>();
   private readonly leases = new Map<string, { holder: string; expiresAt: number }>();
   private readonly now: () => number;
@@ -82,11 +53,10 @@ export class MemoryStore implements Store {
     const dedupExpiry = now + this.options.dedupTtlSeconds * 1000;
     return writes.map((w) => {
       if (w.dedupeKey !== undefined) {
-        const until = this.seen.get(w.dedupeKey);
-        if (until !== undefined && until > now) return { duplicate: true } as const;
+        if (this.marks.get('d', w.dedupeKey, now) !== undefined) return { duplicate: true } as const;
       }
       const results = w.ops.map((op) => this.run(op, now, dedupExpiry));
-      if (w.dedupeKey !== undefined) this.seen.set(w.dedupeKey, dedupExpiry);
+      if (w.dedupeKey !== undefined) this.marks.set('d', w.dedupeKey, '1', now, dedupExpiry);
       return { duplicate: false, results } as const;
     });
   }
@@ -135,21 +105,18 @@ export class MemoryStore implements Store {
       }
       case 'closeWait': {
         if (op.messageKey !== undefined) {
-          const until = this.answeredBy.get(op.messageKey);
-          if (until !== undefined && until > now) return { closed: false };
-          this.answeredBy.set(op.messageKey, dedupExpiry);
+          if (this.marks.get('a', op.messageKey, now) !== undefined) return { closed: false };
+          this.marks.set('a', op.messageKey, '1', now, dedupExpiry);
         }
         return this.closeWait(op.scope, op.customer, op.at, now);
       }
       case 'advanceFunnel': return this.advanceFunnel(op, now);
       case 'once': {
-        const until = this.seen.get(op.key);
-        const first = until === undefined || until <= now;
-        if (first) this.seen.set(op.key, dedupExpiry);
-        let kept = this.kept.get(op.key);
-        if (kept !== undefined && kept.expiresAt <= now) kept = undefined;
-        if (kept === undefined && op.value !== undefined) this.kept.set(op.key, (kept = { value: op.value, expiresAt: dedupExpiry }));
-        return kept !== undefined ? { first, value: kept.value } : { first };
+        const first = this.marks.get('d', op.key, now) === undefined;
+        if (first) this.marks.set('d', op.key, '1', now, dedupExpiry);
+        let kept = this.marks.get('v', op.key, now);
+        if (kept === undefined && op.value !== undefined) this.marks.set('v', op.key, (kept = op.value), now, dedupExpiry);
+        return kept !== undefined ? { first, value: kept } : { first };
       }
       case 'countInBucket':
         this.addToBucket(op.series, op.bucket, op.by ?? 1, now);
@@ -303,9 +270,7 @@ export class MemoryStore implements Store {
   /** Drops expired keys; tombstones go once de-duplication could no longer let an older event in. */
   sweep(): void {
     const now = this.now();
-    this.seen.deleteWhere((until) => until <= now);
-    this.kept.deleteWhere((v) => v.expiresAt <= now);
-    this.answeredBy.deleteWhere((until) => until <= now);
+    this.marks.sweep(now);
     for (const [k, r] of this.replies) if (r.expiresAt <= now) this.replies.delete(k);
     for (const [k, f] of this.funnels) if (f.expiresAt <= now) this.funnels.delete(k);
     for (const [k, series] of this.buckets) {

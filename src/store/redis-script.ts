@@ -21,7 +21,9 @@
  *                           caller has not confirmed it got the results, JSON {k token, g give-up ms, r results}
  *   {p}dc:{key}             string results of a just-confirmed write, briefly (see CONFIRM_SCRIPT)
  *   {p}v:{key}              string the value kept by `once` with a value, TTL dedupTtl
- *   {p}a:{messageKey}       string an outbound message that already answered (closeWait), TTL dedupTtl
+ *   {p}a:{key}              string a message that already answered (closeWait's messageKey), TTL dedupTtl
+ *   {p}m:{record}           hash  the three above for keys `record#name` (RECORD_SEPARATOR in types.ts),
+ *                           as fields d:{name}, v:{name}, a:{name}; TTL dedupTtl from its last new mark
  *   {p}l:{name}             string lease holder, TTL the lease
  *   {p}c:{series}           hash  bucket → count; {p}ct:{series} bucket → expiry (Unix seconds): a
  *                           bucket lives historyTtl after its last increment, as in MemoryStore
@@ -38,6 +40,52 @@
 const LATE = `
 local clock = redis.call('TIME')
 if tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000 > tonumber(ARGV[2]) then return 'late' end
+`;
+
+/**
+ * Marks (de-duplication, `once`, reply): a key `record#name` is field {kind}:{name} of the hash
+ * {p}m:{record}, any other key the string {p}{kind}:{key}. Needs `p` (the prefix) in scope.
+ */
+const MARKS = `
+local function markAt(kind, key)
+  local at = string.find(key, '#', 1, true)
+  if at then return p .. 'm:' .. string.sub(key, 1, at - 1), kind .. ':' .. string.sub(key, at + 1) end
+  return p .. kind .. ':' .. key, nil
+end
+local function getMark(kind, key)
+  local k, f = markAt(kind, key)
+  if f then return redis.call('HGET', k, f) end
+  return redis.call('GET', k)
+end
+-- A new mark; its record lives ttl seconds from now.
+local function setMark(kind, key, value, ttl)
+  local k, f = markAt(kind, key)
+  if f then
+    redis.call('HSET', k, f, value)
+    redis.call('EXPIRE', k, ttl)
+  else
+    redis.call('SET', k, value, 'EX', ttl)
+  end
+end
+-- True when the mark was new (and is now set).
+local function setMarkIfNew(kind, key, value, ttl)
+  local k, f = markAt(kind, key)
+  if f then
+    if redis.call('HSETNX', k, f, value) == 0 then return false end
+    redis.call('EXPIRE', k, ttl)
+    return true
+  end
+  return redis.call('SET', k, value, 'NX', 'EX', ttl) ~= false
+end
+-- A new value for an existing mark, which keeps its expiry.
+local function replaceMark(kind, key, value)
+  local k, f = markAt(kind, key)
+  if f then
+    redis.call('HSET', k, f, value)
+  else
+    redis.call('SET', k, value, 'PX', redis.call('PTTL', k))
+  end
+end
 `;
 
 /**
@@ -61,7 +109,7 @@ local writes = cjson.decode(ARGV[6])
 local token = ARGV[7]
 local giveUp = tonumber(ARGV[8])
 local nowMs = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-
+${MARKS}
 local function isMeta(field) return string.byte(field, 1) == 95 end
 
 local function hasAttributes(key)
@@ -194,7 +242,7 @@ end
 
 local function closeWait(op)
   -- A message answers at most once: its later statuses must not close a newer wait.
-  if op.m and not redis.call('SET', p .. 'a:' .. op.m, '1', 'NX', 'EX', dedupTtl) then return { c = false } end
+  if op.m and not setMarkIfNew('a', op.m, '1', dedupTtl) then return { c = false } end
   local replyKey = p .. 'r:' .. op.s .. ':' .. op.c
   local prior = redis.call('GET', replyKey)
   if not prior or tonumber(op.at) > tonumber(prior) then
@@ -271,11 +319,10 @@ local function run(op)
   elseif kind == 'closeWait' then return closeWait(op)
   elseif kind == 'advanceFunnel' then return advanceFunnel(op)
   elseif kind == 'once' then
-    local first = redis.call('SET', p .. 'd:' .. op.k, '1', 'NX', 'EX', dedupTtl) ~= false
-    local keptKey = p .. 'v:' .. op.k
-    local kept = redis.call('GET', keptKey)
+    local first = setMarkIfNew('d', op.k, '1', dedupTtl)
+    local kept = getMark('v', op.k)
     if not kept and op.v then
-      redis.call('SET', keptKey, op.v, 'EX', dedupTtl)
+      setMark('v', op.k, op.v, dedupTtl)
       kept = op.v
     end
     return { f = first, v = kept or nil }
@@ -288,8 +335,7 @@ end
 
 local out = {}
 for i, w in ipairs(writes) do
-  local dedupeKey = w.k and (p .. 'd:' .. w.k)
-  local seen = dedupeKey and redis.call('GET', dedupeKey)
+  local seen = w.k and getMark('d', w.k)
   if seen == '1' then
     out[i] = false
   elseif seen then
@@ -299,7 +345,7 @@ for i, w in ipairs(writes) do
     elseif nowMs > record.g then
       record.k = token
       record.g = giveUp
-      redis.call('SET', dedupeKey, cjson.encode(record), 'PX', redis.call('PTTL', dedupeKey))
+      replaceMark('d', w.k, cjson.encode(record))
       out[i] = record.r
     else
       out[i] = { u = record.g - nowMs }
@@ -307,7 +353,7 @@ for i, w in ipairs(writes) do
   else
     local results = {}
     for j, op in ipairs(w.o) do results[j] = run(op) end
-    if dedupeKey then redis.call('SET', dedupeKey, cjson.encode({ k = token, g = giveUp, r = results }), 'EX', dedupTtl) end
+    if w.k then setMark('d', w.k, cjson.encode({ k = token, g = giveUp, r = results }), dedupTtl) end
     out[i] = results
   end
 end
@@ -322,14 +368,15 @@ return cjson.encode(out)
  * another delivery took over meanwhile (that one reports them).
  */
 export const CONFIRM_SCRIPT = `${LATE}
+local p = ARGV[1]
+${MARKS}
 local lost = {}
 for i = 5, #ARGV do
-  local key = ARGV[1] .. 'd:' .. ARGV[i]
-  local seen = redis.call('GET', key)
+  local seen = getMark('d', ARGV[i])
   local record = seen and seen ~= '1' and cjson.decode(seen)
   if record and record.k == ARGV[3] then
-    redis.call('SET', key, '1', 'PX', redis.call('PTTL', key))
-    redis.call('SET', ARGV[1] .. 'dc:' .. ARGV[i], cjson.encode({ k = record.k, r = record.r }), 'EX', ARGV[4])
+    replaceMark('d', ARGV[i], '1')
+    redis.call('SET', p .. 'dc:' .. ARGV[i], cjson.encode({ k = record.k, r = record.r }), 'EX', ARGV[4])
   else
     lost[#lost + 1] = i - 4
   end
@@ -343,20 +390,21 @@ return lost
  * at once. Records held by others are left alone.
  */
 export const ABANDON_SCRIPT = `
+local p = ARGV[1]
+${MARKS}
 for i = 3, #ARGV do
-  local key = ARGV[1] .. 'd:' .. ARGV[i]
-  local seen = redis.call('GET', key)
+  local seen = getMark('d', ARGV[i])
   if seen and seen ~= '1' then
     local record = cjson.decode(seen)
     if record.k == ARGV[2] then
       record.g = 0
-      redis.call('SET', key, cjson.encode(record), 'PX', redis.call('PTTL', key))
+      replaceMark('d', ARGV[i], cjson.encode(record))
     end
   elseif seen then
-    local doneKey = ARGV[1] .. 'dc:' .. ARGV[i]
+    local doneKey = p .. 'dc:' .. ARGV[i]
     local done = redis.call('GET', doneKey)
     if done and cjson.decode(done).k == ARGV[2] then
-      redis.call('SET', key, cjson.encode({ k = ARGV[2], g = 0, r = cjson.decode(done).r }), 'PX', redis.call('PTTL', key))
+      replaceMark('d', ARGV[i], cjson.encode({ k = ARGV[2], g = 0, r = cjson.decode(done).r }))
       redis.call('DEL', doneKey)
     end
   end

@@ -75,6 +75,20 @@ export type PlainResult = { ok: true };
 
 export type OpResult = MergeResult | OpenWaitResult | CloseWaitResult | FunnelAdvanceResult | OnceResult | PlainResult;
 
+/**
+ * Keys given to the store for de-duplication and `once` (and a message's reply mark) may name a
+ * record: `record#field`. Every key of one record is kept together and expires with it, the record
+ * living dedupTtl after its last write. An outbound message's status marks, kept category and reply
+ * mark then cost one Redis hash (one MemoryStore entry) instead of a key each. A key without `#`
+ * stands alone. Both stores follow the same rule (the Redis script splits keys the same way).
+ */
+export const RECORD_SEPARATOR = '#';
+
+/** A key of the record `record`: `recordKey(messageKey, 's:read')`. */
+export function recordKey(record: string, field: string): string {
+  return record + RECORD_SEPARATOR + field;
+}
+
 export interface EventWrite {
   /** De-duplication key: when already seen (within the TTL), none of the ops run. */
   dedupeKey?: string;

@@ -103,47 +103,51 @@ describe('RedisStore', () => {
     expect(raced.filter(([r]) => (r as { opened: boolean }).opened)).toHaveLength(1);
   });
 
-  it('reports the results of a write whose answer was lost to the next delivery, once', async () => {
+  // A lone de-duplication key is a string of its own; a record's (`message#name`) is a field of the record's hash.
+  const DEDUPE_KEYS = [['a lone key', 'evt'], ['a record key', 'msg-1#s:read']] as const;
+
+  it.each(DEDUPE_KEYS)('reports the results of a write whose answer was lost to the next delivery, once (%s)', async (_kind, evt) => {
     const store = newStore();
     const p = store.keyPrefix;
     // A caller applies the write and dies before it sees the answer (or gives up on a late one).
     const [seconds, micros] = await inspector.time();
     const serverNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-    const wire = JSON.stringify([{ k: 'evt', o: [{ op: 'openWait', s: SCOPE, c: 'c1', at: '100' }] }]);
+    const wire = JSON.stringify([{ k: evt, o: [{ op: 'openWait', s: SCOPE, c: 'c1', at: '100' }] }]);
     const lostAnswer = await inspector.eval(APPLY_SCRIPT, 1, `${p}ni`, p, String(serverNow + 60_000), '3600', '600', '86400', wire, 'dead-caller', String(serverNow + 400));
     expect(JSON.parse(String(lostAnswer))).toEqual([[true]]);
 
     // The redelivery waits for the dead caller's give-up time, then reports the original results:
     // applied afresh, the wait (already open) would not open again.
     const started = performance.now();
-    expect(await store.apply([{ dedupeKey: 'evt', ops: [{ op: 'openWait', scope: SCOPE, customer: 'c1', at: 100 }] }]))
+    expect(await store.apply([{ dedupeKey: evt, ops: [{ op: 'openWait', scope: SCOPE, customer: 'c1', at: 100 }] }]))
       .toEqual([{ duplicate: false, results: [{ opened: true }] }]);
     expect(performance.now() - started).toBeGreaterThan(200);
-    expect(await store.apply([{ dedupeKey: 'evt', ops: [] }])).toEqual([{ duplicate: true }]);
+    expect(await store.apply([{ dedupeKey: evt, ops: [] }])).toEqual([{ duplicate: true }]);
     expect((await store.snapshot()).waits).toEqual([{ scope: SCOPE, count: 1, oldestAt: 100 }]);
     // The dead caller's confirmation, should it come after all, is refused: it must not count too.
-    expect(await inspector.eval(CONFIRM_SCRIPT, 1, `${p}ni`, p, String(serverNow + 60_000), 'dead-caller', '600', 'evt')).toEqual([1]);
+    expect(await inspector.eval(CONFIRM_SCRIPT, 1, `${p}ni`, p, String(serverNow + 60_000), 'dead-caller', '600', evt)).toEqual([1]);
   });
 
-  it('lets a caller that failed after its confirmation landed hand the results back to the next delivery', async () => {
+  it.each(DEDUPE_KEYS)('lets a caller that failed after its confirmation landed hand the results back to the next delivery (%s)', async (_kind, evt) => {
     const store = newStore();
     const p = store.keyPrefix;
     const [seconds] = await inspector.time();
     const far = String((Number(seconds) + 60) * 1000);
-    const wire = JSON.stringify([{ k: 'evt', o: [{ op: 'once', k: 'msg:read' }] }]);
+    const wire = JSON.stringify([{ k: evt, o: [{ op: 'once', k: 'msg:read' }] }]);
     await inspector.eval(APPLY_SCRIPT, 1, `${p}ni`, p, far, '3600', '600', '86400', wire, 'caller-1', far);
     // Confirmed, but the answer to the confirmation was lost: the caller answered "failed".
-    expect(await inspector.eval(CONFIRM_SCRIPT, 1, `${p}ni`, p, far, 'caller-1', '600', 'evt')).toEqual([]);
-    expect(await store.apply([{ dedupeKey: 'evt', ops: [] }])).toEqual([{ duplicate: true }]);
+    expect(await inspector.eval(CONFIRM_SCRIPT, 1, `${p}ni`, p, far, 'caller-1', '600', evt)).toEqual([]);
+    expect(await store.apply([{ dedupeKey: evt, ops: [] }])).toEqual([{ duplicate: true }]);
     // Someone else's hand-back changes nothing; the caller's own makes the results reportable at once.
-    await inspector.eval(ABANDON_SCRIPT, 1, `${p}ni`, p, 'caller-2', 'evt');
-    expect(await store.apply([{ dedupeKey: 'evt', ops: [] }])).toEqual([{ duplicate: true }]);
-    await inspector.eval(ABANDON_SCRIPT, 1, `${p}ni`, p, 'caller-1', 'evt');
+    await inspector.eval(ABANDON_SCRIPT, 1, `${p}ni`, p, 'caller-2', evt);
+    expect(await store.apply([{ dedupeKey: evt, ops: [] }])).toEqual([{ duplicate: true }]);
+    await inspector.eval(ABANDON_SCRIPT, 1, `${p}ni`, p, 'caller-1', evt);
     const started = performance.now();
-    expect(await store.apply([{ dedupeKey: 'evt', ops: [{ op: 'once', key: 'msg:read' }] }])).toEqual([{ duplicate: false, results: [{ first: true }] }]);
+    expect(await store.apply([{ dedupeKey: evt, ops: [{ op: 'once', key: 'msg:read' }] }])).toEqual([{ duplicate: false, results: [{ first: true }] }]);
     expect(performance.now() - started).toBeLessThan(200);
-    expect(await store.apply([{ dedupeKey: 'evt', ops: [] }])).toEqual([{ duplicate: true }]);
-    expect(await inspector.exists(`${p}dc:evt`)).toBe(0);
+    expect(await store.apply([{ dedupeKey: evt, ops: [] }])).toEqual([{ duplicate: true }]);
+    expect(await inspector.exists(`${p}dc:${evt}`)).toBe(0);
+    expect(evt.includes('#') ? await inspector.hget(`${p}m:msg-1`, 'd:s:read') : await inspector.get(`${p}d:${evt}`)).toBe('1');
   });
 
   it('reports a write delivered many times at once to exactly one caller, without waiting long', async () => {
@@ -169,6 +173,10 @@ describe('RedisStore', () => {
         { op: 'once', key: 'msg:category', value: 'marketing' },
         { op: 'openWait', scope: SCOPE, customer: 'c1', at: 100 },
         { op: 'closeWait', scope: SCOPE, customer: 'c2', at: 100, messageKey: 'out-1' },
+        // Keys of the record out-2: one hash with one TTL.
+        { op: 'once', key: 'out-2#delivered' },
+        { op: 'once', key: 'out-2#category', value: 'marketing' },
+        { op: 'closeWait', scope: SCOPE, customer: 'c3', at: 100, messageKey: 'out-2#reply' },
         { op: 'advanceFunnel', funnel: 'f', customer: 'c1', step: 0, at: 100, runTimeoutSeconds: 3000, tally: { seriesPrefix: 'f:0:', bucket: 5 } },
         { op: 'countInBucket', series: 's', bucket: 1 },
         { op: 'mergeTemplate', wabaId: WABA, templateId: 'live', attributes: { status: { value: 'APPROVED', at: 100 } } },
@@ -177,7 +185,7 @@ describe('RedisStore', () => {
         // Meta only, no attributes: nothing to export, must not stay forever.
         { op: 'mergeNumber', ref: { wabaId: WABA, phoneNumberId: 'p2' }, attributes: {} },
       ],
-    }]);
+    }, { dedupeKey: 'out-2#s:read', ops: [] }]);
     await store.acquireLease('poller', 'h', 9_000_000);
     await store.snapshot();
     const keys = await dump(inspector, p);
@@ -185,13 +193,15 @@ describe('RedisStore', () => {
     const within = (max: number) => expect.toSatisfy((t: number) => t > max - 10 && t <= max);
     expect(ttl).toEqual({
       'd:chg': within(5000), 'd:msg:delivered': within(5000), 'd:msg:category': within(5000), 'v:msg:category': within(5000), 'a:out-1': within(5000),
-      [`r:${SCOPE}:c2`]: within(4000),
+      'm:out-2': within(5000),
+      [`r:${SCOPE}:c2`]: within(4000), [`r:${SCOPE}:c3`]: within(4000),
       'f:f:c1': within(3000),
       'c:s': within(7000), 'ct:s': within(7000), 'c:f:0:': within(7000), 'ct:f:0:': within(7000),
       'l:poller': within(9000),
       [`t:${WABA}:gone`]: within(5000), [`n:${WABA}:p2`]: within(5000),
       [`t:${WABA}:live`]: -1, [`n:${WABA}:p1`]: -1, [`nl:${WABA}`]: -1, ti: -1, ni: -1, ws: -1, [`w:${SCOPE}`]: -1, ev: -1,
     });
+    expect(await inspector.hgetall(`${p}m:out-2`)).toEqual({ 'd:delivered': '1', 'd:category': '1', 'v:category': 'marketing', 'a:reply': '1', 'd:s:read': '1' });
     // A tombstone that comes back to life loses its expiry.
     await ok(store, { op: 'mergeTemplate', wabaId: WABA, templateId: 'gone', attributes: { status: { value: 'APPROVED', at: 200 } } });
     expect(await inspector.ttl(`${p}t:${WABA}:gone`)).toBe(-1);

@@ -319,6 +319,35 @@ describe.each(factories)('store contract: %s', (_name, make) => {
       expect(await one(store, { op: 'once', key: 'm1:category', value: 'utility' })).toEqual({ first: false, value: 'utility' });
     });
 
+    it('keeps the marks of one record (`record#name`) apart, and forgets the record dedupTtl after its last new mark', async () => {
+      const store = make({ dedupTtlSeconds: 2 });
+      const reply = (t: number): StoreOp => ({ op: 'closeWait', scope: SCOPE, customer: 'c', at: t, messageKey: 'm1#reply' });
+      await run(store, openWait('c', 100));
+      expect(await store.apply([{ dedupeKey: 'm1#s:sent', ops: [{ op: 'once', key: 'm1#sent' }, { op: 'once', key: 'm1#category', value: 'marketing' }, reply(110)] }]))
+        .toEqual([{ duplicate: false, results: [{ first: true }, { first: true, value: 'marketing' }, { closed: true, openedAt: 100 }] }]);
+      await run(store, openWait('c', 120));
+      expect(await store.apply([
+        { dedupeKey: 'm1#s:sent', ops: [{ op: 'once', key: 'other' }] },
+        { dedupeKey: 'm1#s:read', ops: [{ op: 'once', key: 'm1#sent' }, { op: 'once', key: 'm1#category', value: 'utility' }, { op: 'once', key: 'm1#delivered' }, reply(130)] },
+        // A lone key and another record with the same names are other marks.
+        { dedupeKey: 'm1', ops: [{ op: 'once', key: 'sent' }, { op: 'once', key: 'm2#sent' }, { op: 'once', key: 'm2#category' }] },
+      ])).toEqual([
+        { duplicate: true },
+        { duplicate: false, results: [{ first: false }, { first: false, value: 'marketing' }, { first: true }, { closed: false }] },
+        { duplicate: false, results: [{ first: true }, { first: true }, { first: true }] },
+      ]);
+      await sleep(1200);
+      expect(await one(store, { op: 'once', key: 'm1#failed' })).toEqual({ first: true });
+      await sleep(1200);
+      // Older than the TTL, but the record had a new mark since: all of it is still known.
+      expect(await store.apply([{ dedupeKey: 'm1#s:sent', ops: [] }])).toEqual([{ duplicate: true }]);
+      expect(await one(store, { op: 'once', key: 'm1#category', value: 'utility' })).toEqual({ first: false, value: 'marketing' });
+      expect(await one(store, { op: 'once', key: 'm2#sent' })).toEqual({ first: true });
+      await sleep(1200);
+      expect(await store.apply([{ dedupeKey: 'm1#s:sent', ops: [{ op: 'once', key: 'm1#category', value: 'utility' }] }]))
+        .toEqual([{ duplicate: false, results: [{ first: true, value: 'utility' }] }]);
+    });
+
     it('applies nothing of a batch that holds an invalid op', async () => {
       const store = make();
       await expect(store.apply([
