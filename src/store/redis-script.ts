@@ -24,6 +24,8 @@
  *   {p}a:{key}              string a message that already answered (closeWait's messageKey), TTL dedupTtl
  *   {p}m:{record}           hash  the three above for keys `record#name` (RECORD_SEPARATOR in types.ts),
  *                           as fields d:{name}, v:{name}, a:{name}; TTL dedupTtl from its last new mark
+ *   {p}mp:{kind}:{key}      string a record field's value too long for the hash's compact encoding
+ *                           (results awaiting confirmation); the field holds a placeholder meanwhile
  *   {p}l:{name}             string lease holder, TTL the lease
  *   {p}c:{series}           hash  bucket → count; {p}ct:{series} bucket → expiry (Unix seconds): a
  *                           bucket lives historyTtl after its last increment, as in MemoryStore
@@ -52,22 +54,35 @@ local function markAt(kind, key)
   if at then return p .. 'm:' .. string.sub(key, 1, at - 1), kind .. ':' .. string.sub(key, at + 1) end
   return p .. kind .. ':' .. key, nil
 end
+-- Record fields stay short, so the hash keeps Redis's compact encoding (hash-max-listpack-value):
+-- a longer value (a write's results awaiting confirmation) waits in a key of its own, and the field
+-- holds PENDING, which no short value can equal.
+local function isShort(value) return #value <= 32 end
+local PENDING = '(value in {prefix}mp:{kind}:{key})'
+local function sideKey(kind, key) return p .. 'mp:' .. kind .. ':' .. key end
 local function getMark(kind, key)
   local k, f = markAt(kind, key)
-  if f then return redis.call('HGET', k, f) end
-  return redis.call('GET', k)
+  if not f then return redis.call('GET', k) end
+  local v = redis.call('HGET', k, f)
+  if v == PENDING then return redis.call('GET', sideKey(kind, key)) or '1' end
+  return v
 end
 -- A new mark; its record lives ttl seconds from now.
 local function setMark(kind, key, value, ttl)
   local k, f = markAt(kind, key)
-  if f then
-    redis.call('HSET', k, f, value)
-    redis.call('EXPIRE', k, ttl)
-  else
+  if not f then
     redis.call('SET', k, value, 'EX', ttl)
+    return
   end
+  if isShort(value) then
+    redis.call('HSET', k, f, value)
+  else
+    redis.call('HSET', k, f, PENDING)
+    redis.call('SET', sideKey(kind, key), value, 'EX', ttl)
+  end
+  redis.call('EXPIRE', k, ttl)
 end
--- True when the mark was new (and is now set).
+-- True when the mark was new (and is now set). Short values only.
 local function setMarkIfNew(kind, key, value, ttl)
   local k, f = markAt(kind, key)
   if f then
@@ -80,10 +95,17 @@ end
 -- A new value for an existing mark, which keeps its expiry.
 local function replaceMark(kind, key, value)
   local k, f = markAt(kind, key)
-  if f then
+  if not f then
+    redis.call('SET', k, value, 'PX', redis.call('PTTL', k))
+    return
+  end
+  local side = sideKey(kind, key)
+  if isShort(value) then
+    if redis.call('HGET', k, f) == PENDING then redis.call('DEL', side) end
     redis.call('HSET', k, f, value)
   else
-    redis.call('SET', k, value, 'PX', redis.call('PTTL', k))
+    redis.call('HSET', k, f, PENDING)
+    redis.call('SET', side, value, 'PX', math.max(1, redis.call('PTTL', k)))
   end
 end
 `;
