@@ -12,20 +12,26 @@ export interface WritePart {
  * funnels) is applied together under one de-duplication key: a redelivery changes and counts nothing.
  */
 export function combineParts(dedupeKey: string | undefined, parts: readonly WritePart[]): PlannedWrite {
+  // Plain loops: this runs for every status of every batch, and flatMap/slice/spread cost more than the rest of it.
+  const ops: StoreOp[] = [];
+  for (const part of parts) for (const op of part.ops) ops.push(op);
   return {
-    write: { ...(dedupeKey !== undefined ? { dedupeKey } : {}), ops: parts.flatMap((p) => p.ops) },
+    write: dedupeKey !== undefined ? { dedupeKey, ops } : { ops },
     interpret(result) {
       if (result.duplicate) return [];
       const out: Observation[] = [];
       let offset = 0;
       for (const part of parts) {
-        out.push(...part.interpret(result.results.slice(offset, offset + part.ops.length)));
+        const own = part.ops.length === 0 ? NO_RESULTS : result.results.slice(offset, offset + part.ops.length);
+        for (const o of part.interpret(own)) out.push(o);
         offset += part.ops.length;
       }
       return out;
     },
   };
 }
+
+const NO_RESULTS: readonly OpResult[] = [];
 
 /** A part with no store ops: observations that follow from the event alone (once it is not a duplicate). */
 export function observe(observations: Observation[]): WritePart {

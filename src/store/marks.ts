@@ -26,9 +26,9 @@ export class Marks {
       if (typeof entry === 'number') return entry > now ? '1' : undefined;
       return entry.expiresAt > now ? entry.value : undefined;
     }
-    const record = this.records.get(key.slice(0, at));
+    const record = this.record(key.slice(0, at));
     if (record === undefined || record.expiresAt <= now) return undefined;
-    const name = this.fieldName(kind, key, at);
+    const name = kind + ':' + key.slice(at + 1);
     const f = record.fields;
     for (let i = 0; i < f.length; i += 2) if (f[i] === name) return f[i + 1];
     return undefined;
@@ -42,10 +42,14 @@ export class Marks {
       return;
     }
     const id = key.slice(0, at);
-    let record = this.records.get(id);
-    if (record === undefined || record.expiresAt <= now) this.records.set(id, (record = { expiresAt, fields: [] }));
+    let record = this.record(id);
+    if (record === undefined || record.expiresAt <= now) {
+      this.records.set(id, (record = { expiresAt, fields: [] }));
+      this.lastId = id;
+      this.lastRecord = record;
+    }
     record.expiresAt = Math.max(record.expiresAt, expiresAt);
-    const name = this.fieldName(kind, key, at);
+    const name = kind + ':' + key.slice(at + 1);
     const f = record.fields;
     for (let i = 0; i < f.length; i += 2) {
       if (f[i] === name) {
@@ -53,7 +57,20 @@ export class Marks {
         return;
       }
     }
-    f.push(name, value);
+    f.push(this.shared(name), value);
+  }
+
+  /**
+   * The record used last: one status reads and writes its message's record five or six times in a
+   * row, and a lookup in millions of records is a cache miss each time.
+   */
+  private lastId: string | undefined;
+  private lastRecord: RecordEntry | undefined;
+
+  private record(id: string): RecordEntry | undefined {
+    if (this.lastId === id) return this.lastRecord;
+    this.lastId = id;
+    return (this.lastRecord = this.records.get(id));
   }
 
   /**
@@ -62,8 +79,7 @@ export class Marks {
    */
   private readonly names = new Map<string, string>();
 
-  private fieldName(kind: MarkKind, key: string, at: number): string {
-    const name = kind + ':' + key.slice(at + 1);
+  private shared(name: string): string {
     const known = this.names.get(name);
     if (known !== undefined) return known;
     if (this.names.size < 1000) this.names.set(name, name);
@@ -71,6 +87,7 @@ export class Marks {
   }
 
   sweep(now: number): void {
+    this.lastId = this.lastRecord = undefined;
     this.records.deleteWhere((r) => r.expiresAt <= now);
     this.lone.deleteWhere((e) => (typeof e === 'number' ? e : e.expiresAt) <= now);
   }
