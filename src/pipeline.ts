@@ -1,6 +1,6 @@
 import type { ExporterEvent } from './events.js';
 import { planEvent, type EventOutcome, type Observation, type PlannedWrite, type SignalContext } from './signals/index.js';
-import type { EventWrite, EventWriteResult, MergeResult, OpResult, Store } from './store/types.js';
+import type { EventWrite, EventWriteResult, MergeResult, OpResult, Store, StoreOp } from './store/types.js';
 
 /** A group of events that arrived together: one webhook change, or one polled entity. */
 export interface IncomingChange {
@@ -35,13 +35,18 @@ export class Ingest {
   ) {}
 
   async apply(changes: readonly IncomingChange[]): Promise<EventOutcome[]> {
+    // Plain loops rather than flatMap/slice/spread: a batch of 100 statuses runs this 100 times.
     const writes: EventWrite[] = [];
     const slots: Slot[] = [];
-    changes.forEach((change, index) => {
-      const planned = change.events.flatMap((e) => planEvent(e, this.context));
+    for (let index = 0; index < changes.length; index++) {
+      const change = changes[index]!;
+      const planned: PlannedWrite[] = [];
+      for (const e of change.events) for (const p of planEvent(e, this.context)) planned.push(p);
       if (change.dedupeKey !== undefined) {
         // A management change is de-duplicated whole: its writes travel as one.
-        writes.push({ dedupeKey: change.dedupeKey, ops: planned.flatMap((p) => p.write.ops) });
+        const ops: StoreOp[] = [];
+        for (const p of planned) for (const op of p.write.ops) ops.push(op);
+        writes.push({ dedupeKey: change.dedupeKey, ops });
         slots.push({ change: index, planned, opCounts: planned.map((p) => p.write.ops.length) });
       } else {
         for (const p of planned) {
@@ -49,32 +54,37 @@ export class Ingest {
           slots.push({ change: index, planned: [p], opCounts: [p.write.ops.length] });
         }
       }
-    });
+    }
     const outcomes: EventOutcome[] = changes.map(() => 'duplicate');
     const seen: boolean[] = changes.map(() => false);
     if (writes.length === 0) return changes.map(() => 'applied');
     const results = await this.store.apply(writes);
     const observations: Observation[] = [];
-    results.forEach((result, i) => {
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i]!;
       const slot = slots[i]!;
       const change = changes[slot.change]!;
       seen[slot.change] = true;
       if (result.duplicate) {
         if (change.source === 'webhook') observations.push({ metric: 'webhookDuplicates', labels: { field: change.field } });
-        for (const p of slot.planned) observations.push(...p.interpret(result));
-        return;
+        for (const p of slot.planned) for (const o of p.interpret(result)) observations.push(o);
+        continue;
       }
-      let offset = 0;
-      slot.planned.forEach((p, j) => {
-        const count = slot.opCounts[j]!;
-        const own: EventWriteResult = { duplicate: false, results: result.results.slice(offset, offset + count) };
-        offset += count;
-        observations.push(...p.interpret(own));
-      });
+      if (slot.planned.length === 1) {
+        for (const o of slot.planned[0]!.interpret(result)) observations.push(o);
+      } else {
+        let offset = 0;
+        slot.planned.forEach((p, j) => {
+          const count = slot.opCounts[j]!;
+          const own: EventWriteResult = { duplicate: false, results: result.results.slice(offset, offset + count) };
+          offset += count;
+          for (const o of p.interpret(own)) observations.push(o);
+        });
+      }
       const current = outcomes[slot.change]!;
       const outcome = writeOutcome(result.results);
       if (current === 'duplicate' || (current === 'stale' && outcome === 'applied')) outcomes[slot.change] = outcome;
-    });
+    }
     if (observations.length > 0) this.sink.record(observations);
     // A change that planned no writes (e.g. nothing the signals track) still counts as applied.
     return outcomes.map((o, i) => (seen[i] ? o : 'applied'));
