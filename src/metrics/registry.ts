@@ -84,7 +84,7 @@ export class ExporterMetrics {
       const previous = this.rendered?.store === store ? this.rendered.snapshot : undefined;
       const snapshot = await store.snapshot(previous);
       if (this.rendered === undefined || this.rendered.store !== store || this.rendered.snapshot.entityVersion !== snapshot.entityVersion) {
-        this.rendered = { store, snapshot, entities: Buffer.from(await renderEntitiesYielding(snapshot), 'utf8') };
+        this.rendered = { store, snapshot, entities: await renderEntitiesYielding(snapshot) };
       }
       parts.push(this.rendered.entities, Buffer.from(renderWaits(snapshot, nowSeconds), 'utf8'));
       this.histogram('storeOperationDuration').observe({ store: store.kind, operation: 'snapshot' }, (performance.now() - started) / 1000);

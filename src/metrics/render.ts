@@ -30,15 +30,19 @@ function formatValue(v: number): string {
   return String(v);
 }
 
+/**
+ * Exposition text built in Buffer chunks: joining and encoding megabytes of text in one go at the end
+ * would hold the event loop as long as several slices of a background render.
+ */
 class Exposition {
-  private readonly parts: string[] = [];
+  private readonly chunks: Buffer[] = [];
+  private pending: string[] = [];
   private current: MetricDefinition | undefined;
-  private lines: string[] = [];
 
   begin(d: MetricDefinition): void {
-    this.flush();
     this.current = d;
-    this.lines = [];
+    const help = d.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+    this.pending.push(`# HELP ${d.name} ${help}\n# TYPE ${d.name} ${d.type}\n`);
   }
 
   sample(labels: readonly string[], values: readonly string[], value: number): void {
@@ -48,20 +52,23 @@ class Exposition {
       if (i > 0) s += ',';
       s += `${labels[i]}="${escapeLabelValue(values[i]!)}"`;
     }
-    this.lines.push(`${s}} ${formatValue(value)}`);
+    this.pending.push(`${s}} ${formatValue(value)}\n`);
+    if (this.pending.length >= 512) this.cut();
   }
 
-  private flush(): void {
-    const d = this.current;
-    if (!d) return;
-    const help = d.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-    this.parts.push(`# HELP ${d.name} ${help}\n# TYPE ${d.name} ${d.type}\n${this.lines.map((l) => l + '\n').join('')}`);
+  private cut(): void {
+    if (this.pending.length === 0) return;
+    this.chunks.push(Buffer.from(this.pending.join(''), 'utf8'));
+    this.pending = [];
+  }
+
+  buffer(): Buffer {
+    this.cut();
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
   }
 
   text(): string {
-    this.flush();
-    this.current = undefined;
-    return this.parts.join('');
+    return this.buffer().toString('utf8');
   }
 }
 
@@ -122,17 +129,24 @@ export function renderEntities(snapshot: Snapshot): string {
   return out.text();
 }
 
-/** Samples rendered between two turns of the event loop when rendering in the background. */
-const SAMPLES_PER_TURN = 1000;
+/** Longest stretch a background render holds the event loop before it lets webhooks in. */
+const SLICE_MS = 2;
+/** Samples rendered between two looks at the clock. */
+const SAMPLES_PER_CHECK = 64;
 
 /**
- * renderEntities, giving the event loop a turn every thousand templates: the first scrape after a
- * change to 10,000 templates would otherwise hold webhooks back for the whole render.
+ * renderEntities, giving the event loop a turn every couple of milliseconds: the first scrape after
+ * a change to 10,000 templates would otherwise hold webhooks back for the whole render (~70 ms).
  */
-export async function renderEntitiesYielding(snapshot: Snapshot): Promise<string> {
+export async function renderEntitiesYielding(snapshot: Snapshot): Promise<Buffer> {
   const out = new Exposition();
-  for (const _ of entitySteps(snapshot, out)) await new Promise<void>((resolve) => setImmediate(resolve));
-  return out.text();
+  let sliceStart = performance.now();
+  for (const _ of entitySteps(snapshot, out)) {
+    if (performance.now() - sliceStart < SLICE_MS) continue;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    sliceStart = performance.now();
+  }
+  return out.buffer();
 }
 
 function* entitySteps(snapshot: Snapshot, out: Exposition): Generator<void> {
@@ -181,24 +195,24 @@ function* entitySteps(snapshot: Snapshot, out: Exposition): Generator<void> {
   const T = ['waba_id', 'template_id', 'template_name', 'language'];
   out.begin(catalogue.templateInfo);
   for (const t of templates) {
-    if (++rendered % SAMPLES_PER_TURN === 0) yield;
+    if (++rendered % SAMPLES_PER_CHECK === 0) yield;
     out.sample(catalogue.templateInfo.labelNames, [t.wabaId, t.templateId, str(t.attributes, 'name') ?? '', str(t.attributes, 'language') ?? '', str(t.attributes, 'category') ?? ''], 1);
   }
   out.begin(catalogue.templateStatus);
   for (const t of templates) {
-    if (++rendered % SAMPLES_PER_TURN === 0) yield;
+    if (++rendered % SAMPLES_PER_CHECK === 0) yield;
     const s = str(t.attributes, 'status');
     if (s !== undefined) out.sample([...T, 'status'], [t.wabaId, t.templateId, str(t.attributes, 'name') ?? '', str(t.attributes, 'language') ?? '', s], 1);
   }
   out.begin(catalogue.templateQuality);
   for (const t of templates) {
-    if (++rendered % SAMPLES_PER_TURN === 0) yield;
+    if (++rendered % SAMPLES_PER_CHECK === 0) yield;
     const s = str(t.attributes, 'qualityScore');
     if (s !== undefined) out.sample([...T, 'score'], [t.wabaId, t.templateId, str(t.attributes, 'name') ?? '', str(t.attributes, 'language') ?? '', s], 1);
   }
   out.begin(catalogue.templateLastUpdate);
   for (const t of templates) {
-    if (++rendered % SAMPLES_PER_TURN === 0) yield;
+    if (++rendered % SAMPLES_PER_CHECK === 0) yield;
     out.sample(['waba_id', 'template_id'], [t.wabaId, t.templateId], latest(t.attributes));
   }
 

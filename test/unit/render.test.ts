@@ -97,7 +97,7 @@ describe('renderEntitiesYielding', () => {
     let finished = false;
     let otherWorkRanMeanwhile = false;
     setImmediate(() => { otherWorkRanMeanwhile = !finished; });
-    const text = await renderEntitiesYielding(snapshot);
+    const text = (await renderEntitiesYielding(snapshot)).toString('utf8');
     finished = true;
     expect(otherWorkRanMeanwhile).toBe(true);
     expect(text).toBe(renderEntities(snapshot));
