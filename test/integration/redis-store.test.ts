@@ -157,6 +157,25 @@ describe('RedisStore', () => {
     expect(evt.includes('#') ? await inspector.hget(`${p}m:msg-1`, 'd:s:read') : await inspector.get(`${p}d:${evt}`)).toBe('1');
   });
 
+  it('commits the applies of one event-loop turn together, each caller getting its own results', async () => {
+    const store = newStore();
+    // Both scripts loaded first, so every call below is one EVALSHA.
+    await store.apply([{ dedupeKey: 'warm-up', ops: [] }]);
+    await inspector.config('RESETSTAT');
+    const [a, b, c] = await Promise.all([
+      store.apply([{ dedupeKey: 'g1', ops: [{ op: 'once', key: 'x' }] }]),
+      // The same event delivered to a second caller in the same turn: a duplicate for the later one.
+      store.apply([{ dedupeKey: 'g1', ops: [{ op: 'once', key: 'x' }] }, { ops: [{ op: 'once', key: 'y' }] }]),
+      store.apply([{ ops: [{ op: 'once', key: 'x' }, { op: 'once', key: 'y' }] }]),
+    ]);
+    expect(a).toEqual([{ duplicate: false, results: [{ first: true }] }]);
+    expect(b).toEqual([{ duplicate: true }, { duplicate: false, results: [{ first: true }] }]);
+    expect(c).toEqual([{ duplicate: false, results: [{ first: false }, { first: false }] }]);
+    // One script run for the three callers, and one confirmation.
+    const stats = await inspector.info('commandstats');
+    expect(Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1])).toBe(2);
+  });
+
   it('reports a write delivered many times at once to exactly one caller, without waiting long', async () => {
     const [a, b] = [newStore({ keyPrefix: 'race:' }), newStore({ keyPrefix: 'race:' })];
     const started = performance.now();
