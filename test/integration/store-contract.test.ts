@@ -281,6 +281,22 @@ describe.each(factories)('store contract: %s', (_name, make) => {
       expect((await snap(store)).templates[0]!.attributes.status).toEqual(at('C', 3));
     });
 
+    it('applies concurrent calls in call order, each atomically (group commit keeps them apart)', async () => {
+      const store = make();
+      const results = await Promise.all([
+        store.apply([{ dedupeKey: 'e1', ops: [{ op: 'once', key: 'k', value: 'first' }] }]),
+        store.apply([{ dedupeKey: 'e1', ops: [{ op: 'once', key: 'k', value: 'second' }] }]),
+        store.apply([{ ops: [{ op: 'once', key: 'k', value: 'third' }, openWait('c', 100)] }, { dedupeKey: 'e2', ops: [openWait('c', 90)] }]),
+        store.apply(Array.from({ length: 20 }, (_, i) => ({ ops: [{ op: 'once', key: `big${i % 10}` }] }))),
+      ]);
+      expect(results.slice(0, 3)).toEqual([
+        [{ duplicate: false, results: [{ first: true, value: 'first' }] }],
+        [{ duplicate: true }],
+        [{ duplicate: false, results: [{ first: false, value: 'first' }, { opened: true }] }, { duplicate: false, results: [{ opened: false }] }],
+      ]);
+      expect(results[3]!.map((r) => !r.duplicate && (r.results[0] as { first: boolean }).first)).toEqual([...Array(10).fill(true), ...Array(10).fill(false)]);
+    });
+
     it('runs ops in order within one apply', async () => {
       const store = make();
       const results = await store.apply([
