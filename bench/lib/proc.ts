@@ -148,7 +148,10 @@ export interface ExporterOptions {
 export async function startExporterProcess(o: ExporterOptions = {}): Promise<ServerProcess> {
   const name = o.label ?? `exporter-${o.redisUrl ? 'redis' : 'memory'}`;
   for (let attempt = 0; ; attempt++) {
-    const [webhookPort, metricsPort] = [await freePort(), await freePort()];
+    const webhookPort = await freePort();
+    let metricsPort = await freePort();
+    // Nothing holds the first port while the second is found: the OS may hand out the same one.
+    while (metricsPort === webhookPort) metricsPort = await freePort();
     const { child, output } = spawnNode({
       name,
       script: join(DIST_ROOT, 'src/cli.js'),

@@ -91,7 +91,10 @@ export async function startExporterProcess(options: ExporterProcessOptions = {})
     // whatever the log level, and a restart keeps them, as a pod behind a Service keeps its address.
     for (let attempt = 0; ; attempt++) {
       if (env.WEBHOOK_PORT === '0') env.WEBHOOK_PORT = String(await freePort());
-      if (env.METRICS_PORT === '0') env.METRICS_PORT = String(await freePort());
+      if (env.METRICS_PORT === '0') {
+        // Nothing holds the webhook port while this one is found: the OS may hand out the same one.
+        do env.METRICS_PORT = String(await freePort()); while (env.METRICS_PORT === env.WEBHOOK_PORT);
+      }
       try {
         await spawnOnce();
         return;
