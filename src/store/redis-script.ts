@@ -142,8 +142,9 @@ local function hasAttributes(key)
 end
 
 -- Visible entities are indexed and kept; empty ones expire (renew: a removal moved the tombstone on).
-local function settle(key, index, renew)
-  if hasAttributes(key) then
+-- written: attributes were just set, so the hash has some without scanning it.
+local function settle(key, index, renew, written)
+  if written or hasAttributes(key) then
     redis.call('PERSIST', key)
     redis.call('SADD', index, key)
   elseif redis.call('EXISTS', key) == 1 and (renew or redis.call('TTL', key) == -1) then
@@ -154,12 +155,17 @@ end
 -- Last-writer-wins per attribute, as merge.ts: an equal time lets the later arrival win.
 local function mergeInto(key, attrs)
   local changed, stale = {}, {}
-  local removedAt = redis.call('HGET', key, '_r')
-  removedAt = removedAt and tonumber(removedAt)
-  for _, a in ipairs(attrs) do
+  if #attrs == 0 then return { c = changed, s = stale } end
+  -- One HMGET and one HSET per entity, however many attributes.
+  local fields = { '_r' }
+  for i, a in ipairs(attrs) do fields[i + 1] = a[1] end
+  local stored = redis.call('HMGET', key, unpack(fields))
+  local removedAt = stored[1] and tonumber(stored[1])
+  local updates = {}
+  for i, a in ipairs(attrs) do
     local name, value, at = a[1], a[2], a[3]
     local atn = tonumber(at)
-    local raw = redis.call('HGET', key, name)
+    local raw = stored[i + 1]
     local current = raw and cjson.decode(raw)
     if (current and tonumber(current[2]) > atn) or (removedAt and atn <= removedAt) then
       stale[#stale + 1] = name
@@ -171,10 +177,14 @@ local function mergeInto(key, attrs)
       else
         since = current[3] or current[2]
       end
-      redis.call('HSET', key, name, cjson.encode({ value, at, since }))
+      updates[#updates + 1] = name
+      updates[#updates + 1] = cjson.encode({ value, at, since })
     end
   end
-  if #stale < #attrs then redis.call('INCR', p .. 'ev') end
+  if #updates > 0 then
+    redis.call('HSET', key, unpack(updates))
+    redis.call('INCR', p .. 'ev')
+  end
   return { c = changed, s = stale }
 end
 
@@ -230,7 +240,7 @@ local function mergeNumber(op)
   end
   numberMeta(key, w, id, digits)
   local result = mergeInto(key, op.a)
-  settle(key, p .. 'ni', false)
+  settle(key, p .. 'ni', false, #result.s < #op.a)
   return result
 end
 
@@ -238,7 +248,7 @@ local function mergeTemplate(op)
   local key = p .. 't:' .. op.w .. ':' .. op.t
   redis.call('HSET', key, '_w', op.w, '_t', op.t)
   local result = mergeInto(key, op.a)
-  settle(key, p .. 'ti', false)
+  settle(key, p .. 'ti', false, #result.s < #op.a)
   return result
 end
 
