@@ -11,8 +11,8 @@ import type { Observation, PlannedWrite, SignalContext } from './types.js';
  * What the messages webhook means: response times (waits), delivery and read counts, failures,
  * funnels. Each event becomes one write under its de-duplication key (`m:<message>` for inbound
  * messages, `<message>#s:<status>` in the outbound message's record for statuses), so a redelivery
- * changes and counts nothing, and
- * all state goes through store ops: the same on the memory store and on Redis shared by replicas.
+ * changes and counts nothing, and all state goes through store ops: the same on the memory store
+ * and on Redis shared by replicas.
  *
  * Response time, by Meta's timestamps:
  * - A customer message opens a wait for (business number, customer) unless one is open; later

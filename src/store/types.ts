@@ -36,10 +36,9 @@ export type StoreOp =
   /**
    * Close the customer's wait with a reply at `at`; records the reply time for the idle-gap rule.
    * With `messageKey` (a mark naming the outbound message, usually in its record: see
-   * RECORD_SEPARATOR), only the first closeWait naming that message does
-   * anything, for the dedup TTL: a message answers at most once, so its later statuses (delivered,
-   * read) cannot close a wait the customer opened after it was sent. A repeat returns closed: false
-   * and records nothing.
+   * RECORD_SEPARATOR), only the first closeWait naming that message does anything, for the dedup
+   * TTL: a message answers at most once, so its later statuses (delivered, read) cannot close a
+   * wait the customer opened after it was sent. A repeat returns closed: false and records nothing.
    */
   | { op: 'closeWait'; scope: string; customer: string; at: number; messageKey?: string }
   /**
