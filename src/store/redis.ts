@@ -79,8 +79,9 @@ const NOT_RUN_REPLY = /^(NOSCRIPT|MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/;
 /**
  * The shared store: every replica sees the same state. The writes of one `apply` (with those of the
  * other applies of the same event-loop turn: see flush) run in one EVALSHA of one Lua script
- * (atomic); when they carry dedupeKeys a second, small script confirms that this caller got the results (see APPLY_SCRIPT: an answer lost with Redis killed or frozen must not lose
- * the event's counts). A call fails fast with StoreUnavailableError while Redis is unreachable (no
+ * (atomic); when they carry dedupeKeys a second, small script confirms that this caller got the
+ * results (see APPLY_SCRIPT: an answer lost with Redis killed or frozen must not lose the event's
+ * counts). A call fails fast with StoreUnavailableError while Redis is unreachable (no
  * offline queue, no per-command retries) while the client keeps reconnecting in the background.
  *
  * Needs Redis 5 or later (scripts replicated by effects: they read TIME before writing).
