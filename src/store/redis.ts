@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions, type SentinelAddress } from 'ioredis';
 import { DEFAULT_HISTORY_TTL_SECONDS } from './memory.js';
+import { GroupCommit } from './group-commit.js';
 import { checkWrites } from './merge.js';
 import {
   ABANDON_SCRIPT, ACQUIRE_LEASE_SCRIPT, APPLY_SCRIPT, CONFIRM_SCRIPT, EXPIRE_WAITS_SCRIPT, READ_COUNTS_SCRIPT, RELEASE_LEASE_SCRIPT, SNAPSHOT_SCRIPT, TIME_SCRIPT,
@@ -78,7 +79,7 @@ const NOT_RUN_REPLY = /^(NOSCRIPT|MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/;
 
 /**
  * The shared store: every replica sees the same state. The writes of one `apply` (with those of the
- * other applies of the same event-loop turn: see flush) run in one EVALSHA of one Lua script
+ * other applies of the same event-loop turn: see GroupCommit) run in one EVALSHA of one Lua script
  * (atomic); when they carry dedupeKeys a second, small script confirms that this caller got the
  * results (see APPLY_SCRIPT: an answer lost with Redis killed or frozen must not lose the event's
  * counts). A call fails fast with StoreUnavailableError while Redis is unreachable (no
@@ -101,17 +102,14 @@ export class RedisStore implements Store {
   /** Writes of failed calls to hand back: token → dedupeKeys, with when the call failed. */
   private readonly toAbandon = new Map<string, { keys: string[]; since: number }>();
   private abandonTimer: NodeJS.Timeout | undefined;
-  /** Writes waiting for this turn's group commit (see flush), and whose they are. */
-  private pending: {
-    writes: EventWrite[];
-    callers: Array<{ from: number; count: number; resolve: (r: EventWriteResult[]) => void; reject: (err: unknown) => void }>;
-  } | undefined;
+  /** The applies of one event-loop turn go to Redis as one call (see GroupCommit). */
+  private readonly group = new GroupCommit((writes) => this.applyBatch(writes));
 
   constructor(private readonly options: RedisStoreOptions) {
     this.readyTimeoutMs = options.readyTimeoutMs ?? 1000;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 2000;
     const { client, cluster } = connect(options.url, {
-      // Writes are grouped per event-loop turn already (see flush); ioredis's own auto-pipelining
+      // Writes are grouped per event-loop turn already (GroupCommit); ioredis's own auto-pipelining
       // only added its queueing to every command (measured: ~15 % more CPU per webhook).
       enableAutoPipelining: false,
       // A command sent while disconnected fails at once instead of waiting for a reconnect; one
@@ -150,34 +148,7 @@ export class RedisStore implements Store {
   async apply(writes: readonly EventWrite[]): Promise<EventWriteResult[]> {
     checkWrites(writes);
     if (writes.length === 0) return [];
-    return new Promise((resolve, reject) => {
-      if (this.pending === undefined) {
-        this.pending = { writes: [], callers: [] };
-        setImmediate(() => this.flush());
-      }
-      this.pending.callers.push({ from: this.pending.writes.length, count: writes.length, resolve, reject });
-      for (const w of writes) this.pending.writes.push(w);
-    });
-  }
-
-  /**
-   * Group commit: the writes of every apply made while this turn of the event loop handled requests
-   * go to Redis as one call. Under load that is one script run and one confirmation for many webhooks
-   * instead of two round trips each. All or none, as for one caller: if the call fails, each caller
-   * fails (and answers 503; Meta redelivers), and a write repeated within the batch is a duplicate
-   * for the later caller, as within one call.
-   */
-  private flush(): void {
-    const batch = this.pending!;
-    this.pending = undefined;
-    this.applyBatch(batch.writes).then(
-      (results) => {
-        for (const c of batch.callers) c.resolve(results.slice(c.from, c.from + c.count));
-      },
-      (err: unknown) => {
-        for (const c of batch.callers) c.reject(err);
-      },
-    );
+    return this.group.add(writes);
   }
 
   private async applyBatch(writes: readonly EventWrite[]): Promise<EventWriteResult[]> {

@@ -1,0 +1,49 @@
+import type { EventWrite, EventWriteResult } from './types.js';
+
+interface Group {
+  writes: EventWrite[];
+  callers: Array<{ from: number; count: number; resolve: (r: EventWriteResult[]) => void; reject: (err: unknown) => void }>;
+}
+
+/**
+ * Group commit: the applies made during one turn of the event loop are committed together at its
+ * end, as one list of writes, and each caller gets the results of its own. Parsing a turn's
+ * requests, then applying them, then answering them halves the CPU per webhook over HTTP with the
+ * memory store, and saves Redis two round trips per webhook. All or none, as for one caller: if the
+ * commit fails, every caller of the group fails (and answers 503; Meta redelivers); a write repeated
+ * within the group is a duplicate for the later caller, as within one call.
+ */
+export class GroupCommit {
+  private pending: Group | undefined;
+
+  constructor(private readonly commit: (writes: readonly EventWrite[]) => Promise<EventWriteResult[]>) {}
+
+  /** True when no apply waits for this turn's commit. */
+  get idle(): boolean {
+    return this.pending === undefined;
+  }
+
+  add(writes: readonly EventWrite[]): Promise<EventWriteResult[]> {
+    return new Promise((resolve, reject) => {
+      if (this.pending === undefined) {
+        this.pending = { writes: [], callers: [] };
+        setImmediate(() => this.flush());
+      }
+      this.pending.callers.push({ from: this.pending.writes.length, count: writes.length, resolve, reject });
+      for (const w of writes) this.pending.writes.push(w);
+    });
+  }
+
+  private flush(): void {
+    const group = this.pending!;
+    this.pending = undefined;
+    this.commit(group.writes).then(
+      (results) => {
+        for (const c of group.callers) c.resolve(results.slice(c.from, c.from + c.count));
+      },
+      (err: unknown) => {
+        for (const c of group.callers) c.reject(err);
+      },
+    );
+  }
+}
