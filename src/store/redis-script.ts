@@ -397,7 +397,7 @@ return cjson.encode(out)
  * writes: each record still held by `token` becomes a plain '1'. Its results stay `keep` seconds
  * under {p}dc:{key}, in case the caller never learns that this confirmation landed (ABANDON_SCRIPT);
  * a caller that does learn it deletes them. Returns 'late' or the 1-based positions of the keys
- * another delivery took over meanwhile (that one reports them).
+ * another delivery took over meanwhile (that one reports them; the caller fails and hands the rest back).
  */
 export const CONFIRM_SCRIPT = `${LATE}
 local p = ARGV[1]

@@ -194,8 +194,13 @@ export class RedisStore implements Store {
     }
     if (toConfirm.length > 0) {
       const keys = toConfirm.map((i) => writes[i]!.dedupeKey!);
-      // Writes another delivery took over meanwhile are reported by that one: duplicates here.
-      for (const lost of await this.confirm(keys, token)) out[toConfirm[lost - 1]!] = { duplicate: true };
+      // Another delivery took writes over meanwhile (this call was slower than its give-up time) and
+      // reports them, but it may yet fail too: answering 200 here would acknowledge events not
+      // counted anywhere yet. Failing instead hands every write of this call back (applyBatch), so
+      // the redeliveries count each event once, whoever holds it.
+      if ((await this.confirm(keys, token)).length > 0) {
+        throw new StoreUnavailableError('Redis apply: another delivery took writes over before this call confirmed them');
+      }
       // Confirmed and known to be: the kept results are not needed (they would expire anyway).
       this.client.del(...keys.map((k) => `${this.keyPrefix}dc:${k}`)).catch(() => undefined);
     }

@@ -176,6 +176,33 @@ describe('RedisStore', () => {
     expect(Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1])).toBe(2);
   });
 
+  it('fails a call whose write another delivery took over before it confirmed, and hands its other writes back', async () => {
+    const store = newStore();
+    const other = newStore({ keyPrefix: store.keyPrefix });
+    const p = store.keyPrefix;
+    let takenOver: unknown;
+    const confirm = (store as unknown as { confirm: (keys: string[], token: string) => Promise<number[]> }).confirm.bind(store);
+    (store as unknown as { confirm: typeof confirm }).confirm = async (keys, token) => {
+      // This call looks dead (its give-up time is moved to the past) and another delivery of one event takes it over.
+      await inspector.eval(ABANDON_SCRIPT, 1, `${p}ni`, p, token, 'taken');
+      takenOver = await other.apply([{ dedupeKey: 'taken', ops: [{ op: 'once', key: 'x' }] }]);
+      return confirm(keys, token);
+    };
+    await expect(store.apply([
+      { dedupeKey: 'taken', ops: [{ op: 'once', key: 'x' }] },
+      { dedupeKey: 'kept', ops: [{ op: 'once', key: 'y' }] },
+    ])).rejects.toBeInstanceOf(StoreUnavailableError);
+    // The event taken over is reported by the delivery that took it; the other one is handed back, so
+    // the redelivery of the failed call reports it: each once, and nothing acknowledged uncounted.
+    expect(takenOver).toEqual([{ duplicate: false, results: [{ first: true }] }]);
+    await sleep(300);
+    expect(await other.apply([
+      { dedupeKey: 'taken', ops: [{ op: 'once', key: 'x' }] },
+      { dedupeKey: 'kept', ops: [{ op: 'once', key: 'y' }] },
+    ])).toEqual([{ duplicate: true }, { duplicate: false, results: [{ first: true }] }]);
+    expect(await other.apply([{ dedupeKey: 'kept', ops: [] }])).toEqual([{ duplicate: true }]);
+  });
+
   it('reports a write delivered many times at once to exactly one caller, without waiting long', async () => {
     const [a, b] = [newStore({ keyPrefix: 'race:' }), newStore({ keyPrefix: 'race:' })];
     const started = performance.now();
