@@ -46,6 +46,13 @@ function key(name: string, labels: Record<string, string>, drop: readonly string
   return `${name}{${parts.join(',')}}`;
 }
 
+/** Entries of `actual` above `bound` (a series `bound` lacks counts as 0): what was counted beyond it. */
+export function exceeding(actual: View, bound: View): View {
+  const out: View = {};
+  for (const [k, v] of Object.entries(actual)) if (v > (bound[k] ?? 0)) out[k] = v;
+  return out;
+}
+
 /** Scenario counters summed over every scrape given (one per replica, or before and after a restart). */
 export function counterView(scrapes: ReadonlyArray<readonly Sample[]>, names: readonly string[] = SCENARIO_COUNTERS): View {
   const out: View = {};
