@@ -17,15 +17,17 @@
  *   {p}w:{scope}            zset  customer → openedAt; {p}ws set of scopes with open waits
  *   {p}r:{scope}:{customer} string last reply time, TTL replyTtl
  *   {p}f:{funnel}:{customer} hash s step, b startedAt, l lastAt, v variant; TTL the run timeout
- *   {p}d:{key}              string de-duplication and `once` keys, TTL dedupTtl: '1', or while the
- *                           caller has not confirmed it got the results, JSON {k token, g give-up ms, r results}
- *   {p}dc:{key}             string results of a just-confirmed write, briefly (see CONFIRM_SCRIPT)
+ *   {p}d:{key}              string de-duplication and `once` keys, TTL dedupTtl: '1' for `once`; for a
+ *                           write's dedupeKey '~' + the token of the call that applied it (see APPLY_SCRIPT)
+ *   {p}g:{token}            hash  a call's results until it confirms them, then briefly: g give-up ms,
+ *                           r the call's answer, k:{dedupeKey} position of that write in r, c confirmed,
+ *                           x another delivery took a write over; TTL dedupTtl, after confirming the abandon window
  *   {p}v:{key}              string the value kept by `once` with a value, TTL dedupTtl
  *   {p}a:{key}              string a message that already answered (closeWait's messageKey), TTL dedupTtl
  *   {p}m:{record}           hash  the three above for keys `record#name` (RECORD_SEPARATOR in types.ts),
  *                           as fields d:{name}, v:{name}, a:{name}; TTL dedupTtl from its last new mark
  *   {p}mp:{kind}:{key}      string a record field's value too long for the hash's compact encoding
- *                           (results awaiting confirmation); the field holds a placeholder meanwhile
+ *                           (a long kept value); the field holds a placeholder meanwhile
  *   {p}l:{name}             string lease holder, TTL the lease
  *   {p}c:{series}           hash  bucket → count; {p}ct:{series} bucket → expiry (Unix seconds): a
  *                           bucket lives historyTtl after its last increment, as in MemoryStore
@@ -55,8 +57,7 @@ local function markAt(kind, key)
   return p .. kind .. ':' .. key, nil
 end
 -- Record fields stay short, so the hash keeps Redis's compact encoding (hash-max-listpack-value):
--- a longer value (a write's results awaiting confirmation) waits in a key of its own, and the field
--- holds PENDING, which no short value can equal.
+-- a longer value waits in a key of its own, and the field holds PENDING, which no short value can equal.
 local function isShort(value) return #value <= 32 end
 local PENDING = '(value in {prefix}mp:{kind}:{key})'
 local function sideKey(kind, key) return p .. 'mp:' .. kind .. ':' .. key end
@@ -92,20 +93,13 @@ local function setMarkIfNew(kind, key, value, ttl)
   end
   return redis.call('SET', k, value, 'NX', 'EX', ttl) ~= false
 end
--- A new value for an existing mark, which keeps its expiry.
+-- A new short value for an existing mark, which keeps its expiry.
 local function replaceMark(kind, key, value)
   local k, f = markAt(kind, key)
-  if not f then
-    redis.call('SET', k, value, 'PX', redis.call('PTTL', k))
-    return
-  end
-  local side = sideKey(kind, key)
-  if isShort(value) then
-    if redis.call('HGET', k, f) == PENDING then redis.call('DEL', side) end
+  if f then
     redis.call('HSET', k, f, value)
   else
-    redis.call('HSET', k, f, PENDING)
-    redis.call('SET', side, value, 'PX', math.max(1, redis.call('PTTL', k)))
+    redis.call('SET', k, value, 'PX', redis.call('PTTL', k))
   end
 end
 `;
@@ -115,12 +109,13 @@ end
  * in redis.ts), token of this call, give-up time (server ms). Returns 'late', or JSON: per write
  * false (duplicate), the list of op results, or {u = ms} (undecided, see below).
  *
- * A write with a dedupeKey leaves its results under the key until its caller confirms (CONFIRM_SCRIPT)
- * that it got them. An answer lost on the way back (Redis killed after the write, a reply later than
- * the caller's timeout) leaves the record unconfirmed: the caller answered "failed", the event comes
- * again, and that delivery takes over the record and reports its results, so the event is counted
- * once. A delivery that finds a record its caller may still confirm (before the give-up time) is
- * undecided and asks again after u ms.
+ * A write with a dedupeKey marks the key with this call's token, and the call's answer waits in
+ * {p}g:{token} until the caller confirms (CONFIRM_SCRIPT) that it got it. An answer lost on the way
+ * back (Redis killed after the write, a reply later than the caller's timeout) leaves the call
+ * unconfirmed: the caller answered "failed", the event comes again, and that delivery takes the
+ * write over and reports its results, so the event is counted once. A delivery that finds a write
+ * its caller may still confirm (before the give-up time) is undecided and asks again after u ms.
+ * One record per call, not per write, keeps confirming to one command however many writes it has.
  */
 export const APPLY_SCRIPT = `${LATE}
 local p = ARGV[1]
@@ -365,80 +360,85 @@ local function run(op)
   error('unknown store op ' .. tostring(kind))
 end
 
+local mine = '~' .. token
+local held = {}
 local out = {}
 for i, w in ipairs(writes) do
   local seen = w.k and getMark('d', w.k)
-  if seen == '1' then
-    out[i] = false
-  elseif seen then
-    local record = cjson.decode(seen)
-    if record.k == token then
-      out[i] = false
-    elseif nowMs > record.g then
-      record.k = token
-      record.g = giveUp
-      replaceMark('d', w.k, cjson.encode(record))
-      out[i] = record.r
-    else
-      out[i] = { u = record.g - nowMs }
-    end
-  else
+  if not seen then
     local results = {}
     for j, op in ipairs(w.o) do results[j] = run(op) end
-    if w.k then setMark('d', w.k, cjson.encode({ k = token, g = giveUp, r = results }), dedupTtl) end
+    if w.k then
+      setMark('d', w.k, mine, dedupTtl)
+      held[#held + 1] = 'k:' .. w.k
+      held[#held + 1] = i
+    end
     out[i] = results
+  elseif string.byte(seen, 1) ~= 126 or seen == mine then
+    -- '1' (an older version's confirmed write), or the same event twice in this call.
+    out[i] = false
+  else
+    local holder = p .. 'g:' .. string.sub(seen, 2)
+    local field = 'k:' .. w.k
+    local call = redis.call('HMGET', holder, 'c', 'g', 'r', field)
+    if call[1] or not call[4] then
+      -- Confirmed, or the record is gone (confirmed long ago): a duplicate.
+      out[i] = false
+    elseif tonumber(call[2]) >= nowMs then
+      out[i] = { u = tonumber(call[2]) - nowMs }
+    else
+      out[i] = cjson.decode(call[3])[tonumber(call[4])]
+      redis.call('HDEL', holder, field)
+      redis.call('HSET', holder, 'x', '1')
+      replaceMark('d', w.k, mine)
+      held[#held + 1] = field
+      held[#held + 1] = i
+    end
   end
 end
-return cjson.encode(out)
+local answer = cjson.encode(out)
+if #held > 0 then
+  local record = p .. 'g:' .. token
+  redis.call('HSET', record, 'g', ARGV[8], 'r', answer, unpack(held))
+  redis.call('EXPIRE', record, dedupTtl)
+end
+return answer
 `;
 
 /**
- * ARGV: prefix, deadline, token, keep seconds, dedupeKeys. The caller got the results of these
- * writes: each record still held by `token` becomes a plain '1'. Its results stay `keep` seconds
- * under {p}dc:{key}, in case the caller never learns that this confirmation landed (ABANDON_SCRIPT);
- * a caller that does learn it deletes them. Returns 'late' or the 1-based positions of the keys
- * another delivery took over meanwhile (that one reports them; the caller fails and hands the rest back).
+ * ARGV: prefix, deadline, keep seconds, tokens of one caller's APPLY calls. The caller got their
+ * answers: each call's record is marked confirmed, so its writes are duplicates from now on, and
+ * kept `keep` seconds in case the caller never learns that this confirmation landed (ABANDON_SCRIPT).
+ * Returns 'late', or 1 when another delivery took a write of these calls over meanwhile (nothing is
+ * confirmed then: that delivery reports the write, and the caller fails and hands the rest back).
  */
 export const CONFIRM_SCRIPT = `${LATE}
 local p = ARGV[1]
-${MARKS}
-local lost = {}
-for i = 5, #ARGV do
-  local seen = getMark('d', ARGV[i])
-  local record = seen and seen ~= '1' and cjson.decode(seen)
-  if record and record.k == ARGV[3] then
-    replaceMark('d', ARGV[i], '1')
-    redis.call('SET', p .. 'dc:' .. ARGV[i], cjson.encode({ k = record.k, r = record.r }), 'EX', ARGV[4])
-  else
-    lost[#lost + 1] = i - 4
-  end
+for i = 4, #ARGV do
+  local call = redis.call('HMGET', p .. 'g:' .. ARGV[i], 'g', 'x')
+  if not call[1] or call[2] then return 1 end
 end
-return lost
+for i = 4, #ARGV do
+  local record = p .. 'g:' .. ARGV[i]
+  redis.call('HSET', record, 'c', '1')
+  redis.call('EXPIRE', record, ARGV[3])
+end
+return 0
 `;
 
 /**
- * ARGV: prefix, token, dedupeKeys. The caller answered "failed" for these writes although it may
- * have applied or even confirmed them: what `token` holds becomes reportable by the next delivery
- * at once. Records held by others are left alone.
+ * ARGV: prefix, dedupTtlSeconds, tokens. The caller answered "failed" for these calls although they
+ * may have applied or even been confirmed: what they still hold becomes reportable by the next
+ * delivery at once. Writes another delivery took over are no longer theirs.
  */
 export const ABANDON_SCRIPT = `
 local p = ARGV[1]
-${MARKS}
 for i = 3, #ARGV do
-  local seen = getMark('d', ARGV[i])
-  if seen and seen ~= '1' then
-    local record = cjson.decode(seen)
-    if record.k == ARGV[2] then
-      record.g = 0
-      replaceMark('d', ARGV[i], cjson.encode(record))
-    end
-  elseif seen then
-    local doneKey = p .. 'dc:' .. ARGV[i]
-    local done = redis.call('GET', doneKey)
-    if done and cjson.decode(done).k == ARGV[2] then
-      replaceMark('d', ARGV[i], cjson.encode({ k = ARGV[2], g = 0, r = cjson.decode(done).r }))
-      redis.call('DEL', doneKey)
-    end
+  local record = p .. 'g:' .. ARGV[i]
+  if redis.call('EXISTS', record) == 1 then
+    redis.call('HSET', record, 'g', '0')
+    redis.call('HDEL', record, 'c')
+    redis.call('EXPIRE', record, ARGV[2])
   end
 end
 return 0

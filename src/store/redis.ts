@@ -99,8 +99,8 @@ export class RedisStore implements Store {
   private readonly readyWaiters = new Set<() => void>();
   private lastError: string | undefined;
   private closed = false;
-  /** Writes of failed calls to hand back: token → dedupeKeys, with when the call failed. */
-  private readonly toAbandon = new Map<string, { keys: string[]; since: number }>();
+  /** APPLY calls of failed callers to hand back (their tokens), with when the caller failed. */
+  private readonly toAbandon = new Map<string, number>();
   private abandonTimer: NodeJS.Timeout | undefined;
   /** The applies of one event-loop turn go to Redis as one call (see GroupCommit). */
   private readonly group = new GroupCommit((writes) => this.applyBatch(writes));
@@ -152,23 +152,26 @@ export class RedisStore implements Store {
   }
 
   private async applyBatch(writes: readonly EventWrite[]): Promise<EventWriteResult[]> {
-    const token = randomBytes(9).toString('base64url');
+    // One token per APPLY call: a retry for undecided writes is a call of its own.
+    const tokens: string[] = [];
     try {
-      return await this.applyWithToken(writes, token);
+      return await this.applyWithTokens(writes, tokens);
     } catch (err) {
       // The writes may have landed (and even been confirmed) with the answer lost: hand them back.
-      const keys = [...new Set(writes.flatMap((w) => (w.dedupeKey !== undefined ? [w.dedupeKey] : [])))];
-      if (keys.length > 0) this.abandonLater(token, keys);
+      if (writes.some((w) => w.dedupeKey !== undefined)) this.abandonLater(tokens);
       throw err;
     }
   }
 
-  private async applyWithToken(writes: readonly EventWrite[], token: string): Promise<EventWriteResult[]> {
+  private async applyWithTokens(writes: readonly EventWrite[], tokens: string[]): Promise<EventWriteResult[]> {
     const out = new Array<EventWriteResult>(writes.length);
-    const toConfirm: number[] = [];
+    /** Tokens of the calls that hold writes of this caller: the ones to confirm. */
+    const holding: string[] = [];
     const waitUntil = Date.now() + this.commandTimeoutMs + CONFIRM_SLACK_MS + 500;
     let todo = writes.map((_, i) => i);
     for (let attempt = 0; todo.length > 0; attempt++) {
+      const token = randomBytes(9).toString('base64url');
+      tokens.push(token);
       const decoded = await this.applyOnce(todo.map((i) => writes[i]!), token);
       const undecided: number[] = [];
       let waitMs = 0;
@@ -182,7 +185,7 @@ export class RedisStore implements Store {
         } else {
           const results = list(r);
           out[i] = { duplicate: false, results: writes[i]!.ops.map((op, k) => decodeResult(op, results[k])) };
-          if (writes[i]!.dedupeKey !== undefined) toConfirm.push(i);
+          if (writes[i]!.dedupeKey !== undefined && holding.at(-1) !== token) holding.push(token);
         }
       });
       todo = undecided;
@@ -192,38 +195,33 @@ export class RedisStore implements Store {
       if (Date.now() + pause > waitUntil) throw new StoreUnavailableError('Redis apply: a redelivered write is still awaiting its first delivery');
       await new Promise((r) => setTimeout(r, pause));
     }
-    if (toConfirm.length > 0) {
-      const keys = toConfirm.map((i) => writes[i]!.dedupeKey!);
-      // Another delivery took writes over meanwhile (this call was slower than its give-up time) and
-      // reports them, but it may yet fail too: answering 200 here would acknowledge events not
-      // counted anywhere yet. Failing instead hands every write of this call back (applyBatch), so
-      // the redeliveries count each event once, whoever holds it.
-      if ((await this.confirm(keys, token)).length > 0) {
-        throw new StoreUnavailableError('Redis apply: another delivery took writes over before this call confirmed them');
-      }
-      // Confirmed and known to be: the kept results are not needed (they would expire anyway).
-      this.client.del(...keys.map((k) => `${this.keyPrefix}dc:${k}`)).catch(() => undefined);
+    // Another delivery took a write over meanwhile (this call was slower than its give-up time) and
+    // reports it, but it may yet fail too: answering 200 here would acknowledge an event not counted
+    // anywhere yet. Failing instead hands every write of this call back (applyBatch), so the
+    // redeliveries count each event once, whoever holds it.
+    if (holding.length > 0 && !(await this.confirm(holding))) {
+      throw new StoreUnavailableError('Redis apply: another delivery took writes over before this call confirmed them');
     }
     return out;
   }
 
-  private abandonLater(token: string, keys: string[]): void {
-    this.toAbandon.set(token, { keys, since: Date.now() });
+  private abandonLater(tokens: readonly string[]): void {
+    for (const token of tokens) this.toAbandon.set(token, Date.now());
     this.abandonTimer ??= setTimeout(() => void this.abandonNow(), 0);
   }
 
   /** Hands back what failed calls left, retrying while Redis is away (within the abandon window). */
   private async abandonNow(): Promise<void> {
-    for (const [token, { keys, since }] of this.toAbandon) {
-      if (Date.now() - since > ABANDON_WINDOW_SECONDS * 1000) {
-        this.toAbandon.delete(token);
-        continue;
-      }
+    for (const [token, since] of this.toAbandon) {
+      if (Date.now() - since > ABANDON_WINDOW_SECONDS * 1000) this.toAbandon.delete(token);
+    }
+    const tokens = [...this.toAbandon.keys()];
+    if (tokens.length > 0) {
       try {
-        await this.call('abandon', (s) => s.waStoreAbandon(this.anchorKey, this.keyPrefix, token, ...keys));
-        this.toAbandon.delete(token);
+        await this.call('abandon', (s) => s.waStoreAbandon(this.anchorKey, this.keyPrefix, String(this.options.dedupTtlSeconds), ...tokens));
+        for (const token of tokens) this.toAbandon.delete(token);
       } catch {
-        break;
+        // Redis still away: try again below.
       }
     }
     this.abandonTimer = undefined;
@@ -246,12 +244,12 @@ export class RedisStore implements Store {
     return JSON.parse(String(raw)) as unknown[];
   }
 
-  /** Returns the 1-based positions of keys this call no longer holds. */
-  private async confirm(dedupeKeys: string[], token: string): Promise<number[]> {
+  /** False when another delivery took a write of these calls over before this confirmation. */
+  private async confirm(tokens: readonly string[]): Promise<boolean> {
     const raw = await this.call('apply', async (s) => s.waStoreConfirm(
-      this.anchorKey, this.keyPrefix, await this.fence(), token, String(ABANDON_WINDOW_SECONDS), ...dedupeKeys,
+      this.anchorKey, this.keyPrefix, await this.fence(), String(ABANDON_WINDOW_SECONDS), ...tokens,
     ));
-    return (raw as number[]).map(Number);
+    return Number(raw) === 0;
   }
 
   async snapshot(previous?: Snapshot): Promise<Snapshot> {
