@@ -20,6 +20,24 @@ interface Slot {
   planned: PlannedWrite[];
   /** Ops of each planned write inside the combined write, to slice the results back. */
   opCounts: number[];
+  /** The number link this write makes (see linkOf). */
+  link?: string;
+}
+
+/**
+ * Every `messages` change names its number by id and display digits, which the store links (see
+ * parse.ts). Once a link is made, repeating it changes nothing: this process skips links it made
+ * within the last LINK_REMEMBERED_MS (a bounded memory, so a store that lost the link, e.g. a
+ * flushed Redis, gets it again soon).
+ */
+const LINK_REMEMBERED_MS = 5 * 60_000;
+const LINKS_REMEMBERED = 10_000;
+
+/** A key for an event that only links a number's id and display digits, else undefined. */
+function linkOf(e: ExporterEvent): string | undefined {
+  if (e.kind !== 'phone_number' || e.phoneNumberId === undefined || e.displayPhoneNumber === undefined) return undefined;
+  for (const name in e.attributes) if (e.attributes[name as keyof typeof e.attributes] !== undefined) return undefined;
+  return `${e.wabaId} ${e.phoneNumberId} ${e.displayPhoneNumber}`;
 }
 
 /**
@@ -28,6 +46,9 @@ interface Slot {
  * 5xx, redelivered by Meta) counts nothing.
  */
 export class Ingest {
+  /** Links this process made lately: key → when (see linkOf). */
+  private readonly recentLinks = new Map<string, number>();
+
   constructor(
     private readonly store: Store,
     private readonly sink: ObservationSink,
@@ -38,20 +59,25 @@ export class Ingest {
     // Plain loops rather than flatMap/slice/spread: a batch of 100 statuses runs this 100 times.
     const writes: EventWrite[] = [];
     const slots: Slot[] = [];
+    const now = Date.now();
     for (let index = 0; index < changes.length; index++) {
       const change = changes[index]!;
-      const planned: PlannedWrite[] = [];
-      for (const e of change.events) for (const p of planEvent(e, this.context)) planned.push(p);
       if (change.dedupeKey !== undefined) {
         // A management change is de-duplicated whole: its writes travel as one.
+        const planned: PlannedWrite[] = [];
+        for (const e of change.events) for (const p of planEvent(e, this.context)) planned.push(p);
         const ops: StoreOp[] = [];
         for (const p of planned) for (const op of p.write.ops) ops.push(op);
         writes.push({ dedupeKey: change.dedupeKey, ops });
         slots.push({ change: index, planned, opCounts: planned.map((p) => p.write.ops.length) });
-      } else {
-        for (const p of planned) {
+        continue;
+      }
+      for (const e of change.events) {
+        const link = linkOf(e);
+        if (link !== undefined && now - (this.recentLinks.get(link) ?? -Infinity) < LINK_REMEMBERED_MS) continue;
+        for (const p of planEvent(e, this.context)) {
           writes.push(p.write);
-          slots.push({ change: index, planned: [p], opCounts: [p.write.ops.length] });
+          slots.push({ change: index, planned: [p], opCounts: [p.write.ops.length], ...(link !== undefined && { link }) });
         }
       }
     }
@@ -65,6 +91,7 @@ export class Ingest {
       const slot = slots[i]!;
       const change = changes[slot.change]!;
       seen[slot.change] = true;
+      if (slot.link !== undefined) this.rememberLink(slot.link, now);
       if (result.duplicate) {
         if (change.source === 'webhook') observations.push({ metric: 'webhookDuplicates', labels: { field: change.field } });
         for (const p of slot.planned) for (const o of p.interpret(result)) observations.push(o);
@@ -88,6 +115,11 @@ export class Ingest {
     if (observations.length > 0) this.sink.record(observations);
     // A change that planned no writes (e.g. nothing the signals track) still counts as applied.
     return outcomes.map((o, i) => (seen[i] ? o : 'applied'));
+  }
+
+  private rememberLink(link: string, at: number): void {
+    if (this.recentLinks.size >= LINKS_REMEMBERED) this.recentLinks.clear();
+    this.recentLinks.set(link, at);
   }
 }
 

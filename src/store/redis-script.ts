@@ -48,9 +48,16 @@ if tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000 > tonumber(ARGV[2]) the
 
 /**
  * Marks (de-duplication, `once`, reply): a key `record#name` is field {kind}:{name} of the hash
- * {p}m:{record}, any other key the string {p}{kind}:{key}. Needs `p` (the prefix) in scope.
+ * {p}m:{record}, any other key the string {p}{kind}:{key}. Needs `p` (the prefix) and `dedupTtl` in
+ * scope; the script calls expireRecords() before it returns.
  */
 const MARKS = `
+-- A record lives dedupTtl after its last new mark: one EXPIRE per record at the end of the script,
+-- however many marks it got (a status sets four or five).
+local renewed = {}
+local function expireRecords()
+  for k in pairs(renewed) do redis.call('EXPIRE', k, dedupTtl) end
+end
 local function markAt(kind, key)
   local at = string.find(key, '#', 1, true)
   if at then return p .. 'm:' .. string.sub(key, 1, at - 1), kind .. ':' .. string.sub(key, at + 1) end
@@ -68,30 +75,30 @@ local function getMark(kind, key)
   if v == PENDING then return redis.call('GET', sideKey(kind, key)) or '1' end
   return v
 end
--- A new mark; its record lives ttl seconds from now.
-local function setMark(kind, key, value, ttl)
+-- A new mark, kept dedupTtl seconds.
+local function setMark(kind, key, value)
   local k, f = markAt(kind, key)
   if not f then
-    redis.call('SET', k, value, 'EX', ttl)
+    redis.call('SET', k, value, 'EX', dedupTtl)
     return
   end
   if isShort(value) then
     redis.call('HSET', k, f, value)
   else
     redis.call('HSET', k, f, PENDING)
-    redis.call('SET', sideKey(kind, key), value, 'EX', ttl)
+    redis.call('SET', sideKey(kind, key), value, 'EX', dedupTtl)
   end
-  redis.call('EXPIRE', k, ttl)
+  renewed[k] = true
 end
 -- True when the mark was new (and is now set). Short values only.
-local function setMarkIfNew(kind, key, value, ttl)
+local function setMarkIfNew(kind, key, value)
   local k, f = markAt(kind, key)
   if f then
     if redis.call('HSETNX', k, f, value) == 0 then return false end
-    redis.call('EXPIRE', k, ttl)
+    renewed[k] = true
     return true
   end
-  return redis.call('SET', k, value, 'NX', 'EX', ttl) ~= false
+  return redis.call('SET', k, value, 'NX', 'EX', dedupTtl) ~= false
 end
 -- A new short value for an existing mark, which keeps its expiry.
 local function replaceMark(kind, key, value)
@@ -127,6 +134,8 @@ local token = ARGV[7]
 local giveUp = tonumber(ARGV[8])
 local nowMs = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 ${MARKS}
+-- Entities changed (or observed again): the entity version moves once, at the end.
+local entitiesMoved = false
 local function isMeta(field) return string.byte(field, 1) == 95 end
 
 local function hasAttributes(key)
@@ -147,20 +156,25 @@ local function settle(key, index, renew, written)
   end
 end
 
--- Last-writer-wins per attribute, as merge.ts: an equal time lets the later arrival win.
-local function mergeInto(key, attrs)
+-- Last-writer-wins per attribute, as merge.ts: an equal time lets the later arrival win. meta:
+-- field/value pairs written with the attributes. Also returns whether the entity already had one
+-- of these attributes (then it is indexed and kept already: see settle).
+local function mergeInto(key, attrs, meta)
   local changed, stale = {}, {}
-  if #attrs == 0 then return { c = changed, s = stale } end
+  if #attrs == 0 then return { c = changed, s = stale }, false end
   -- One HMGET and one HSET per entity, however many attributes.
   local fields = { '_r' }
   for i, a in ipairs(attrs) do fields[i + 1] = a[1] end
   local stored = redis.call('HMGET', key, unpack(fields))
   local removedAt = stored[1] and tonumber(stored[1])
-  local updates = {}
+  local updates = meta or {}
+  local metaCount = #updates
+  local had = false
   for i, a in ipairs(attrs) do
     local name, value, at = a[1], a[2], a[3]
     local atn = tonumber(at)
     local raw = stored[i + 1]
+    if raw then had = true end
     local current = raw and cjson.decode(raw)
     if (current and tonumber(current[2]) > atn) or (removedAt and atn <= removedAt) then
       stale[#stale + 1] = name
@@ -176,11 +190,11 @@ local function mergeInto(key, attrs)
       updates[#updates + 1] = cjson.encode({ value, at, since })
     end
   end
-  if #updates > 0 then
+  if #updates > metaCount then
     redis.call('HSET', key, unpack(updates))
-    redis.call('INCR', p .. 'ev')
+    entitiesMoved = true
   end
-  return { c = changed, s = stale }
+  return { c = changed, s = stale }, had
 end
 
 local function removeFrom(key, at)
@@ -196,19 +210,24 @@ local function removeFrom(key, at)
 end
 
 local function numberMeta(key, w, id, digits)
-  redis.call('HSET', key, '_w', w)
-  if id then redis.call('HSET', key, '_i', id) end
+  if id then redis.call('HSET', key, '_w', w, '_i', id) else redis.call('HSET', key, '_w', w) end
   if digits and redis.call('HGET', key, '_d') ~= digits then
     redis.call('HSET', key, '_d', digits)
-    redis.call('INCR', p .. 'ev')
+    entitiesMoved = true
   end
 end
 
 local function mergeNumber(op)
   local w, id, digits = op.w, op.i, op.d
   local linkKey = p .. 'nl:' .. w
+  if #op.a == 0 and id and digits and redis.call('HGET', linkKey, digits) == id
+    and redis.call('HGET', p .. 'n:' .. w .. ':' .. id, '_d') == digits then
+    -- Only links the number's id and digits (every message names both), and they are linked.
+    return { c = {}, s = {} }
+  end
   if not id then id = redis.call('HGET', linkKey, digits) or nil end
   local key
+  local joined = false
   if id then
     key = p .. 'n:' .. w .. ':' .. id
     if digits then
@@ -228,22 +247,22 @@ local function mergeNumber(op)
         end
         numberMeta(key, w, id, nil)
         mergeInto(key, attrs)
+        joined = #attrs > 0
       end
     end
   else
     key = p .. 'n:' .. w .. ':d:' .. digits
   end
   numberMeta(key, w, id, digits)
-  local result = mergeInto(key, op.a)
-  settle(key, p .. 'ni', false, #result.s < #op.a)
+  local result, had = mergeInto(key, op.a)
+  if joined or not had then settle(key, p .. 'ni', false, joined or #result.s < #op.a) end
   return result
 end
 
 local function mergeTemplate(op)
   local key = p .. 't:' .. op.w .. ':' .. op.t
-  redis.call('HSET', key, '_w', op.w, '_t', op.t)
-  local result = mergeInto(key, op.a)
-  settle(key, p .. 'ti', false, #result.s < #op.a)
+  local result, had = mergeInto(key, op.a, { '_w', op.w, '_t', op.t })
+  if not had then settle(key, p .. 'ti', false, #result.s < #op.a) end
   return result
 end
 
@@ -269,7 +288,7 @@ end
 
 local function closeWait(op)
   -- A message answers at most once: its later statuses must not close a newer wait.
-  if op.m and not setMarkIfNew('a', op.m, '1', dedupTtl) then return { c = false } end
+  if op.m and not setMarkIfNew('a', op.m, '1') then return { c = false } end
   local replyKey = p .. 'r:' .. op.s .. ':' .. op.c
   local prior = redis.call('GET', replyKey)
   if not prior or tonumber(op.at) > tonumber(prior) then
@@ -329,10 +348,10 @@ local function run(op)
     end
     removeFrom(key, op.at)
     settle(key, index, true)
-    redis.call('INCR', p .. 'ev')
+    entitiesMoved = true
     return 1
   elseif kind == 'replaceHealth' then
-    redis.call('INCR', p .. 'ev')
+    entitiesMoved = true
     local key = p .. 'h:' .. op.w
     if op.e then
       redis.call('SET', key, op.e)
@@ -346,10 +365,10 @@ local function run(op)
   elseif kind == 'closeWait' then return closeWait(op)
   elseif kind == 'advanceFunnel' then return advanceFunnel(op)
   elseif kind == 'once' then
-    local first = setMarkIfNew('d', op.k, '1', dedupTtl)
+    local first = setMarkIfNew('d', op.k, '1')
     local kept = getMark('v', op.k)
     if not kept and op.v then
-      setMark('v', op.k, op.v, dedupTtl)
+      setMark('v', op.k, op.v)
       kept = op.v
     end
     return { f = first, v = kept or nil }
@@ -369,7 +388,7 @@ for i, w in ipairs(writes) do
     local results = {}
     for j, op in ipairs(w.o) do results[j] = run(op) end
     if w.k then
-      setMark('d', w.k, mine, dedupTtl)
+      setMark('d', w.k, mine)
       held[#held + 1] = 'k:' .. w.k
       held[#held + 1] = i
     end
@@ -396,6 +415,8 @@ for i, w in ipairs(writes) do
     end
   end
 end
+expireRecords()
+if entitiesMoved then redis.call('INCR', p .. 'ev') end
 local answer = cjson.encode(out)
 if #held > 0 then
   local record = p .. 'g:' .. token
