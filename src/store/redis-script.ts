@@ -8,7 +8,8 @@
  * cjson.encode could come back changed. Lua only compares them (tonumber).
  *
  * Layout ({p} = prefix):
- *   {p}n:{waba}:{id}        hash  number by id: attribute → JSON [value,"at","since"]; meta _w waba, _i id, _d digits, _r removedAt
+ *   {p}n:{waba}:{id}        hash  number by id: attribute → "at|since|" + s{text}, T or F (true, false); older
+ *                           versions wrote JSON [value,"at","since"], still read; meta _w waba, _i id, _d digits, _r removedAt
  *   {p}n:{waba}:d:{digits}  hash  number known only by display digits (same fields)
  *   {p}nl:{waba}            hash  digits → id
  *   {p}t:{waba}:{template}  hash  template: attributes as above; meta _w, _t id, _r
@@ -100,6 +101,21 @@ local function setMarkIfNew(kind, key, value)
   end
   return redis.call('SET', k, value, 'NX', 'EX', dedupTtl) ~= false
 end
+-- Sets a new mark and returns nil, or returns the mark that is there (and leaves it). Short values only.
+local function claimMark(kind, key, value)
+  local k, f = markAt(kind, key)
+  if f then
+    if redis.call('HSETNX', k, f, value) == 1 then
+      renewed[k] = true
+      return nil
+    end
+    local v = redis.call('HGET', k, f)
+    if v == PENDING then return redis.call('GET', sideKey(kind, key)) or '1' end
+    return v
+  end
+  if redis.call('SET', k, value, 'NX', 'EX', dedupTtl) then return nil end
+  return redis.call('GET', k) or '1'
+end
 -- A new short value for an existing mark, which keeps its expiry.
 local function replaceMark(kind, key, value)
   local k, f = markAt(kind, key)
@@ -138,6 +154,27 @@ ${MARKS}
 local entitiesMoved = false
 local function isMeta(field) return string.byte(field, 1) == 95 end
 
+-- Attribute values as stored: s + text, or T / F. Cheaper than cjson both ways.
+local function encodeValue(value)
+  if value == true then return 'T' elseif value == false then return 'F' end
+  return 's' .. value
+end
+local function decodeValue(stored)
+  local tag = string.byte(stored, 1)
+  if tag == 84 then return true elseif tag == 70 then return false end
+  return string.sub(stored, 2)
+end
+-- A stored attribute → encoded value, at, since (strings).
+local function readAttribute(raw)
+  if string.byte(raw, 1) == 91 then
+    local v = cjson.decode(raw)
+    return encodeValue(v[1]), v[2], v[3] or v[2]
+  end
+  local i = string.find(raw, '|', 1, true)
+  local j = string.find(raw, '|', i + 1, true)
+  return string.sub(raw, j + 1), string.sub(raw, 1, i - 1), string.sub(raw, i + 1, j - 1)
+end
+
 local function hasAttributes(key)
   for _, f in ipairs(redis.call('HKEYS', key)) do
     if not isMeta(f) then return true end
@@ -174,20 +211,24 @@ local function mergeInto(key, attrs, meta)
     local name, value, at = a[1], a[2], a[3]
     local atn = tonumber(at)
     local raw = stored[i + 1]
-    if raw then had = true end
-    local current = raw and cjson.decode(raw)
-    if (current and tonumber(current[2]) > atn) or (removedAt and atn <= removedAt) then
+    local encoded = encodeValue(value)
+    local current, currentAt, currentSince
+    if raw then
+      had = true
+      current, currentAt, currentSince = readAttribute(raw)
+    end
+    if (raw and tonumber(currentAt) > atn) or (removedAt and atn <= removedAt) then
       stale[#stale + 1] = name
     else
       local since = at
-      if not current or current[1] ~= value then
+      if not raw or current ~= encoded then
         changed[#changed + 1] = name
         if a[4] then since = a[4] end
       else
-        since = current[3] or current[2]
+        since = currentSince
       end
       updates[#updates + 1] = name
-      updates[#updates + 1] = cjson.encode({ value, at, since })
+      updates[#updates + 1] = at .. '|' .. since .. '|' .. encoded
     end
   end
   if #updates > metaCount then
@@ -203,8 +244,9 @@ local function removeFrom(key, at)
   if not removedAt or tonumber(removedAt) < atn then redis.call('HSET', key, '_r', at) end
   local rows = redis.call('HGETALL', key)
   for i = 1, #rows, 2 do
-    if not isMeta(rows[i]) and tonumber(cjson.decode(rows[i + 1])[2]) <= atn then
-      redis.call('HDEL', key, rows[i])
+    if not isMeta(rows[i]) then
+      local _, observedAt = readAttribute(rows[i + 1])
+      if tonumber(observedAt) <= atn then redis.call('HDEL', key, rows[i]) end
     end
   end
 end
@@ -241,8 +283,8 @@ local function mergeNumber(op)
         local attrs = {}
         for i = 1, #rows, 2 do
           if not isMeta(rows[i]) then
-            local v = cjson.decode(rows[i + 1])
-            attrs[#attrs + 1] = { rows[i], v[1], v[2], v[3] }
+            local value, at, since = readAttribute(rows[i + 1])
+            attrs[#attrs + 1] = { rows[i], decodeValue(value), at, since }
           end
         end
         numberMeta(key, w, id, nil)
@@ -383,12 +425,12 @@ local mine = '~' .. token
 local held = {}
 local out = {}
 for i, w in ipairs(writes) do
-  local seen = w.k and getMark('d', w.k)
+  -- The mark first (one command when it is new); a script stops only on a bug (an unknown op).
+  local seen = w.k and claimMark('d', w.k, mine)
   if not seen then
     local results = {}
     for j, op in ipairs(w.o) do results[j] = run(op) end
     if w.k then
-      setMark('d', w.k, mine)
       held[#held + 1] = 'k:' .. w.k
       held[#held + 1] = i
     end

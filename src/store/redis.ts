@@ -8,7 +8,7 @@ import {
 } from './redis-script.js';
 import {
   StoreUnavailableError,
-  type AttributeMap, type EventWrite, type EventWriteResult, type HealthRecord, type OpResult, type PhoneNumberRecord,
+  type AttributeMap, type EventWrite, type Observed, type EventWriteResult, type HealthRecord, type OpResult, type PhoneNumberRecord,
   type Snapshot, type Store, type StoreOp, type TemplateRecord, type WaitSummary,
 } from './types.js';
 
@@ -537,6 +537,22 @@ function decodeResult(op: StoreOp, raw: unknown): OpResult {
   }
 }
 
+/** "at|since|" + s{text}, T or F (see redis-script.ts); older versions wrote JSON [value, "at", "since"]. */
+function readAttribute(stored: string): Observed {
+  if (stored.startsWith('[')) {
+    const [value, at, since] = JSON.parse(stored) as [string | boolean, string, string | undefined];
+    return { value, at: Number(at), since: Number(since ?? at) };
+  }
+  const first = stored.indexOf('|');
+  const second = stored.indexOf('|', first + 1);
+  const tag = stored[second + 1];
+  return {
+    value: tag === 's' ? stored.slice(second + 2) : tag === 'T',
+    at: Number(stored.slice(0, first)),
+    since: Number(stored.slice(first + 1, second)),
+  };
+}
+
 function readEntity(rows: string[]): { meta: Record<string, string>; attributes?: AttributeMap } {
   const meta: Record<string, string> = {};
   let attributes: AttributeMap | undefined;
@@ -546,8 +562,7 @@ function readEntity(rows: string[]): { meta: Record<string, string>; attributes?
     if (field.startsWith('_')) {
       meta[field] = value;
     } else {
-      const [v, at, since] = JSON.parse(value) as [string | boolean, string, string | undefined];
-      (attributes ??= {})[field] = { value: v, at: Number(at), since: Number(since ?? at) };
+      (attributes ??= {})[field] = readAttribute(value);
     }
   }
   return attributes === undefined ? { meta } : { meta, attributes };

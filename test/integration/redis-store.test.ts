@@ -284,6 +284,32 @@ describe('RedisStore', () => {
       .toEqual([{ changed: ['name'], stale: [] }]);
   });
 
+  it('reads, merges and removes attributes an older version stored as JSON', async () => {
+    const store = newStore();
+    const p = store.keyPrefix;
+    // As versions before the "at|since|value" encoding left them.
+    await inspector.hset(`${p}t:${WABA}:old`, '_w', WABA, '_t', 'old', 'status', '["APPROVED","100","90"]', 'rejected', '[false,"100"]');
+    await inspector.sadd(`${p}ti`, `${p}t:${WABA}:old`);
+    expect((await store.snapshot()).templates).toEqual([{
+      wabaId: WABA, templateId: 'old',
+      attributes: { status: { value: 'APPROVED', at: 100, since: 90 }, rejected: { value: false, at: 100, since: 100 } },
+    }]);
+    // The same value observed again keeps its since; an older observation is stale; a new value changes.
+    expect(await ok(store, { op: 'mergeTemplate', wabaId: WABA, templateId: 'old', attributes: {
+      status: { value: 'APPROVED', at: 110 }, rejected: { value: true, at: 99 },
+    } })).toEqual([{ changed: [], stale: ['rejected'] }]);
+    expect(await ok(store, { op: 'mergeTemplate', wabaId: WABA, templateId: 'old', attributes: { rejected: { value: true, at: 120 } } }))
+      .toEqual([{ changed: ['rejected'], stale: [] }]);
+    expect(await inspector.hgetall(`${p}t:${WABA}:old`)).toMatchObject({ status: '110|90|sAPPROVED', rejected: '120|120|T' });
+    expect((await store.snapshot()).templates[0]!.attributes).toEqual({
+      status: { value: 'APPROVED', at: 110, since: 90 }, rejected: { value: true, at: 120, since: 120 },
+    });
+    // Removal compares observation times in both forms.
+    await inspector.hset(`${p}t:${WABA}:old`, 'legacy', '["x","130"]');
+    await ok(store, { op: 'removeTemplate', wabaId: WABA, templateId: 'old', at: 125 });
+    expect((await store.snapshot()).templates[0]!.attributes).toEqual({ legacy: { value: 'x', at: 130, since: 130 } });
+  });
+
   it('stores only what callers pass: hashed customer ids, never the raw number or message id', async () => {
     const store = newStore();
     const hash = createKeyHasher('a-test-customer-hash-key');
