@@ -20,9 +20,10 @@
  *   {p}f:{funnel}:{customer} hash s step, b startedAt, l lastAt, v variant; TTL the run timeout
  *   {p}d:{key}              string de-duplication and `once` keys, TTL dedupTtl: '1' for `once`; for a
  *                           write's dedupeKey '~' + the token of the call that applied it (see APPLY_SCRIPT)
- *   {p}g:{token}            hash  a call's results until it confirms them, then briefly: g give-up ms,
- *                           r the call's answer, k:{dedupeKey} position of that write in r, c confirmed,
- *                           x another delivery took a write over; TTL dedupTtl, after confirming the abandon window
+ *   {p}g:{token}            hash  a call's results until it confirms them: g give-up ms, r the call's answer,
+ *                           k:{dedupeKey} position of that write in r, c confirmed, x another delivery took a
+ *                           write over; TTL dedupTtl, once confirmed the abandon window, deleted by the
+ *                           caller's next APPLY once it knows the confirmation landed
  *   {p}v:{key}              string the value kept by `once` with a value, TTL dedupTtl
  *   {p}a:{key}              string a message that already answered (closeWait's messageKey), TTL dedupTtl
  *   {p}m:{record}           hash  the three above for keys `record#name` (RECORD_SEPARATOR in types.ts),
@@ -129,7 +130,8 @@ end
 
 /**
  * ARGV: prefix, deadline, dedupTtlSeconds, replyTtlSeconds, historyTtlSeconds, JSON writes (see toWire
- * in redis.ts), token of this call, give-up time (server ms). Returns 'late', or JSON: per write
+ * in redis.ts), token of this call, give-up time (server ms), tokens of earlier calls whose
+ * confirmation their caller saw land (their records can go). Returns 'late', or JSON: per write
  * false (duplicate), the list of op results, or {u = ms} (undecided, see below).
  *
  * A write with a dedupeKey marks the key with this call's token, and the call's answer waits in
@@ -147,7 +149,7 @@ local replyTtl = ARGV[4]
 local historyTtl = ARGV[5]
 local writes = cjson.decode(ARGV[6])
 local token = ARGV[7]
-local giveUp = tonumber(ARGV[8])
+for i = 9, #ARGV do redis.call('DEL', p .. 'g:' .. ARGV[i]) end
 local nowMs = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 ${MARKS}
 -- Entities changed (or observed again): the entity version moves once, at the end.
@@ -436,7 +438,7 @@ for i, w in ipairs(writes) do
     end
     out[i] = results
   elseif string.byte(seen, 1) ~= 126 or seen == mine then
-    -- '1' (an older version's confirmed write), or the same event twice in this call.
+    -- An older version's mark ('1' or its JSON record), or the same event twice in this call.
     out[i] = false
   else
     local holder = p .. 'g:' .. string.sub(seen, 2)

@@ -99,6 +99,8 @@ export class RedisStore implements Store {
   private readonly readyWaiters = new Set<() => void>();
   private lastError: string | undefined;
   private closed = false;
+  /** Calls whose confirmation landed, as far as this store saw: the next APPLY deletes their records. */
+  private confirmed: string[] = [];
   /** APPLY calls of failed callers to hand back (their tokens), with when the caller failed. */
   private readonly toAbandon = new Map<string, number>();
   private abandonTimer: NodeJS.Timeout | undefined;
@@ -199,8 +201,12 @@ export class RedisStore implements Store {
     // reports it, but it may yet fail too: answering 200 here would acknowledge an event not counted
     // anywhere yet. Failing instead hands every write of this call back (applyBatch), so the
     // redeliveries count each event once, whoever holds it.
-    if (holding.length > 0 && !(await this.confirm(holding))) {
-      throw new StoreUnavailableError('Redis apply: another delivery took writes over before this call confirmed them');
+    if (holding.length > 0) {
+      if (!(await this.confirm(holding))) {
+        throw new StoreUnavailableError('Redis apply: another delivery took writes over before this call confirmed them');
+      }
+      // Nothing to hand back any more: the records (kept in case this answer had been lost) can go.
+      for (const token of holding) this.confirmed.push(token);
     }
     return out;
   }
@@ -234,11 +240,15 @@ export class RedisStore implements Store {
   private async applyOnce(writes: readonly EventWrite[], token: string): Promise<unknown[]> {
     const { dedupTtlSeconds, replyTtlSeconds, historyTtlSeconds = DEFAULT_HISTORY_TTL_SECONDS } = this.options;
     const wire = toWire(writes);
+    // Taken now: should this call fail, the records expire after the abandon window instead.
+    const forget = this.confirmed;
+    this.confirmed = [];
     const raw = await this.call('apply', async (s) => {
       const deadline = await this.fence();
       const giveUp = String(Number(deadline) + this.replyMarginMs + CONFIRM_SLACK_MS);
       return s.waStoreApply(
         this.anchorKey, this.keyPrefix, deadline, String(dedupTtlSeconds), String(replyTtlSeconds), String(historyTtlSeconds), wire, token, giveUp,
+        ...forget,
       );
     });
     return JSON.parse(String(raw)) as unknown[];

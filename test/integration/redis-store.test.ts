@@ -177,6 +177,22 @@ describe('RedisStore', () => {
     expect(Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1])).toBe(2);
   });
 
+  it('keeps a confirmed call’s record only until its next call, and none for calls without de-duplication keys', async () => {
+    const store = newStore();
+    const p = store.keyPrefix;
+    const records = async () => inspector.keys(`${p}g:*`);
+    await store.apply([{ ops: [{ op: 'once', key: 'plain' }] }]);
+    expect(await records()).toEqual([]);
+    await store.apply([{ dedupeKey: 'e1', ops: [] }]);
+    const [first] = await records();
+    expect(first).toBeDefined();
+    await store.apply([{ dedupeKey: 'e2', ops: [] }]);
+    const now = await records();
+    expect(now).toHaveLength(1);
+    expect(now[0]).not.toBe(first);
+    expect(await store.apply([{ dedupeKey: 'e1', ops: [] }, { dedupeKey: 'e2', ops: [] }])).toEqual([{ duplicate: true }, { duplicate: true }]);
+  });
+
   it('fails a call whose write another delivery took over before it confirmed, and hands its other writes back', async () => {
     const store = newStore();
     const other = newStore({ keyPrefix: store.keyPrefix });
