@@ -68,6 +68,8 @@ const CONFIRM_SLACK_MS = 1000;
 /** How long a failed call keeps trying to hand its writes back (ABANDON_SCRIPT), and results are kept for that. */
 const ABANDON_WINDOW_SECONDS = 600;
 const ABANDON_RETRY_MS = 200;
+/** Calls handed back per ABANDON_SCRIPT run: after an outage under load there can be many thousands. */
+const ABANDON_CHUNK = 500;
 
 /** Replies that mean "Redis cannot serve this now" rather than a bug in the request. */
 const UNAVAILABLE_REPLY = /^(OOM|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|NOREPLICAS|MOVED|ASK|NOSCRIPT)\b/;
@@ -222,13 +224,14 @@ export class RedisStore implements Store {
       if (Date.now() - since > ABANDON_WINDOW_SECONDS * 1000) this.toAbandon.delete(token);
     }
     const tokens = [...this.toAbandon.keys()];
-    if (tokens.length > 0) {
+    for (let from = 0; from < tokens.length; from += ABANDON_CHUNK) {
+      const chunk = tokens.slice(from, from + ABANDON_CHUNK);
       try {
-        await this.call('abandon', (s) => s.waStoreAbandon(this.anchorKey, this.keyPrefix, String(this.options.dedupTtlSeconds), ...tokens));
-        for (const token of tokens) this.toAbandon.delete(token);
+        await this.call('abandon', (s) => s.waStoreAbandon(this.anchorKey, this.keyPrefix, String(this.options.dedupTtlSeconds), ...chunk));
       } catch {
-        // Redis still away: try again below.
+        break; // Redis still away: try again below.
       }
+      for (const token of chunk) this.toAbandon.delete(token);
     }
     this.abandonTimer = undefined;
     if (this.toAbandon.size > 0 && !this.closed) {

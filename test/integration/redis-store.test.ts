@@ -193,6 +193,27 @@ describe('RedisStore', () => {
     expect(await store.apply([{ dedupeKey: 'e1', ops: [] }, { dedupeKey: 'e2', ops: [] }])).toEqual([{ duplicate: true }, { duplicate: true }]);
   });
 
+  it('hands back the calls of many failed callers in bounded script runs', async () => {
+    const store = newStore();
+    const p = store.keyPrefix;
+    await store.ping();
+    // As an outage under load leaves them: confirmed calls whose callers answered "failed".
+    const tokens = Array.from({ length: 1200 }, (_, i) => `failed-${i}`);
+    const pipeline = inspector.pipeline();
+    for (const t of tokens) pipeline.hset(`${p}g:${t}`, 'g', '99999999999999', 'r', '[[]]', 'k:e', '1', 'c', '1');
+    await pipeline.exec();
+    const internals = store as unknown as { toAbandon: Map<string, number>; abandonNow(): Promise<void> };
+    for (const t of tokens) internals.toAbandon.set(t, Date.now());
+    await inspector.config('RESETSTAT');
+    await internals.abandonNow();
+    // The first run of a script on a connection goes as EVAL, the others as EVALSHA.
+    const stats = await inspector.info('commandstats');
+    const runs = (name: string) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+    expect(runs('eval') + runs('evalsha')).toBe(3);
+    expect(internals.toAbandon.size).toBe(0);
+    for (const t of [tokens[0]!, tokens[700]!, tokens[1199]!]) expect(await inspector.hgetall(`${p}g:${t}`)).toEqual({ g: '0', r: '[[]]', 'k:e': '1' });
+  });
+
   it('fails a call whose write another delivery took over before it confirmed, and hands its other writes back', async () => {
     const store = newStore();
     const other = newStore({ keyPrefix: store.keyPrefix });
