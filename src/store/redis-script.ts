@@ -129,10 +129,25 @@ end
 `;
 
 /**
- * ARGV: prefix, deadline, dedupTtlSeconds, replyTtlSeconds, historyTtlSeconds, JSON writes (see toWire
- * in redis.ts), token of this call, give-up time (server ms), tokens of earlier calls whose
- * confirmation their caller saw land (their records can go). Returns 'late', or JSON: per write
- * false (duplicate), the list of op results, or {u = ms} (undecided, see below).
+ * ARGV: prefix, deadline, dedupTtlSeconds, replyTtlSeconds, historyTtlSeconds, JSON writes, token of
+ * this call, give-up time (server ms), tokens of earlier calls whose confirmation their caller saw
+ * land (their records can go). Returns 'late', or JSON: per write false (duplicate), the list of op
+ * results, or {u = ms} (undecided, see below).
+ *
+ * Writes and results are positional arrays (encodeWrites and decodeResult in redis.ts), false
+ * standing for an absent value: half the bytes of named fields, and cjson builds fewer tables.
+ *   write [dedupeKey|false, op, op…]
+ *   ['N', waba, id|false, digits|false, at|false, attributes…]  mergeNumber  → flags (see mergeInto)
+ *   ['T', waba, template, at|false, attributes…]                mergeTemplate → flags
+ *   ['rN', waba, id, at] / ['rT', waba, template, at]           removeNumber / removeTemplate → 1
+ *   ['H', waba, JSON entities|false]                            replaceHealth → 1
+ *   ['ow', scope, customer, at]                                 openWait → opened
+ *   ['cw', scope, customer, at, messageKey|false]               closeWait → [closed, openedAt|false, previous reply|false]
+ *   ['f', funnel, customer, step, at, timeout, variant|false, tally series|false, tally bucket|false]
+ *                                                               advanceFunnel → [counted, newRun, variant|false]
+ *   ['o', key, value|false]                                     once → [first, kept value|false]
+ *   ['c', series, bucket, by]                                   countInBucket → 1
+ * Attributes: name, value pairs sharing the op's `at`, or (at false) name, value, at triples.
  *
  * A write with a dedupeKey marks the key with this call's token, and the call's answer waits in
  * {p}g:{token} until the caller confirms (CONFIRM_SCRIPT) that it got it. An answer lost on the way
@@ -195,49 +210,59 @@ local function settle(key, index, renew, written)
   end
 end
 
--- Last-writer-wins per attribute, as merge.ts: an equal time lets the later arrival win. meta:
--- field/value pairs written with the attributes. Also returns whether the entity already had one
--- of these attributes (then it is indexed and kept already: see settle).
-local function mergeInto(key, attrs, meta)
-  local changed, stale = {}, {}
-  if #attrs == 0 then return { c = changed, s = stale }, false end
+-- Last-writer-wins per attribute, as merge.ts: an equal time lets the later arrival win.
+-- Attributes: list[from…] as name, value pairs observed at at, or (at false) name, value, at
+-- triples; sinces (a join only) the time each value was first seen. meta: field/value pairs written
+-- with the attributes. Returns one flag per attribute ('c' changed, 's' stale, '.' same value),
+-- how many were stale, and whether the entity already had one of them (then it is indexed and kept
+-- already: see settle).
+local function mergeInto(key, list, from, at, meta, sinces)
+  local stride = at and 2 or 3
+  local count = (#list - from + 1) / stride
+  if count < 1 then return '', 0, false end
   -- One HMGET and one HSET per entity, however many attributes.
   local fields = { '_r' }
-  for i, a in ipairs(attrs) do fields[i + 1] = a[1] end
+  for n = 1, count do fields[n + 1] = list[from + (n - 1) * stride] end
   local stored = redis.call('HMGET', key, unpack(fields))
   local removedAt = stored[1] and tonumber(stored[1])
   local updates = meta or {}
   local metaCount = #updates
   local had = false
-  for i, a in ipairs(attrs) do
-    local name, value, at = a[1], a[2], a[3]
-    local atn = tonumber(at)
-    local raw = stored[i + 1]
-    local encoded = encodeValue(value)
+  local flags = {}
+  local staleCount = 0
+  for n = 1, count do
+    local j = from + (n - 1) * stride
+    local name = list[j]
+    local observedAt = at or list[j + 2]
+    local atn = tonumber(observedAt)
+    local raw = stored[n + 1]
+    local encoded = encodeValue(list[j + 1])
     local current, currentAt, currentSince
     if raw then
       had = true
       current, currentAt, currentSince = readAttribute(raw)
     end
     if (raw and tonumber(currentAt) > atn) or (removedAt and atn <= removedAt) then
-      stale[#stale + 1] = name
+      flags[n] = 's'
+      staleCount = staleCount + 1
     else
-      local since = at
+      local since = observedAt
       if not raw or current ~= encoded then
-        changed[#changed + 1] = name
-        if a[4] then since = a[4] end
+        flags[n] = 'c'
+        if sinces then since = sinces[n] end
       else
+        flags[n] = '.'
         since = currentSince
       end
       updates[#updates + 1] = name
-      updates[#updates + 1] = at .. '|' .. since .. '|' .. encoded
+      updates[#updates + 1] = observedAt .. '|' .. since .. '|' .. encoded
     end
   end
   if #updates > metaCount then
     redis.call('HSET', key, unpack(updates))
     entitiesMoved = true
   end
-  return { c = changed, s = stale }, had
+  return table.concat(flags), staleCount, had
 end
 
 local function removeFrom(key, at)
@@ -262,12 +287,13 @@ local function numberMeta(key, w, id, digits)
 end
 
 local function mergeNumber(op)
-  local w, id, digits = op.w, op.i, op.d
+  local w, id, digits, at = op[2], op[3], op[4], op[5]
+  local count = (#op - 5) / (at and 2 or 3)
   local linkKey = p .. 'nl:' .. w
-  if #op.a == 0 and id and digits and redis.call('HGET', linkKey, digits) == id
+  if count == 0 and id and digits and redis.call('HGET', linkKey, digits) == id
     and redis.call('HGET', p .. 'n:' .. w .. ':' .. id, '_d') == digits then
     -- Only links the number's id and digits (every message names both), and they are linked.
-    return { c = {}, s = {} }
+    return ''
   end
   if not id then id = redis.call('HGET', linkKey, digits) or nil end
   local key
@@ -282,15 +308,18 @@ local function mergeNumber(op)
         -- State learned before the id was known joins the id's record, newest value per attribute.
         redis.call('DEL', byDisplayKey)
         redis.call('SREM', p .. 'ni', byDisplayKey)
-        local attrs = {}
+        local attrs, sinces = {}, {}
         for i = 1, #rows, 2 do
           if not isMeta(rows[i]) then
-            local value, at, since = readAttribute(rows[i + 1])
-            attrs[#attrs + 1] = { rows[i], decodeValue(value), at, since }
+            local value, observedAt, since = readAttribute(rows[i + 1])
+            attrs[#attrs + 1] = rows[i]
+            attrs[#attrs + 1] = decodeValue(value)
+            attrs[#attrs + 1] = observedAt
+            sinces[#sinces + 1] = since
           end
         end
         numberMeta(key, w, id, nil)
-        mergeInto(key, attrs)
+        mergeInto(key, attrs, 1, false, nil, sinces)
         joined = #attrs > 0
       end
     end
@@ -298,16 +327,17 @@ local function mergeNumber(op)
     key = p .. 'n:' .. w .. ':d:' .. digits
   end
   numberMeta(key, w, id, digits)
-  local result, had = mergeInto(key, op.a)
-  if joined or not had then settle(key, p .. 'ni', false, joined or #result.s < #op.a) end
-  return result
+  local flags, staleCount, had = mergeInto(key, op, 6, at)
+  if joined or not had then settle(key, p .. 'ni', false, joined or staleCount < count) end
+  return flags
 end
 
 local function mergeTemplate(op)
-  local key = p .. 't:' .. op.w .. ':' .. op.t
-  local result, had = mergeInto(key, op.a, { '_w', op.w, '_t', op.t })
-  if not had then settle(key, p .. 'ti', false, #result.s < #op.a) end
-  return result
+  local w, t, at = op[2], op[3], op[4]
+  local key = p .. 't:' .. w .. ':' .. t
+  local flags, staleCount, had = mergeInto(key, op, 5, at, { '_w', w, '_t', t })
+  if not had then settle(key, p .. 'ti', false, staleCount < (#op - 4) / (at and 2 or 3)) end
+  return flags
 end
 
 local function addToBucket(series, bucket, by)
@@ -320,104 +350,107 @@ local function addToBucket(series, bucket, by)
   redis.call('EXPIRE', expiries, historyTtl)
 end
 
-local function openWait(op)
-  local waitKey = p .. 'w:' .. op.s
-  if redis.call('ZSCORE', waitKey, op.c) then return false end
-  local reply = redis.call('GET', p .. 'r:' .. op.s .. ':' .. op.c)
-  if reply and tonumber(reply) >= tonumber(op.at) then return false end
-  redis.call('ZADD', waitKey, op.at, op.c)
-  redis.call('SADD', p .. 'ws', op.s)
+local function openWait(scope, customer, at)
+  local waitKey = p .. 'w:' .. scope
+  if redis.call('ZSCORE', waitKey, customer) then return false end
+  local reply = redis.call('GET', p .. 'r:' .. scope .. ':' .. customer)
+  if reply and tonumber(reply) >= tonumber(at) then return false end
+  redis.call('ZADD', waitKey, at, customer)
+  redis.call('SADD', p .. 'ws', scope)
   return true
 end
 
-local function closeWait(op)
+local function closeWait(scope, customer, at, messageKey)
   -- A message answers at most once: its later statuses must not close a newer wait.
-  if op.m and not setMarkIfNew('a', op.m, '1') then return { c = false } end
-  local replyKey = p .. 'r:' .. op.s .. ':' .. op.c
+  if messageKey and not setMarkIfNew('a', messageKey, '1') then return { false, false, false } end
+  local replyKey = p .. 'r:' .. scope .. ':' .. customer
   local prior = redis.call('GET', replyKey)
-  if not prior or tonumber(op.at) > tonumber(prior) then
-    redis.call('SET', replyKey, op.at, 'EX', replyTtl)
+  if not prior or tonumber(at) > tonumber(prior) then
+    redis.call('SET', replyKey, at, 'EX', replyTtl)
   end
-  local waitKey = p .. 'w:' .. op.s
-  local openedAt = redis.call('ZSCORE', waitKey, op.c)
-  if not openedAt or tonumber(openedAt) > tonumber(op.at) then
-    return { c = false, p = prior or nil }
+  local waitKey = p .. 'w:' .. scope
+  local openedAt = redis.call('ZSCORE', waitKey, customer)
+  if not openedAt or tonumber(openedAt) > tonumber(at) then
+    return { false, false, prior }
   end
-  redis.call('ZREM', waitKey, op.c)
-  if redis.call('EXISTS', waitKey) == 0 then redis.call('SREM', p .. 'ws', op.s) end
-  return { c = true, o = openedAt, p = prior or nil }
+  redis.call('ZREM', waitKey, customer)
+  if redis.call('EXISTS', waitKey) == 0 then redis.call('SREM', p .. 'ws', scope) end
+  return { true, openedAt, prior }
 end
 
 -- As MemoryStore.advanceFunnel; the key's TTL stands for the run's expiry.
 local function advanceFunnel(op)
-  local key = p .. 'f:' .. op.f .. ':' .. op.c
-  local at, step, timeout = tonumber(op.at), tonumber(op.n), tonumber(op.to)
+  local funnel, customer, stepText, atText, variant, tallySeries, tallyBucket = op[2], op[3], op[4], op[5], op[7], op[8], op[9]
+  local key = p .. 'f:' .. funnel .. ':' .. customer
+  local at, step, timeout = tonumber(atText), tonumber(stepText), tonumber(op[6])
   local ttlMs = string.format('%d', math.floor(timeout * 1000))
   local stored = redis.call('HMGET', key, 's', 'b', 'l', 'v')
   local run = nil
   if stored[1] and at - tonumber(stored[3]) <= timeout then
-    run = { step = tonumber(stored[1]), startedAt = tonumber(stored[2]), lastAt = tonumber(stored[3]), variant = stored[4] or nil }
+    run = { step = tonumber(stored[1]), startedAt = tonumber(stored[2]), lastAt = tonumber(stored[3]), variant = stored[4] }
   end
   if step == 0 then
-    if run and run.step == 0 and at >= run.startedAt then return { c = false, n = false, v = run.variant } end
+    if run and run.step == 0 and at >= run.startedAt then return { false, false, run.variant } end
     redis.call('DEL', key)
-    redis.call('HSET', key, 's', '0', 'b', op.at, 'l', op.at)
-    if op.v then redis.call('HSET', key, 'v', op.v) end
+    redis.call('HSET', key, 's', '0', 'b', atText, 'l', atText)
+    if variant then redis.call('HSET', key, 'v', variant) end
     redis.call('PEXPIRE', key, ttlMs)
-    if op.ts then addToBucket(op.ts .. (op.v or ''), op.tb, '1') end
-    return { c = true, n = true, v = op.v }
+    if tallySeries then addToBucket(tallySeries .. (variant or ''), tallyBucket, '1') end
+    return { true, true, variant }
   end
   if not run or run.step >= step or at < run.startedAt then
-    return { c = false, n = false, v = run and run.variant or nil }
+    return { false, false, run and run.variant or false }
   end
-  redis.call('HSET', key, 's', op.n)
-  if at > run.lastAt then redis.call('HSET', key, 'l', op.at) end
+  redis.call('HSET', key, 's', stepText)
+  if at > run.lastAt then redis.call('HSET', key, 'l', atText) end
   redis.call('PEXPIRE', key, ttlMs)
-  if op.ts then addToBucket(op.ts .. (run.variant or ''), op.tb, '1') end
-  return { c = true, n = false, v = run.variant }
+  if tallySeries then addToBucket(tallySeries .. (run.variant or ''), tallyBucket, '1') end
+  return { true, false, run.variant }
 end
 
 local function run(op)
-  local kind = op.op
-  if kind == 'mergeNumber' then return mergeNumber(op)
-  elseif kind == 'mergeTemplate' then return mergeTemplate(op)
-  elseif kind == 'removeNumber' or kind == 'removeTemplate' then
-    local key, index
-    if kind == 'removeNumber' then
-      key, index = p .. 'n:' .. op.w .. ':' .. op.i, p .. 'ni'
-      numberMeta(key, op.w, op.i, nil)
-    else
-      key, index = p .. 't:' .. op.w .. ':' .. op.t, p .. 'ti'
-      redis.call('HSET', key, '_w', op.w, '_t', op.t)
+  local kind = op[1]
+  if kind == 'o' then
+    local key, value = op[2], op[3]
+    local first = setMarkIfNew('d', key, '1')
+    local kept = getMark('v', key)
+    if not kept and value then
+      setMark('v', key, value)
+      kept = value
     end
-    removeFrom(key, op.at)
+    return { first, kept or false }
+  elseif kind == 'T' then return mergeTemplate(op)
+  elseif kind == 'N' then return mergeNumber(op)
+  elseif kind == 'cw' then return closeWait(op[2], op[3], op[4], op[5])
+  elseif kind == 'ow' then return openWait(op[2], op[3], op[4])
+  elseif kind == 'f' then return advanceFunnel(op)
+  elseif kind == 'rN' or kind == 'rT' then
+    local w, id, at = op[2], op[3], op[4]
+    local key, index
+    if kind == 'rN' then
+      key, index = p .. 'n:' .. w .. ':' .. id, p .. 'ni'
+      numberMeta(key, w, id, nil)
+    else
+      key, index = p .. 't:' .. w .. ':' .. id, p .. 'ti'
+      redis.call('HSET', key, '_w', w, '_t', id)
+    end
+    removeFrom(key, at)
     settle(key, index, true)
     entitiesMoved = true
     return 1
-  elseif kind == 'replaceHealth' then
+  elseif kind == 'H' then
     entitiesMoved = true
-    local key = p .. 'h:' .. op.w
-    if op.e then
-      redis.call('SET', key, op.e)
+    local key = p .. 'h:' .. op[2]
+    if op[3] then
+      redis.call('SET', key, op[3])
       redis.call('SADD', p .. 'hi', key)
     else
       redis.call('DEL', key)
       redis.call('SREM', p .. 'hi', key)
     end
     return 1
-  elseif kind == 'openWait' then return openWait(op)
-  elseif kind == 'closeWait' then return closeWait(op)
-  elseif kind == 'advanceFunnel' then return advanceFunnel(op)
-  elseif kind == 'once' then
-    local first = setMarkIfNew('d', op.k, '1')
-    local kept = getMark('v', op.k)
-    if not kept and op.v then
-      setMark('v', op.k, op.v)
-      kept = op.v
-    end
-    return { f = first, v = kept or nil }
-  elseif kind == 'countInBucket' then
-    addToBucket(op.s, op.b, op.by)
+  elseif kind == 'c' then
+    addToBucket(op[2], op[3], op[4])
     return 1
   end
   error('unknown store op ' .. tostring(kind))
@@ -427,13 +460,14 @@ local mine = '~' .. token
 local held = {}
 local out = {}
 for i, w in ipairs(writes) do
+  local k = w[1]
   -- The mark first (one command when it is new); a script stops only on a bug (an unknown op).
-  local seen = w.k and claimMark('d', w.k, mine)
+  local seen = k and claimMark('d', k, mine)
   if not seen then
     local results = {}
-    for j, op in ipairs(w.o) do results[j] = run(op) end
-    if w.k then
-      held[#held + 1] = 'k:' .. w.k
+    for j = 2, #w do results[j - 1] = run(w[j]) end
+    if k then
+      held[#held + 1] = 'k:' .. k
       held[#held + 1] = i
     end
     out[i] = results
@@ -442,7 +476,7 @@ for i, w in ipairs(writes) do
     out[i] = false
   else
     local holder = p .. 'g:' .. string.sub(seen, 2)
-    local field = 'k:' .. w.k
+    local field = 'k:' .. k
     local call = redis.call('HMGET', holder, 'c', 'g', 'r', field)
     if call[1] or not call[4] then
       -- Confirmed, or the record is gone (confirmed long ago): a duplicate.
@@ -453,7 +487,7 @@ for i, w in ipairs(writes) do
       out[i] = cjson.decode(call[3])[tonumber(call[4])]
       redis.call('HDEL', holder, field)
       redis.call('HSET', holder, 'x', '1')
-      replaceMark('d', w.k, mine)
+      replaceMark('d', k, mine)
       held[#held + 1] = field
       held[#held + 1] = i
     end

@@ -242,7 +242,7 @@ export class RedisStore implements Store {
 
   private async applyOnce(writes: readonly EventWrite[], token: string): Promise<unknown[]> {
     const { dedupTtlSeconds, replyTtlSeconds, historyTtlSeconds = DEFAULT_HISTORY_TTL_SECONDS } = this.options;
-    const wire = toWire(writes);
+    const wire = encodeWrites(writes);
     // Taken now: should this call fail, the records expire after the abandon window instead.
     const forget = this.confirmed;
     this.confirmed = [];
@@ -480,43 +480,67 @@ export function clusterPrefix(prefix: string): string {
   return `{${prefix.replace(/:$/, '') || 'wa'}}:`;
 }
 
-/** Numbers travel as decimal strings so Lua never prints one (see redis-script.ts). */
-function toWire(writes: readonly EventWrite[]): string {
-  return JSON.stringify(writes.map((w) => ({ k: w.dedupeKey, o: w.ops.map(opToWire) })));
+/**
+ * The writes as APPLY_SCRIPT reads them: positional arrays, false for an absent value (the layout
+ * is listed there). Numbers travel as decimal strings so Lua never prints one (see redis-script.ts).
+ */
+export function encodeWrites(writes: readonly EventWrite[]): string {
+  const rows = new Array<unknown[]>(writes.length);
+  for (let i = 0; i < writes.length; i++) {
+    const w = writes[i]!;
+    const row: unknown[] = [w.dedupeKey ?? false];
+    for (const op of w.ops) row.push(opToWire(op));
+    rows[i] = row;
+  }
+  return JSON.stringify(rows);
 }
 
-function opToWire(op: StoreOp): object {
+function opToWire(op: StoreOp): unknown[] {
   switch (op.op) {
     case 'mergeNumber':
-      return { op: op.op, w: op.ref.wabaId, i: op.ref.phoneNumberId, d: op.ref.displayDigits || undefined, a: attributesToWire(op.attributes) };
+      return withAttributes(['N', op.ref.wabaId, op.ref.phoneNumberId ?? false, op.ref.displayDigits || false], op.attributes);
     case 'mergeTemplate':
-      return { op: op.op, w: op.wabaId, t: op.templateId, a: attributesToWire(op.attributes) };
+      return withAttributes(['T', op.wabaId, op.templateId], op.attributes);
     case 'removeNumber':
-      return { op: op.op, w: op.wabaId, i: op.phoneNumberId, at: String(op.at) };
+      return ['rN', op.wabaId, op.phoneNumberId, String(op.at)];
     case 'removeTemplate':
-      return { op: op.op, w: op.wabaId, t: op.templateId, at: String(op.at) };
+      return ['rT', op.wabaId, op.templateId, String(op.at)];
     case 'replaceHealth': {
       const e = op.entities.map((x) => [x.entityType, x.entityId, x.canSendMessage]);
-      return { op: op.op, w: op.wabaId, e: e.length > 0 ? JSON.stringify({ w: op.wabaId, at: op.at, e }) : undefined };
+      return ['H', op.wabaId, e.length > 0 ? JSON.stringify({ w: op.wabaId, at: op.at, e }) : false];
     }
     case 'openWait':
-      return { op: op.op, s: op.scope, c: op.customer, at: String(op.at) };
+      return ['ow', op.scope, op.customer, String(op.at)];
     case 'closeWait':
-      return { op: op.op, s: op.scope, c: op.customer, at: String(op.at), m: op.messageKey };
+      return ['cw', op.scope, op.customer, String(op.at), op.messageKey ?? false];
     case 'advanceFunnel':
-      return {
-        op: op.op, f: op.funnel, c: op.customer, n: String(op.step), at: String(op.at), to: String(op.runTimeoutSeconds), v: op.variant,
-        ts: op.tally?.seriesPrefix, tb: op.tally !== undefined ? String(op.tally.bucket) : undefined,
-      };
+      return [
+        'f', op.funnel, op.customer, String(op.step), String(op.at), String(op.runTimeoutSeconds), op.variant ?? false,
+        op.tally?.seriesPrefix ?? false, op.tally !== undefined ? String(op.tally.bucket) : false,
+      ];
     case 'once':
-      return { op: op.op, k: op.key, v: op.value };
+      return ['o', op.key, op.value ?? false];
     case 'countInBucket':
-      return { op: op.op, s: op.series, b: String(op.bucket), by: String(op.by ?? 1) };
+      return ['c', op.series, String(op.bucket), String(op.by ?? 1)];
   }
 }
 
-function attributesToWire(attributes: AttributeMap): Array<[string, string | boolean, string]> {
-  return Object.entries(attributes).map(([name, o]) => [name, o.value, String(o.at)]);
+/** The op's time when all its attributes share one (an event's usually do), then name, value (and time) per attribute. */
+function withAttributes(head: unknown[], attributes: AttributeMap): unknown[] {
+  let at: number | undefined;
+  let shared = true;
+  for (const name in attributes) {
+    const observedAt = attributes[name]!.at;
+    if (at === undefined) at = observedAt;
+    else if (observedAt !== at) shared = false;
+  }
+  head.push(shared && at !== undefined ? String(at) : false);
+  for (const name in attributes) {
+    const o = attributes[name]!;
+    if (shared) head.push(name, o.value);
+    else head.push(name, o.value, String(o.at));
+  }
+  return head;
 }
 
 /** cjson encodes an empty Lua table as {}: read anything that is not an array as empty. */
@@ -524,12 +548,24 @@ function list(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
+/** APPLY_SCRIPT's answer for one op (positional), or the named fields an earlier version kept in a call's record. */
 function decodeResult(op: StoreOp, raw: unknown): OpResult {
-  const r = (raw ?? {}) as { c?: unknown; s?: unknown; o?: string; p?: string; n?: boolean; v?: string; f?: boolean };
+  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) return decodeNamedResult(op, raw as NamedResult);
   switch (op.op) {
     case 'mergeNumber':
-    case 'mergeTemplate':
-      return { changed: list(r.c) as string[], stale: list(r.s) as string[] };
+    case 'mergeTemplate': {
+      // One flag per attribute in the order they were sent: c changed, s stale, . same value.
+      const flags = typeof raw === 'string' ? raw : '';
+      const changed: string[] = [];
+      const stale: string[] = [];
+      let i = 0;
+      for (const name in op.attributes) {
+        const flag = flags[i++];
+        if (flag === 'c') changed.push(name);
+        else if (flag === 's') stale.push(name);
+      }
+      return { changed, stale };
+    }
     case 'removeNumber':
     case 'removeTemplate':
     case 'replaceHealth':
@@ -537,6 +573,36 @@ function decodeResult(op: StoreOp, raw: unknown): OpResult {
       return { ok: true };
     case 'openWait':
       return { opened: raw === true };
+    case 'closeWait': {
+      const [closed, openedAt, previousReplyAt] = list(raw);
+      return {
+        closed: closed === true,
+        ...(typeof openedAt === 'string' ? { openedAt: Number(openedAt) } : {}),
+        ...(typeof previousReplyAt === 'string' ? { previousReplyAt: Number(previousReplyAt) } : {}),
+      };
+    }
+    case 'advanceFunnel': {
+      const [counted, newRun, variant] = list(raw);
+      return { counted: counted === true, newRun: newRun === true, ...(typeof variant === 'string' ? { variant } : {}) };
+    }
+    case 'once': {
+      const [first, value] = list(raw);
+      return { first: first === true, ...(typeof value === 'string' ? { value } : {}) };
+    }
+  }
+}
+
+type NamedResult = { c?: unknown; s?: unknown; o?: string; p?: string; n?: boolean; v?: string; f?: boolean };
+
+/**
+ * Results as versions before the positional answer kept them in a call's record: a delivery after an
+ * upgrade can take over a write whose answer an older version lost.
+ */
+function decodeNamedResult(op: StoreOp, r: NamedResult): OpResult {
+  switch (op.op) {
+    case 'mergeNumber':
+    case 'mergeTemplate':
+      return { changed: list(r.c) as string[], stale: list(r.s) as string[] };
     case 'closeWait':
       return {
         closed: r.c === true,
@@ -547,6 +613,8 @@ function decodeResult(op: StoreOp, raw: unknown): OpResult {
       return { counted: r.c === true, newRun: r.n === true, ...(r.v !== undefined ? { variant: r.v } : {}) };
     case 'once':
       return { first: r.f === true, ...(r.v !== undefined ? { value: r.v } : {}) };
+    default:
+      return decodeResult(op, 1);
   }
 }
 

@@ -9,7 +9,7 @@ import { configSchema } from '../../src/config/index.js';
 import { ExporterMetrics } from '../../src/metrics/registry.js';
 import { createStore } from '../../src/store/index.js';
 import { createKeyHasher } from '../../src/store/keys.js';
-import { RedisStore, clusterPrefix, type RedisStoreOptions } from '../../src/store/redis.js';
+import { RedisStore, clusterPrefix, encodeWrites, type RedisStoreOptions } from '../../src/store/redis.js';
 import { ABANDON_SCRIPT, APPLY_SCRIPT, CONFIRM_SCRIPT } from '../../src/store/redis-script.js';
 import { StoreUnavailableError, type Store, type StoreOp } from '../../src/store/types.js';
 import { freePort, startRedis, type TestRedis } from '../support/redis.js';
@@ -112,7 +112,7 @@ describe('RedisStore', () => {
     // A caller applies the write and dies before it sees the answer (or gives up on a late one).
     const [seconds, micros] = await inspector.time();
     const serverNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-    const wire = JSON.stringify([{ k: evt, o: [{ op: 'openWait', s: SCOPE, c: 'c1', at: '100' }] }]);
+    const wire = encodeWrites([{ dedupeKey: evt, ops: [{ op: 'openWait', scope: SCOPE, customer: 'c1', at: 100 }] }]);
     const lostAnswer = await inspector.eval(APPLY_SCRIPT, 1, `${p}ni`, p, String(serverNow + 60_000), '3600', '600', '86400', wire, 'dead-caller', String(serverNow + 400));
     expect(JSON.parse(String(lostAnswer))).toEqual([[true]]);
     // The key names the call; the call's record keeps its answer until it is confirmed.
@@ -141,7 +141,7 @@ describe('RedisStore', () => {
     const p = store.keyPrefix;
     const [seconds] = await inspector.time();
     const far = String((Number(seconds) + 60) * 1000);
-    const wire = JSON.stringify([{ k: evt, o: [{ op: 'once', k: 'msg:read' }] }]);
+    const wire = encodeWrites([{ dedupeKey: evt, ops: [{ op: 'once', key: 'msg:read' }] }]);
     await inspector.eval(APPLY_SCRIPT, 1, `${p}ni`, p, far, '3600', '600', '86400', wire, 'caller-1', far);
     // Confirmed, but the answer to the confirmation was lost: the caller answered "failed".
     expect(await inspector.eval(CONFIRM_SCRIPT, 1, `${p}ni`, p, far, '600', 'caller-1')).toBe(0);
@@ -345,6 +345,36 @@ describe('RedisStore', () => {
     await inspector.hset(`${p}t:${WABA}:old`, 'legacy', '["x","130"]');
     await ok(store, { op: 'removeTemplate', wabaId: WABA, templateId: 'old', at: 125 });
     expect((await store.snapshot()).templates[0]!.attributes).toEqual({ legacy: { value: 'x', at: 130, since: 130 } });
+  });
+
+  it('reports the results an older version kept with named fields when it takes a lost answer over', async () => {
+    const store = newStore();
+    const p = store.keyPrefix;
+    const [seconds] = await inspector.time();
+    const past = String((Number(seconds) - 1) * 1000);
+    // As a call of the earlier version left them: its answer was lost, its give-up time has passed.
+    await inspector.set(`${p}d:evt-old`, '~old-caller', 'EX', 3600);
+    await inspector.hset(`${p}g:old-caller`, {
+      g: past,
+      r: JSON.stringify([[{ f: true, v: 'utility' }, { c: ['status'], s: ['reason'] }, { c: true, o: '90', p: '80' }, { c: true, n: true, v: 'B' }]]),
+      'k:evt-old': '1',
+    });
+    const ops: StoreOp[] = [
+      { op: 'once', key: 'msg-9#category', value: 'marketing' },
+      { op: 'mergeTemplate', wabaId: WABA, templateId: 't-old', attributes: { status: { value: 'PAUSED', at: 100 }, reason: { value: 'NONE', at: 100 } } },
+      { op: 'closeWait', scope: SCOPE, customer: 'c9', at: 100 },
+      { op: 'advanceFunnel', funnel: 'f', customer: 'c9', step: 0, at: 100, runTimeoutSeconds: 60 },
+    ];
+    expect(await store.apply([{ dedupeKey: 'evt-old', ops }])).toEqual([{
+      duplicate: false,
+      results: [
+        { first: true, value: 'utility' },
+        { changed: ['status'], stale: ['reason'] },
+        { closed: true, openedAt: 90, previousReplyAt: 80 },
+        { counted: true, newRun: true, variant: 'B' },
+      ],
+    }]);
+    expect(await store.apply([{ dedupeKey: 'evt-old', ops }])).toEqual([{ duplicate: true }]);
   });
 
   it('stores only what callers pass: hashed customer ids, never the raw number or message id', async () => {

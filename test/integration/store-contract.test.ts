@@ -94,12 +94,12 @@ describe.each(factories)('store contract: %s', (_name, make) => {
       const store = make();
       expect(await one(store, mergeTemplate({ status: at('APPROVED', 100), qualityScore: at('GREEN', 100) }))).toEqual({ changed: ['status', 'qualityScore'], stale: [] });
       expect(await one(store, mergeTemplate({ status: at('PAUSED', 200) }))).toEqual({ changed: ['status'], stale: [] });
-      // Out of order: status is older than what is held, qualityScore is newer.
-      expect(await one(store, mergeTemplate({ status: at('REJECTED', 150), qualityScore: at('RED', 150) }))).toEqual({ changed: ['qualityScore'], stale: ['status'] });
+      // Out of order: status is older than what is held, qualityScore is newer (attributes of one op observed at different times).
+      expect(await one(store, mergeTemplate({ status: at('REJECTED', 150), qualityScore: at('RED', 160) }))).toEqual({ changed: ['qualityScore'], stale: ['status'] });
       const { templates } = await snap(store);
       expect(templates).toEqual([{
         wabaId: WABA, templateId: '594425479261596',
-        attributes: { status: at('PAUSED', 200), qualityScore: at('RED', 150) },
+        attributes: { status: at('PAUSED', 200), qualityScore: at('RED', 160) },
       }]);
     });
 
