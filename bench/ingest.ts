@@ -7,6 +7,7 @@ import { foreignLoad } from './lib/cpu.js';
 import { log } from './lib/options.js';
 import { runJsonChild, startBenchServer, startExporterProcess, type ServerProcess } from './lib/proc.js';
 import { fmt, ratio, type BenchmarkResult, type Check, type Table } from './lib/report.js';
+import { median } from './lib/stats.js';
 import { runWrk } from './lib/wrk.js';
 import { workloads, type Workload } from './lib/workloads.js';
 import { benchMessages } from './messages.js';
@@ -18,6 +19,8 @@ export const TARGETS: readonly Target[] = ['bare', 'memory', 'redis'];
 export interface LoadFigure {
   target: Target;
   workload: string;
+  /** Which of the interleaved rounds (BenchOptions.rounds) measured it. */
+  round: number;
   requestsPerSecond: number;
   eventsPerSecond: number;
   p50Ms: number;
@@ -68,8 +71,8 @@ async function startTarget(ctx: RunContext, target: Target): Promise<{ server: S
  * One saturating load phase: a fresh server, a warm-up with its own bodies, then the measured wrk
  * run with bodies never sent before. Memoised per run: the ingest and messages benchmarks share phases.
  */
-export async function measureLoad(ctx: RunContext, target: Target, workloadName: string): Promise<LoadFigure> {
-  const key = `load:${target}:${workloadName}`;
+export async function measureLoad(ctx: RunContext, target: Target, workloadName: string, round = 0): Promise<LoadFigure> {
+  const key = `load:${target}:${workloadName}:${round}`;
   const hit = ctx.memo.get(key) as LoadFigure | undefined;
   if (hit) return hit;
   const w = workloads[workloadName]!;
@@ -100,7 +103,7 @@ export async function measureLoad(ctx: RunContext, target: Target, workloadName:
       ? (after.duplicates - before.duplicates) / Math.max(1, (after.accepted - before.accepted) * w.eventsPerRequest)
       : undefined;
     const figure: LoadFigure = {
-      target, workload: w.name,
+      target, workload: w.name, round,
       requestsPerSecond: r.requestsPerSecond,
       eventsPerSecond: r.requestsPerSecond * w.eventsPerRequest,
       p50Ms: r.p50Ms, p99Ms: r.p99Ms,
@@ -112,7 +115,7 @@ export async function measureLoad(ctx: RunContext, target: Target, workloadName:
       meanBodyBytes: measure.meanBodyBytes,
       otherCores,
     };
-    log(`${target} · ${w.name}: ${fmt(figure.requestsPerSecond)} req/s, p99 ${fmt(figure.p99Ms)} ms`);
+    log(`${target} · ${w.name}${ctx.options.rounds > 1 ? ` (round ${round + 1})` : ''}: ${fmt(figure.requestsPerSecond)} req/s, p99 ${fmt(figure.p99Ms)} ms`);
     ctx.memo.set(key, figure);
     return figure;
   } finally {
@@ -148,28 +151,50 @@ async function inProcessMessages(ctx: RunContext): Promise<InProcessMessages[]> 
 
 const TARGET_RATIO: Record<Exclude<Target, 'bare'>, number> = { memory: 0.6, redis: 0.5 };
 
+/** Per-round values of one figure: the median, and the range when there are several rounds. */
+function spread(values: readonly number[], show: (v: number) => string): string {
+  const m = show(median(values));
+  if (values.length < 2) return m;
+  return `${m} (${show(Math.min(...values))}–${show(Math.max(...values))})`;
+}
+
 function loadTable(title: string, figures: LoadFigure[], notes: string[]): { table: Table; checks: Check[] } {
   const checks: Check[] = [];
-  const rows = figures.map((f) => {
-    const bare = figures.find((b) => b.target === 'bare' && b.workload === f.workload);
-    const r = bare && f.target !== 'bare' ? f.requestsPerSecond / bare.requestsPerSecond : f.target === 'bare' ? 1 : NaN;
-    const cpuRatio = bare && f.target !== 'bare' ? f.cpuMsPerRequest / bare.cpuMsPerRequest : f.target === 'bare' ? 1 : NaN;
-    if (f.target !== 'bare' && Number.isFinite(r)) {
-      const target = TARGET_RATIO[f.target];
-      checks.push({ name: `${f.workload} ${f.target} req/s vs bare`, value: r, target: `≥ ${target}×`, pass: r >= target });
+  const rows: Array<Array<string | number>> = [];
+  const workloadNames = [...new Set(figures.map((f) => f.workload))];
+  for (const workload of workloadNames) {
+    for (const target of TARGETS) {
+      const own = figures.filter((f) => f.workload === workload && f.target === target);
+      if (own.length === 0) continue;
+      // Each round's ratio pairs the target with the bare receiver measured just before it.
+      const bareOf = (f: LoadFigure) => figures.find((b) => b.target === 'bare' && b.workload === workload && b.round === f.round);
+      const ratios = target === 'bare' ? [1] : own.map((f) => f.requestsPerSecond / (bareOf(f)?.requestsPerSecond ?? NaN));
+      const cpuRatios = target === 'bare' ? [1] : own.map((f) => f.cpuMsPerRequest / (bareOf(f)?.cpuMsPerRequest ?? NaN));
+      const r = median(ratios);
+      if (target !== 'bare' && Number.isFinite(r)) {
+        const goal = TARGET_RATIO[target];
+        checks.push({ name: `${workload} ${target} req/s vs bare`, value: r, target: `≥ ${goal}×`, pass: r >= goal });
+      }
+      const sum = (pick: (f: LoadFigure) => number) => own.reduce((total, f) => total + pick(f), 0);
+      const requests = sum((f) => f.requests);
+      const repeated = sum((f) => f.repeatedShare * f.requests) / Math.max(1, requests);
+      const duplicates = own.some((f) => f.duplicateShare !== undefined) ? Math.max(...own.map((f) => f.duplicateShare ?? 0)) : 0;
+      const problems = [
+        sum((f) => f.non2xx) > 0 ? `${sum((f) => f.non2xx)} non-2xx` : '',
+        sum((f) => f.socketErrors) > 0 ? `${sum((f) => f.socketErrors)} socket errors` : '',
+        repeated > 0 ? `${(repeated * 100).toFixed(0)}% repeated bodies` : '',
+        duplicates > 0.001 ? `${(duplicates * 100).toFixed(1)}% duplicates` : '',
+      ].filter(Boolean).join(', ');
+      const mid = (pick: (f: LoadFigure) => number) => median(own.map(pick));
+      const redisCpu = own.every((f) => f.redisCpuMsPerRequest !== undefined) ? ` (+${fmt(mid((f) => f.redisCpuMsPerRequest!), 3)} redis)` : '';
+      rows.push([
+        workload, target, spread(own.map((f) => f.requestsPerSecond), (v) => fmt(v, 0)), fmt(mid((f) => f.eventsPerSecond), 0),
+        fmt(mid((f) => f.p50Ms)), fmt(mid((f) => f.p99Ms)), fmt(mid((f) => f.cpuMsPerRequest), 3) + redisCpu,
+        target === 'bare' ? ratio(1) : spread(ratios, ratio), target === 'bare' ? ratio(1) : spread(cpuRatios, ratio),
+        fmt(Math.max(...own.map((f) => f.otherCores)), 1), problems || 'ok',
+      ]);
     }
-    const problems = [
-      f.non2xx > 0 ? `${f.non2xx} non-2xx` : '',
-      f.socketErrors > 0 ? `${f.socketErrors} socket errors` : '',
-      f.repeatedShare > 0 ? `${(f.repeatedShare * 100).toFixed(0)}% repeated bodies` : '',
-      (f.duplicateShare ?? 0) > 0.001 ? `${(f.duplicateShare! * 100).toFixed(1)}% duplicates` : '',
-    ].filter(Boolean).join(', ');
-    return [
-      f.workload, f.target, fmt(f.requestsPerSecond, 0), fmt(f.eventsPerSecond, 0), fmt(f.p50Ms), fmt(f.p99Ms),
-      fmt(f.cpuMsPerRequest, 3) + (f.redisCpuMsPerRequest !== undefined ? ` (+${fmt(f.redisCpuMsPerRequest, 3)} redis)` : ''),
-      ratio(r), ratio(cpuRatio), fmt(f.otherCores, 1), problems || 'ok',
-    ];
-  });
+  }
   return {
     table: {
       title,
@@ -183,13 +208,20 @@ function loadTable(title: string, figures: LoadFigure[], notes: string[]): { tab
 
 async function runPhases(ctx: RunContext, names: string[]): Promise<LoadFigure[]> {
   const figures: LoadFigure[] = [];
-  for (const name of names) for (const target of TARGETS) figures.push(await measureLoad(ctx, target, name));
+  for (const name of names) {
+    for (let round = 0; round < ctx.options.rounds; round++) {
+      for (const target of TARGETS) figures.push(await measureLoad(ctx, target, name, round));
+    }
+  }
   return figures;
 }
 
 function commonNotes(ctx: RunContext): string[] {
   return [
     `wrk -t1 -c${ctx.options.connections}, ${ctx.options.warmupSeconds} s warm-up then ${ctx.options.measureSeconds} s measured, each server a fresh child process on 127.0.0.1.`,
+    ...(ctx.options.rounds > 1
+      ? [`${ctx.options.rounds} rounds, each running bare, memory and Redis in turn on fresh servers: figures are the medians of the rounds, (min–max) in brackets; a ratio pairs a target with the bare receiver of its own round.`]
+      : []),
     'req/s vs bare: the exporter\'s requests per second over the bare node:http receiver\'s (HMAC + JSON.parse + 200) on the same bodies; targets ≥ 0.6× (memory), ≥ 0.5× (Redis).',
     'CPU/req vs bare: server CPU time per request over the bare receiver\'s; less sensitive to a noisy neighbour than req/s. Redis CPU is shown apart.',
     'other load: cores used by processes outside the benchmark during the measured phase; rows measured under different other load are not comparable.',

@@ -24,6 +24,12 @@ export interface BenchOptions {
   measureSeconds: number;
   /** Seconds of warm-up (JIT, connection set-up) before each measured phase. */
   warmupSeconds: number;
+  /**
+   * Saturated ingest runs bare, memory and Redis in turn this many times, each time on fresh servers,
+   * and reports the median of the per-round ratios: a neighbour's burst then skews one round, not a
+   * whole target.
+   */
+  rounds: number;
   /** wrk connections: enough to keep a single-threaded server busy. */
   connections: number;
   soakSeconds: number;
@@ -39,8 +45,9 @@ export function readOptions(): BenchOptions {
   return {
     quick,
     only,
-    measureSeconds: numberFromEnv('BENCH_SECONDS', quick ? 2 : 10),
+    measureSeconds: numberFromEnv('BENCH_SECONDS', quick ? 2 : 5),
     warmupSeconds: numberFromEnv('BENCH_WARMUP_SECONDS', quick ? 1 : 3),
+    rounds: Math.max(1, Math.round(numberFromEnv('BENCH_ROUNDS', quick ? 1 : 3))),
     connections: numberFromEnv('BENCH_CONNECTIONS', 32),
     soakSeconds: numberFromEnv('BENCH_SOAK_SECONDS', 600),
     soakRate: numberFromEnv('BENCH_SOAK_RATE', 200),
