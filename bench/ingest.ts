@@ -8,7 +8,7 @@ import { log } from './lib/options.js';
 import { runJsonChild, startBenchServer, startExporterProcess, type ServerProcess } from './lib/proc.js';
 import { fmt, ratio, type BenchmarkResult, type Check, type Table } from './lib/report.js';
 import { median } from './lib/stats.js';
-import { runWrk } from './lib/wrk.js';
+import { runWrk, type WrkResult } from './lib/wrk.js';
 import { workloads, type Workload } from './lib/workloads.js';
 import { benchMessages } from './messages.js';
 import type { StageFigure } from './stages.js';
@@ -21,6 +21,10 @@ export interface LoadFigure {
   workload: string;
   /** Which of the interleaved rounds (BenchOptions.rounds) measured it. */
   round: number;
+  /** wrk connections of the fastest level (BenchOptions.connectionLevels); the figures are that level's. */
+  connections: number;
+  /** req/s at each connection level tried. */
+  requestsPerSecondByConnections: Record<string, number>;
   requestsPerSecond: number;
   eventsPerSecond: number;
   p50Ms: number;
@@ -67,9 +71,55 @@ async function startTarget(ctx: RunContext, target: Target): Promise<{ server: S
   return { server: await startExporterProcess({ redisUrl: redis.url, ...(ctx.profileDir ? { profileDir: ctx.profileDir } : {}) }), redis };
 }
 
+/** Body index where the measured run at the k-th connection level (k ≥ 1) starts: far from every other phase's bodies. */
+const LEVEL_FIRST_INDEX = 20_000_000;
+
+export interface Saturated {
+  run: WrkResult;
+  connections: number;
+  requestsPerSecondByConnections: Record<string, number>;
+  /** CPU seconds of the server (and of redis-server) during the fastest level's run. */
+  cpuSeconds: number;
+  redisCpuSeconds: number;
+  /** Bodies in the fastest level's file (to report repeats). */
+  bodies: number;
+  meanBodyBytes: number;
+}
+
+/**
+ * The saturated rate of a running, warmed-up server: wrk at each of ctx.options.connectionLevels in
+ * turn, each on bodies never sent before, keeping the fastest level's figures. `reversed` runs the
+ * levels in the other order (alternate rounds do), so that neither level always meets the warmer,
+ * fuller server.
+ */
+export async function saturate(
+  ctx: RunContext, server: ServerProcess, w: Workload, target: Target, warmRate: number, firstIndex: number, reversed = false,
+): Promise<Saturated> {
+  let best: Saturated | undefined;
+  const byConnections: Record<string, number> = {};
+  const levels = ctx.options.connectionLevels;
+  const order = levels.map((_, k) => k);
+  if (reversed) order.reverse();
+  for (const k of order) {
+    const connections = levels[k]!;
+    const measure = bodiesFile(ctx.tmpDir, w, k === 0 ? firstIndex : LEVEL_FIRST_INDEX * k, measureCount(ctx, w, target, warmRate));
+    const cpu0 = server.cpuSeconds();
+    const redisCpu0 = ctx.redisCpuSeconds();
+    const run = await runWrk({ url: `${server.url}/webhook`, seconds: ctx.options.measureSeconds, connections, bodiesFile: measure.path });
+    const cpuSeconds = server.cpuSeconds() - cpu0;
+    const redisCpuSeconds = ctx.redisCpuSeconds() - redisCpu0;
+    byConnections[connections] = run.requestsPerSecond;
+    if (best === undefined || run.requestsPerSecond > best.run.requestsPerSecond) {
+      best = { run, connections, requestsPerSecondByConnections: byConnections, cpuSeconds, redisCpuSeconds, bodies: measure.count, meanBodyBytes: measure.meanBodyBytes };
+    }
+  }
+  return best!;
+}
+
 /**
  * One saturating load phase: a fresh server, a warm-up with its own bodies, then the measured wrk
- * run with bodies never sent before. Memoised per run: the ingest and messages benchmarks share phases.
+ * runs (one per connection level) with bodies never sent before. Memoised per run: the ingest and
+ * messages benchmarks share phases.
  */
 export async function measureLoad(ctx: RunContext, target: Target, workloadName: string, round = 0): Promise<LoadFigure> {
   const key = `load:${target}:${workloadName}:${round}`;
@@ -80,42 +130,38 @@ export async function measureLoad(ctx: RunContext, target: Target, workloadName:
   const { server } = await startTarget(ctx, target);
   try {
     const url = `${server.url}/webhook`;
-    const c = ctx.options.connections;
     log(`${target} · ${w.name}: warm-up ${ctx.options.warmupSeconds}s`);
-    const warmRun = await runWrk({ url, seconds: ctx.options.warmupSeconds, connections: c, bodiesFile: warm.path });
-    const measure = bodiesFile(ctx.tmpDir, w, warm.count, measureCount(ctx, w, target, warmRun.requestsPerSecond));
+    const warmRun = await runWrk({ url, seconds: ctx.options.warmupSeconds, connections: ctx.options.connectionLevels[0]!, bodiesFile: warm.path });
     const counters = async () => {
       if (!server.metricsUrl) return undefined;
       const text = (await httpGet(`${server.metricsUrl}/metrics`)).body;
       return { accepted: sumOf(text, 'whatsapp_webhook_requests_total', { outcome: 'accepted' }), duplicates: sumOf(text, 'whatsapp_webhook_duplicates_total') };
     };
     const before = await counters();
-    const cpu0 = server.cpuSeconds();
-    const redisCpu0 = ctx.redisCpuSeconds();
     const others = foreignLoad(() => server.cpuSeconds() + (target === 'redis' ? ctx.redisCpuSeconds() : 0));
-    const r = await runWrk({ url, seconds: ctx.options.measureSeconds, connections: c, bodiesFile: measure.path });
+    const s = await saturate(ctx, server, w, target, warmRun.requestsPerSecond, warm.count, round % 2 === 1);
     const otherCores = others.stop();
-    const cpu = server.cpuSeconds() - cpu0;
-    const redisCpu = ctx.redisCpuSeconds() - redisCpu0;
     const after = await counters();
-    // Duplicates counted by the exporter during the measured phase, over the events it accepted then.
+    // Duplicates counted by the exporter during the measured runs, over the events it accepted then.
     const duplicateShare = before && after
       ? (after.duplicates - before.duplicates) / Math.max(1, (after.accepted - before.accepted) * w.eventsPerRequest)
       : undefined;
+    const r = s.run;
     const figure: LoadFigure = {
-      target, workload: w.name, round,
+      target, workload: w.name, round, connections: s.connections, requestsPerSecondByConnections: s.requestsPerSecondByConnections,
       requestsPerSecond: r.requestsPerSecond,
       eventsPerSecond: r.requestsPerSecond * w.eventsPerRequest,
       p50Ms: r.p50Ms, p99Ms: r.p99Ms,
-      cpuMsPerRequest: (cpu * 1000) / Math.max(1, r.requests),
-      ...(target === 'redis' ? { redisCpuMsPerRequest: (redisCpu * 1000) / Math.max(1, r.requests) } : {}),
+      cpuMsPerRequest: (s.cpuSeconds * 1000) / Math.max(1, r.requests),
+      ...(target === 'redis' ? { redisCpuMsPerRequest: (s.redisCpuSeconds * 1000) / Math.max(1, r.requests) } : {}),
       requests: r.requests, non2xx: r.non2xx, socketErrors: r.socketErrors,
-      repeatedShare: target === 'bare' ? 0 : Math.max(0, r.requests - measure.count) / Math.max(1, r.requests),
+      repeatedShare: target === 'bare' ? 0 : Math.max(0, r.requests - s.bodies) / Math.max(1, r.requests),
       ...(duplicateShare !== undefined ? { duplicateShare } : {}),
-      meanBodyBytes: measure.meanBodyBytes,
+      meanBodyBytes: s.meanBodyBytes,
       otherCores,
     };
-    log(`${target} · ${w.name}${ctx.options.rounds > 1 ? ` (round ${round + 1})` : ''}: ${fmt(figure.requestsPerSecond)} req/s, p99 ${fmt(figure.p99Ms)} ms`);
+    const levels = Object.entries(s.requestsPerSecondByConnections).map(([c, v]) => `${fmt(v, 0)} at -c${c}`).join(', ');
+    log(`${target} · ${w.name}${ctx.options.rounds > 1 ? ` (round ${round + 1})` : ''}: ${levels}; p99 ${fmt(figure.p99Ms)} ms`);
     ctx.memo.set(key, figure);
     return figure;
   } finally {
@@ -191,14 +237,14 @@ function loadTable(title: string, figures: LoadFigure[], notes: string[]): { tab
         workload, target, spread(own.map((f) => f.requestsPerSecond), (v) => fmt(v, 0)), fmt(mid((f) => f.eventsPerSecond), 0),
         fmt(mid((f) => f.p50Ms)), fmt(mid((f) => f.p99Ms)), fmt(mid((f) => f.cpuMsPerRequest), 3) + redisCpu,
         target === 'bare' ? ratio(1) : spread(ratios, ratio), target === 'bare' ? ratio(1) : spread(cpuRatios, ratio),
-        fmt(Math.max(...own.map((f) => f.otherCores)), 1), problems || 'ok',
+        own.map((f) => f.connections).join(', '), fmt(Math.max(...own.map((f) => f.otherCores)), 1), problems || 'ok',
       ]);
     }
   }
   return {
     table: {
       title,
-      columns: ['workload', 'server', 'req/s', 'events/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'req/s vs bare', 'CPU/req vs bare', 'other load (cores)', 'checks'],
+      columns: ['workload', 'server', 'req/s', 'events/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'req/s vs bare', 'CPU/req vs bare', 'wrk -c', 'other load (cores)', 'checks'],
       rows,
       notes,
     },
@@ -218,7 +264,7 @@ async function runPhases(ctx: RunContext, names: string[]): Promise<LoadFigure[]
 
 function commonNotes(ctx: RunContext): string[] {
   return [
-    `wrk -t1 -c${ctx.options.connections}, ${ctx.options.warmupSeconds} s warm-up then ${ctx.options.measureSeconds} s measured, each server a fresh child process on 127.0.0.1.`,
+    `wrk -t1, ${ctx.options.warmupSeconds} s warm-up then ${ctx.options.measureSeconds} s measured at each of ${ctx.options.connectionLevels.join(' and ')} connections on fresh bodies, keeping the fastest (column wrk -c, per round): a server is measured at the concurrency that saturates it, the bare receiver included. Each server a fresh child process on 127.0.0.1.`,
     ...(ctx.options.rounds > 1
       ? [`${ctx.options.rounds} rounds, each running bare, memory and Redis in turn on fresh servers: figures are the medians of the rounds, (min–max) in brackets; a ratio pairs a target with the bare receiver of its own round.`]
       : []),

@@ -7,7 +7,7 @@ import { runFixedRate, type FixedRateResult } from './lib/fixed-rate.js';
 import { foreignLoad } from './lib/cpu.js';
 import { log, sleep } from './lib/options.js';
 import { startBenchServer, startExporterProcess } from './lib/proc.js';
-import { measureCount, warmCount } from './ingest.js';
+import { saturate, warmCount } from './ingest.js';
 import { fmt, ratio, type BenchmarkResult, type Check } from './lib/report.js';
 import { percentile } from './lib/stats.js';
 import { runWrk } from './lib/wrk.js';
@@ -90,9 +90,9 @@ async function measure(ctx: RunContext, store: 'memory' | 'redis'): Promise<Late
 
     const url = `${exporter.url}/webhook`;
     const warm = bodiesFile(ctx.tmpDir, w, 0, warmCount(w));
-    const warmRun = await runWrk({ url, seconds: o.warmupSeconds, connections: o.connections, bodiesFile: warm.path });
-    const measureFile = bodiesFile(ctx.tmpDir, w, warm.count, measureCount(ctx, w, store, warmRun.requestsPerSecond));
-    const max = await runWrk({ url, seconds: o.measureSeconds, connections: o.connections, bodiesFile: measureFile.path });
+    const warmRun = await runWrk({ url, seconds: o.warmupSeconds, connections: o.connectionLevels[0]!, bodiesFile: warm.path });
+    // The maximum as the ingest benchmark measures it: the fastest of the connection levels.
+    const max = (await saturate(ctx, exporter, w, store, warmRun.requestsPerSecond, warm.count)).run;
     const rate = Math.max(10, Math.round(max.requestsPerSecond / 2));
     log(`latency · ${store}: max ${fmt(max.requestsPerSecond, 0)} req/s; ${rate} req/s with a scrape every second`);
 
@@ -152,7 +152,7 @@ export const latencyBenchmark: Benchmark = {
         rows,
         notes: [
           `The store holds ${ctx.options.quick ? '100 numbers and 2,000 templates (BENCH_QUICK)' : '100 numbers and 7,000 templates'}, filled through the webhook; /metrics is scraped every second during the fixed-rate phase.`,
-          'Rate: half the maximum measured with wrk on the same exporter just before (message-status bodies). Open-loop generator: latency counts from the moment each request was due.',
+          'Rate: half the maximum measured with wrk on the same exporter just before (message-status bodies; the fastest of the connection levels, as in benchmark 1). Open-loop generator: latency counts from the moment each request was due.',
           'Then the same exporter at the same rate without scrapes (what the scrapes add), and the bare receiver at the same rate: what loopback, the generator and the machine add on their own.',
           '"sent late": requests the generator could not send within 5 ms of their due time (its own process was starved); their delay counts in the latency.',
           `Target: exporter p99 ≤ ${P99_TARGET_MS} ms.`,

@@ -15,6 +15,15 @@ function numberFromEnv(name: string, fallback: number): number {
   return n;
 }
 
+/** BENCH_CONNECTIONS=32,64: positive integers. */
+function connectionLevelsFromEnv(fallback: number[]): number[] {
+  const raw = process.env.BENCH_CONNECTIONS;
+  if (raw === undefined || raw === '') return fallback;
+  const levels = raw.split(',').map((v) => Number(v.trim()));
+  if (levels.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`BENCH_CONNECTIONS: "${raw}" is not a list of connection counts`);
+  return levels;
+}
+
 export interface BenchOptions {
   /** BENCH_QUICK=1: a 1-2 minute smoke run with short phases and small fleets. */
   quick: boolean;
@@ -30,8 +39,11 @@ export interface BenchOptions {
    * whole target.
    */
   rounds: number;
-  /** wrk connections: enough to keep a single-threaded server busy. */
-  connections: number;
+  /**
+   * wrk connection counts a saturated phase tries in turn, keeping the fastest: a server whose
+   * requests wait on Redis needs more in flight than the bare receiver to be kept busy.
+   */
+  connectionLevels: number[];
   soakSeconds: number;
   /** Requests per second per exporter during the soak. */
   soakRate: number;
@@ -48,7 +60,7 @@ export function readOptions(): BenchOptions {
     measureSeconds: numberFromEnv('BENCH_SECONDS', quick ? 2 : 5),
     warmupSeconds: numberFromEnv('BENCH_WARMUP_SECONDS', quick ? 1 : 3),
     rounds: Math.max(1, Math.round(numberFromEnv('BENCH_ROUNDS', quick ? 1 : 3))),
-    connections: numberFromEnv('BENCH_CONNECTIONS', 32),
+    connectionLevels: connectionLevelsFromEnv([32, 64]),
     soakSeconds: numberFromEnv('BENCH_SOAK_SECONDS', 600),
     soakRate: numberFromEnv('BENCH_SOAK_RATE', 200),
     profile: process.env.BENCH_PROFILE === '1',
