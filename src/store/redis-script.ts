@@ -498,7 +498,9 @@ if entitiesMoved then redis.call('INCR', p .. 'ev') end
 local answer = cjson.encode(out)
 if #held > 0 then
   local record = p .. 'g:' .. token
-  redis.call('HSET', record, 'g', ARGV[8], 'r', answer, unpack(held))
+  redis.call('HSET', record, 'g', ARGV[8], 'r', answer)
+  -- unpack() stops at Lua's C-stack limit (8,000 values): a group of busy batch webhooks holds more.
+  for from = 1, #held, 1000 do redis.call('HSET', record, unpack(held, from, math.min(from + 999, #held))) end
   redis.call('EXPIRE', record, dedupTtl)
 end
 return answer
