@@ -16,7 +16,15 @@ interface Group {
 export class GroupCommit {
   private pending: Group | undefined;
 
-  constructor(private readonly commit: (writes: readonly EventWrite[]) => Promise<EventWriteResult[]>) {}
+  /**
+   * maxWrites: a turn's applies beyond this many writes go in further commits (a caller's writes are
+   * never split), so that one commit, e.g. one Redis script run that blocks the server for every
+   * replica meanwhile, stays bounded however many batch webhooks arrive together.
+   */
+  constructor(
+    private readonly commit: (writes: readonly EventWrite[]) => Promise<EventWriteResult[]>,
+    private readonly maxWrites = Infinity,
+  ) {}
 
   /** True when no apply waits for this turn's commit. */
   get idle(): boolean {
@@ -25,6 +33,7 @@ export class GroupCommit {
 
   add(writes: readonly EventWrite[]): Promise<EventWriteResult[]> {
     return new Promise((resolve, reject) => {
+      if (this.pending !== undefined && this.pending.writes.length + writes.length > this.maxWrites) this.flush();
       if (this.pending === undefined) {
         this.pending = { writes: [], callers: [] };
         setImmediate(() => this.flush());
@@ -35,7 +44,9 @@ export class GroupCommit {
   }
 
   private flush(): void {
-    const group = this.pending!;
+    const group = this.pending;
+    // The turn's end finds nothing when a full group already left.
+    if (group === undefined) return;
     this.pending = undefined;
     this.commit(group.writes).then(
       (results) => {

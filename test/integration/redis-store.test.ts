@@ -190,6 +190,20 @@ describe('RedisStore', () => {
     expect(Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1])).toBe(2);
   });
 
+  it('commits a turn of many batch applies in calls of at most 2,000 writes, never splitting a caller', async () => {
+    const store = newStore();
+    await store.apply([{ dedupeKey: 'warm-up', ops: [] }]);
+    await inspector.config('RESETSTAT');
+    const batch = (caller: number) => Array.from({ length: 900 }, (_, i) => ({ dedupeKey: `b${caller}-${i}`, ops: [{ op: 'once' as const, key: `o${caller}-${i}` }] }));
+    // 900 + 900 fit one call; the third caller's 900 would pass 2,000 and start the next.
+    const results = await Promise.all([1, 2, 3].map((caller) => store.apply(batch(caller))));
+    for (const r of results) expect(r.filter((w) => !w.duplicate && (w.results[0] as { first: boolean }).first)).toHaveLength(900);
+    const stats = await inspector.info('commandstats');
+    // Two script runs, each with its confirmation.
+    expect(Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1])).toBe(4);
+    expect((await Promise.all([1, 2, 3].map((caller) => store.apply(batch(caller))))).flat().every((w) => w.duplicate)).toBe(true);
+  });
+
   it('keeps a confirmed call’s record only until its next call, and none for calls without de-duplication keys', async () => {
     const store = newStore();
     const p = store.keyPrefix;
