@@ -16,6 +16,8 @@ import { workloads } from './lib/workloads.js';
 const P99_TARGET_MS = 20;
 /** Far above the indices of the saturated phases, so no body repeats one sent earlier to the same store. */
 const FIXED_RATE_FIRST_INDEX = 10_000_000;
+/** Sent at the rate before each measured phase and not measured (see FixedRateRun.warmupSeconds). */
+const WARMUP_SECONDS = 2;
 
 interface Scrapes {
   count: number;
@@ -101,13 +103,13 @@ async function measure(ctx: RunContext, store: 'memory' | 'redis'): Promise<Late
     const own0 = process.cpuUsage();
     const wall0 = performance.now();
     const others = foreignLoad(() => exporter.cpuSeconds() + (redis ? ctx.redisCpuSeconds() : 0));
-    const fixed = await runFixedRate({ origin: exporter.url, rate, seconds: o.quick ? 4 : 20, body: (i) => w.body(i), firstIndex: FIXED_RATE_FIRST_INDEX });
+    const fixed = await runFixedRate({ origin: exporter.url, rate, seconds: o.quick ? 4 : 20, warmupSeconds: WARMUP_SECONDS, body: (i) => w.body(i), firstIndex: FIXED_RATE_FIRST_INDEX });
     const otherCores = others.stop();
     const wall = (performance.now() - wall0) / 1000;
     const own = process.cpuUsage(own0);
     const scrapes = await scraper.stop();
     // The same rate without scrapes: how much of the tail the scrapes cause.
-    const unscraped = await runFixedRate({ origin: exporter.url, rate, seconds: o.quick ? 2 : 10, body: (i) => w.body(i), firstIndex: fixed.nextIndex });
+    const unscraped = await runFixedRate({ origin: exporter.url, rate, seconds: o.quick ? 2 : 10, warmupSeconds: WARMUP_SECONDS, body: (i) => w.body(i), firstIndex: fixed.nextIndex });
     figure = {
       store, seriesInStore, maxRequestsPerSecond: max.requestsPerSecond, rate, exporter: fixed, unscraped, scrapes,
       exporterCpuShare: (exporter.cpuSeconds() - cpu0) / wall,
@@ -120,7 +122,7 @@ async function measure(ctx: RunContext, store: 'memory' | 'redis'): Promise<Late
   // The same generator against the bare receiver at the same rate: the floor of loopback, generator and timer noise.
   const bareServer = await startBenchServer('bare-receiver', 'bare-receiver.js');
   try {
-    const bare = await runFixedRate({ origin: bareServer.url, rate: figure.rate, seconds: o.quick ? 2 : 10, body: (i) => w.body(i), firstIndex: FIXED_RATE_FIRST_INDEX });
+    const bare = await runFixedRate({ origin: bareServer.url, rate: figure.rate, seconds: o.quick ? 2 : 10, warmupSeconds: WARMUP_SECONDS, body: (i) => w.body(i), firstIndex: FIXED_RATE_FIRST_INDEX });
     return { ...figure, bare };
   } finally {
     await bareServer.stop();
@@ -138,7 +140,7 @@ export const latencyBenchmark: Benchmark = {
     }));
     const rows = figures.flatMap((f) => [
       [f.store, 'exporter', fmt(f.rate, 0), fmt(f.exporter.achievedRate, 0), fmt(f.exporter.p50Ms), fmt(f.exporter.p90Ms), fmt(f.exporter.p99Ms), fmt(f.exporter.maxMs),
-        ratio(f.exporter.p99Ms / f.bare.p99Ms), `exporter CPU ${fmt(f.exporterCpuShare * 100, 0)}%, generator ${fmt(f.generatorCpuShare * 100, 0)}% (${fmt((100 * f.exporter.lateStarts) / f.exporter.sent, 1)}% sent late), other processes ${fmt(f.otherCores, 1)} cores; ${f.scrapes.count} scrapes of ${fmt(f.scrapes.series, 0)} series, p50 ${fmt(f.scrapes.p50Ms, 0)} ms, max ${fmt(f.scrapes.maxMs, 0)} ms${f.scrapes.failed ? `, ${f.scrapes.failed} failed` : ''}${f.exporter.failed ? `; ${f.exporter.failed} requests failed (${Object.entries(f.exporter.statuses).filter(([k]) => k !== '200').map(([k, v]) => `${v}× ${k}`).join(', ')})` : ''}`],
+        ratio(f.exporter.p99Ms / f.bare.p99Ms), `exporter CPU ${fmt(f.exporterCpuShare * 100, 0)}%, generator ${fmt(f.generatorCpuShare * 100, 0)}% (${fmt((100 * f.exporter.lateStarts) / f.exporter.sent, 1)}% sent late), other processes ${fmt(f.otherCores, 1)} cores; ${f.scrapes.count} scrapes of ${fmt(f.scrapes.series, 0)} series, p50 ${fmt(f.scrapes.p50Ms, 0)} ms, max ${fmt(f.scrapes.maxMs, 0)} ms${f.scrapes.failed ? `, ${f.scrapes.failed} failed` : ''}${f.exporter.failed ? `; ${f.exporter.failed} requests failed (${Object.entries(f.exporter.statuses).filter(([k]) => k !== '200').map(([k, v]) => `${v}× ${k}`).join(', ')})` : ''}${f.exporter.warmupFailures ? `; ${f.exporter.warmupFailures} warm-up requests failed` : ''}`],
       [f.store, 'exporter, no scrapes', fmt(f.rate, 0), fmt(f.unscraped.achievedRate, 0), fmt(f.unscraped.p50Ms), fmt(f.unscraped.p90Ms), fmt(f.unscraped.p99Ms), fmt(f.unscraped.maxMs),
         ratio(f.unscraped.p99Ms / f.bare.p99Ms), `${fmt((100 * f.unscraped.lateStarts) / f.unscraped.sent, 1)}% sent late${f.unscraped.failed ? `; ${f.unscraped.failed} requests failed` : ''}`],
       [f.store, 'bare receiver', fmt(f.rate, 0), fmt(f.bare.achievedRate, 0), fmt(f.bare.p50Ms), fmt(f.bare.p90Ms), fmt(f.bare.p99Ms), fmt(f.bare.maxMs), ratio(1), `no scrapes (${fmt((100 * f.bare.lateStarts) / f.bare.sent, 1)}% sent late)`],
@@ -152,7 +154,7 @@ export const latencyBenchmark: Benchmark = {
         rows,
         notes: [
           `The store holds ${ctx.options.quick ? '100 numbers and 2,000 templates (BENCH_QUICK)' : '100 numbers and 7,000 templates'}, filled through the webhook; /metrics is scraped every second during the fixed-rate phase.`,
-          'Rate: half the maximum measured with wrk on the same exporter just before (message-status bodies; the fastest of the connection levels, as in benchmark 1). Open-loop generator: latency counts from the moment each request was due.',
+          `Rate: half the maximum measured with wrk on the same exporter just before (message-status bodies; the fastest of the connection levels, as in benchmark 1). Open-loop generator: latency counts from the moment each request was due; each phase starts with ${WARMUP_SECONDS} s at the same rate that are not measured (the generator opening its connections and compiling its send path had delayed the first ~200 ms of requests, over 1 % of a phase).`,
           'Then the same exporter at the same rate without scrapes (what the scrapes add), and the bare receiver at the same rate: what loopback, the generator and the machine add on their own.',
           '"sent late": requests the generator could not send within 5 ms of their due time (its own process was starved); their delay counts in the latency.',
           `Target: exporter p99 ≤ ${P99_TARGET_MS} ms.`,
