@@ -1,94 +1,144 @@
-import { ShardedMap } from './sharded-map.js';
+import { KeyTable } from './key-table.js';
 import { RECORD_SEPARATOR } from './types.js';
 
 /** Namespaces of marks: a de-duplication or `once` mark, the value `once` keeps, the reply mark. */
 export type MarkKind = 'd' | 'v' | 'a';
 
-interface RecordEntry {
-  expiresAt: number;
-  /** Flat name/value pairs: a record holds a handful, and a scan of them beats a Map per record. */
-  fields: string[];
-}
+/** Field names a record can hold as bits (d:s:sent, v:category, a:reply…: a dozen are used). */
+const MAX_NAMES = 32;
+/** Values a record can hold inline (categories); others go to the overflow maps. */
+const MAX_VALUES = 0xffff;
+const MAX_VALUE_LENGTH = 64;
 
-/** A lone key: its expiry when its value is '1' (most are), else the value too. */
-type LoneEntry = number | { value: string; expiresAt: number };
-
-/** MemoryStore's de-duplication, `once` and reply marks, grouped in records as the Redis script groups them. */
+/**
+ * MemoryStore's de-duplication, `once` and reply marks, grouped in records as the Redis script
+ * groups them, held in typed arrays (see KeyTable): a record is a slot with its expiry, one bit per
+ * field name and room for one field's value (the category `once` keeps), as an index into the
+ * values seen. What does not fit — a 33rd field name, a second field with a value, a long value —
+ * waits in a Map beside it, which the stores' own keys never need.
+ */
 export class Marks {
-  private readonly records = new ShardedMap<RecordEntry>();
-  private readonly lone = new ShardedMap<LoneEntry>();
+  /** Per record: [bits of the fields present, (name bit + 1) << 16 | value index of the field with a value]. */
+  private readonly records = new KeyTable(2);
+  /** Lone keys whose value is '1' (all the stores make). */
+  private readonly lone = new KeyTable(0);
+  private readonly loneValues = new Map<string, { value: string; expiresAt: number }>();
+  private readonly recordOverflow = new Map<string, Map<string, string>>();
+  private readonly nameBits = new Map<string, number>();
+  private readonly valueIndex = new Map<string, number>();
+  private readonly values: string[] = [];
 
   get(kind: MarkKind, key: string, now: number): string | undefined {
     const at = key.indexOf(RECORD_SEPARATOR);
     if (at === -1) {
-      const entry = this.lone.get(kind + ':' + key);
-      if (entry === undefined) return undefined;
-      if (typeof entry === 'number') return entry > now ? '1' : undefined;
-      return entry.expiresAt > now ? entry.value : undefined;
+      const name = kind + ':' + key;
+      if (this.loneValues.size > 0) {
+        const entry = this.loneValues.get(name);
+        if (entry !== undefined) return entry.expiresAt > now ? entry.value : undefined;
+      }
+      const slot = this.lone.find(name);
+      return slot !== -1 && this.lone.shard.expiresAt[slot]! > now ? '1' : undefined;
     }
-    const record = this.record(key.slice(0, at));
-    if (record === undefined || record.expiresAt <= now) return undefined;
+    const id = key.slice(0, at);
+    const slot = this.records.find(id);
+    if (slot === -1) return undefined;
+    const shard = this.records.shard;
+    if (shard.expiresAt[slot]! <= now) return undefined;
     const name = kind + ':' + key.slice(at + 1);
-    const f = record.fields;
-    for (let i = 0; i < f.length; i += 2) if (f[i] === name) return f[i + 1];
-    return undefined;
+    if (this.recordOverflow.size > 0) {
+      const value = this.recordOverflow.get(id)?.get(name);
+      if (value !== undefined) return value;
+    }
+    const bit = this.nameBits.get(name);
+    if (bit === undefined || (shard.data[slot * 2]! & (1 << bit)) === 0) return undefined;
+    const pair = shard.data[slot * 2 + 1]!;
+    return pair >>> 16 === bit + 1 ? this.values[pair & 0xffff] : '1';
   }
 
   /** Sets the mark; it (with its record) then lives until `expiresAt` at least. */
   set(kind: MarkKind, key: string, value: string, now: number, expiresAt: number): void {
     const at = key.indexOf(RECORD_SEPARATOR);
     if (at === -1) {
-      this.lone.set(kind + ':' + key, value === '1' ? expiresAt : { value, expiresAt });
+      this.setLone(kind + ':' + key, value, expiresAt);
       return;
     }
     const id = key.slice(0, at);
-    let record = this.record(id);
-    if (record === undefined || record.expiresAt <= now) {
-      this.records.set(id, (record = { expiresAt, fields: [] }));
-      this.lastId = id;
-      this.lastRecord = record;
+    const slot = this.records.insert(id);
+    const shard = this.records.shard;
+    const data = shard.data;
+    if (shard.expiresAt[slot]! <= now) {
+      // New, or expired and not swept yet: nothing of the old record survives.
+      data[slot * 2] = 0;
+      data[slot * 2 + 1] = 0;
+      if (this.recordOverflow.size > 0) this.recordOverflow.delete(id);
+      shard.expiresAt[slot] = expiresAt;
+    } else if (expiresAt > shard.expiresAt[slot]!) {
+      shard.expiresAt[slot] = expiresAt;
     }
-    record.expiresAt = Math.max(record.expiresAt, expiresAt);
     const name = kind + ':' + key.slice(at + 1);
-    const f = record.fields;
-    for (let i = 0; i < f.length; i += 2) {
-      if (f[i] === name) {
-        f[i + 1] = value;
-        return;
-      }
+    const bit = this.nameBit(name);
+    if (bit === undefined) {
+      this.overflow(id, name, value);
+      return;
     }
-    f.push(this.shared(name), value);
-  }
-
-  /**
-   * The record used last: one status reads and writes its message's record five or six times in a
-   * row, and a lookup in millions of records is a cache miss each time.
-   */
-  private lastId: string | undefined;
-  private lastRecord: RecordEntry | undefined;
-
-  private record(id: string): RecordEntry | undefined {
-    if (this.lastId === id) return this.lastRecord;
-    this.lastId = id;
-    return (this.lastRecord = this.records.get(id));
-  }
-
-  /**
-   * Records repeat a handful of names (d:s:sent, v:category…): one string each instead of one per
-   * record saves about a third of a message's record. Bounded, in case callers invent names.
-   */
-  private readonly names = new Map<string, string>();
-
-  private shared(name: string): string {
-    const known = this.names.get(name);
-    if (known !== undefined) return known;
-    if (this.names.size < 1000) this.names.set(name, name);
-    return name;
+    data[slot * 2] = data[slot * 2]! | (1 << bit);
+    const pair = data[slot * 2 + 1]!;
+    const holdsThis = pair >>> 16 === bit + 1;
+    if (value === '1') {
+      if (holdsThis) data[slot * 2 + 1] = 0;
+      this.recordOverflow.get(id)?.delete(name);
+      return;
+    }
+    const index = this.indexOf(value);
+    if (index !== undefined && (pair === 0 || holdsThis)) {
+      data[slot * 2 + 1] = ((bit + 1) << 16) | index;
+      this.recordOverflow.get(id)?.delete(name);
+      return;
+    }
+    if (holdsThis) data[slot * 2 + 1] = 0;
+    this.overflow(id, name, value);
   }
 
   sweep(now: number): void {
-    this.lastId = this.lastRecord = undefined;
-    this.records.deleteWhere((r) => r.expiresAt <= now);
-    this.lone.deleteWhere((e) => (typeof e === 'number' ? e : e.expiresAt) <= now);
+    this.records.deleteExpired(now);
+    for (const id of this.recordOverflow.keys()) {
+      const slot = this.records.find(id);
+      if (slot === -1 || this.records.shard.expiresAt[slot]! <= now) this.recordOverflow.delete(id);
+    }
+    this.lone.deleteExpired(now);
+    for (const [name, entry] of this.loneValues) if (entry.expiresAt <= now) this.loneValues.delete(name);
+  }
+
+  private setLone(name: string, value: string, expiresAt: number): void {
+    if (value === '1') {
+      if (this.loneValues.size > 0) this.loneValues.delete(name);
+      const slot = this.lone.insert(name);
+      this.lone.shard.expiresAt[slot] = expiresAt;
+      return;
+    }
+    const slot = this.lone.find(name);
+    if (slot !== -1) this.lone.shard.expiresAt[slot] = 0;
+    this.loneValues.set(name, { value, expiresAt });
+  }
+
+  private overflow(id: string, name: string, value: string): void {
+    let fields = this.recordOverflow.get(id);
+    if (fields === undefined) this.recordOverflow.set(id, (fields = new Map()));
+    fields.set(name, value);
+  }
+
+  private nameBit(name: string): number | undefined {
+    const known = this.nameBits.get(name);
+    if (known !== undefined || this.nameBits.size >= MAX_NAMES) return known;
+    this.nameBits.set(name, this.nameBits.size);
+    return this.nameBits.size - 1;
+  }
+
+  private indexOf(value: string): number | undefined {
+    const known = this.valueIndex.get(value);
+    if (known !== undefined || this.values.length >= MAX_VALUES || value.length > MAX_VALUE_LENGTH) return known;
+    this.valueIndex.set(value, this.values.length);
+    this.values.push(value);
+    return this.values.length - 1;
   }
 }

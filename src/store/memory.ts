@@ -6,7 +6,6 @@ import { GroupCommit } from './group-commit.js';
 import { Marks } from './marks.js';
 import { checkWrites, mergeAttributes } from './merge.js';
 
-export { ShardedMap } from './sharded-map.js';
 
 export interface StoreOptions {
   /** Lifetime of de-duplication and `once` keys. */

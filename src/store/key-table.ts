@@ -1,0 +1,191 @@
+import { hash } from 'node:crypto';
+
+/** Longest key kept as it is; a longer one (or one with a code above 255) is kept as a digest of it. */
+export const KEY_TABLE_MAX_KEY = 32;
+const SHARDS = 64;
+const INITIAL_CAPACITY = 256;
+const EMPTY = 0;
+const DELETED = 255;
+/** Live plus deleted slots above this share of a shard make it rebuild (grow, or just drop its tombstones). */
+const MAX_LOAD = 0.75;
+
+/**
+ * A set of string keys, each with an expiry and `words` 32-bit words of its own, held in typed
+ * arrays: an entry is no heap object, so millions of de-duplication marks cost the garbage
+ * collector nothing to mark. (Kept as Map entries, each mark was a key string, a value object and
+ * its array: a full collection of an exporter holding a few hundred thousand messages held the
+ * event loop for tens of milliseconds at a time, the webhooks' latency tail.)
+ *
+ * Keys are compared exactly: up to KEY_TABLE_MAX_KEY characters of codes 1–255 are stored as they
+ * are (every key the stores make: a 22-character hash with a short prefix); any other key is stored
+ * as a SHA-256 digest of it, behind a \u0000 that no stored-as-is key starts with.
+ *
+ * Open addressing with linear probing, split in shards so a growing shard rebuilds only its own
+ * part. Deleted entries leave a tombstone until their shard next rebuilds.
+ */
+export class KeyTable {
+  private readonly shards: Shard[];
+  /** The shard of the last find() or insert(); read a slot's fields through it. */
+  shard!: Shard;
+
+  constructor(readonly words: number) {
+    this.shards = Array.from({ length: SHARDS }, () => new Shard(INITIAL_CAPACITY, words));
+  }
+
+  /** The slot holding `key` in this.shard, or -1. */
+  find(key: string): number {
+    const k = storedKey(key);
+    const h = hashOf(k);
+    this.shard = this.shards[h & (SHARDS - 1)]!;
+    return this.shard.find(k, h >>> 6);
+  }
+
+  /** The slot holding `key` in this.shard, added (expiry 0, words 0) if it was not there. */
+  insert(key: string): number {
+    const k = storedKey(key);
+    const h = hashOf(k);
+    this.shard = this.shards[h & (SHARDS - 1)]!;
+    return this.shard.insert(k, h >>> 6);
+  }
+
+  /** Deletes every entry whose expiry is at or before `now`; `dropped` sees each one's shard and slot first. */
+  deleteExpired(now: number, dropped?: (shard: Shard, slot: number) => void): void {
+    for (const s of this.shards) s.deleteExpired(now, dropped);
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const s of this.shards) n += s.size;
+    return n;
+  }
+}
+
+export class Shard {
+  size = 0;
+  private deleted = 0;
+  /** Key length per slot; EMPTY or DELETED for a free one. */
+  private lengths: Uint8Array;
+  private keys: Uint8Array;
+  expiresAt: Float64Array;
+  /** `words` per slot, the owner's to use. */
+  data: Uint32Array;
+
+  constructor(private capacity: number, private readonly words: number) {
+    this.lengths = new Uint8Array(capacity);
+    this.keys = new Uint8Array(capacity * KEY_TABLE_MAX_KEY);
+    this.expiresAt = new Float64Array(capacity);
+    this.data = new Uint32Array(capacity * words);
+  }
+
+  find(key: string, h: number): number {
+    const mask = this.capacity - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const length = this.lengths[i]!;
+      if (length === EMPTY) return -1;
+      if (length === key.length && this.matches(i, key)) return i;
+    }
+  }
+
+  insert(key: string, h: number): number {
+    if (this.size + this.deleted + 1 > this.capacity * MAX_LOAD) this.rebuild();
+    const mask = this.capacity - 1;
+    let free = -1;
+    let i = h & mask;
+    for (; ; i = (i + 1) & mask) {
+      const length = this.lengths[i]!;
+      if (length === EMPTY) break;
+      if (length === DELETED) {
+        if (free === -1) free = i;
+      } else if (length === key.length && this.matches(i, key)) {
+        return i;
+      }
+    }
+    if (free !== -1) {
+      this.deleted--;
+      i = free;
+    }
+    this.place(i, key);
+    this.size++;
+    return i;
+  }
+
+  deleteExpired(now: number, dropped?: (shard: Shard, slot: number) => void): void {
+    const { lengths, expiresAt } = this;
+    for (let i = 0; i < this.capacity; i++) {
+      const length = lengths[i]!;
+      if (length === EMPTY || length === DELETED || expiresAt[i]! > now) continue;
+      dropped?.(this, i);
+      lengths[i] = DELETED;
+      this.size--;
+      this.deleted++;
+    }
+  }
+
+  private matches(slot: number, key: string): boolean {
+    const keys = this.keys;
+    const at = slot * KEY_TABLE_MAX_KEY;
+    for (let j = 0; j < key.length; j++) if (keys[at + j] !== key.charCodeAt(j)) return false;
+    return true;
+  }
+
+  private place(slot: number, key: string): void {
+    const at = slot * KEY_TABLE_MAX_KEY;
+    for (let j = 0; j < key.length; j++) this.keys[at + j] = key.charCodeAt(j);
+    this.lengths[slot] = key.length;
+    this.expiresAt[slot] = 0;
+    this.data.fill(0, slot * this.words, (slot + 1) * this.words);
+  }
+
+  /** Re-inserts the live entries into fresh arrays: twice the capacity if they fill half of it. */
+  private rebuild(): void {
+    const old = { capacity: this.capacity, lengths: this.lengths, keys: this.keys, expiresAt: this.expiresAt, data: this.data };
+    if ((this.size + 1) * 2 > this.capacity * MAX_LOAD) this.capacity *= 2;
+    this.lengths = new Uint8Array(this.capacity);
+    this.keys = new Uint8Array(this.capacity * KEY_TABLE_MAX_KEY);
+    this.expiresAt = new Float64Array(this.capacity);
+    this.data = new Uint32Array(this.capacity * this.words);
+    this.deleted = 0;
+    const mask = this.capacity - 1;
+    const w = this.words;
+    for (let s = 0; s < old.capacity; s++) {
+      const length = old.lengths[s]!;
+      if (length === EMPTY || length === DELETED) continue;
+      const from = s * KEY_TABLE_MAX_KEY;
+      let i = hashBytes(old.keys, from, length) >>> 6 & mask;
+      while (this.lengths[i] !== EMPTY) i = (i + 1) & mask;
+      this.lengths[i] = length;
+      this.keys.set(old.keys.subarray(from, from + length), i * KEY_TABLE_MAX_KEY);
+      this.expiresAt[i] = old.expiresAt[s]!;
+      this.data.set(old.data.subarray(s * w, (s + 1) * w), i * w);
+    }
+  }
+}
+
+/** The key as stored: itself when it fits, else \u0000 and a digest (the digest's 186 bits make a collision practically impossible). */
+function storedKey(key: string): string {
+  if (key.length > 0 && key.length <= KEY_TABLE_MAX_KEY && key.charCodeAt(0) !== 0) {
+    let plain = true;
+    for (let j = 0; j < key.length; j++) {
+      const c = key.charCodeAt(j);
+      if (c === 0 || c > 255) {
+        plain = false;
+        break;
+      }
+    }
+    if (plain) return key;
+  }
+  return '\u0000' + hash('sha256', key, 'base64url').slice(0, KEY_TABLE_MAX_KEY - 1);
+}
+
+/** FNV-1a: the low 6 bits pick the shard, the rest the first slot. */
+function hashOf(key: string): number {
+  let h = 0x811c9dc5;
+  for (let j = 0; j < key.length; j++) h = Math.imul(h ^ key.charCodeAt(j), 0x01000193);
+  return h >>> 0;
+}
+
+function hashBytes(bytes: Uint8Array, from: number, length: number): number {
+  let h = 0x811c9dc5;
+  for (let j = from; j < from + length; j++) h = Math.imul(h ^ bytes[j]!, 0x01000193);
+  return h >>> 0;
+}
