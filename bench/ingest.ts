@@ -264,7 +264,7 @@ async function runPhases(ctx: RunContext, names: string[]): Promise<LoadFigure[]
 
 function commonNotes(ctx: RunContext): string[] {
   return [
-    `wrk -t1, ${ctx.options.warmupSeconds} s warm-up then ${ctx.options.measureSeconds} s measured at each of ${ctx.options.connectionLevels.join(' and ')} connections on fresh bodies, keeping the fastest (column wrk -c, per round): a server is measured at the concurrency that saturates it, the bare receiver included. Each server a fresh child process on 127.0.0.1.`,
+    `wrk -t1, ${ctx.options.warmupSeconds} s warm-up then ${ctx.options.measureSeconds} s measured at each of ${ctx.options.connectionLevels.join(', ').replace(/, (?=[^,]*$)/, ' and ')} connections on fresh bodies, keeping the fastest (column wrk -c, per round): a server is measured at the concurrency that saturates it, the bare receiver included. Each server a fresh child process on 127.0.0.1.`,
     ...(ctx.options.rounds > 1
       ? [`${ctx.options.rounds} rounds, each running bare, memory and Redis in turn on fresh servers: figures are the medians of the rounds, (min–max) in brackets; a ratio pairs a target with the bare receiver of its own round.`]
       : []),

@@ -15,7 +15,7 @@ function numberFromEnv(name: string, fallback: number): number {
   return n;
 }
 
-/** BENCH_CONNECTIONS=32,64: positive integers. */
+/** BENCH_CONNECTIONS=32,64,128: positive integers. */
 function connectionLevelsFromEnv(fallback: number[]): number[] {
   const raw = process.env.BENCH_CONNECTIONS;
   if (raw === undefined || raw === '') return fallback;
@@ -60,7 +60,7 @@ export function readOptions(): BenchOptions {
     measureSeconds: numberFromEnv('BENCH_SECONDS', quick ? 2 : 5),
     warmupSeconds: numberFromEnv('BENCH_WARMUP_SECONDS', quick ? 1 : 3),
     rounds: Math.max(1, Math.round(numberFromEnv('BENCH_ROUNDS', quick ? 1 : 3))),
-    connectionLevels: connectionLevelsFromEnv([32, 64]),
+    connectionLevels: connectionLevelsFromEnv([32, 64, 128]),
     soakSeconds: numberFromEnv('BENCH_SOAK_SECONDS', 600),
     soakRate: numberFromEnv('BENCH_SOAK_RATE', 200),
     profile: process.env.BENCH_PROFILE === '1',
