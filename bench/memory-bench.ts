@@ -23,7 +23,7 @@ export const memoryBenchmark: Benchmark = {
         title: `Bytes per item (N = ${fmt(n, 0)} each)`,
         columns: ['store', 'measured as', 'open wait (openWait op)', 'inbound message (wait + de-dup key)', 'status (sent/delivered/read)', 'keys per inbound / per status'],
         rows: [
-          ['memory', 'V8 heapUsed delta after full GC', fmt(memory.perOpenWait, 0), fmt(memory.perInboundMessage, 0), fmt(memory.perStatus, 0), '–'],
+          ['memory', 'V8 heapUsed + arrayBuffers delta after full GC', fmt(memory.perOpenWait, 0), fmt(memory.perInboundMessage, 0), fmt(memory.perStatus, 0), '–'],
           ['redis', 'INFO memory used_memory delta', fmt(onRedis.perOpenWait, 0), fmt(onRedis.perInboundMessage, 0), fmt(onRedis.perStatus, 0),
             `${fmt(onRedis.keysPerInboundMessage ?? NaN)} / ${fmt(onRedis.keysPerStatus ?? NaN)}`],
         ],

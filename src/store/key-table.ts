@@ -10,7 +10,7 @@ const DELETED = 255;
 const MAX_LOAD = 0.75;
 
 /**
- * A set of string keys, each with an expiry and `words` 32-bit words of its own, held in typed
+ * A set of string keys, each with an expiry, `words` 32-bit words and `floats` numbers of its own, held in typed
  * arrays: an entry is no heap object, so millions of de-duplication marks cost the garbage
  * collector nothing to mark. (Kept as Map entries, each mark was a key string, a value object and
  * its array: a full collection of an exporter holding a few hundred thousand messages held the
@@ -28,8 +28,8 @@ export class KeyTable {
   /** The shard of the last find() or insert(); read a slot's fields through it. */
   shard!: Shard;
 
-  constructor(readonly words: number) {
-    this.shards = Array.from({ length: SHARDS }, () => new Shard(INITIAL_CAPACITY, words));
+  constructor(readonly words: number, readonly floats = 0) {
+    this.shards = Array.from({ length: SHARDS }, () => new Shard(INITIAL_CAPACITY, words, floats));
   }
 
   /** The slot holding `key` in this.shard, or -1. */
@@ -40,7 +40,7 @@ export class KeyTable {
     return this.shard.find(k, h >>> 6);
   }
 
-  /** The slot holding `key` in this.shard, added (expiry 0, words 0) if it was not there. */
+  /** The slot holding `key` in this.shard, added (expiry, words and floats 0) if it was not there. */
   insert(key: string): number {
     const k = storedKey(key);
     const h = hashOf(k);
@@ -69,12 +69,15 @@ export class Shard {
   expiresAt: Float64Array;
   /** `words` per slot, the owner's to use. */
   data: Uint32Array;
+  /** `floats` per slot, the owner's to use. */
+  numbers: Float64Array;
 
-  constructor(private capacity: number, private readonly words: number) {
+  constructor(private capacity: number, private readonly words: number, private readonly floats: number) {
     this.lengths = new Uint8Array(capacity);
     this.keys = new Uint8Array(capacity * KEY_TABLE_MAX_KEY);
     this.expiresAt = new Float64Array(capacity);
     this.data = new Uint32Array(capacity * words);
+    this.numbers = new Float64Array(capacity * floats);
   }
 
   find(key: string, h: number): number {
@@ -134,19 +137,22 @@ export class Shard {
     this.lengths[slot] = key.length;
     this.expiresAt[slot] = 0;
     this.data.fill(0, slot * this.words, (slot + 1) * this.words);
+    this.numbers.fill(0, slot * this.floats, (slot + 1) * this.floats);
   }
 
   /** Re-inserts the live entries into fresh arrays: twice the capacity if they fill half of it. */
   private rebuild(): void {
-    const old = { capacity: this.capacity, lengths: this.lengths, keys: this.keys, expiresAt: this.expiresAt, data: this.data };
+    const old = { capacity: this.capacity, lengths: this.lengths, keys: this.keys, expiresAt: this.expiresAt, data: this.data, numbers: this.numbers };
     if ((this.size + 1) * 2 > this.capacity * MAX_LOAD) this.capacity *= 2;
     this.lengths = new Uint8Array(this.capacity);
     this.keys = new Uint8Array(this.capacity * KEY_TABLE_MAX_KEY);
     this.expiresAt = new Float64Array(this.capacity);
     this.data = new Uint32Array(this.capacity * this.words);
+    this.numbers = new Float64Array(this.capacity * this.floats);
     this.deleted = 0;
     const mask = this.capacity - 1;
     const w = this.words;
+    const f = this.floats;
     for (let s = 0; s < old.capacity; s++) {
       const length = old.lengths[s]!;
       if (length === EMPTY || length === DELETED) continue;
@@ -157,6 +163,7 @@ export class Shard {
       this.keys.set(old.keys.subarray(from, from + length), i * KEY_TABLE_MAX_KEY);
       this.expiresAt[i] = old.expiresAt[s]!;
       this.data.set(old.data.subarray(s * w, (s + 1) * w), i * w);
+      this.numbers.set(old.numbers.subarray(s * f, (s + 1) * f), i * f);
     }
   }
 }

@@ -3,6 +3,7 @@ import type {
   NumberRef, OpResult, PhoneNumberRecord, Snapshot, Store, StoreOp, TemplateRecord,
 } from './types.js';
 import { GroupCommit } from './group-commit.js';
+import { KeyTable } from './key-table.js';
 import { Marks } from './marks.js';
 import { checkWrites, mergeAttributes } from './merge.js';
 
@@ -38,7 +39,10 @@ export class MemoryStore implements Store {
   private readonly templates = new Map<string, Entity<TemplateRecord>>();
   private readonly health = new Map<string, HealthRecord[]>();
   private readonly waits = new Map<string, Map<string, number>>();
-  private readonly replies = new Map<string, { at: number; expiresAt: number }>();
+  /** Per customer of a business number: when it last answered (a float per slot), kept replyTtlSeconds. */
+  private readonly replies = new KeyTable(0, 1);
+  /** Business numbers' wait scopes as short ids, so a reply key (id|customer hash) fits a KeyTable key as it is. */
+  private readonly scopeIds = new Map<string, string>();
   private readonly funnels = new Map<string, FunnelRun & { expiresAt: number }>();
   /** De-duplication and `once` marks, values kept by `once`, messages that answered (see marks.ts). */
   private readonly marks = new Marks();
@@ -110,8 +114,9 @@ export class MemoryStore implements Store {
       case 'openWait': {
         let scope = this.waits.get(op.scope);
         if (scope?.has(op.customer)) return { opened: false };
-        const reply = this.replies.get(`${op.scope}|${op.customer}`);
-        if (reply && reply.expiresAt > now && reply.at >= op.at) return { opened: false };
+        const reply = this.replies.find(this.replyKey(op.scope, op.customer));
+        const shard = this.replies.shard;
+        if (reply !== -1 && shard.expiresAt[reply]! > now && shard.numbers[reply]! >= op.at) return { opened: false };
         if (!scope) this.waits.set(op.scope, (scope = new Map()));
         scope.set(op.customer, op.at);
         return { opened: true };
@@ -179,12 +184,19 @@ export class MemoryStore implements Store {
     series.set(bucket, cell);
   }
 
+  private replyKey(scope: string, customer: string): string {
+    let id = this.scopeIds.get(scope);
+    if (id === undefined) this.scopeIds.set(scope, (id = this.scopeIds.size.toString(36)));
+    return id + '|' + customer;
+  }
+
   private closeWait(scope: string, customer: string, at: number, now: number): CloseWaitResult {
-    const replyKey = `${scope}|${customer}`;
-    const prior = this.replies.get(replyKey);
-    const previousReplyAt = prior && prior.expiresAt > now ? prior.at : undefined;
+    const reply = this.replies.insert(this.replyKey(scope, customer));
+    const shard = this.replies.shard;
+    const previousReplyAt = shard.expiresAt[reply]! > now ? shard.numbers[reply]! : undefined;
     if (previousReplyAt === undefined || at > previousReplyAt) {
-      this.replies.set(replyKey, { at, expiresAt: now + this.options.replyTtlSeconds * 1000 });
+      shard.numbers[reply] = at;
+      shard.expiresAt[reply] = now + this.options.replyTtlSeconds * 1000;
     }
     const waiting = this.waits.get(scope);
     const openedAt = waiting?.get(customer);
@@ -284,7 +296,7 @@ export class MemoryStore implements Store {
   sweep(): void {
     const now = this.now();
     this.marks.sweep(now);
-    for (const [k, r] of this.replies) if (r.expiresAt <= now) this.replies.delete(k);
+    this.replies.deleteExpired(now);
     for (const [k, f] of this.funnels) if (f.expiresAt <= now) this.funnels.delete(k);
     for (const [k, series] of this.buckets) {
       for (const [b, cell] of series) if (cell.expiresAt <= now) series.delete(b);

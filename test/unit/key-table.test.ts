@@ -9,17 +9,19 @@ function put(table: KeyTable, key: string, expiresAt: number, word: number): voi
   const slot = table.insert(key);
   table.shard.expiresAt[slot] = expiresAt;
   table.shard.data[slot * table.words] = word;
+  if (table.floats > 0) table.shard.numbers[slot * table.floats] = word / 4;
 }
 
 function read(table: KeyTable, key: string): { expiresAt: number; word: number } | undefined {
   const slot = table.find(key);
   if (slot === -1) return undefined;
+  if (table.floats > 0) expect(table.shard.numbers[slot * table.floats]).toBe(table.shard.data[slot * table.words]! / 4);
   return { expiresAt: table.shard.expiresAt[slot]!, word: table.shard.data[slot * table.words]! };
 }
 
 describe('KeyTable (the memory store\'s marks in typed arrays)', () => {
-  it('keeps every key with its expiry and words through many rebuilds, and finds no other', () => {
-    const table = new KeyTable(2);
+  it('keeps every key with its expiry, words and floats through many rebuilds, and finds no other', () => {
+    const table = new KeyTable(2, 1);
     const n = 50_000;
     for (let i = 0; i < n; i++) put(table, `s:${hashKey(i)}`, 1_000 + i, i * 7);
     expect(table.size).toBe(n);
