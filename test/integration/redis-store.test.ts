@@ -11,7 +11,7 @@ import { createStore } from '../../src/store/index.js';
 import { createKeyHasher } from '../../src/store/keys.js';
 import { RedisStore, clusterPrefix, encodeWrites, type RedisStoreOptions } from '../../src/store/redis.js';
 import { ABANDON_SCRIPT, APPLY_SCRIPT, CONFIRM_SCRIPT } from '../../src/store/redis-script.js';
-import { StoreUnavailableError, type Store, type StoreOp } from '../../src/store/types.js';
+import { StoreUnavailableError, type EventWriteResult, type Store, type StoreOp } from '../../src/store/types.js';
 import { freePort, startRedis, type TestRedis } from '../support/redis.js';
 
 const WABA = '102290129340398';
@@ -202,6 +202,33 @@ describe('RedisStore', () => {
     // Two script runs, each with its confirmation.
     expect(Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1])).toBe(4);
     expect((await Promise.all([1, 2, 3].map((caller) => store.apply(batch(caller))))).flat().every((w) => w.duplicate)).toBe(true);
+  });
+
+  it('confirms on a connection of its own, and counts an event once when that connection drops', async () => {
+    const store = newStore();
+    await store.apply([{ dedupeKey: 'warm-up', ops: [] }]);
+    const confirmConnections = async () => (await inspector.client('LIST') as string).split('\n')
+      .filter((line) => / name=whatsapp-exporter:confirm /.test(line)).map((line) => ({ id: /^id=(\d+)/.exec(line)![1]!, cmd: / cmd=(\S+)/.exec(line)![1] }));
+    const [before] = await confirmConnections();
+    expect(before?.cmd).toMatch(/^eval/);
+    await inspector.client('KILL', 'ID', before!.id);
+    // As Meta would: redeliver until answered 200. Whether the first attempt met the dropped
+    // connection or waited for the new one, the event counts once.
+    const write = [{ dedupeKey: 'after-drop', ops: [{ op: 'once' as const, key: 'counted-after-drop' }] }];
+    let answered: EventWriteResult[] | undefined;
+    for (let attempt = 0; answered === undefined && attempt < 30; attempt++) {
+      try {
+        answered = await store.apply(write);
+      } catch (err) {
+        expect(err).toBeInstanceOf(StoreUnavailableError);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    expect(answered).toEqual([{ duplicate: false, results: [{ first: true }] }]);
+    expect(await store.apply(write)).toEqual([{ duplicate: true }]);
+    const after = await confirmConnections();
+    expect(after.map((c) => c.id)).not.toContain(before!.id);
+    expect(after).toHaveLength(1);
   });
 
   it('keeps a confirmed call’s record only until its next call, and none for calls without de-duplication keys', async () => {
