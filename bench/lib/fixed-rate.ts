@@ -19,6 +19,8 @@ export interface FixedRateRun {
    * requests by 10–100 ms, over 1 % of a 15 s run, which was then the measured p99.
    */
   warmupSeconds?: number;
+  /** Called when the schedule starts, after the requests were built and signed (which holds this event loop). */
+  onStart?: () => void;
 }
 
 export interface FixedRateResult {
@@ -69,6 +71,7 @@ export async function runFixedRate(run: FixedRateRun): Promise<FixedRateResult> 
     statuses[key] = (statuses[key] ?? 0) + 1;
   };
   const intervalMs = 1000 / run.rate;
+  run.onStart?.();
   const start = performance.now();
   let next = 0;
   let inFlight = 0;
