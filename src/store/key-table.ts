@@ -10,9 +10,9 @@ const DELETED = 255;
 const MAX_LOAD = 0.75;
 
 /**
- * A set of string keys, each with an expiry, `words` 32-bit words and `floats` numbers of its own, held in typed
- * arrays: an entry is no heap object, so millions of de-duplication marks cost the garbage
- * collector nothing to mark. (Kept as Map entries, each mark was a key string, a value object and
+ * A set of string keys, each with an expiry, `words` 32-bit words and `floats` numbers of its own,
+ * held in typed arrays: an entry is no heap object, so millions of de-duplication marks cost the
+ * garbage collector nothing to mark. (Kept as Map entries, each mark was a key string, a value object and
  * its array: a full collection of an exporter holding a few hundred thousand messages held the
  * event loop for tens of milliseconds at a time, the webhooks' latency tail.)
  *
@@ -21,7 +21,8 @@ const MAX_LOAD = 0.75;
  * as a SHA-256 digest of it, behind a \u0000 that no stored-as-is key starts with.
  *
  * Open addressing with linear probing, split in shards so a growing shard rebuilds only its own
- * part. Deleted entries leave a tombstone until their shard next rebuilds.
+ * part. Deleted entries leave a tombstone until their shard next rebuilds; a shard never shrinks
+ * (its arrays stay sized for the busiest day within the retention, as a Map's table would).
  */
 export class KeyTable {
   private readonly shards: Shard[];
@@ -48,9 +49,9 @@ export class KeyTable {
     return this.shard.insert(k, h >>> 6);
   }
 
-  /** Deletes every entry whose expiry is at or before `now`; `dropped` sees each one's shard and slot first. */
-  deleteExpired(now: number, dropped?: (shard: Shard, slot: number) => void): void {
-    for (const s of this.shards) s.deleteExpired(now, dropped);
+  /** Deletes every entry whose expiry is at or before `now`. */
+  deleteExpired(now: number): void {
+    for (const s of this.shards) s.deleteExpired(now);
   }
 
   get size(): number {
@@ -112,12 +113,11 @@ export class Shard {
     return i;
   }
 
-  deleteExpired(now: number, dropped?: (shard: Shard, slot: number) => void): void {
+  deleteExpired(now: number): void {
     const { lengths, expiresAt } = this;
     for (let i = 0; i < this.capacity; i++) {
       const length = lengths[i]!;
       if (length === EMPTY || length === DELETED || expiresAt[i]! > now) continue;
-      dropped?.(this, i);
       lengths[i] = DELETED;
       this.size--;
       this.deleted++;

@@ -7,7 +7,6 @@ import { KeyTable } from './key-table.js';
 import { Marks } from './marks.js';
 import { checkWrites, mergeAttributes } from './merge.js';
 
-
 export interface StoreOptions {
   /** Lifetime of de-duplication and `once` keys. */
   dedupTtlSeconds: number;
