@@ -12,9 +12,9 @@ const MAX_LOAD = 0.75;
 /**
  * A set of string keys, each with an expiry, `words` 32-bit words and `floats` numbers of its own,
  * held in typed arrays: an entry is no heap object, so millions of de-duplication marks cost the
- * garbage collector nothing to mark. (Kept as Map entries, each mark was a key string, a value object and
- * its array: a full collection of an exporter holding a few hundred thousand messages held the
- * event loop for tens of milliseconds at a time, the webhooks' latency tail.)
+ * garbage collector nothing to mark. (Kept as Map entries, each mark was a key string, a value
+ * object and its array: a full collection of an exporter holding a few hundred thousand messages
+ * held the event loop for tens of milliseconds at a time, the webhooks' latency tail.)
  *
  * Keys are compared exactly: up to KEY_TABLE_MAX_KEY characters of codes 1–255 are stored as they
  * are (every key the stores make: a 22-character hash with a short prefix); any other key is stored
@@ -157,7 +157,7 @@ export class Shard {
       const length = old.lengths[s]!;
       if (length === EMPTY || length === DELETED) continue;
       const from = s * KEY_TABLE_MAX_KEY;
-      let i = hashBytes(old.keys, from, length) >>> 6 & mask;
+      let i = (hashBytes(old.keys, from, length) >>> 6) & mask;
       while (this.lengths[i] !== EMPTY) i = (i + 1) & mask;
       this.lengths[i] = length;
       this.keys.set(old.keys.subarray(from, from + length), i * KEY_TABLE_MAX_KEY);
@@ -168,7 +168,7 @@ export class Shard {
   }
 }
 
-/** The key as stored: itself when it fits, else \u0000 and a digest (the digest's 186 bits make a collision practically impossible). */
+/** The key as stored: itself when it fits, else \u0000 and a digest (186 bits: a collision is practically impossible). */
 function storedKey(key: string): string {
   if (key.length > 0 && key.length <= KEY_TABLE_MAX_KEY && key.charCodeAt(0) !== 0) {
     let plain = true;

@@ -431,7 +431,7 @@ export class RedisStore implements Store {
       };
       const timer = setTimeout(() => {
         this.readyWaiters.delete(done);
-        reject(new StoreUnavailableError(`Redis is not reachable (${this.lastError ?? this.client.status})`));
+        reject(new StoreUnavailableError(`Redis is not reachable (${this.lastError ?? `connections ${this.client.status}, ${this.confirmClient.status}`})`));
       }, this.readyTimeoutMs);
       this.readyWaiters.add(done);
     });
