@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 
 /** Longest key kept as it is; a longer one (or one with a code above 255) is kept as a digest of it. */
-export const KEY_TABLE_MAX_KEY = 32;
+const KEY_TABLE_MAX_KEY = 32;
 const SHARDS = 64;
 const INITIAL_CAPACITY = 256;
 const EMPTY = 0;
