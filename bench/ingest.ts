@@ -6,7 +6,7 @@ import { sumOf } from './lib/exposition.js';
 import { foreignLoad } from './lib/cpu.js';
 import { log } from './lib/options.js';
 import { runJsonChild, startBenchServer, startExporterProcess, type ServerProcess } from './lib/proc.js';
-import { fmt, ratio, type BenchmarkResult, type Check, type Table } from './lib/report.js';
+import { fmt, ratio, spread, type BenchmarkResult, type Check, type Table } from './lib/report.js';
 import { median } from './lib/stats.js';
 import { runWrk, type WrkResult } from './lib/wrk.js';
 import { workloads, type Workload } from './lib/workloads.js';
@@ -196,13 +196,6 @@ async function inProcessMessages(ctx: RunContext): Promise<InProcessMessages[]> 
 }
 
 const TARGET_RATIO: Record<Exclude<Target, 'bare'>, number> = { memory: 0.6, redis: 0.5 };
-
-/** Per-round values of one figure: the median, and the range when there are several rounds. */
-function spread(values: readonly number[], show: (v: number) => string): string {
-  const m = show(median(values));
-  if (values.length < 2) return m;
-  return `${m} (${show(Math.min(...values))}–${show(Math.max(...values))})`;
-}
 
 function loadTable(title: string, figures: LoadFigure[], notes: string[]): { table: Table; checks: Check[] } {
   const checks: Check[] = [];

@@ -1,3 +1,5 @@
+import { median } from './stats.js';
+
 export type Cell = string | number;
 
 export interface Table {
@@ -33,6 +35,13 @@ export function fmt(n: number, digits = 2): string {
 
 export function ratio(n: number): string {
   return Number.isFinite(n) ? `${n.toFixed(2)}×` : '–';
+}
+
+/** Per-round values of one figure: the median, and the range when there are several rounds. */
+export function spread(values: readonly number[], show: (v: number) => string): string {
+  const m = show(median(values));
+  if (values.length < 2) return m;
+  return `${m} (${show(Math.min(...values))}–${show(Math.max(...values))})`;
 }
 
 export function mib(bytes: number): string {
