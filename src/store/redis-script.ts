@@ -494,7 +494,11 @@ for i, w in ipairs(writes) do
   end
 end
 expireRecords()
-if entitiesMoved then redis.call('INCR', p .. 'ev') end
+-- A counter begun anew at 1 after Redis lost its data would repeat versions that readers hold, and
+-- they would go on exposing the lost state: a new counter starts from the server's clock in µs.
+if entitiesMoved and redis.call('INCR', p .. 'ev') == 1 then
+  redis.call('SET', p .. 'ev', clock[1] .. string.format('%06d', tonumber(clock[2])))
+end
 local answer = cjson.encode(out)
 if #held > 0 then
   local record = p .. 'g:' .. token

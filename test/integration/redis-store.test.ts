@@ -362,6 +362,19 @@ describe('RedisStore', () => {
     expect((await store.snapshot()).waits).toEqual([]);
   });
 
+  it('never repeats an entity version a reader holds after the server lost its data', async () => {
+    const store = newStore();
+    const template = (id: string) => ({ op: 'mergeTemplate' as const, wabaId: WABA, templateId: id, attributes: { status: { value: 'APPROVED', at: 100 } } });
+    await ok(store, template('1'));
+    const held = await store.snapshot();
+    // A restart without persistence, FLUSHALL, or a failover to a replica that had not caught up.
+    await inspector.flushall();
+    await ok(store, template('2'));
+    const after = await store.snapshot(held);
+    expect(after.entityVersion).not.toBe(held.entityVersion);
+    expect(after.templates.map((t) => t.templateId)).toEqual(['2']);
+  });
+
   it('lets a tombstone expire after dedupTtlSeconds and drops it from the index', async () => {
     const store = newStore({ dedupTtlSeconds: 1 });
     await ok(store, { op: 'mergeTemplate', wabaId: WABA, templateId: 't', attributes: { name: { value: 'n', at: 100 } } });
