@@ -224,7 +224,7 @@ function store(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
         description: '99th percentile duration of store operations by store (memory, redis) and operation (apply, snapshot, ping).',
         unit: 's',
       })
-        .span(8)
+        .span(6)
         .withTarget(query(quantile(0.99, c.storeOperationDuration, BY_JOB), '{{store}} {{operation}}')),
     )
     .withPanel(
@@ -233,7 +233,7 @@ function store(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
         description: 'Failed store operations per second by store and operation; webhooks answered store_unavailable make Meta retry.',
         unit: 'ops',
       })
-        .span(8)
+        .span(6)
         .withTarget(query(rate(c.storeErrors, BY_JOB), '{{store}} {{operation}}')),
     )
     .withPanel(
@@ -242,7 +242,17 @@ function store(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
         booleanMappings('up', 'down'),
         `min without(instance, pod) (${series(c.storeUp, BY_JOB)})`,
         '{{store}}',
-      ).span(8),
+      ).span(6),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Age of the exposed state',
+        description: 'How old the number and template state each replica exposes is: about one scrape interval normally; while a replica cannot read its store it keeps exposing the last state it read, and this grows.',
+        unit: 's',
+      })
+        .span(6)
+        // Per replica on purpose: one replica cut off from a shared store is the case to see.
+        .withTarget(query(`time() - ${series(c.storeSnapshotTimestamp, BY_JOB)}`, '{{instance}}')),
     );
 }
 

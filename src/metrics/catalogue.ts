@@ -161,6 +161,11 @@ export const catalogue = {
     help: 'Failed store operations by store and operation.',
     labelNames: ['store', 'operation'],
   }),
+  storeSnapshotTimestamp: def({
+    name: 'whatsapp_store_last_snapshot_timestamp_seconds', type: 'gauge', subsystem: 'store',
+    help: 'When this process last read the state it exposes from the store; while the store cannot be read, the state of that moment stays exposed.',
+    labelNames: ['store'],
+  }),
   storeUp: def({
     name: 'whatsapp_store_up', type: 'gauge', subsystem: 'store',
     help: '1 when the last store health check succeeded, else 0.',

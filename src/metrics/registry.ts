@@ -80,17 +80,21 @@ export class ExporterMetrics {
   async exposeParts(store: Store, nowSeconds = Date.now() / 1000): Promise<Buffer[]> {
     const started = performance.now();
     const parts: Buffer[] = [];
+    const last = this.rendered?.store === store ? this.rendered : undefined;
     try {
-      const previous = this.rendered?.store === store ? this.rendered.snapshot : undefined;
-      const snapshot = await store.snapshot(previous);
-      if (this.rendered === undefined || this.rendered.store !== store || this.rendered.snapshot.entityVersion !== snapshot.entityVersion) {
-        this.rendered = { store, snapshot, entities: await renderEntitiesYielding(snapshot) };
-      }
-      parts.push(this.rendered.entities, Buffer.from(renderWaits(snapshot, nowSeconds), 'utf8'));
+      const snapshot = await store.snapshot(last?.snapshot);
+      const entities = last !== undefined && last.snapshot.entityVersion === snapshot.entityVersion ? last.entities : await renderEntitiesYielding(snapshot);
+      this.rendered = { store, snapshot, entities };
+      parts.push(entities, Buffer.from(renderWaits(snapshot, nowSeconds), 'utf8'));
+      this.gauge('storeSnapshotTimestamp').set({ store: store.kind }, nowSeconds);
       this.histogram('storeOperationDuration').observe({ store: store.kind, operation: 'snapshot' }, (performance.now() - started) / 1000);
     } catch {
-      // A scrape still answers with the process metrics; the failure shows in whatsapp_store_errors_total.
+      // The last state read stays exposed, stamped by whatsapp_store_last_snapshot_timestamp_seconds:
+      // series that vanished for the length of a store outage would resolve every firing alert on
+      // them, and page again once the store is back. This process learns nothing newer meanwhile:
+      // it refuses webhooks while its store is down.
       this.counter('storeErrors').inc({ store: store.kind, operation: 'snapshot' });
+      if (last !== undefined) parts.push(last.entities, Buffer.from(renderWaits(last.snapshot, nowSeconds), 'utf8'));
     }
     parts.push(Buffer.from(await this.registry.metrics(), 'utf8'));
     return parts;

@@ -206,10 +206,16 @@ describe('webhook with Redis failures', () => {
   it('answers 503 while the store is down, and a redelivery after recovery counts once', async () => {
     t = await startTestExporter({ REDIS_URL: redis.url });
     expect((await t.post(templateStatus('APPROVED', 1764002000, 77))).status).toBe(200);
+    const readAt = select(await t.scrape(), 'whatsapp_store_last_snapshot_timestamp_seconds', { store: 'redis' })[0]!.value;
     await redis.kill();
     const during = templateStatus('PAUSED', 1764002100, 77);
     expect((await t.post(during)).status).toBe(503);
     expect((await t.get('/readyz')).status).toBe(503);
+    // The state last read stays on /metrics, stamped with when it was read, rather than vanishing.
+    const outage = await t.scrape();
+    expect(select(outage, 'whatsapp_template_status', { template_id: '77' }).map((x) => x.labels.status)).toEqual(['APPROVED']);
+    expect(select(outage, 'whatsapp_store_last_snapshot_timestamp_seconds', { store: 'redis' })[0]?.value).toBe(readAt);
+    expect(select(outage, 'whatsapp_store_errors_total', { store: 'redis', operation: 'snapshot' })[0]?.value).toBe(1);
     await redis.restart();
     await expect.poll(async () => (await t!.get('/readyz')).status, { timeout: 10_000 }).toBe(200);
     expect((await t.post(during)).status).toBe(200);
@@ -218,6 +224,7 @@ describe('webhook with Redis failures', () => {
     expect(select(s, 'whatsapp_account_events_total', { event: 'PAUSED' })[0]?.value).toBe(1);
     expect(select(s, 'whatsapp_webhook_requests_total', { outcome: 'store_unavailable' })[0]?.value).toBe(1);
     expect(select(s, 'whatsapp_template_status', { template_id: '77' }).map((x) => x.labels.status)).toEqual(['PAUSED']);
+    expect(select(s, 'whatsapp_store_last_snapshot_timestamp_seconds', { store: 'redis' })[0]!.value).toBeGreaterThan(readAt);
   });
 
   it('keeps state across an exporter restart', async () => {
