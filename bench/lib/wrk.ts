@@ -28,6 +28,7 @@ export interface WrkRun {
   /** Pre-signed bodies (one `signature\tbody` per line); omitted for GET. */
   bodiesFile?: string;
   threads?: number;
+  headers?: Record<string, string>;
 }
 
 /**
@@ -37,6 +38,7 @@ export interface WrkRun {
 export function runWrk(run: WrkRun): Promise<WrkResult> {
   const args = [
     `-t${run.threads ?? 1}`, `-c${run.connections}`, `-d${Math.max(1, Math.round(run.seconds))}s`, '--timeout', '10s',
+    ...Object.entries(run.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
     '-s', join(REPO_ROOT, 'bench/wrk/bodies.lua'), run.url, ...(run.bodiesFile ? ['--', run.bodiesFile] : []),
   ];
   return new Promise((resolve, reject) => {

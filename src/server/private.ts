@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
+import { PartsGzip, acceptsGzip } from '../metrics/gzip.js';
 import type { ExporterMetrics } from '../metrics/registry.js';
 import type { Store } from '../store/types.js';
 import type { DeadLetters } from '../webhook/dead-letters.js';
@@ -51,9 +52,16 @@ export function createPrivateApp(deps: PrivateServerDeps): express.Express {
   });
   app.use(authMiddleware(config.metrics));
 
-  app.get('/metrics', async (_req, res) => {
-    const parts = await metrics.exposeParts(store);
+  const gzip = new PartsGzip();
+  app.get('/metrics', async (req, res) => {
+    let parts = await metrics.exposeParts(store);
     res.setHeader('Content-Type', metrics.contentType);
+    res.setHeader('Vary', 'Accept-Encoding');
+    // Prometheus asks for gzip: 10,000 templates are megabytes of text, a tenth of that compressed.
+    if (acceptsGzip(req.headers['accept-encoding'])) {
+      parts = await gzip.gzip(parts);
+      res.setHeader('Content-Encoding', 'gzip');
+    }
     res.setHeader('Content-Length', parts.reduce((n, p) => n + p.length, 0));
     for (const part of parts) res.write(part);
     res.end();

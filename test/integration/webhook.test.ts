@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { gunzipSync, inflateRawSync } from 'node:zlib';
 import { request } from 'undici';
 import { sign } from '../../src/webhook/signature.js';
 import { startTestExporter, TEST_APP_SECRET, TEST_VERIFY_TOKEN, type TestExporter } from '../support/exporter.js';
@@ -156,6 +157,26 @@ describe.each<StoreKind>(['memory', 'redis'])('webhook over HTTP with the %s sto
     const s = await t.scrape();
     expect(select(s, 'whatsapp_template_status').map((x) => x.labels.status)).toEqual(['APPROVED']);
     expect(select(s, 'whatsapp_webhook_out_of_order_total', { field: 'message_template_status_update' })[0]?.value).toBe(1);
+  });
+
+  it('serves /metrics gzip-compressed, in one gzip member, to a client that asks as Prometheus does', async () => {
+    await start();
+    for (let id = 1; id <= 50; id++) await t.post(templateStatus('APPROVED', 1764000900, id));
+    const url = `${t.exporter.metricsUrl}/metrics`;
+    const plain = await request(url);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    const plainText = await plain.body.text();
+    const zipped = await request(url, { headers: { 'accept-encoding': 'gzip' } });
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(zipped.headers.vary).toBe('Accept-Encoding');
+    const body = Buffer.from(await zipped.body.arrayBuffer());
+    expect(Number(zipped.headers['content-length'])).toBe(body.length);
+    // The deflate data between one header and one trailer holds it all (curl reads no further).
+    const text = inflateRawSync(body.subarray(10, body.length - 8)).toString('utf8');
+    expect(gunzipSync(body).toString('utf8')).toBe(text);
+    const stateLines = (exposition: string) => exposition.split('\n').filter((l) => l.startsWith('whatsapp_template_'));
+    expect(stateLines(text)).toEqual(stateLines(plainText));
+    expect(stateLines(text).filter((l) => l.startsWith('whatsapp_template_status{'))).toHaveLength(50);
   });
 
   it('removes a deleted template from /metrics', async () => {
