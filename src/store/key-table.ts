@@ -21,8 +21,9 @@ const MAX_LOAD = 0.75;
  * as a SHA-256 digest of it, behind a \u0000 that no stored-as-is key starts with.
  *
  * Open addressing with linear probing, split in shards so a growing shard rebuilds only its own
- * part. Deleted entries leave a tombstone until their shard next rebuilds; a shard never shrinks
- * (its arrays stay sized for the busiest day within the retention, as a Map's table would).
+ * part. Deleted entries leave a tombstone until their shard next rebuilds. A shard that expiry left
+ * under an eighth full shrinks, so the memory a backlog took (Meta redelivering a day of webhooks
+ * after an outage) is given back once its marks expire.
  */
 export class KeyTable {
   private readonly shards: Shard[];
@@ -57,6 +58,13 @@ export class KeyTable {
   get size(): number {
     let n = 0;
     for (const s of this.shards) n += s.size;
+    return n;
+  }
+
+  /** Slots allocated, free ones included. */
+  get capacity(): number {
+    let n = 0;
+    for (const s of this.shards) n += s.slots;
     return n;
   }
 }
@@ -113,6 +121,10 @@ export class Shard {
     return i;
   }
 
+  get slots(): number {
+    return this.capacity;
+  }
+
   deleteExpired(now: number): void {
     const { lengths, expiresAt } = this;
     for (let i = 0; i < this.capacity; i++) {
@@ -121,6 +133,12 @@ export class Shard {
       lengths[i] = DELETED;
       this.size--;
       this.deleted++;
+    }
+    // Down to a quarter full at most, so that it is not about to grow again.
+    if (this.capacity > INITIAL_CAPACITY && this.size * 8 < this.capacity) {
+      let capacity = INITIAL_CAPACITY;
+      while (capacity < this.size * 4) capacity *= 2;
+      this.rebuild(capacity);
     }
   }
 
@@ -140,10 +158,14 @@ export class Shard {
     this.numbers.fill(0, slot * this.floats, (slot + 1) * this.floats);
   }
 
-  /** Re-inserts the live entries into fresh arrays: twice the capacity if they fill half of it. */
-  private rebuild(): void {
+  /**
+   * Re-inserts the live entries into fresh arrays: of `capacity` slots when given, else twice the
+   * capacity if they fill half of it.
+   */
+  private rebuild(capacity?: number): void {
     const old = { capacity: this.capacity, lengths: this.lengths, keys: this.keys, expiresAt: this.expiresAt, data: this.data, numbers: this.numbers };
-    if ((this.size + 1) * 2 > this.capacity * MAX_LOAD) this.capacity *= 2;
+    if (capacity !== undefined) this.capacity = capacity;
+    else if ((this.size + 1) * 2 > this.capacity * MAX_LOAD) this.capacity *= 2;
     this.lengths = new Uint8Array(this.capacity);
     this.keys = new Uint8Array(this.capacity * KEY_TABLE_MAX_KEY);
     this.expiresAt = new Float64Array(this.capacity);

@@ -58,6 +58,25 @@ describe('KeyTable (the memory store\'s marks in typed arrays)', () => {
     for (let i = 0; i < n; i++) expect(read(table, hashKey(i))?.word).toBe(i % 2 === 0 ? i : undefined);
   });
 
+  it('gives back the room a burst took once its keys expire, keeping every key still live', () => {
+    const table = new KeyTable(1, 1);
+    const empty = table.capacity;
+    for (let i = 0; i < 100_000; i++) put(table, `s:${hashKey(i)}`, i % 50 === 0 ? 9_000 : 1_000, i);
+    const burst = table.capacity;
+    expect(burst).toBeGreaterThan(100_000);
+    table.deleteExpired(2_000);
+    expect(table.size).toBe(2_000);
+    // 2,000 live keys in 64 shards (≈ 31 each, under a quarter of a fresh shard): back to the initial size.
+    expect(table.capacity).toBe(empty);
+    for (let i = 0; i < 100_000; i++) expect(read(table, `s:${hashKey(i)}`)).toEqual(i % 50 === 0 ? { expiresAt: 9_000, word: i } : undefined);
+    // It grows again as before.
+    for (let i = 100_000; i < 150_000; i++) put(table, `s:${hashKey(i)}`, 9_000, i);
+    expect(table.size).toBe(52_000);
+    for (const i of [0, 50, 100_000, 149_999]) expect(read(table, `s:${hashKey(i)}`)).toEqual({ expiresAt: 9_000, word: i });
+    table.deleteExpired(10_000);
+    expect(table.capacity).toBe(empty);
+  });
+
   it('keeps long, non-Latin-1 and NUL-led keys apart from each other and from short ones', () => {
     const table = new KeyTable(1);
     const keys = ['a'.repeat(32), 'a'.repeat(33), 'a'.repeat(34), 'a'.repeat(500), 'e', 'é', '日本', '日本語', '\u0000', '\u0000a', 'a\u0000', 'ab', '\u0001'];
