@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { request } from 'undici';
-import { join } from 'node:path';
 import type { Benchmark } from './lib/benchmark.js';
 import { httpGet, type RunContext } from './lib/context.js';
 import { countSeries } from './lib/exposition.js';
