@@ -190,18 +190,20 @@ describe('RedisStore', () => {
     expect(Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1])).toBe(2);
   });
 
-  it('commits a turn of many batch applies in calls of at most 2,000 writes, never splitting a caller', async () => {
+  it('sends a turn\'s applies in calls that leave once they hold 16 writes, never splitting a caller', async () => {
     const store = newStore();
     await store.apply([{ dedupeKey: 'warm-up', ops: [] }]);
     await inspector.config('RESETSTAT');
-    const batch = (caller: number) => Array.from({ length: 900 }, (_, i) => ({ dedupeKey: `b${caller}-${i}`, ops: [{ op: 'once' as const, key: `o${caller}-${i}` }] }));
-    // 900 + 900 fit one call; the third caller's 900 would pass 2,000 and start the next.
-    const results = await Promise.all([1, 2, 3].map((caller) => store.apply(batch(caller))));
-    for (const r of results) expect(r.filter((w) => !w.duplicate && (w.results[0] as { first: boolean }).first)).toHaveLength(900);
+    const batch = (caller: string, length: number) => Array.from({ length }, (_, i) => ({ dedupeKey: `b${caller}-${i}`, ops: [{ op: 'once' as const, key: `o${caller}-${i}` }] }));
+    // Ten single writes wait for the turn's end; the batch of 900 makes their group leave at once,
+    // whole; the last five go together at the turn's end.
+    const callers = [...Array.from({ length: 10 }, (_, i) => batch(`s${i}`, 1)), batch('big', 900), ...Array.from({ length: 5 }, (_, i) => batch(`t${i}`, 1))];
+    const results = await Promise.all(callers.map((writes) => store.apply(writes)));
+    results.forEach((r, i) => expect(r.filter((w) => !w.duplicate && (w.results[0] as { first: boolean }).first)).toHaveLength(callers[i]!.length));
     const stats = await inspector.info('commandstats');
     // Two script runs, each with its confirmation.
     expect(Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1])).toBe(4);
-    expect((await Promise.all([1, 2, 3].map((caller) => store.apply(batch(caller))))).flat().every((w) => w.duplicate)).toBe(true);
+    expect((await Promise.all(callers.map((writes) => store.apply(writes)))).flat().every((w) => w.duplicate)).toBe(true);
   });
 
   it('confirms on a connection of its own, and counts an event once when that connection drops', async () => {
