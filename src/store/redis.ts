@@ -73,8 +73,8 @@ const ABANDON_CHUNK = 500;
 /**
  * An APPLY call leaves once its group holds this many writes (≈ 18 µs each in Redis), not only at the
  * turn's end (see GroupCommit). Measured with 128 connections of single-status webhooks: groups of
- * ≈ 100 (one per turn) left the exporter idle ≈ 40 % of the time; groups of 16 bring 10–20 % more
- * webhooks per second for ≈ 5 % more CPU per webhook. Also keeps 64 batch webhooks of 100 statuses
+ * ≈ 100 (one per turn) left the exporter idle ≈ 40 % of the time; groups of 16 bring 17–24 % more
+ * webhooks per second for 2–5 % more CPU per webhook. Also keeps 64 batch webhooks of 100 statuses
  * arriving together from becoming one 6,400-write script run that holds Redis for every replica.
  */
 const GROUP_LEAVE_AT_WRITES = 16;
