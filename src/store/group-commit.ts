@@ -7,9 +7,9 @@ interface Group {
 
 /**
  * Group commit: the applies made during one turn of the event loop are committed together at its
- * end (or sooner, in groups of `leaveAt` writes), as one list of writes, and each caller gets the results of its own. Parsing a turn's
- * requests, then applying them, then answering them halves the CPU per webhook over HTTP with the
- * memory store, and saves Redis two round trips per webhook. All or none, as for one caller: if the
+ * end (or sooner, in groups of `leaveAt` writes), as one list of writes, and each caller gets the
+ * results of its own. Parsing a turn's requests, then applying them, then answering them halves the
+ * CPU per webhook over HTTP with the memory store, and saves Redis two round trips per webhook. All or none, as for one caller: if the
  * commit fails, every caller of the group fails (and answers 503; Meta redelivers); a write repeated
  * within the group is a duplicate for the later caller, as within one call.
  */
