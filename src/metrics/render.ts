@@ -1,6 +1,6 @@
 import type { AttributeMap, PhoneNumberRecord, Snapshot, TemplateRecord } from '../store/types.js';
 import { catalogue, type MetricDefinition } from './catalogue.js';
-import { HEALTH_STATUSES, QUALITY_SCORES } from '../webhook/schemas.js';
+import { HEALTH_STATUSES, QUALITY_SCORES } from '../domain/index.js';
 
 /** State-set members always exported for a number, so a change shows as 1→0 rather than a vanishing series. */
 export const NUMBER_STATUSES = [

@@ -1,5 +1,5 @@
 import type { MessageStatusObserved } from '../events.js';
-import { MESSAGE_STATUSES, MESSAGE_TYPES, PRICING_CATEGORIES } from '../webhook/schemas.js';
+import { MESSAGE_STATUSES, MESSAGE_TYPES, PRICING_CATEGORIES } from '../domain/index.js';
 import { recordKey, type OnceResult } from '../store/types.js';
 import { errorCodeLabel, userSideReason } from './error-codes.js';
 import type { WritePart } from './parts.js';

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { HEALTH_STATUSES, MESSAGE_STATUSES, QUALITY_EVENTS, TEMPLATE_STATUS_EVENTS, TIERS } from '../../src/domain/index.js';
 import {
-  HEALTH_STATUSES, KNOWN_FIELDS, MESSAGE_STATUSES, QUALITY_EVENTS, TEMPLATE_STATUS_EVENTS, TIERS,
-  accountUpdateSchema, businessCapabilityUpdateSchema, envelopeSchema, fieldValueSchemas, inboundMessageSchema,
+  KNOWN_FIELDS, accountUpdateSchema, businessCapabilityUpdateSchema, envelopeSchema, fieldValueSchemas, inboundMessageSchema,
   isKnownField, messageTemplateStatusUpdateSchema, messagesValueSchema, phoneNumberQualityUpdateSchema, statusSchema,
   templateCategoryUpdateSchema, timestampSchema,
 } from '../../src/webhook/schemas.js';
