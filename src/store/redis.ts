@@ -448,7 +448,7 @@ function unavailable(err: unknown, what: string): Error {
   return new StoreUnavailableError(`Redis ${what} failed: ${message}`, { cause: err });
 }
 
-type ClientOptions = RedisOptions & Pick<ClusterOptions, 'scripts'>;
+export type ClientOptions = RedisOptions & Pick<ClusterOptions, 'scripts'>;
 
 /** redis:// and rediss:// go to ioredis as they are; the sentinel and cluster forms list several hosts. */
 async function quit(client: Redis | Cluster): Promise<void> {
@@ -463,7 +463,7 @@ async function quit(client: Redis | Cluster): Promise<void> {
   client.disconnect();
 }
 
-function connect(url: string, options: ClientOptions): { client: Redis | Cluster; cluster: boolean } {
+export function connect(url: string, options: ClientOptions): { client: Redis | Cluster; cluster: boolean } {
   const multi = /^redis\+(sentinel|cluster):\/\/(?:([^@/]*)@)?([^/?#]+)(?:\/([^?#]*))?/.exec(url);
   if (!multi) return { client: new Redis(url, options), cluster: false };
   const [, mode, auth, hostList, path] = multi;

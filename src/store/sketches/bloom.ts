@@ -1,0 +1,15 @@
+import { hash } from 'node:crypto';
+import { SEEN_FILTER_BITS, SEEN_FILTER_HASHES } from './types.js';
+
+/**
+ * Bit positions of a member in the seen filter, by double hashing (Kirsch–Mitzenmacher) of one
+ * SHA-256: both stores use these same positions, so a Redis filter and a memory one agree.
+ */
+export function bloomPositions(member: string): number[] {
+  const h = hash('sha256', `seen:${member}`, 'buffer');
+  const a = h.readUInt32BE(0);
+  const b = h.readUInt32BE(4) | 1;
+  const out = new Array<number>(SEEN_FILTER_HASHES);
+  for (let i = 0; i < SEEN_FILTER_HASHES; i++) out[i] = (a + Math.imul(i, b)) >>> 0 & (SEEN_FILTER_BITS - 1);
+  return out;
+}

@@ -1,0 +1,141 @@
+import type { Cluster, Redis } from 'ioredis';
+import { connect } from '../redis.js';
+import { StoreUnavailableError } from '../types.js';
+import { bloomPositions } from './bloom.js';
+import {
+  generationOf, hourOf, HOURLY_BUCKET_TTL_SECONDS, SEEN_FILTER_HASHES, SEEN_GENERATION_SECONDS, type SketchItem, type SketchStore,
+} from './types.js';
+
+export interface RedisSketchStoreOptions {
+  /** Any URL RedisStore accepts (redis://, rediss://, redis+sentinel://, redis+cluster://). */
+  url: string;
+  keyPrefix: string;
+  commandTimeoutMs?: number;
+  /** How long a call waits for a (re)connecting client before it fails with StoreUnavailableError. */
+  readyTimeoutMs?: number;
+}
+
+/**
+ * Sketches in Redis: PFADD / PFCOUNT for the hourly distinct counts, SETBIT / GETBIT for the seen
+ * filters. Every key of one scope carries the hash tag {sk:<scope>}, so a PFCOUNT over a scope's 24
+ * hourly keys stays in one slot under redis+cluster://. Commands go as one pipeline per scope (no
+ * script: none of this needs to be atomic, and a lost answer at worst counts a first-time customer twice).
+ */
+export class RedisSketchStore implements SketchStore {
+  readonly kind = 'redis' as const;
+  private readonly client: Redis | Cluster;
+
+  constructor(private readonly options: RedisSketchStoreOptions) {
+    this.client = connect(options.url, {
+      enableAutoPipelining: false,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: options.commandTimeoutMs ?? 2000,
+      connectTimeout: 2000,
+      retryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
+      connectionName: 'whatsapp-exporter:sketches',
+    }).client;
+    // The main store connection reports Redis's state; a failed call here rejects with StoreUnavailableError.
+    this.client.on('error', () => undefined);
+  }
+
+  /** Commands are not queued while disconnected (a call fails instead): wait briefly for a connection. */
+  private async ready(): Promise<void> {
+    if (this.client.status === 'ready') return;
+    const client = this.client;
+    const ok = await new Promise<boolean>((resolve) => {
+      const done = (value: boolean): void => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        resolve(value);
+      };
+      const onReady = (): void => done(true);
+      const timer = setTimeout(() => done(false), this.options.readyTimeoutMs ?? 1000);
+      client.on('ready', onReady);
+    });
+    if (!ok) throw new StoreUnavailableError(`Redis is not connected (${client.status}): sketches cannot be read or written`);
+  }
+
+  private key(scope: string, kind: 'h' | 's', n: number): string {
+    return `${this.options.keyPrefix}sk:{sk:${scope}}:${kind}:${n}`;
+  }
+
+  async add(items: readonly SketchItem[]): Promise<boolean[]> {
+    const byScope = new Map<string, number[]>();
+    items.forEach((item, i) => {
+      const list = byScope.get(item.scope);
+      if (list) list.push(i);
+      else byScope.set(item.scope, [i]);
+    });
+    const out = new Array<boolean>(items.length).fill(false);
+    if (items.length === 0) return out;
+    await this.ready();
+    await Promise.all([...byScope].map(async ([scope, indexes]) => {
+      const pipe = this.client.pipeline();
+      const touched = new Map<string, number>();
+      for (const i of indexes) {
+        const { member, at } = items[i]!;
+        const hourKey = this.key(scope, 'h', hourOf(at));
+        const generation = generationOf(at);
+        const current = this.key(scope, 's', generation);
+        const previous = this.key(scope, 's', generation - 1);
+        pipe.pfadd(hourKey, member);
+        touched.set(hourKey, HOURLY_BUCKET_TTL_SECONDS);
+        touched.set(current, 2 * SEEN_GENERATION_SECONDS);
+        for (const p of bloomPositions(member)) pipe.setbit(current, p, 1);
+        for (const p of bloomPositions(member)) pipe.getbit(previous, p);
+      }
+      for (const [key, ttl] of touched) pipe.expire(key, ttl);
+      const results = await this.exec(pipe);
+      let r = 0;
+      for (const i of indexes) {
+        r++; // pfadd
+        let newInCurrent = false;
+        for (let k = 0; k < SEEN_FILTER_HASHES; k++) if (Number(results[r++]) === 0) newInCurrent = true;
+        let inPrevious = true;
+        for (let k = 0; k < SEEN_FILTER_HASHES; k++) if (Number(results[r++]) === 0) inPrevious = false;
+        out[i] = newInCurrent && !inPrevious;
+      }
+    }));
+    return out;
+  }
+
+  async countDistinct(scopes: readonly string[], now: number, hours: number): Promise<Map<string, number>> {
+    const last = hourOf(now);
+    const out = new Map<string, number>();
+    if (scopes.length === 0) return out;
+    await this.ready();
+    await Promise.all(scopes.map(async (scope) => {
+      const keys: string[] = [];
+      for (let h = last - hours + 1; h <= last; h++) keys.push(this.key(scope, 'h', h));
+      try {
+        out.set(scope, await this.client.pfcount(...keys));
+      } catch (err) {
+        throw new StoreUnavailableError(`cannot count distinct customers in Redis: ${(err as Error).message}`, { cause: err });
+      }
+    }));
+    return out;
+  }
+
+  private async exec(pipe: ReturnType<(Redis | Cluster)['pipeline']>): Promise<unknown[]> {
+    let answers: Array<[Error | null, unknown]> | null;
+    try {
+      answers = await pipe.exec();
+    } catch (err) {
+      throw new StoreUnavailableError(`cannot update sketches in Redis: ${(err as Error).message}`, { cause: err });
+    }
+    if (!answers) throw new StoreUnavailableError('cannot update sketches in Redis: the pipeline was discarded');
+    return answers.map(([err, value]) => {
+      if (err) throw new StoreUnavailableError(`cannot update sketches in Redis: ${err.message}`, { cause: err });
+      return value;
+    });
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+}
