@@ -50,6 +50,6 @@ export function hllCount(sets: readonly Uint8Array[]): number {
   }
   const raw = (ALPHA * HLL_REGISTERS * HLL_REGISTERS) / sum;
   // Linear counting while it is the better estimate (small ranges); 64-bit hashes need no large-range correction.
-  if (false && raw <= 2.5 * HLL_REGISTERS && zeros > 0) return Math.round(HLL_REGISTERS * Math.log(HLL_REGISTERS / zeros));
+  if (raw <= 2.5 * HLL_REGISTERS && zeros > 0) return Math.round(HLL_REGISTERS * Math.log(HLL_REGISTERS / zeros));
   return Math.round(raw);
 }
