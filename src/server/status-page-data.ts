@@ -52,11 +52,13 @@ export async function gatherStatusPageInput({ store, metrics, version, now = Dat
     metrics.counter('storeErrors').inc({ store: store.kind, operation: 'snapshot' });
   }
 
-  const wabas: Record<string, WabaHealth> = {};
+  // Keyed by ids from label values: no prototype, so no id (`__proto__`, `constructor`) can reach Object.prototype.
+  const wabas: Record<string, WabaHealth> = Object.create(null) as Record<string, WabaHealth>;
   const waba = (labels: Sample['labels']): WabaHealth | undefined => {
     const id = labels.waba_id;
     if (id === undefined) return undefined;
-    return (wabas[String(id)] ??= {});
+    const key = String(id);
+    return (wabas[key] ??= {});
   };
   for (const s of await samples(metrics.gauge('webhookLastReceived'))) {
     const w = waba(s.labels);
@@ -75,7 +77,7 @@ export async function gatherStatusPageInput({ store, metrics, version, now = Dat
     if (w) w.tokenValid = s.value === 1;
   }
 
-  const webhookRequests: Record<string, number> = {};
+  const webhookRequests: Record<string, number> = Object.create(null) as Record<string, number>;
   for (const s of await samples(metrics.counter('webhookRequests'))) {
     const outcome = String(s.labels.outcome ?? 'unknown');
     webhookRequests[outcome] = (webhookRequests[outcome] ?? 0) + s.value;

@@ -249,7 +249,7 @@ export class MemoryStore implements Store {
 
   async readCounts(series: readonly string[], fromBucket: number, toBucket: number): Promise<Record<string, Record<number, number>>> {
     const now = this.now();
-    const out: Record<string, Record<number, number>> = {};
+    const out: Record<string, Record<number, number>> = Object.create(null) as Record<string, Record<number, number>>;
     for (const name of series) {
       const counts: Record<number, number> = {};
       for (const [bucket, cell] of this.buckets.get(name) ?? []) {

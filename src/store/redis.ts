@@ -321,7 +321,7 @@ export class RedisStore implements Store {
   }
 
   async readCounts(series: readonly string[], fromBucket: number, toBucket: number): Promise<Record<string, Record<number, number>>> {
-    const out: Record<string, Record<number, number>> = {};
+    const out: Record<string, Record<number, number>> = Object.create(null) as Record<string, Record<number, number>>;
     if (series.length === 0) return out;
     const raw = await this.call('readCounts', (s) => s.waStoreReadCounts(this.anchorKey, this.keyPrefix, String(fromBucket), String(toBucket), ...series));
     (raw as string[][]).forEach((rows, i) => {
@@ -667,7 +667,8 @@ function readAttribute(stored: string): Observed {
 }
 
 function readEntity(rows: string[]): { meta: Record<string, string>; attributes?: AttributeMap } {
-  const meta: Record<string, string> = {};
+  // Hash fields come from the store, not from code: no prototype for them to reach.
+  const meta: Record<string, string> = Object.create(null) as Record<string, string>;
   let attributes: AttributeMap | undefined;
   for (let i = 0; i + 1 < rows.length; i += 2) {
     const field = rows[i]!;
@@ -675,7 +676,7 @@ function readEntity(rows: string[]): { meta: Record<string, string>; attributes?
     if (field.startsWith('_')) {
       meta[field] = value;
     } else {
-      (attributes ??= {})[field] = readAttribute(value);
+      (attributes ??= Object.create(null) as AttributeMap)[field] = readAttribute(value);
     }
   }
   return attributes === undefined ? { meta } : { meta, attributes };

@@ -7,6 +7,7 @@ import {
   ACCOUNT_UPDATE_EVENTS, INTERACTIVE_TYPES, LIMIT_TIERS_BY_COUNT, MESSAGE_STATUSES, MESSAGE_TYPES, NAME_DECISIONS,
   NAME_REJECTION_REASONS, PRICING_CATEGORIES, PRICING_TYPES, QUALITY_EVENTS, QUALITY_SCORES, TEMPLATE_CATEGORIES,
   TEMPLATE_REJECTION_REASONS, TEMPLATE_REMOVAL_EVENTS, TEMPLATE_STATUS_EVENTS, TIERS, WABA_BAN_STATES,
+  META_ID_PROBLEM, isMetaId,
 } from '../domain/index.js';
 import {
   envelopeSchema, fieldValueSchemas, isKnownField,
@@ -74,6 +75,10 @@ export function parseWebhookBody(body: unknown, hashKey: KeyHasher, receivedAt: 
 function parseChange(entry: WebhookEntry, change: WebhookChange, hashKey: KeyHasher, receivedAt: number): ParsedChange {
   const { field, value } = change;
   const wabaId = entry.id;
+  // An id that is not Meta's never becomes state, a label or a key (see domain/ids.ts).
+  if (!isMetaId(wabaId)) {
+    return { field, wabaId, outcome: 'invalid', events: [], unknownValues: [], problems: [`entry.id: ${META_ID_PROBLEM}`] };
+  }
   if (!isKnownField(field)) return { field, wabaId, outcome: 'unknown_field', events: [], unknownValues: [] };
 
   const ctx: ChangeContext = { field, wabaId, observedAt: entry.time ?? receivedAt, hashKey, unknownValues: new Set() };

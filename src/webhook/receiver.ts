@@ -8,7 +8,8 @@ import { StoreUnavailableError } from '../store/types.js';
 import { inSpan } from '../tracing.js';
 import { DeadLetters } from './dead-letters.js';
 import { parseWebhookBody } from './parse.js';
-import { KNOWN_FIELDS } from './schemas.js';
+import { isMetaId, sanitizedToken } from '../domain/index.js';
+import { KNOWN_FIELDS, isKnownField } from './schemas.js';
 import { secretKeys, tokensEqual, verifySignature } from './signature.js';
 import { MalformedEnvelopeError } from './types.js';
 
@@ -114,18 +115,24 @@ export class WebhookReceiver {
     for (const change of parsed.changes) {
       if (change.outcome === 'unknown_field') {
         changes.inc({ field: 'other', outcome: 'unknown_field' });
-        this.logger.info({ field: change.field.slice(0, 64), waba_id: change.wabaId }, 'webhook field not understood; ignored');
+        this.logger.info({ field: sanitizedToken(change.field), waba_id: sanitizedToken(change.wabaId) }, 'webhook field not understood; ignored');
       } else if (change.outcome === 'invalid') {
-        changes.inc({ field: change.field, outcome: 'invalid' });
-        this.deadLetters.add({ receivedAt: new Date(this.now()).toISOString(), field: change.field, wabaId: change.wabaId, problems: change.problems ?? [] });
+        // The field of an invalid change may be one nobody knows (a bad entry id is checked first): never a label.
+        const field = isKnownField(change.field) ? change.field : 'other';
+        changes.inc({ field, outcome: 'invalid' });
+        this.deadLetters.add({
+          receivedAt: new Date(this.now()).toISOString(), field: sanitizedToken(change.field, 64), wabaId: sanitizedToken(change.wabaId),
+          problems: change.problems ?? [],
+        });
         this.metrics.gauge('webhookDeadLetters').set(this.deadLetters.size);
-        this.logger.warn({ field: change.field, waba_id: change.wabaId, problems: change.problems }, 'webhook change does not fit its schema; dead-lettered');
+        this.logger.warn({ field: sanitizedToken(change.field), waba_id: sanitizedToken(change.wabaId), problems: change.problems }, 'webhook change does not fit its schema; dead-lettered');
       }
     }
     const lastReceived = this.metrics.gauge('webhookLastReceived');
     let previousWaba: string | undefined;
     for (const change of parsed.changes) {
-      if (change.wabaId !== previousWaba) lastReceived.set({ waba_id: (previousWaba = change.wabaId) }, receivedAt);
+      // Only Meta's ids become a waba_id label (see domain/ids.ts).
+      if (change.wabaId !== previousWaba && isMetaId(change.wabaId)) lastReceived.set({ waba_id: (previousWaba = change.wabaId) }, receivedAt);
     }
     this.count('accepted');
     return { status: 200, body: 'OK' };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { META_ID_PATTERN, META_ID_PROBLEM } from '../domain/index.js';
 
 /*
  * Webhook payload schemas: the single source of truth for what the exporter reads from Meta and for
@@ -27,10 +28,13 @@ export const timestampSchema = z.union(
   { error: 'Invalid timestamp: expected Unix seconds as an integer or a numeric string' },
 );
 
-/** Meta object ids (templates) come as integers; ids beyond 2^53 would already be damaged by JSON.parse. */
-const idSchema = z.union(
-  [z.string().min(1), z.int().nonnegative().transform(String)],
-  { error: 'Invalid id: expected a string or an integer' },
+/**
+ * A Meta object id (WABA, phone number, template, flow, business): digits, as a string or (templates) an
+ * integer; ids beyond 2^53 would already be damaged by JSON.parse. Anything else makes the change invalid.
+ */
+export const metaIdSchema = z.union(
+  [z.string().regex(META_ID_PATTERN, META_ID_PROBLEM), z.int().nonnegative().transform(String)],
+  { error: META_ID_PROBLEM },
 );
 
 /** A limit sent as a tier string or, in some payloads, as a number of conversations. */
@@ -86,7 +90,7 @@ export const phoneNumberQualityUpdateSchema = z.object({
 
 export const messageTemplateStatusUpdateSchema = z.object({
   event: z.string(),
-  message_template_id: idSchema,
+  message_template_id: metaIdSchema,
   message_template_name: z.string().optional(),
   message_template_language: z.string().optional(),
   /** null when the template is scheduled for deletion. */
@@ -100,7 +104,7 @@ export const messageTemplateStatusUpdateSchema = z.object({
 export const messageTemplateQualityUpdateSchema = z.object({
   previous_quality_score: z.string().optional(),
   new_quality_score: z.string(),
-  message_template_id: idSchema,
+  message_template_id: metaIdSchema,
   message_template_name: z.string().optional(),
   message_template_language: z.string().optional(),
 });
@@ -111,7 +115,7 @@ export const messageTemplateQualityUpdateSchema = z.object({
  * previous_category and new_category. Either way new_category is the category the template has now.
  */
 export const templateCategoryUpdateSchema = z.object({
-  message_template_id: idSchema,
+  message_template_id: metaIdSchema,
   message_template_name: z.string().optional(),
   message_template_language: z.string().optional(),
   new_category: z.string(),
@@ -143,8 +147,8 @@ export const accountUpdateSchema = z.object({
     expiration: z.union([z.string(), z.number()]).optional(),
   })).optional(),
   waba_info: z.object({
-    waba_id: z.string().optional(),
-    owner_business_id: z.string().optional(),
+    waba_id: metaIdSchema.optional(),
+    owner_business_id: metaIdSchema.optional(),
     ad_account_linked: z.string().optional(),
     partner_app_id: z.string().optional(),
     solution_id: z.string().optional(),
@@ -168,7 +172,7 @@ export const businessCapabilityUpdateSchema = z.object({
 
 export const metadataSchema = z.object({
   display_phone_number: displayPhoneNumberSchema,
-  phone_number_id: z.string().min(1),
+  phone_number_id: metaIdSchema,
 });
 
 export const contactSchema = z.object({

@@ -32,7 +32,16 @@ function parentOf(root: Json, path: Path): { parent: Json[] | Record<string, Jso
 }
 
 const ODD_NUMBERS = [-1, 0, 1.5, 1e308, -1e308, 2 ** 53 + 1, 1e-7] as const;
-const ODD_STRINGS = ['', ' ', '0', '-1', 'null', 'NaN', '1e999', '\u0000', '\u202e', '🙂'.repeat(20), '<script>', '${x}', '%s%n', '../../etc'] as const;
+const ODD_STRINGS = [
+  '', ' ', '0', '-1', 'null', 'NaN', '1e999', '\u0000', '\u202e', '🙂'.repeat(20), '<script>', '${x}', '%s%n', '../../etc',
+  '__proto__', 'constructor', 'prototype',
+] as const;
+
+/** Ids no Meta object has (issue 16): keys of Object.prototype, separators, signs, non-ASCII digits, too long. */
+export const ODD_IDS = [
+  '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'abc', '12:34', '1|2', '-1', '1.5', '', ' 1',
+  '１２３', '9'.repeat(33), '1\r\n2', -1, 1.5, true, null,
+] as const;
 
 const mutation = fc.record({
   pick: fc.nat(),
@@ -84,6 +93,30 @@ export const mutatedEnvelope: fc.Arbitrary<Json> = fc
     const body = structuredClone(FIXTURES[i]!);
     for (const m of ms) mutate(body, m);
     return body;
+  });
+
+/** Where a payload names a Meta object by id (never a wamid or a customer). */
+function isMetaIdPath(path: Path): boolean {
+  const key = path[path.length - 1];
+  if (path.length === 3 && path[0] === 'entry' && key === 'id') return true;
+  return key === 'phone_number_id' || key === 'message_template_id' || key === 'waba_id' || key === 'owner_business_id';
+}
+
+/** A real payload with one of its Meta ids replaced by one that is not a digit string; `change` is the flat index of the change it sits in (all of the entry's for an entry id). */
+export const envelopeWithOddId: fc.Arbitrary<{ body: Json; changes: number[] }> = fc
+  .tuple(fc.nat({ max: FIXTURES.length - 1 }), fc.nat(), fc.constantFrom(...ODD_IDS))
+  .map(([i, pick, id]) => {
+    const body = structuredClone(FIXTURES[i]!);
+    const candidates = paths(body).filter(isMetaIdPath);
+    if (candidates.length === 0) return { body, changes: [] };
+    const path = candidates[pick % candidates.length]!;
+    const { parent, key } = parentOf(body, path);
+    (parent as Record<string | number, Json>)[key] = id;
+    const entries = (body as { entry: Array<{ changes: unknown[] }> }).entry;
+    const entry = path[1] as number;
+    const first = entries.slice(0, entry).reduce((n, e) => n + e.changes.length, 0);
+    const changes = path.length === 3 ? entries[entry]!.changes.map((_, j) => first + j) : [first + (path[3] as number)];
+    return { body, changes };
   });
 
 /** Bodies that are valid JSON but not a webhook envelope, or not JSON at all. */

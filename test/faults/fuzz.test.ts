@@ -9,7 +9,7 @@ import { personalDataIn } from '../support/payloads.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { counterView, stateView } from './compare.js';
 import {
-  badSignature, changeCount, deeplyNestedEnvelope, FIXTURE_TEXTS, mutatedEnvelope, notAnEnvelope, signatureHeader, type Signature,
+  badSignature, changeCount, deeplyNestedEnvelope, envelopeWithOddId, FIXTURE_TEXTS, mutatedEnvelope, notAnEnvelope, signatureHeader, type Signature,
 } from './fuzz-arbitraries.js';
 
 /**
@@ -162,6 +162,26 @@ describe('fuzzing the webhook over HTTP', () => {
     expect(s.some((x) => x.name === 'whatsapp_template_status' && x.labels.template_id === '55443322' && x.labels.status === 'PAUSED')).toBe(true);
   });
 
+  it('dead-letters a change whose Meta id is `__proto__`, `constructor`, `prototype` or not digits; pages and /metrics keep answering', async () => {
+    await check(
+      fc.asyncProperty(fc.array(envelopeWithOddId, { minLength: BATCH, maxLength: BATCH }), async (batch) => {
+        const before = await exporter.scrape();
+        const statuses = await Promise.all(batch.map(({ body }) => post(json(body), { kind: 'valid' })));
+        statuses.forEach((status) => expect([200, 400]).toContain(status));
+        expect((await exporter.get('/')).status).toBe(200);
+        const after = await exporter.scrape();
+        const invalid = batch.filter((_, i) => statuses[i] === 200).reduce((n, b) => n + b.changes.length, 0);
+        const counted = total(after, 'whatsapp_webhook_changes_total', { outcome: 'invalid' }) - total(before, 'whatsapp_webhook_changes_total', { outcome: 'invalid' });
+        expect(counted).toBeGreaterThanOrEqual(invalid);
+        // Names (template names, event names) may be anything; ids only digits.
+        for (const s of after) {
+          for (const [name, v] of Object.entries(s.labels)) if (name.endsWith('_id')) expect(v, `${s.name}{${name}}`).toMatch(/^(display:)?[0-9]{1,32}$/);
+        }
+      }),
+      { numRuns: 20 },
+    );
+  }, 60_000);
+
   it('is still up after all of it, and still applies a real payload', async () => {
     expect(posted).toBeGreaterThanOrEqual(10_000);
     expect(exporter.running).toBe(true);
@@ -205,6 +225,15 @@ describe('fuzzing the envelope parser in process', () => {
       const text = JSON.stringify(parsed);
       for (const s of secrets) if (text.includes(s)) throw new Error(`parse result carries "${s}": ${text.slice(0, 500)}`);
     }), { numRuns: 8_000 });
+  }, 60_000);
+
+  it('makes every change that carries an id other than digits invalid, and nothing else', async () => {
+    await check(fc.property(envelopeWithOddId, ({ body, changes }) => {
+      const parsed = parseOrMalformed(body);
+      if (!parsed) return;
+      for (const i of changes) expect(parsed.changes[i]!.outcome).toBe('invalid');
+      expect(Object.keys(Object.prototype)).toEqual([]);
+    }), { numRuns: 3_000 });
   }, 60_000);
 
   it('returns or throws MalformedEnvelopeError for deeply nested values', async () => {

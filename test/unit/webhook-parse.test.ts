@@ -143,7 +143,7 @@ describe('a batch of several entries and changes', () => {
   it('reports the invalid change by path and message, with no events and no dedupe key', () => {
     expect(changes[1]).toStrictEqual({
       field: 'message_template_status_update', wabaId: WABA, outcome: 'invalid', events: [], unknownValues: [],
-      problems: ['message_template_id: Invalid id: expected a string or an integer'],
+      problems: ['message_template_id: Invalid id: expected 1 to 32 decimal digits'],
     });
   });
 
