@@ -20,6 +20,13 @@ export interface PhoneNumberAttributes {
   throughputLevel: string;
   /** health_status.can_send_message of the number. */
   healthStatus: string;
+  /**
+   * display_phone_number as a webhook names the number (a messages change's metadata, a quality
+   * update): makes a number seen only in webhooks an exported number (whatsapp_phone_number_info).
+   * Kept apart from displayPhoneNumber, whose Graph API formatting ("+1 555-078-3881") would otherwise
+   * flip with these bare digits.
+   */
+  webhookDisplayPhoneNumber: string;
 }
 
 export interface TemplateAttributes {
@@ -68,6 +75,27 @@ export interface TemplateRemoved {
   field: string;
   wabaId: string;
   templateId: string;
+  observedAt: number;
+}
+
+/**
+ * The messaging limit of the business portfolio a WABA belongs to. Since October 2025 Meta keeps one
+ * limit per portfolio, shared by all of its numbers: each number known now or learned later shows it,
+ * newest by `observedAt` (the number's own older observations give way). Sources: webhooks
+ * business_capability_update and phone_number_quality_update (max_daily_conversations_per_business,
+ * or a tier in current_limit), and the poll of whatsapp_business_manager_messaging_limit (on the
+ * WABA, a number or the Business node). Webhooks name only the WABA (entry.id); the portfolio id comes
+ * from the poll (WABA field owner_business_info.id) and, when given, lets WABAs of one portfolio share it.
+ */
+export interface MessagingLimitObserved {
+  kind: 'messaging_limit';
+  source: EventSource;
+  field: string;
+  wabaId: string;
+  /** The business portfolio's id, when the source names it (owner_business_info.id of a poll). */
+  businessId?: string;
+  /** A tier string (messagingLimitTier in src/domain): TIER_250, TIER_2K, ..., TIER_UNLIMITED. */
+  limit: string;
   observedAt: number;
 }
 
@@ -149,6 +177,7 @@ export type ExporterEvent =
   | PhoneNumberRemoved
   | TemplateObserved
   | TemplateRemoved
+  | MessagingLimitObserved
   | HealthObserved
   | AccountEvent
   | MessageReceived

@@ -33,11 +33,16 @@ interface Slot {
 const LINK_REMEMBERED_MS = 5 * 60_000;
 const LINKS_REMEMBERED = 10_000;
 
-/** A key for an event that only links a number's id and display digits, else undefined. */
+/**
+ * A key for an event that only links a number's id and display digits (with the metadata display
+ * number, which the key holds), else undefined.
+ */
 function linkOf(e: ExporterEvent): string | undefined {
   if (e.kind !== 'phone_number' || e.phoneNumberId === undefined || e.displayPhoneNumber === undefined) return undefined;
-  for (const name in e.attributes) if (e.attributes[name as keyof typeof e.attributes] !== undefined) return undefined;
-  return `${e.wabaId} ${e.phoneNumberId} ${e.displayPhoneNumber}`;
+  for (const name in e.attributes) {
+    if (name !== 'webhookDisplayPhoneNumber' && e.attributes[name as keyof typeof e.attributes] !== undefined) return undefined;
+  }
+  return `${e.wabaId} ${e.phoneNumberId} ${e.displayPhoneNumber} ${e.attributes.webhookDisplayPhoneNumber ?? ''}`;
 }
 
 /**

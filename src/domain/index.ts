@@ -1,2 +1,3 @@
 export * from './vocabulary.js';
 export * from './ids.js';
+export * from './messaging-limits.js';

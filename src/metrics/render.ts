@@ -1,22 +1,45 @@
-import type { AttributeMap, PhoneNumberRecord, Snapshot, TemplateRecord } from '../store/types.js';
+import type { AttributeMap, Observed, PhoneNumberRecord, Snapshot, TemplateRecord } from '../store/types.js';
 import { catalogue, type MetricDefinition } from './catalogue.js';
-import { HEALTH_STATUSES, QUALITY_SCORES } from '../domain/index.js';
+import { effectiveLimit, HEALTH_STATUSES, messagingLimitOf, QUALITY_SCORES } from '../domain/index.js';
 
 /** State-set members always exported for a number, so a change shows as 1→0 rather than a vanishing series. */
 export const NUMBER_STATUSES = [
   'CONNECTED', 'FLAGGED', 'RESTRICTED', 'RATE_LIMITED', 'BANNED', 'DISCONNECTED', 'DELETED', 'MIGRATED', 'PENDING', 'UNVERIFIED', 'UNKNOWN',
 ] as const;
 
-const TIER_LIMITS: Record<string, number> = {
-  TIER_50: 50, TIER_250: 250, TIER_1K: 1000, TIER_2K: 2000, TIER_10K: 10_000, TIER_100K: 100_000, TIER_UNLIMITED: Infinity,
-};
+export { messagingLimitOf } from '../domain/index.js';
 
-/** The daily limit a tier stands for; undefined for TIER_NOT_SET and values that name no number. */
-export function messagingLimitOf(tier: string): number | undefined {
-  const known = TIER_LIMITS[tier];
-  if (known !== undefined) return known;
-  const m = /^TIER_(\d+)(K?)$/.exec(tier);
-  return m ? Number(m[1]) * (m[2] ? 1000 : 1) : undefined;
+/**
+ * The numbers with the messaging limit each one shows: its business portfolio's (set on its WABA, or
+ * on another WABA of the same portfolio when a poll named the portfolio), or its own observation when
+ * that is newer (effectiveLimit). A number learned after the limit arrived shows it too. The metrics
+ * and the status page both read numbers through this, so they agree.
+ */
+export function numbersWithPortfolioLimits(snapshot: Snapshot): PhoneNumberRecord[] {
+  if (snapshot.wabas.length === 0) return snapshot.numbers;
+  const byWaba = new Map<string, Observed>();
+  const businessOf = new Map<string, string>();
+  const byBusiness = new Map<string, Observed>();
+  for (const w of snapshot.wabas) {
+    const limit = w.attributes.messagingLimit;
+    const business = w.attributes.businessId?.value;
+    if (typeof business === 'string') businessOf.set(w.wabaId, business);
+    if (limit === undefined) continue;
+    byWaba.set(w.wabaId, limit);
+    if (typeof business === 'string') {
+      const held = byBusiness.get(business);
+      if (held === undefined || limit.at > held.at) byBusiness.set(business, limit);
+    }
+  }
+  return snapshot.numbers.map((n) => {
+    const business = businessOf.get(n.wabaId);
+    // The WABA's own word and the portfolio's (another WABA's) are the same limit: the newest counts.
+    const portfolio = effectiveLimit(business === undefined ? undefined : byBusiness.get(business), byWaba.get(n.wabaId));
+    const own = n.attributes.messagingLimit;
+    const shown = effectiveLimit(own, portfolio);
+    if (shown === undefined || shown === own) return n;
+    return { ...n, attributes: { ...n.attributes, messagingLimit: shown } };
+  });
 }
 
 export function escapeLabelValue(v: string): string {
@@ -151,13 +174,13 @@ export async function renderEntitiesYielding(snapshot: Snapshot): Promise<Buffer
 
 function* entitySteps(snapshot: Snapshot, out: Exposition): Generator<void> {
   let rendered = 0;
-  const numbers = sortNumbers(snapshot.numbers);
+  const numbers = sortNumbers(numbersWithPortfolioLimits(snapshot));
   const templates = sortTemplates(snapshot.templates);
   const N = ['waba_id', 'phone_number_id'];
 
   out.begin(catalogue.phoneNumberInfo);
   for (const n of numbers) {
-    out.sample(catalogue.phoneNumberInfo.labelNames, [n.wabaId, numberLabel(n), str(n.attributes, 'displayPhoneNumber') ?? n.displayDigits ?? '', str(n.attributes, 'verifiedName') ?? ''], 1);
+    out.sample(catalogue.phoneNumberInfo.labelNames, [n.wabaId, numberLabel(n), str(n.attributes, 'displayPhoneNumber') ?? str(n.attributes, 'webhookDisplayPhoneNumber') ?? n.displayDigits ?? '', str(n.attributes, 'verifiedName') ?? ''], 1);
   }
   out.begin(catalogue.phoneNumberQualityRating);
   for (const n of numbers) {

@@ -1,4 +1,5 @@
 import type { ExporterMetrics } from '../metrics/registry.js';
+import { numbersWithPortfolioLimits } from '../metrics/render.js';
 import type { Snapshot, Store } from '../store/types.js';
 
 /** Process-local health of one WABA, as this replica saw it; absent fields were never observed here. */
@@ -46,7 +47,9 @@ export async function gatherStatusPageInput({ store, metrics, version, now = Dat
   let snapshot: Snapshot | undefined;
   const started = performance.now();
   try {
-    snapshot = await store.snapshot();
+    const raw = await store.snapshot();
+    // Numbers show their portfolio's messaging limit, as on /metrics.
+    snapshot = { ...raw, numbers: numbersWithPortfolioLimits(raw) };
     metrics.histogram('storeOperationDuration').observe({ store: store.kind, operation: 'snapshot' }, (performance.now() - started) / 1000);
   } catch {
     metrics.counter('storeErrors').inc({ store: store.kind, operation: 'snapshot' });

@@ -1,7 +1,7 @@
 import type { ExporterEvent } from '../events.js';
 import { planConversationEvent } from './conversations.js';
 import {
-  planAccountEvent, planHealth, planPhoneNumber, planPhoneNumberRemoved, planTemplate, planTemplateRemoved,
+  planAccountEvent, planHealth, planMessagingLimit, planPhoneNumber, planPhoneNumberRemoved, planTemplate, planTemplateRemoved,
 } from './state.js';
 import type { PlannedWrite, SignalContext } from './types.js';
 
@@ -15,6 +15,7 @@ export function planEvent(event: ExporterEvent, ctx: SignalContext): PlannedWrit
     case 'template': return [planTemplate(event)];
     case 'template_removed': return [planTemplateRemoved(event)];
     case 'health': return [planHealth(event)];
+    case 'messaging_limit': return [planMessagingLimit(event)];
     case 'account_event': return [planAccountEvent(event)];
     case 'message_received':
     case 'message_status':

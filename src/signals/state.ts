@@ -1,5 +1,5 @@
 import type {
-  AccountEvent, HealthObserved, PhoneNumberAttributes, PhoneNumberObserved, PhoneNumberRemoved, TemplateAttributes,
+  AccountEvent, HealthObserved, MessagingLimitObserved, PhoneNumberAttributes, PhoneNumberObserved, PhoneNumberRemoved, TemplateAttributes,
   TemplateObserved, TemplateRemoved,
 } from '../events.js';
 import { displayDigits } from '../store/keys.js';
@@ -53,6 +53,16 @@ export function planTemplateRemoved(e: TemplateRemoved): PlannedWrite {
   return {
     write: { ops: [{ op: 'removeTemplate', wabaId: e.wabaId, templateId: e.templateId, at: e.observedAt }] },
     interpret: () => [],
+  };
+}
+
+/** The portfolio limit lives on the WABA; the renderer shows it on every number of the WABA (and of the portfolio). */
+export function planMessagingLimit(e: MessagingLimitObserved): PlannedWrite {
+  const attributes: AttributeMap = { messagingLimit: { value: e.limit, at: e.observedAt } };
+  if (e.businessId !== undefined) attributes.businessId = { value: e.businessId, at: e.observedAt };
+  return {
+    write: { ops: [{ op: 'mergeWaba', wabaId: e.wabaId, attributes }] },
+    interpret: (r) => staleObservations(e.source, e.field, r),
   };
 }
 

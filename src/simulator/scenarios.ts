@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
+import { LIMIT_TIERS_BY_COUNT } from '../domain/index.js';
 import { seededRandom, type GraphApiState, type SimPhoneNumber, type SimTemplate } from './state.js';
 import {
   businessCapabilityUpdate, envelope, inboundMessages, qualityUpdate, sendWebhook, statuses, templateQualityUpdate,
@@ -250,14 +251,22 @@ async function templatePause(ctx: ScenarioContext): Promise<void> {
 
 async function setPortfolioLimit(ctx: ScenarioContext, from: string, to: string, event: 'UPGRADE' | 'DOWNGRADE'): Promise<void> {
   const numbers = ctx.graph.waba(ctx.wabaId).numbers;
-  // The limit belongs to the business portfolio: every number shares it, and each gets its own update.
+  // The limit belongs to the business portfolio: every number shares it.
   for (const n of numbers) ctx.graph.updateNumber(ctx.wabaId, n.id, { whatsapp_business_manager_messaging_limit: to, messaging_limit_tier: to });
-  await ctx.sendManagement([
-    ...numbers.map((n) => qualityUpdate(n, event, { old: from, current: to, portfolio: to })),
-    businessCapabilityUpdate(to),
-  ]);
+  if (event === 'UPGRADE') {
+    await ctx.sendManagement([
+      ...numbers.map((n) => qualityUpdate(n, event, { old: from, current: to, portfolio: to })),
+      businessCapabilityUpdate(to),
+    ]);
+  } else {
+    // A lowered limit announced by business_capability_update alone, as the integer of Meta's example
+    // (2000): it names no number, and every number of the WABA must show it.
+    const count = [...LIMIT_TIERS_BY_COUNT].find(([, tier]) => tier === to)?.[0];
+    await ctx.sendManagement(businessCapabilityUpdate(count !== undefined ? Number(count) : to));
+  }
   ctx.log(`tier: messaging limit ${event} ${from} → ${to}`);
 }
+
 
 async function tier(ctx: ScenarioContext): Promise<void> {
   do {

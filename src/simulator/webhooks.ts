@@ -105,7 +105,8 @@ export function phoneNumberNameUpdate(number: Pick<SimPhoneNumber, 'display_phon
   });
 }
 
-export function businessCapabilityUpdate(portfolioLimit: string): BuiltChange<'business_capability_update'> {
+/** Meta documents the limit as a tier string and shows it as an integer (2000) in its example: both are sent. */
+export function businessCapabilityUpdate(portfolioLimit: string | number): BuiltChange<'business_capability_update'> {
   return buildChange('business_capability_update', { max_daily_conversations_per_business: portfolioLimit });
 }
 

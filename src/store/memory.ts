@@ -1,6 +1,6 @@
 import type {
   AttributeMap, CloseWaitResult, EventWrite, EventWriteResult, FunnelAdvanceResult, HealthRecord, MergeResult, WaitSummary,
-  NumberRef, OpResult, PhoneNumberRecord, Snapshot, Store, StoreOp, TemplateRecord,
+  NumberRef, OpResult, PhoneNumberRecord, Snapshot, Store, StoreOp, TemplateRecord, WabaRecord,
 } from './types.js';
 import { GroupCommit } from './group-commit.js';
 import { KeyTable } from './key-table.js';
@@ -36,6 +36,7 @@ export class MemoryStore implements Store {
   private readonly numbers = new Map<string, Entity<PhoneNumberRecord>>();
   private readonly links = new Map<string, string>();
   private readonly templates = new Map<string, Entity<TemplateRecord>>();
+  private readonly wabas = new Map<string, Entity<WabaRecord>>();
   private readonly health = new Map<string, HealthRecord[]>();
   private readonly waits = new Map<string, Map<string, number>>();
   /** Per customer of a business number: when it last answered (a float per slot), kept replyTtlSeconds. */
@@ -90,6 +91,11 @@ export class MemoryStore implements Store {
         const key = `${op.wabaId}|${op.templateId}`;
         const entity = this.templates.get(key) ?? { record: { wabaId: op.wabaId, templateId: op.templateId, attributes: {} } };
         this.templates.set(key, entity);
+        return mergeInto(entity, op.attributes);
+      }
+      case 'mergeWaba': {
+        const entity = this.wabas.get(op.wabaId) ?? { record: { wabaId: op.wabaId, attributes: {} } };
+        this.wabas.set(op.wabaId, entity);
         return mergeInto(entity, op.attributes);
       }
       case 'removeNumber': {
@@ -234,7 +240,9 @@ export class MemoryStore implements Store {
     for (const e of this.numbers.values()) if (hasAttributes(e.record.attributes)) numbers.push(e.record);
     const templates: TemplateRecord[] = [];
     for (const e of this.templates.values()) if (hasAttributes(e.record.attributes)) templates.push(e.record);
-    return { entityVersion: this.entityVersion, numbers, templates, health: [...this.health.values()].flat(), waits };
+    const wabas: WabaRecord[] = [];
+    for (const e of this.wabas.values()) if (hasAttributes(e.record.attributes)) wabas.push(e.record);
+    return { entityVersion: this.entityVersion, numbers, templates, health: [...this.health.values()].flat(), waits, wabas };
   }
 
   private waitSummaries(): WaitSummary[] {
@@ -314,7 +322,8 @@ export class MemoryStore implements Store {
 function touchesEntities(op: StoreOp, result: OpResult): boolean {
   switch (op.op) {
     case 'mergeNumber':
-    case 'mergeTemplate': {
+    case 'mergeTemplate':
+    case 'mergeWaba': {
       const r = result as MergeResult;
       return Object.keys(op.attributes).length > r.stale.length;
     }

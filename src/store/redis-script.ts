@@ -13,7 +13,8 @@
  *   {p}n:{waba}:d:{digits}  hash  number known only by display digits (same fields)
  *   {p}nl:{waba}            hash  digits → id
  *   {p}t:{waba}:{template}  hash  template: attributes as above; meta _w, _t id, _r
- *   {p}ni, {p}ti            set   keys of the number and template hashes
+ *   {p}b:{waba}             hash  WABA (its portfolio's messaging limit): attributes as above; meta _w
+ *   {p}ni, {p}ti, {p}bi     set   keys of the number, template and WABA hashes
  *   {p}h:{waba}             string JSON {w,at,e:[[type,id,canSend]...]}; {p}hi set of those keys
  *   {p}w:{scope}            zset  customer → openedAt; {p}ws set of scopes with open waits
  *   {p}r:{scope}:{customer} string last reply time, TTL replyTtl
@@ -139,6 +140,7 @@ end
  *   write [dedupeKey|false, op, op…]
  *   ['N', waba, id|false, digits|false, at|false, attributes…]  mergeNumber  → flags (see mergeInto)
  *   ['T', waba, template, at|false, attributes…]                mergeTemplate → flags
+ *   ['W', waba, at|false, attributes…]                         mergeWaba → flags
  *   ['rN', waba, id, at] / ['rT', waba, template, at]           removeNumber / removeTemplate → 1
  *   ['H', waba, JSON entities|false]                            replaceHealth → 1
  *   ['ow', scope, customer, at]                                 openWait → opened
@@ -340,6 +342,14 @@ local function mergeTemplate(op)
   return flags
 end
 
+local function mergeWaba(op)
+  local w, at = op[2], op[3]
+  local key = p .. 'b:' .. w
+  local flags, staleCount, had = mergeInto(key, op, 4, at, { '_w', w })
+  if not had then settle(key, p .. 'bi', false, staleCount < (#op - 3) / (at and 2 or 3)) end
+  return flags
+end
+
 local function addToBucket(series, bucket, by)
   local counts, expiries = p .. 'c:' .. series, p .. 'ct:' .. series
   local time = redis.call('TIME')
@@ -421,6 +431,7 @@ local function run(op)
     return { first, kept or false }
   elseif kind == 'T' then return mergeTemplate(op)
   elseif kind == 'N' then return mergeNumber(op)
+  elseif kind == 'W' then return mergeWaba(op)
   elseif kind == 'cw' then return closeWait(op[2], op[3], op[4], op[5])
   elseif kind == 'ow' then return openWait(op[2], op[3], op[4])
   elseif kind == 'f' then return advanceFunnel(op)
@@ -549,7 +560,7 @@ end
 return 0
 `;
 /**
- * ARGV: prefix. Returns { numbers, templates, health, waits }: entity hashes as flat HGETALL rows,
+ * ARGV: prefix. Returns { numbers, templates, health, waits, wabas }: entity hashes as flat HGETALL rows,
  * health JSON strings, waits as {scope, count, oldest score}. Drops index entries whose key expired.
  */
 export const SNAPSHOT_SCRIPT = `
@@ -578,8 +589,8 @@ for _, scope in ipairs(redis.call('SMEMBERS', p .. 'ws')) do
   end
 end
 local version = redis.call('GET', p .. 'ev') or '0'
-if version == ARGV[2] then return { version, false, false, false, waits } end
-return { version, hashes(p .. 'ni'), hashes(p .. 'ti'), health, waits }
+if version == ARGV[2] then return { version, false, false, false, waits, false } end
+return { version, hashes(p .. 'ni'), hashes(p .. 'ti'), health, waits, hashes(p .. 'bi') }
 `;
 
 /** ARGV: prefix, deadline, before (exclusive). Returns 'late' or [scope, count] for each scope that lost waits. */

@@ -9,7 +9,7 @@ import {
 import {
   StoreUnavailableError,
   type AttributeMap, type EventWrite, type Observed, type EventWriteResult, type HealthRecord, type OpResult, type PhoneNumberRecord,
-  type Snapshot, type Store, type StoreOp, type TemplateRecord, type WaitSummary,
+  type Snapshot, type Store, type StoreOp, type TemplateRecord, type WabaRecord, type WaitSummary,
 } from './types.js';
 
 /** The part of a pino logger the store uses. */
@@ -291,7 +291,9 @@ export class RedisStore implements Store {
   async snapshot(previous?: Snapshot): Promise<Snapshot> {
     const known = previous === undefined ? '' : String(previous.entityVersion);
     const raw = await this.call('snapshot', (s) => s.waStoreSnapshot(this.anchorKey, this.keyPrefix, known));
-    const [version, numberRows, templateRows, healthJson, waitRows] = raw as [string, string[][] | null, string[][] | null, string[] | null, Array<[string, number, string]>];
+    const [version, numberRows, templateRows, healthJson, waitRows, wabaRows] = raw as [
+      string, string[][] | null, string[][] | null, string[] | null, Array<[string, number, string]>, string[][] | null | undefined,
+    ];
     const waits: WaitSummary[] = waitRows.map(([scope, count, oldest]) => ({ scope, count: Number(count), oldestAt: Number(oldest) }));
     // Lua's false arrives as null: the entities have not moved since `previous`.
     if (previous !== undefined && numberRows === null) return { ...previous, waits };
@@ -317,7 +319,13 @@ export class RedisStore implements Store {
       const h = JSON.parse(json) as { w: string; at: number; e: Array<[string, string, string]> };
       for (const [entityType, entityId, canSendMessage] of h.e) health.push({ wabaId: h.w, entityType, entityId, canSendMessage, at: h.at });
     }
-    return { entityVersion: Number(version), numbers, templates, health, waits };
+    const wabas: WabaRecord[] = [];
+    for (const rows of list(wabaRows)) {
+      const { meta, attributes } = readEntity(rows as string[]);
+      if (attributes === undefined || meta._w === undefined) continue;
+      wabas.push({ wabaId: meta._w, attributes });
+    }
+    return { entityVersion: Number(version), numbers, templates, health, waits, wabas };
   }
 
   async readCounts(series: readonly string[], fromBucket: number, toBucket: number): Promise<Record<string, Record<number, number>>> {
@@ -533,6 +541,8 @@ function opToWire(op: StoreOp): unknown[] {
       return withAttributes(['N', op.ref.wabaId, op.ref.phoneNumberId ?? false, op.ref.displayDigits || false], op.attributes);
     case 'mergeTemplate':
       return withAttributes(['T', op.wabaId, op.templateId], op.attributes);
+    case 'mergeWaba':
+      return withAttributes(['W', op.wabaId], op.attributes);
     case 'removeNumber':
       return ['rN', op.wabaId, op.phoneNumberId, String(op.at)];
     case 'removeTemplate':
@@ -585,7 +595,8 @@ function decodeResult(op: StoreOp, raw: unknown): OpResult {
   if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) return decodeNamedResult(op, raw as NamedResult);
   switch (op.op) {
     case 'mergeNumber':
-    case 'mergeTemplate': {
+    case 'mergeTemplate':
+    case 'mergeWaba': {
       // One flag per attribute in the order they were sent: c changed, s stale, . same value.
       const flags = typeof raw === 'string' ? raw : '';
       const changed: string[] = [];
@@ -634,6 +645,7 @@ function decodeNamedResult(op: StoreOp, r: NamedResult): OpResult {
   switch (op.op) {
     case 'mergeNumber':
     case 'mergeTemplate':
+    case 'mergeWaba':
       return { changed: list(r.c) as string[], stale: list(r.s) as string[] };
     case 'closeWait':
       return {

@@ -26,6 +26,11 @@ export type StoreOp =
   | { op: 'mergeNumber'; ref: NumberRef; attributes: AttributeMap }
   /** Merge attributes into a template, last-writer-wins per attribute. */
   | { op: 'mergeTemplate'; wabaId: string; templateId: string; attributes: AttributeMap }
+  /**
+   * Merge attributes into a WABA, last-writer-wins per attribute: its business portfolio's messaging
+   * limit (shared by every number of the portfolio) and the portfolio's id when a source names it.
+   */
+  | { op: 'mergeWaba'; wabaId: string; attributes: AttributeMap }
   /** Remove an entity; observations older than `at` that arrive later stay removed. */
   | { op: 'removeNumber'; wabaId: string; phoneNumberId: string; at: number }
   | { op: 'removeTemplate'; wabaId: string; templateId: string; at: number }
@@ -110,6 +115,12 @@ export interface TemplateRecord {
   attributes: AttributeMap;
 }
 
+/** A WABA's own state: `messagingLimit` (its portfolio's, a tier string), `businessId` (the portfolio). */
+export interface WabaRecord {
+  wabaId: string;
+  attributes: AttributeMap;
+}
+
 export interface HealthRecord {
   wabaId: string;
   entityType: string;
@@ -135,6 +146,7 @@ export interface Snapshot {
   templates: TemplateRecord[];
   health: HealthRecord[];
   waits: WaitSummary[];
+  wabas: WabaRecord[];
 }
 
 export interface Store {

@@ -1,12 +1,13 @@
 import type { z } from 'zod';
 import type {
-  AccountEvent, ExporterEvent, InboundReply, PhoneNumberAttributes, PhoneNumberObserved, TemplateAttributes,
+  AccountEvent, ExporterEvent, InboundReply, MessagingLimitObserved, PhoneNumberAttributes, PhoneNumberObserved,
+  TemplateAttributes,
 } from '../events.js';
 import { contentKey, type KeyHasher } from '../store/keys.js';
 import {
-  ACCOUNT_UPDATE_EVENTS, INTERACTIVE_TYPES, LIMIT_TIERS_BY_COUNT, MESSAGE_STATUSES, MESSAGE_TYPES, NAME_DECISIONS,
+  ACCOUNT_UPDATE_EVENTS, INTERACTIVE_TYPES, isMessagingLimit, isThroughputLevel, MESSAGE_STATUSES, messagingLimitTier, MESSAGE_TYPES, NAME_DECISIONS,
   NAME_REJECTION_REASONS, PRICING_CATEGORIES, PRICING_TYPES, QUALITY_EVENTS, QUALITY_SCORES, TEMPLATE_CATEGORIES,
-  TEMPLATE_REJECTION_REASONS, TEMPLATE_REMOVAL_EVENTS, TEMPLATE_STATUS_EVENTS, TIERS, WABA_BAN_STATES,
+  TEMPLATE_REJECTION_REASONS, TEMPLATE_REMOVAL_EVENTS, TEMPLATE_STATUS_EVENTS, TIERS, UPGRADED_THROUGHPUT_LEVEL, WABA_BAN_STATES,
   META_ID_PROBLEM, isMetaId,
 } from '../domain/index.js';
 import {
@@ -112,21 +113,31 @@ type FieldHandler<F extends KnownField> = (value: FieldValue<F>, ctx: ChangeCont
 const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
   phone_number_quality_update(v, ctx) {
     noteUnknown(ctx, QUALITY_EVENT_SET, 'event', v.event);
-    noteUnknown(ctx, TIER_SET, 'current_limit', v.current_limit);
+    // current_limit now carries the portfolio limit or, for throughput notices, the number's throughput
+    // level (Meta's THROUGHPUT_UPGRADE example sends TIER_UNLIMITED there): a throughput value never
+    // becomes a messaging limit.
+    const current = v.current_limit;
+    const currentIsThroughput = current !== undefined && (isThroughputLevel(current) || v.event === 'THROUGHPUT_UPGRADE');
+    if (current !== undefined && !isThroughputLevel(current)) noteUnknown(ctx, TIER_SET, 'current_limit', current);
     noteUnknown(ctx, TIER_SET, 'old_limit', v.old_limit);
     const portfolioLimit = v.max_daily_conversations_per_business === undefined
       ? undefined
-      : tierOf(v.max_daily_conversations_per_business);
+      : messagingLimitTier(v.max_daily_conversations_per_business);
     noteUnknown(ctx, TIER_SET, 'max_daily_conversations_per_business', portfolioLimit);
 
-    const attributes: Partial<PhoneNumberAttributes> = {};
-    // From webhooks v24.0 the portfolio-wide limit replaces current_limit (deprecated, Feb 2026); every
-    // number of the portfolio shares it, so it is this number's limit too.
-    const limit = portfolioLimit ?? v.current_limit;
-    if (limit !== undefined) attributes.messagingLimit = limit;
+    // The number is known from now on, even when nothing else of it changes (its limit is the portfolio's).
+    const attributes: Partial<PhoneNumberAttributes> = { webhookDisplayPhoneNumber: v.display_phone_number };
     if (v.event === 'FLAGGED') attributes.flagged = true;
     else if (v.event === 'UNFLAGGED') attributes.flagged = false;
-    return [phoneNumberEvent(ctx, v.display_phone_number, attributes), accountEvent(ctx, v.event)];
+    if (v.event === 'THROUGHPUT_UPGRADE') attributes.throughputLevel = UPGRADED_THROUGHPUT_LEVEL;
+    else if (current !== undefined && isThroughputLevel(current)) attributes.throughputLevel = current;
+    const events: ExporterEvent[] = [phoneNumberEvent(ctx, v.display_phone_number, attributes), accountEvent(ctx, v.event)];
+    // The limit belongs to the business portfolio (from webhooks v24.0 max_daily_conversations_per_business;
+    // before, current_limit): it goes to the WABA, shared by all its numbers, as business_capability_update's.
+    const limit = (portfolioLimit !== undefined && isMessagingLimit(portfolioLimit) ? portfolioLimit : undefined)
+      ?? (current !== undefined && !currentIsThroughput && isMessagingLimit(current) ? messagingLimitTier(current) : undefined);
+    if (limit !== undefined) events.push(messagingLimitEvent(ctx, limit));
+    return events;
   },
 
   message_template_status_update(v, ctx) {
@@ -191,15 +202,18 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
   },
 
   business_capability_update(v, ctx) {
-    // Portfolio-level limits: nothing here belongs to one number, so only the account event is produced,
-    // named by the new messaging-limit tier (the deprecated per-phone key counts when it is the only one).
+    // Portfolio-level limits: the messaging limit goes to the WABA and so to every number of it; the
+    // account event is named by the new tier (the deprecated per-phone key counts when it is the only one).
     const perBusiness = v.max_daily_conversations_per_business === undefined
       ? undefined
-      : tierOf(v.max_daily_conversations_per_business);
-    const perPhone = v.max_daily_conversation_per_phone === undefined ? undefined : tierOf(v.max_daily_conversation_per_phone);
+      : messagingLimitTier(v.max_daily_conversations_per_business);
+    const perPhone = v.max_daily_conversation_per_phone === undefined ? undefined : messagingLimitTier(v.max_daily_conversation_per_phone);
     noteUnknown(ctx, TIER_SET, 'max_daily_conversations_per_business', perBusiness);
     noteUnknown(ctx, TIER_SET, 'max_daily_conversation_per_phone', perPhone);
-    return [accountEvent(ctx, perBusiness ?? perPhone ?? 'CAPABILITY_UPDATE')];
+    const limit = perBusiness ?? perPhone;
+    const events: ExporterEvent[] = [accountEvent(ctx, limit ?? 'CAPABILITY_UPDATE')];
+    if (limit !== undefined && isMessagingLimit(limit)) events.push(messagingLimitEvent(ctx, limit));
+    return events;
   },
 
   messages(v, ctx) {
@@ -252,13 +266,14 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
     }
     if (meta !== undefined) {
       // The only payload that names a number by both id and display digits: it links management webhooks
-      // (display digits only) to the number's id. The display text itself is left to the Graph API, whose
+      // (display digits only) to the number's id, and makes a number seen only in messages known (its
+      // whatsapp_phone_number_info). The display text goes to an attribute of its own: the Graph API's
       // formatted "+1 555-078-3881" would otherwise flip with these bare digits in the info labels.
       events.unshift({
         kind: 'phone_number', source: 'webhook', field: 'messages', wabaId: ctx.wabaId,
         phoneNumberId: meta.phone_number_id, displayPhoneNumber: meta.display_phone_number,
         observedAt: newest ?? ctx.observedAt,
-        attributes: {},
+        attributes: { webhookDisplayPhoneNumber: meta.display_phone_number },
       });
     }
     return events;
@@ -303,18 +318,16 @@ function templateNaming(name: string | undefined, language: string | undefined):
   return attributes;
 }
 
+function messagingLimitEvent(ctx: ChangeContext, limit: string): MessagingLimitObserved {
+  return { kind: 'messaging_limit', source: 'webhook', field: ctx.field, wabaId: ctx.wabaId, limit, observedAt: ctx.observedAt };
+}
+
 function accountEvent(ctx: ChangeContext, event: string): AccountEvent {
   return { kind: 'account_event', source: 'webhook', field: ctx.field, wabaId: ctx.wabaId, event, observedAt: ctx.observedAt };
 }
 
 function noteUnknown(ctx: ChangeContext, knownValues: ReadonlySet<string>, attribute: string, value: string | undefined): void {
   if (value !== undefined && !knownValues.has(value)) ctx.unknownValues.add(attribute);
-}
-
-/** A limit as the tier string Meta uses elsewhere: 2000 and "2000" become TIER_2K, -1 TIER_UNLIMITED. */
-function tierOf(limit: string | number): string {
-  const key = String(limit);
-  return LIMIT_TIERS_BY_COUNT.get(key) ?? key;
 }
 
 /** Paths and zod's messages only: zod 4 messages name the expected type or format, never the received value. */

@@ -241,8 +241,13 @@ describe('scenarios', () => {
     const events = a.bodies.map((body) => JSON.parse(body).entry[0].changes.map((c: { field: string; value: { event?: string } }) => `${c.field}:${c.value.event ?? ''}`)).flat();
     expect(events).toEqual(expect.arrayContaining([
       'phone_number_quality_update:FLAGGED', 'phone_number_quality_update:UNFLAGGED', 'phone_number_quality_update:UPGRADE',
-      'phone_number_quality_update:DOWNGRADE', 'message_template_status_update:PAUSED', 'message_template_status_update:DISABLED',
+      'message_template_status_update:PAUSED', 'message_template_status_update:DISABLED',
     ]));
+    // The lowered limit comes from business_capability_update alone, as Meta's example integer.
+    const capability = a.bodies.map((body) => JSON.parse(body).entry[0].changes).flat()
+      .filter((c: { field: string }) => c.field === 'business_capability_update').map((c: { value: unknown }) => c.value);
+    expect(capability).toEqual(expect.arrayContaining([{ max_daily_conversations_per_business: 2000 }]));
+    expect(events).not.toContain('phone_number_quality_update:DOWNGRADE');
     const pauses = a.bodies.filter((body) => body.includes('"PAUSED"')).map((body) => JSON.parse(body).entry[0].changes[0].value.other_info.title);
     expect(pauses).toEqual(['FIRST_PAUSE', 'SECOND_PAUSE']);
   });

@@ -76,7 +76,7 @@ function withoutSince<R extends { attributes: AttributeMap }>(r: R): R {
 
 async function snap(store: Store): Promise<Snapshot> {
   const raw = await store.snapshot();
-  const s = { ...raw, numbers: raw.numbers.map(withoutSince), templates: raw.templates.map(withoutSince) };
+  const s = { ...raw, numbers: raw.numbers.map(withoutSince), templates: raw.templates.map(withoutSince), wabas: raw.wabas.map(withoutSince) };
   const by = <T>(key: (x: T) => string) => (a: T, b: T) => key(a).localeCompare(key(b));
   return {
     entityVersion: s.entityVersion,
@@ -84,6 +84,7 @@ async function snap(store: Store): Promise<Snapshot> {
     templates: [...s.templates].sort(by((t) => `${t.wabaId}|${t.templateId}`)),
     health: [...s.health].sort(by((h) => `${h.wabaId}|${h.entityType}|${h.entityId}`)),
     waits: [...s.waits].sort(by((w) => w.scope)),
+    wabas: [...s.wabas].sort(by((w) => w.wabaId)),
   };
 }
 
@@ -169,6 +170,36 @@ describe.each(factories)('store contract: %s', (_name, make) => {
       await run(store, { op: 'mergeTemplate', wabaId: '999', templateId: 't1', attributes: { name: at('c', 1) } });
       const { templates } = await snap(store);
       expect(templates.map((t) => [t.wabaId, t.templateId, t.attributes.name!.value])).toEqual([['102290129340398', 't1', 'a'], ['102290129340398', 't2', 'b'], ['999', 't1', 'c']]);
+    });
+  });
+
+  describe('WABAs (the business portfolio limit)', () => {
+    const mergeWaba = (attributes: AttributeMap, wabaId = WABA): StoreOp => ({ op: 'mergeWaba', wabaId, attributes });
+
+    it('keeps the newest limit by event time whatever the arrival order, per WABA, and moves the entity version', async () => {
+      const store = make();
+      const empty = await store.snapshot();
+      expect(await one(store, mergeWaba({ messagingLimit: at('TIER_10K', 200) }))).toEqual({ changed: ['messagingLimit'], stale: [] });
+      expect(await one(store, mergeWaba({ messagingLimit: at('TIER_2K', 100), businessId: at('506914307656634', 100) })))
+        .toEqual({ changed: ['businessId'], stale: ['messagingLimit'] });
+      expect(await one(store, mergeWaba({ messagingLimit: at('TIER_250', 300) }, '524126980791429'))).toEqual({ changed: ['messagingLimit'], stale: [] });
+      const s = await snap(store);
+      expect(s.wabas).toEqual([
+        { wabaId: WABA, attributes: { messagingLimit: at('TIER_10K', 200), businessId: at('506914307656634', 100) } },
+        { wabaId: '524126980791429', attributes: { messagingLimit: at('TIER_250', 300) } },
+      ]);
+      expect(s.entityVersion).not.toBe(empty.entityVersion);
+      const fresh = await store.snapshot(empty);
+      expect(fresh.wabas).toHaveLength(2);
+      // A repeat of the same limit at the same time changes nothing and is not stale.
+      expect(await one(store, mergeWaba({ messagingLimit: at('TIER_10K', 200) }))).toEqual({ changed: [], stale: [] });
+    });
+
+    it('skips a redelivered limit change (dedupeKey) together with its other ops', async () => {
+      const store = make();
+      const write: EventWrite = { dedupeKey: 'bcu-1', ops: [mergeWaba({ messagingLimit: at('TIER_2K', 100) })] };
+      expect((await store.apply([write]))[0]).toEqual({ duplicate: false, results: [{ changed: ['messagingLimit'], stale: [] }] });
+      expect((await store.apply([write]))[0]).toEqual({ duplicate: true });
     });
   });
 
@@ -550,6 +581,6 @@ describe.each(factories)('store contract: %s', (_name, make) => {
     const store = make();
     await expect(store.ping()).resolves.toBeUndefined();
     expect(await store.apply([])).toEqual([]);
-    expect(await store.snapshot()).toEqual({ entityVersion: 0, numbers: [], templates: [], health: [], waits: [] });
+    expect(await store.snapshot()).toEqual({ entityVersion: 0, numbers: [], templates: [], health: [], waits: [], wabas: [] });
   });
 });

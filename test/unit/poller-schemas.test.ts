@@ -62,6 +62,7 @@ describe('events from polled objects', () => {
       templates: [{ wabaId: '1', templateId: 't1', attributes: {} }, { wabaId: '2', templateId: 't2', attributes: {} }],
       health: [],
       waits: [],
+      wabas: [],
     };
     expect(removedNumbers(snapshot, '1', new Set(['a']), 50).map((e) => e.phoneNumberId)).toEqual(['b']);
     expect(removedTemplates(snapshot, '1', new Set(), 50)).toEqual([

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isFlagged, messagingLimitOf, renderEntities, renderEntitiesYielding, renderSnapshot } from '../../src/metrics/render.js';
 import type { Snapshot } from '../../src/store/types.js';
 
-const empty: Snapshot = { entityVersion: 0, numbers: [], templates: [], health: [], waits: [] };
+const empty: Snapshot = { entityVersion: 0, numbers: [], templates: [], health: [], waits: [], wabas: [] };
 
 function only(text: string, name: string): string[] {
   return text.split('\n').filter((l) => l.startsWith(name + '{') || l.startsWith(name + ' '));
@@ -31,6 +31,7 @@ describe('renderSnapshot', () => {
       }],
       health: [],
       waits: [{ scope: '102290129340398:106540352242922', count: 2, oldestAt: 940 }],
+      wabas: [],
     };
     const text = renderSnapshot(snapshot, 1000);
     const N = 'waba_id="102290129340398",phone_number_id="106540352242922"';

@@ -8,7 +8,7 @@ import type { PhoneNumberRecord, Snapshot, Store, TemplateRecord } from '../../s
 
 const NOW = 1_764_000_000;
 const WABA = '102290129340398';
-const empty: Snapshot = { entityVersion: 0, numbers: [], templates: [], health: [], waits: [] };
+const empty: Snapshot = { entityVersion: 0, numbers: [], templates: [], health: [], waits: [], wabas: [] };
 
 function input(snapshot: Snapshot | undefined, extra: Partial<StatusPageInput> = {}): StatusPageInput {
   return {

@@ -38,6 +38,15 @@ function expectedDedupeKey(name: string): string {
 const account = (field: string, event: string, observedAt: number, wabaId = WABA) =>
   ({ kind: 'account_event', source: 'webhook', field, wabaId, event, observedAt });
 
+/** The business portfolio's messaging limit, set on the WABA. */
+const portfolioLimit = (field: string, limit: string, observedAt: number) =>
+  ({ kind: 'messaging_limit', source: 'webhook', field, wabaId: WABA, limit, observedAt });
+
+/** A number named by a phone_number_quality_update: known from then on by the digits the webhook gives. */
+function qualityNumber(observedAt: number, attributes: object, displayPhoneNumber = DISPLAY) {
+  return managementNumber('phone_number_quality_update', observedAt, { webhookDisplayPhoneNumber: displayPhoneNumber, ...attributes }, displayPhoneNumber);
+}
+
 function managementNumber(field: string, observedAt: number, attributes: object, displayPhoneNumber = DISPLAY) {
   return { kind: 'phone_number', source: 'webhook', field, wabaId: WABA, displayPhoneNumber, observedAt, attributes };
 }
@@ -49,7 +58,7 @@ function template(field: string, templateId: string, observedAt: number, attribu
 function linkEvent(observedAt: number) {
   return {
     kind: 'phone_number', source: 'webhook', field: 'messages', wabaId: WABA, phoneNumberId: PHONE_NUMBER_ID,
-    displayPhoneNumber: DISPLAY, observedAt, attributes: {},
+    displayPhoneNumber: DISPLAY, observedAt, attributes: { webhookDisplayPhoneNumber: DISPLAY },
   };
 }
 
@@ -128,8 +137,9 @@ describe('a batch of several entries and changes', () => {
 
   it('parses the valid changes around the invalid one, with entry.time given as a string', () => {
     expect(changes[0]!.events).toStrictEqual([
-      managementNumber('phone_number_quality_update', 1752503520, { messagingLimit: 'TIER_10K', flagged: true }),
+      qualityNumber(1752503520, { flagged: true }),
       account('phone_number_quality_update', 'FLAGGED', 1752503520),
+      portfolioLimit('phone_number_quality_update', 'TIER_10K', 1752503520),
     ]);
     expect(changes[3]!.events).toStrictEqual([
       template('message_template_quality_update', '1230993311724416', 1752503521,
@@ -155,48 +165,58 @@ describe('a batch of several entries and changes', () => {
 describe('phone_number_quality_update', () => {
   const field = 'phone_number_quality_update';
 
-  it("reads Meta's example (object last, value before field)", () => {
+  it("reads Meta's example (object last, value before field): THROUGHPUT_UPGRADE sets throughput HIGH, and its current_limit is no messaging limit", () => {
     const change = only('phone-number-quality-throughput-upgrade');
     expect(change).toStrictEqual({
       field, wabaId: WABA, outcome: 'ok', unknownValues: [],
       dedupeKey: expectedDedupeKey('phone-number-quality-throughput-upgrade'),
       events: [
-        managementNumber(field, 1748454394, { messagingLimit: 'TIER_UNLIMITED' }),
+        qualityNumber(1748454394, { throughputLevel: 'HIGH' }),
         account(field, 'THROUGHPUT_UPGRADE', 1748454394),
       ],
     });
   });
 
-  it('marks the number flagged on FLAGGED and unflagged on UNFLAGGED (legacy shape)', () => {
+  it('takes a throughput level in current_limit as the throughput level, never as a limit', () => {
+    const change = parse(managementBody(field, { display_phone_number: DISPLAY, event: 'ONBOARDING', current_limit: 'STANDARD' })).changes[0]!;
+    expect(change.events).toStrictEqual([
+      qualityNumber(1771430400, { throughputLevel: 'STANDARD' }),
+      account(field, 'ONBOARDING', 1771430400),
+    ]);
+    expect(change.unknownValues).toStrictEqual([]);
+  });
+
+  it('marks the number flagged on FLAGGED and unflagged on UNFLAGGED (legacy shape); the limit goes to the portfolio', () => {
     expect(only('phone-number-quality-flagged-legacy').events).toStrictEqual([
-      managementNumber(field, 1739321024, { messagingLimit: 'TIER_10K', flagged: true }, '16505551111'),
+      qualityNumber(1739321024, { flagged: true }, '16505551111'),
       account(field, 'FLAGGED', 1739321024),
+      portfolioLimit(field, 'TIER_10K', 1739321024),
     ]);
     expect(only('phone-number-quality-unflagged-legacy').events).toStrictEqual([
-      managementNumber(field, 1739925824, { messagingLimit: 'TIER_10K', flagged: false }, '16505551111'),
+      qualityNumber(1739925824, { flagged: false }, '16505551111'),
       account(field, 'UNFLAGGED', 1739925824),
+      portfolioLimit(field, 'TIER_10K', 1739925824),
     ]);
   });
 
   it('leaves flagged unset for other events', () => {
-    expect(only('phone-number-quality-downgrade').events[0]).toStrictEqual(
-      managementNumber(field, 1762240000, { messagingLimit: 'TIER_2K' }),
-    );
+    expect(only('phone-number-quality-downgrade').events[0]).toStrictEqual(qualityNumber(1762240000, {}));
   });
 
-  it('takes the limit from max_daily_conversations_per_business when present, else current_limit', () => {
+  it('takes the portfolio limit from max_daily_conversations_per_business when present, else current_limit', () => {
     expect(only('phone-number-quality-portfolio-limit').events).toStrictEqual([
-      managementNumber(field, 1771430400, { messagingLimit: 'TIER_100K' }),
+      qualityNumber(1771430400, {}),
       account(field, 'UPGRADE', 1771430400),
+      portfolioLimit(field, 'TIER_100K', 1771430400),
     ]);
     const both = parse(managementBody(field, {
       display_phone_number: DISPLAY, event: 'UPGRADE', current_limit: 'TIER_10K', max_daily_conversations_per_business: 'TIER_250',
     })).changes[0]!;
-    expect(both.events[0]).toMatchObject({ attributes: { messagingLimit: 'TIER_250' } });
+    expect(both.events[2]).toStrictEqual(portfolioLimit(field, 'TIER_250', 1771430400));
     const numeric = parse(managementBody(field, {
       display_phone_number: DISPLAY, event: 'UPGRADE', max_daily_conversations_per_business: 2000,
     })).changes[0]!;
-    expect(numeric.events[0]).toMatchObject({ attributes: { messagingLimit: 'TIER_2K' } });
+    expect(numeric.events[2]).toStrictEqual(portfolioLimit(field, 'TIER_2K', 1771430400));
     expect(numeric.unknownValues).toStrictEqual([]);
   });
 
@@ -205,8 +225,9 @@ describe('phone_number_quality_update', () => {
     expect(change.outcome).toBe('ok');
     expect(change.unknownValues).toStrictEqual(['event', 'current_limit']);
     expect(change.events).toStrictEqual([
-      managementNumber(field, 1771430400, { messagingLimit: 'TIER_5K' }),
+      qualityNumber(1771430400, {}),
       account(field, 'QUALITY_REVIEW', 1771430400),
+      portfolioLimit(field, 'TIER_5K', 1771430400),
     ]);
   });
 
@@ -355,14 +376,20 @@ describe('account_update', () => {
 describe('business_capability_update', () => {
   const field = 'business_capability_update';
 
-  it('counts the portfolio limit as a tier and touches no number', () => {
-    expect(only('business-capability-update').events).toStrictEqual([account(field, 'TIER_2K', 1739321024)]);
-    expect(only('business-capability-update-tier').events).toStrictEqual([account(field, 'TIER_10K', 1771430400)]);
+  it('counts the portfolio limit as a tier and sets it on the WABA, integer or tier string', () => {
+    expect(only('business-capability-update').events).toStrictEqual([
+      account(field, 'TIER_2K', 1739321024), portfolioLimit(field, 'TIER_2K', 1739321024),
+    ]);
+    expect(only('business-capability-update-tier').events).toStrictEqual([
+      account(field, 'TIER_10K', 1771430400), portfolioLimit(field, 'TIER_10K', 1771430400),
+    ]);
+    expect(parse(managementBody(field, { max_daily_conversations_per_business: 'UNLIMITED' })).changes[0]!.events)
+      .toStrictEqual([account(field, 'TIER_UNLIMITED', 1771430400), portfolioLimit(field, 'TIER_UNLIMITED', 1771430400)]);
   });
 
   it('uses the deprecated per-phone limit when it is the only one, and a generic event when there is none', () => {
     expect(parse(managementBody(field, { max_daily_conversation_per_phone: -1 })).changes[0]!.events)
-      .toStrictEqual([account(field, 'TIER_UNLIMITED', 1771430400)]);
+      .toStrictEqual([account(field, 'TIER_UNLIMITED', 1771430400), portfolioLimit(field, 'TIER_UNLIMITED', 1771430400)]);
     expect(parse(managementBody(field, { max_phone_numbers_per_waba: 25 })).changes[0]!.events)
       .toStrictEqual([account(field, 'CAPABILITY_UPDATE', 1771430400)]);
     const odd = parse(managementBody(field, { max_daily_conversations_per_business: 5000 })).changes[0]!;

@@ -1,0 +1,122 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTestExporter, type TestExporter } from '../support/exporter.js';
+import { select } from '../support/metrics.js';
+import { startRedis, type TestRedis } from '../support/redis.js';
+
+/**
+ * Shapes of real deliveries (issue 17), replayed from test/fixtures/webhooks over HTTP: what an
+ * operator sees on /metrics, with the memory and the Redis store alike.
+ */
+
+const WABA = '102290129340398';
+const PHONE_ID = '106540352242922';
+const OTHER_PHONE_ID = '110200345501442';
+
+type Body = { object: string; entry: Array<{ id: string; time?: number | string; changes: Array<{ field: string; value: Record<string, unknown> }> }> };
+
+function fixture(name: string): Body {
+  return JSON.parse(readFileSync(new URL(`../fixtures/webhooks/${name}.json`, import.meta.url), 'utf8')) as Body;
+}
+
+/** A fixture with entry.time (and optionally the value) changed: another delivery of the same kind. */
+function at(name: string, time: number, value: Record<string, unknown> = {}): Body {
+  const body = fixture(name);
+  body.entry[0]!.time = time;
+  Object.assign(body.entry[0]!.changes[0]!.value, value);
+  return body;
+}
+
+function inbound(phoneNumberId: string, display: string, customer: string, id: string, timestamp: number): Body {
+  return {
+    object: 'whatsapp_business_account',
+    entry: [{
+      id: WABA,
+      changes: [{
+        field: 'messages',
+        value: {
+          messaging_product: 'whatsapp',
+          metadata: { display_phone_number: display, phone_number_id: phoneNumberId },
+          contacts: [{ profile: { name: 'Kerry Fisher' }, wa_id: customer }],
+          messages: [{ from: customer, id, timestamp: String(timestamp), type: 'text', text: { body: 'Hello' } }],
+        },
+      }],
+    }],
+  };
+}
+
+type StoreKind = 'memory' | 'redis';
+
+describe.each<StoreKind>(['memory', 'redis'])('webhook fidelity with the %s store', (kind) => {
+  let redis: TestRedis | undefined;
+  let t: TestExporter;
+
+  beforeAll(async () => {
+    if (kind === 'redis') redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  afterEach(async () => {
+    await t?.stop();
+  });
+
+  async function start(env: Record<string, string> = {}): Promise<TestExporter> {
+    t = await startTestExporter({ ...(redis ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `f${Math.random().toString(36).slice(2, 8)}:` } : {}), ...env });
+    return t;
+  }
+
+  async function post(body: Body | string): Promise<void> {
+    expect((await t.post(body)).status).toBe(200);
+  }
+
+  async function limitOf(phoneNumberId: string): Promise<number | undefined> {
+    return select(await t.scrape(), 'whatsapp_phone_number_messaging_limit', { waba_id: WABA, phone_number_id: phoneNumberId })[0]?.value;
+  }
+
+  describe('the business portfolio messaging limit', () => {
+    it('applies business_capability_update to every number of the WABA, known now or learned later, newest by event time', async () => {
+      await start();
+      await post(inbound(PHONE_ID, '15550783881', '16315551181', 'wamid.A1', 1771000000));
+      // Meta's example: the integer 2000.
+      await post(fixture('business-capability-update'));
+      expect(await limitOf(PHONE_ID)).toBe(2000);
+      // A tier string, later by event time.
+      await post(fixture('business-capability-update-tier'));
+      expect(await limitOf(PHONE_ID)).toBe(10_000);
+      // An older change arriving late does not win.
+      await post(at('business-capability-update', 1739321000, { max_daily_conversations_per_business: 250 }));
+      expect(await limitOf(PHONE_ID)).toBe(10_000);
+      // A number first seen after the limit arrived shows it too.
+      await post(inbound(OTHER_PHONE_ID, '15550783882', '16315551182', 'wamid.A2', 1771000100));
+      expect(await limitOf(OTHER_PHONE_ID)).toBe(10_000);
+    });
+
+    it('lowers the limit of every number from either source, so WhatsAppPhoneNumberMessagingLimitLowered sees it from both', async () => {
+      await start();
+      await post(inbound(PHONE_ID, '15550783881', '16315551181', 'wamid.B1', 1771000000));
+      await post(inbound(OTHER_PHONE_ID, '15550783882', '16315551182', 'wamid.B2', 1771000000));
+      await post(at('phone-number-quality-portfolio-limit', 1771430400));
+      expect([await limitOf(PHONE_ID), await limitOf(OTHER_PHONE_ID)]).toEqual([100_000, 100_000]);
+      // business_capability_update lowers it for both numbers, although phone_number_quality_update named only one.
+      await post(at('business-capability-update-tier', 1771430500));
+      expect([await limitOf(PHONE_ID), await limitOf(OTHER_PHONE_ID)]).toEqual([10_000, 10_000]);
+      // And phone_number_quality_update lowers it again for both.
+      await post(at('phone-number-quality-portfolio-limit', 1771430600, { event: 'DOWNGRADE', max_daily_conversations_per_business: 'TIER_2K' }));
+      expect([await limitOf(PHONE_ID), await limitOf(OTHER_PHONE_ID)]).toEqual([2000, 2000]);
+      const events = select(await t.scrape(), 'whatsapp_account_events_total', { waba_id: WABA });
+      expect(events.filter((s) => s.labels.field === 'business_capability_update').map((s) => s.labels.event)).toEqual(['TIER_10K']);
+    });
+
+    it('never writes a throughput level into the messaging limit: THROUGHPUT_UPGRADE sets the throughput level HIGH', async () => {
+      await start();
+      await post(inbound(PHONE_ID, '15550783881', '16315551181', 'wamid.C1', 1748000000));
+      await post(at('business-capability-update', 1748000000));
+      // Meta's example: current_limit TIER_UNLIMITED with THROUGHPUT_UPGRADE is the number's throughput.
+      await post(fixture('phone-number-quality-throughput-upgrade'));
+      expect(await limitOf(PHONE_ID)).toBe(2000);
+      const throughput = select(await t.scrape(), 'whatsapp_phone_number_throughput_level', { waba_id: WABA, phone_number_id: PHONE_ID });
+      expect(throughput.map((s) => [s.labels.level, s.value])).toEqual([['HIGH', 1]]);
+    });
+  });
+});
