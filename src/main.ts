@@ -34,6 +34,23 @@ export interface StartOptions {
   store?: Store;
   /** Default true; false in tests that read a registry without process metrics noise. */
   defaultMetrics?: boolean;
+  /** Warnings from checkConfig, logged once the logger exists. */
+  configWarnings?: readonly string[];
+  /** Default process.env; read for KUBERNETES_SERVICE_HOST. */
+  env?: NodeJS.ProcessEnv;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
+
+/**
+ * The private listener serves the status page, dead letters and reports: open beyond loopback
+ * without auth it is open to whoever reaches the host. Kubernetes keeps the 0.0.0.0 default (the
+ * NetworkPolicy and the cluster network stand in front), so only elsewhere is it worth a warning.
+ */
+export function privateListenerWarning(metrics: Config['metrics'], env: NodeJS.ProcessEnv): string | undefined {
+  if (LOOPBACK.test(metrics.host) || metrics.bearerToken !== undefined || metrics.basicAuth !== undefined) return undefined;
+  if (env.KUBERNETES_SERVICE_HOST) return undefined;
+  return `the private listener (/metrics, status page, reports) listens on ${metrics.host} without auth: anyone who reaches port ${metrics.port} reads it. Set METRICS_HOST=127.0.0.1, or METRICS_BEARER_TOKEN or METRICS_BASIC_AUTH`;
 }
 
 /** The version in package.json, found from src/ (tests) and from dist/src/ (the built bin) alike. */
@@ -118,6 +135,9 @@ export async function startExporter(config: Config, options: StartOptions = {}):
   const stopWatchingStore = watchStore(store, metrics, logger);
 
   logger.info({ webhook: webhookUrl, metrics: metricsUrl, store: store.kind, poller: pollerEnabled }, 'whatsapp-exporter started');
+  for (const warning of options.configWarnings ?? []) logger.warn(warning);
+  const exposed = privateListenerWarning(config.metrics, options.env ?? process.env);
+  if (exposed) logger.warn(exposed);
   let stopping: Promise<void> | undefined;
   return {
     webhookUrl, metricsUrl, store, metrics, ingest,

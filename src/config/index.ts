@@ -1,3 +1,4 @@
 export { configSchema, wabaSchema, type Config, type WabaConfig } from './schema.js';
 export { funnelSchema, stepMatcherSchema, type FunnelConfig, type StepMatcher } from './funnels.js';
-export { loadConfig, ConfigError, ENV_VARS, secretValues, type LoadOptions } from './load.js';
+export { checkConfig, loadConfig, ConfigError, ENV_VARS, secretValues, type LoadOptions } from './load.js';
+export { configWarnings, didYouMean } from './explain.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
+import { configWarnings, explainIssue } from './explain.js';
 import { configSchema, type Config } from './schema.js';
 
 type Conversion = 'string' | 'list' | 'int' | 'number' | 'bool' | 'basicAuth' | 'wabaIds';
@@ -79,21 +79,18 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   }
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.map(String);
-  const key = path.join('.') || '(root)';
-  const envVar = ENV_VARS.find((e) => e.path.join('.') === path.slice(0, e.path.length).join('.'));
-  const where = envVar ? `${key} (env ${envVar.env})` : key;
-  return `${where}: ${issue.message}`;
-}
-
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   configFile?: string;
 }
 
 /** Reads the YAML file (if any), lays the environment over it and validates both with one schema. */
-export function loadConfig({ env = process.env, configFile }: LoadOptions = {}): Config {
+export function loadConfig(options: LoadOptions = {}): Config {
+  return checkConfig(options).config;
+}
+
+/** loadConfig, plus the warnings about settings that do nothing (said by check-config and at start). */
+export function checkConfig({ env = process.env, configFile }: LoadOptions = {}): { config: Config; warnings: string[] } {
   const problems: string[] = [];
   let raw: Record<string, unknown> = {};
   if (configFile) {
@@ -107,11 +104,21 @@ export function loadConfig({ env = process.env, configFile }: LoadOptions = {}):
       problems.push(`${configFile}: ${(err as Error).message}`);
     }
   }
+  // Which variable wrote which value, so an issue names a variable only where it set the value.
+  const fromEnv = new Map<string, string>();
   for (const e of ENV_VARS) {
     const value = env[e.env];
     if (value === undefined || value === '') continue;
     try {
-      setPath(raw, e.path, convert(value, e.as, e.env));
+      const converted = convert(value, e.as, e.env);
+      setPath(raw, e.path, converted);
+      const key = e.path.join('.');
+      fromEnv.set(key, e.env);
+      if (e.as === 'list') (converted as unknown[]).forEach((_, i) => fromEnv.set(`${key}.${i}`, e.env));
+      if (e.as === 'wabaIds') {
+        const added = new Set(converted as unknown[]);
+        (raw.wabas as unknown[]).forEach((w, i) => { if (added.has(w)) fromEnv.set(`wabas.${i}.id`, e.env); });
+      }
     } catch (err) {
       if (err instanceof ConfigError) problems.push(...err.problems);
       else throw err;
@@ -119,8 +126,10 @@ export function loadConfig({ env = process.env, configFile }: LoadOptions = {}):
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const result = configSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(result.error.issues.map(describeIssue));
-  return result.data;
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.flatMap((issue) => explainIssue(issue, { raw, fromEnv, envVars: ENV_VARS, schema: configSchema })));
+  }
+  return { config: result.data, warnings: configWarnings(result.data, fromEnv) };
 }
 
 /** Names of every configured value that must never be logged, for the logger's redaction and the leak scans. */

@@ -23,6 +23,11 @@ Options:
   --rate N              new conversations per real minute (default 30)
   --loop                start management scenarios again when they end
 
+Environment variables:
+  WHATSAPP_APP_SECRET    default of --app-secret (the first of a comma-separated list)
+  WHATSAPP_ACCESS_TOKEN  default of --access-token
+  LOG_LEVEL              pino log level (default info)
+
 Scenarios:
 ${SCENARIO_NAMES.map((n) => `  ${n.padEnd(16)} ${SCENARIO_DESCRIPTIONS[n]}`).join('\n')}
 `;
@@ -145,14 +150,33 @@ export interface DemoOptions {
   signal?: AbortSignal;
   /** Default 3600: a simulated hour per second, so a flagged number recovers in about three minutes. */
   speed?: number;
-  /** Preferred ports; taken ones fall back to free ports. */
+  /** Preferred ports; taken ones fall back to free ports unless exactPorts. */
   webhookPort?: number;
   metricsPort?: number;
+  /** The ports given are the user's choice (METRICS_PORT, WEBHOOK_PORT): bind exactly those, fail when taken. */
+  exactPorts?: boolean;
   pollIntervalSeconds?: number;
   logger?: Logger;
   out?: NodeJS.WritableStream;
   /** Called once everything runs, with the URLs printed. */
   onReady?: (urls: { webhookUrl: string; metricsUrl: string; graphUrl: string }) => void;
+}
+
+/**
+ * The demo's ports from METRICS_PORT and WEBHOOK_PORT: someone pointing a local Prometheus or
+ * Grafana at the demo needs ports that stay put, so chosen ones are bound exactly.
+ */
+export function demoPortsFromEnv(env: NodeJS.ProcessEnv): Pick<DemoOptions, 'webhookPort' | 'metricsPort' | 'exactPorts'> {
+  const read = (name: string): number | undefined => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${name}: "${raw}" is not a port; use a number from 1 to 65535, or unset it for the default`);
+    return n;
+  };
+  const webhookPort = read('WEBHOOK_PORT');
+  const metricsPort = read('METRICS_PORT');
+  return { ...(webhookPort !== undefined ? { webhookPort } : {}), ...(metricsPort !== undefined ? { metricsPort } : {}), exactPorts: true };
 }
 
 /**
@@ -168,7 +192,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   const { startExporter } = await import('../main.js');
 
   const graph = await startGraphApiSimulator({ accessToken, state: demoState(DEMO_WABA_ID), host, requestsPerHour: 5000 });
-  const [webhookPort, metricsPort] = [await portOrFree(host, options.webhookPort ?? 8080), await portOrFree(host, options.metricsPort ?? 9464)];
+  const pick = (port: number | undefined, fallback: number) => (port !== undefined && options.exactPorts ? Promise.resolve(port) : portOrFree(host, port ?? fallback));
+  const [webhookPort, metricsPort] = [await pick(options.webhookPort, 8080), await pick(options.metricsPort, 9464)];
   const config = configSchema.parse({
     webhook: { host, port: webhookPort, appSecrets: [appSecret], verifyToken: 'demo-verify-token' },
     metrics: { host, port: metricsPort === webhookPort ? 0 : metricsPort },

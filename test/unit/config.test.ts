@@ -46,8 +46,8 @@ describe('loadConfig', () => {
     const problems = problemsOf(() => loadConfig({ env: { WEBHOOK_PORT: 'eighty', METRICS_PORT: '70000' } }));
     expect(problems).toContain('WEBHOOK_PORT: "eighty" is not a number');
     const again = problemsOf(() => loadConfig({ env: { METRICS_PORT: '70000' } }));
-    expect(again.some((p) => p.startsWith('webhook.appSecrets (env WHATSAPP_APP_SECRET)'))).toBe(true);
-    expect(again.some((p) => p.startsWith('webhook.verifyToken (env WHATSAPP_VERIFY_TOKEN)'))).toBe(true);
+    expect(again.some((p) => p.startsWith('webhook.appSecrets is missing: set WHATSAPP_APP_SECRET'))).toBe(true);
+    expect(again.some((p) => p.startsWith('webhook.verifyToken is missing: set WHATSAPP_VERIFY_TOKEN'))).toBe(true);
     expect(again.some((p) => p.startsWith('metrics.port (env METRICS_PORT)'))).toBe(true);
   });
 
