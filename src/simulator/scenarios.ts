@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { LIMIT_TIERS_BY_COUNT } from '../domain/index.js';
 import { seededRandom, type GraphApiState, type SimPhoneNumber, type SimTemplate } from './state.js';
 import {
-  businessCapabilityUpdate, envelope, inboundMessages, qualityUpdate, sendWebhook, statuses, templateQualityUpdate,
+  businessCapabilityUpdate, envelope, inboundMessages, partnerAccountUpdate, qualityUpdate, sendWebhook, statuses, templateQualityUpdate,
   templateStatusUpdate, type BuiltChange, type SimCustomer,
 } from './webhooks.js';
 
@@ -24,7 +24,7 @@ export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 export const SCENARIO_DESCRIPTIONS: Record<ScenarioName, string> = {
   quality: 'a number slides GREEN → YELLOW → RED → FLAGGED and recovers after 7 days',
   template_pause: 'a marketing template is paused for 3 hours, then 6, then disabled (and recreated when looping)',
-  tier: 'a messaging-limit tier upgrade, then a downgrade',
+  tier: 'a solution partner is added, then a portfolio messaging-limit upgrade and a downgrade (business_capability_update)',
   conversations: 'steady customer messages and business replies (sent/delivered/read, some failed)',
   duplicates: 'redelivered and out-of-order webhooks',
 };
@@ -131,9 +131,12 @@ export class ScenarioContext {
     return body;
   }
 
-  /** Management webhooks carry entry.time. */
-  sendManagement(changes: BuiltChange | BuiltChange[]): Promise<Buffer> {
-    return this.send(changes, this.now());
+  /** Management webhooks carry entry.time. `entryId` replaces the WABA in entry.id (a partner's delivery). */
+  async sendManagement(changes: BuiltChange | BuiltChange[], entryId?: string): Promise<Buffer> {
+    if (entryId === undefined) return this.send(changes, this.now());
+    const body = Buffer.from(JSON.stringify(envelope(entryId, Array.isArray(changes) ? changes : [changes], this.now())));
+    await this.deliver(body);
+    return body;
   }
 
   async redeliver(body: Buffer): Promise<void> {
@@ -268,7 +271,14 @@ async function setPortfolioLimit(ctx: ScenarioContext, from: string, to: string,
 }
 
 
+/** The solution partner of the demo: its business id is what entry.id carries in its deliveries. */
+const DEMO_PARTNER = { appId: '1282154752959442', businessId: '1006849074698432' };
+
 async function tier(ctx: ScenarioContext): Promise<void> {
+  // A solution partner onboards the WABA: the exporter must count it for the WABA, not the partner.
+  const waba = ctx.graph.waba(ctx.wabaId);
+  await ctx.sendManagement(partnerAccountUpdate('PARTNER_ADDED', { wabaId: ctx.wabaId, ownerBusinessId: waba.businessId }, DEMO_PARTNER), DEMO_PARTNER.businessId);
+  ctx.log('tier: solution partner added (delivered to the partner)');
   do {
     const n = firstNumber(ctx, 0);
     if (!n) return;

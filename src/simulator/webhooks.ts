@@ -105,6 +105,22 @@ export function phoneNumberNameUpdate(number: Pick<SimPhoneNumber, 'display_phon
   });
 }
 
+/**
+ * A partner's account_update: delivered to the solution partner with its own business id in entry.id,
+ * the WABA the event is about in waba_info.waba_id and the WABA's owner (its business portfolio) beside it.
+ */
+export function partnerAccountUpdate(
+  event: string, waba: { wabaId: string; ownerBusinessId: string }, partner: { appId: string; businessId: string },
+): BuiltChange<'account_update'> {
+  return buildChange('account_update', {
+    event,
+    waba_info: {
+      waba_id: waba.wabaId, owner_business_id: waba.ownerBusinessId,
+      partner_app_id: partner.appId, solution_partner_business_ids: [partner.businessId],
+    },
+  });
+}
+
 /** Meta documents the limit as a tier string and shows it as an integer (2000) in its example: both are sent. */
 export function businessCapabilityUpdate(portfolioLimit: string | number): BuiltChange<'business_capability_update'> {
   return buildChange('business_capability_update', { max_daily_conversations_per_business: portfolioLimit });

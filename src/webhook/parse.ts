@@ -39,6 +39,7 @@ const PRICING_TYPE_SET = known(PRICING_TYPES);
 
 interface ChangeContext {
   field: KnownField;
+  /** entry.id, unless the value names the WABA itself (account_update's waba_info.waba_id). */
   wabaId: string;
   /** entry.time, or the arrival time when Meta omits it. */
   observedAt: number;
@@ -87,7 +88,8 @@ function parseChange(entry: WebhookEntry, change: WebhookChange, hashKey: KeyHas
   if (!result.ok) {
     return { field, wabaId, outcome: 'invalid', events: [], unknownValues: [], problems: describeIssues(result.issues) };
   }
-  const parsed: ParsedChange = { field, wabaId, outcome: 'ok', events: result.events, unknownValues: [...ctx.unknownValues] };
+  // The handler may attribute the change to another WABA than entry.id (a partner's account_update).
+  const parsed: ParsedChange = { field, wabaId: ctx.wabaId, outcome: 'ok', events: result.events, unknownValues: [...ctx.unknownValues] };
   // Management changes carry no id of their own: a redelivery is recognised by its content. entry.time is part
   // of it (two genuine FLAGGED events differ only there), and never receivedAt, which differs on every redelivery.
   // The content is what the schema kept: fields Meta adds later (of any depth) neither change the key nor
@@ -190,6 +192,9 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
   },
 
   account_update(v, ctx) {
+    // Delivered to a solution partner, entry.id is the partner's business id and waba_info.waba_id the WABA
+    // the event is about (PARTNER_ADDED, PARTNER_APP_INSTALLED, ACCOUNT_VIOLATION routed to the partner, ...).
+    if (v.waba_info?.waba_id !== undefined) ctx.wabaId = v.waba_info.waba_id;
     noteUnknown(ctx, ACCOUNT_EVENT_SET, 'event', v.event);
     // Only the account event is derived. ban_info, restriction_info and violation_info describe the WABA, not a
     // number, and no documented payload ties them to phone_number, so no number state is inferred from them.

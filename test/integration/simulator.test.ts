@@ -248,6 +248,10 @@ describe('scenarios', () => {
       .filter((c: { field: string }) => c.field === 'business_capability_update').map((c: { value: unknown }) => c.value);
     expect(capability).toEqual(expect.arrayContaining([{ max_daily_conversations_per_business: 2000 }]));
     expect(events).not.toContain('phone_number_quality_update:DOWNGRADE');
+    // A partner's delivery: entry.id is the partner business, waba_info.waba_id the WABA.
+    const partner = a.bodies.map((body) => JSON.parse(body).entry[0]).find((e: { changes: Array<{ field: string }> }) => e.changes[0]!.field === 'account_update');
+    expect(partner.id).not.toBe(WABA);
+    expect(partner.changes[0].value).toMatchObject({ event: 'PARTNER_ADDED', waba_info: { waba_id: WABA } });
     const pauses = a.bodies.filter((body) => body.includes('"PAUSED"')).map((body) => JSON.parse(body).entry[0].changes[0].value.other_info.title);
     expect(pauses).toEqual(['FIRST_PAUSE', 'SECOND_PAUSE']);
   });

@@ -119,4 +119,15 @@ describe.each<StoreKind>(['memory', 'redis'])('webhook fidelity with the %s stor
       expect(throughput.map((s) => [s.labels.level, s.value])).toEqual([['HIGH', 1]]);
     });
   });
+
+  describe("a solution partner's account_update", () => {
+    it('is attributed to waba_info.waba_id, not to the partner business id in entry.id', async () => {
+      await start();
+      await post(fixture('account-update-partner-added'));
+      const s = await t.scrape();
+      const events = select(s, 'whatsapp_account_events_total', { field: 'account_update' });
+      expect(events.map((e) => [e.labels.waba_id, e.labels.event, e.value])).toEqual([[WABA, 'PARTNER_ADDED', 1]]);
+      expect(select(s, 'whatsapp_webhook_last_received_timestamp_seconds').map((e) => e.labels.waba_id)).toEqual([WABA]);
+    });
+  });
 });
