@@ -27,6 +27,14 @@ export interface PhoneNumberAttributes {
    * flip with these bare digits.
    */
   webhookDisplayPhoneNumber: string;
+  /** CLOUD_API, ON_PREMISE, NOT_APPLICABLE (polled). */
+  platformType: string;
+  /** Coexistence: the number is also on the WhatsApp Business app (throughput capped at 20 messages/s). */
+  onBizApp: boolean;
+  officialBusinessAccount: boolean;
+  codeVerificationStatus: string;
+  /** Which callback URL receives the number's messages webhooks: phone_number, whatsapp_business_account or application. */
+  webhookTarget: string;
 }
 
 export interface TemplateAttributes {

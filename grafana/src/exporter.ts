@@ -214,6 +214,74 @@ function polling(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
     );
 }
 
+/** What keeps webhooks and polling working at all: subscribed apps, the app's fields, the token. */
+function subscriptions(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
+  const c = catalogue;
+  return d
+    .withRow(row('Subscriptions and token'))
+    .withPanel(
+      stat({
+        title: 'Apps subscribed',
+        description: 'Apps subscribed to each WABA\'s webhooks (GET /{WABA_ID}/subscribed_apps). 0 means Meta sends the WABA\'s webhooks to no one.',
+        unit: 'none',
+      })
+        .span(6)
+        .withTarget(instantQuery(gauge(c.wabaSubscribedApps, BY_JOB_WABA), '{{waba_id}}'))
+        .thresholds(healthyAtLeast(1)),
+    )
+    .withPanel(
+      stateTimeline(
+        { title: 'Exporter\'s app subscribed', description: 'Whether the exporter\'s own app (graph.appId) is among each WABA\'s subscribed apps.' },
+        booleanMappings('subscribed', 'not subscribed'),
+        gauge(c.wabaOwnAppSubscribed, BY_JOB_WABA),
+        '{{waba_id}}',
+      ).span(6),
+    )
+    .withPanel(
+      stateTimeline(
+        {
+          title: 'Webhook fields subscribed',
+          description: 'Whether the exporter\'s app is subscribed to each webhook field the monitor needs (graph.requiredWebhookFields); account_update missing silences every ban alert.',
+        },
+        booleanMappings('subscribed', 'missing'),
+        gauge(c.appWebhookFieldSubscribed, BY_JOB),
+        '{{field}}',
+      ).span(12),
+    )
+    .withPanel(
+      stat({
+        title: 'Token expires in',
+        description: 'Time until the access token used for each WABA expires, from debug_token; no value for a token that never expires.',
+        unit: 's',
+      })
+        .span(6)
+        .withTarget(instantQuery(`${gauge(c.graphApiTokenExpiry, BY_JOB_WABA)} - time()`, '{{waba_id}}'))
+        .thresholds(healthyAtLeast(7 * 86400)),
+    )
+    .withPanel(
+      stateTimeline(
+        { title: 'Token covers WABA', description: 'Whether the token\'s permissions cover each WABA, per debug_token granular_scopes, by permission.' },
+        booleanMappings('covered', 'not covered'),
+        gauge(c.graphApiTokenWabaScope, BY_JOB_WABA),
+        '{{waba_id}} {{scope}}',
+      ).span(6),
+    )
+    .withPanel(
+      labelStat(
+        { title: 'Account review', description: 'The WABA\'s account_review_status (APPROVED, PENDING, REJECTED, DEFERRED), polled.' },
+        gauge(c.wabaAccountReviewStatus, BY_JOB_WABA),
+        '{{waba_id}}: {{status}}',
+      ).span(6),
+    )
+    .withPanel(
+      labelStat(
+        { title: 'Business verification', description: 'Verification status of the business that owns the WABA, polled.' },
+        gauge(c.wabaBusinessVerificationStatus, BY_JOB_WABA),
+        '{{waba_id}}: {{status}}',
+      ).span(6),
+    );
+}
+
 function store(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
   const c = catalogue;
   return d
@@ -289,6 +357,7 @@ export function exporterHealth(): dashboard.DashboardBuilder {
   d = overview(d);
   d = webhook(d);
   d = polling(d);
+  d = subscriptions(d);
   d = store(d);
   return processRow(d);
 }

@@ -10,6 +10,7 @@ import {
   PER_MINUTE,
   type StateEncoding,
   alarmThresholds,
+  booleanMappings,
   catalogue,
   encodeState,
   gauge,
@@ -109,6 +110,46 @@ function now(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
         .span(3)
         .withTarget(instantQuery(`time() - ${gauge(c.phoneNumberLastUpdate, BY_NUMBER)}`))
         .thresholds(alarmThresholds(86400, 3600)),
+    )
+    .withPanel(
+      labelStat(
+        { title: 'Platform', description: 'Where the number runs (CLOUD_API, ON_PREMISE, NOT_APPLICABLE), polled.' },
+        gauge(c.phoneNumberPlatformType, BY_NUMBER),
+        '{{platform_type}}',
+      ).span(3),
+    )
+    .withPanel(
+      stat({
+        title: 'Coexistence',
+        description: 'Whether the number is also used in the WhatsApp Business app (is_on_biz_app); such numbers send at most 20 messages per second.',
+        unit: 'none',
+      })
+        .span(3)
+        .withTarget(instantQuery(gauge(c.phoneNumberOnBusinessApp, BY_NUMBER)))
+        .mappings(booleanMappings('on the Business app', 'API only')),
+    )
+    .withPanel(
+      stat({ title: 'Official business account', description: 'Whether the number is an Official Business Account (blue badge), polled.', unit: 'none' })
+        .span(3)
+        .withTarget(instantQuery(gauge(c.phoneNumberOfficialBusinessAccount, BY_NUMBER)))
+        .mappings(booleanMappings('yes', 'no')),
+    )
+    .withPanel(
+      labelStat(
+        { title: 'Code verification', description: 'Code verification status of the number (VERIFIED, UNVERIFIED, EXPIRED, ...), polled.' },
+        gauge(c.phoneNumberCodeVerificationStatus, BY_NUMBER),
+        '{{status}}',
+      ).span(3),
+    )
+    .withPanel(
+      labelStat(
+        {
+          title: 'Webhook target',
+          description: 'Whose callback URL receives this number\'s messages webhooks: a phone_number or whatsapp_business_account override, or the app\'s default (application).',
+        },
+        gauge(c.phoneNumberWebhookTarget, BY_NUMBER),
+        '{{level}}',
+      ).span(3),
     );
 }
 

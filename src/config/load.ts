@@ -10,6 +10,7 @@ export const ENV_VARS: ReadonlyArray<{ env: string; path: string[]; as: Conversi
   { env: 'WHATSAPP_APP_SECRET', path: ['webhook', 'appSecrets'], as: 'list', secret: true, description: 'App secret(s) for X-Hub-Signature-256, comma-separated for rotation or several apps (required)' },
   { env: 'WHATSAPP_VERIFY_TOKEN', path: ['webhook', 'verifyToken'], as: 'string', secret: true, description: 'Verify token of the webhook handshake (required)' },
   { env: 'WHATSAPP_ACCESS_TOKEN', path: ['graph', 'accessToken'], as: 'string', secret: true, description: 'System-user access token for the Graph API poller' },
+  { env: 'WHATSAPP_APP_ID', path: ['graph', 'appId'], as: 'string', description: 'Id of the Meta app whose webhooks reach the exporter: checked among subscribed apps, and its field subscriptions read' },
   { env: 'WHATSAPP_WABA_IDS', path: ['wabas'], as: 'wabaIds', description: 'WhatsApp Business Account ids to poll, comma-separated' },
   { env: 'WHATSAPP_GRAPH_URL', path: ['graph', 'url'], as: 'string', description: 'Graph API base URL (default https://graph.facebook.com)' },
   { env: 'WHATSAPP_GRAPH_VERSION', path: ['graph', 'version'], as: 'string', description: 'Graph API version (default v25.0)' },

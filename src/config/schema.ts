@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MONITOR_WEBHOOK_FIELDS } from '../domain/index.js';
 import { funnelSchema, humanHandoffSchema } from './funnels.js';
 
 const port = z.number().int().min(0).max(65535);
@@ -47,6 +48,13 @@ export const configSchema = z
         version: z.string().regex(/^v\d+\.\d+$/, 'a Graph API version looks like v25.0').default('v25.0'),
         accessToken: z.string().min(1).optional(),
         timeoutMs: z.number().int().positive().default(10_000),
+        /**
+         * The exporter's own Meta app: checked among each WABA's subscribed apps and, with its secret
+         * among webhook.appSecrets, read for the webhook fields it is subscribed to.
+         */
+        appId: z.string().regex(/^\d+$/, 'an app id is the numeric id of the Meta app (App Dashboard > App settings > Basic)').optional(),
+        /** Webhook fields the app must be subscribed to; leave out `messages` when another app receives them. */
+        requiredWebhookFields: z.array(z.string().min(1)).default([...MONITOR_WEBHOOK_FIELDS]),
       })
       .strict()
       .prefault({}),
@@ -60,6 +68,8 @@ export const configSchema = z
         /** Skip a round while Meta reports more than this share of the rate limit used. */
         usageThreshold: z.number().gt(0).max(1).default(0.75),
         leaseTtlSeconds: seconds.default(30),
+        /** Subscribed apps, the app's webhook fields and token expiry change rarely: read them this often. */
+        accountCheckIntervalSeconds: seconds.default(600),
       })
       .strict()
       .prefault({}),

@@ -76,3 +76,19 @@ export const LIMIT_TIERS_BY_COUNT: ReadonlyMap<string, (typeof TIERS)[number]> =
   ['50', 'TIER_50'], ['250', 'TIER_250'], ['1000', 'TIER_1K'], ['2000', 'TIER_2K'], ['10000', 'TIER_10K'],
   ['100000', 'TIER_100K'], ['-1', 'TIER_UNLIMITED'],
 ]);
+
+/**
+ * Webhook fields a monitor needs its Meta app subscribed to (App Dashboard > WhatsApp > Configuration):
+ * a missing `account_update` silently disables every ban and restriction alert. `messages` feeds the
+ * conversation metrics; drop it from graph.requiredWebhookFields when another app owns messages.
+ */
+export const MONITOR_WEBHOOK_FIELDS = [
+  'account_update', 'account_alerts', 'message_template_status_update', 'message_template_quality_update',
+  'template_category_update', 'phone_number_quality_update', 'messages',
+] as const;
+
+/** Permissions a system-user token needs: management for polling and account webhooks, messaging for messages. */
+export const TOKEN_SCOPES = ['whatsapp_business_management', 'whatsapp_business_messaging'] as const;
+
+/** webhook_configuration levels, most specific first: phone number → WABA override → app default. */
+export const WEBHOOK_TARGET_LEVELS = ['phone_number', 'whatsapp_business_account', 'application'] as const;

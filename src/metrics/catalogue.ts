@@ -69,6 +69,31 @@ export const catalogue = {
     help: 'Always 1 for the current throughput level of the phone number (STANDARD, HIGH, NOT_APPLICABLE).',
     labelNames: [...NUMBER, 'level'],
   }),
+  phoneNumberPlatformType: def({
+    name: 'whatsapp_phone_number_platform_type', type: 'gauge', subsystem: 'numbers',
+    help: 'Always 1 for the platform the phone number runs on (CLOUD_API, ON_PREMISE, NOT_APPLICABLE), polled.',
+    labelNames: [...NUMBER, 'platform_type'],
+  }),
+  phoneNumberOnBusinessApp: def({
+    name: 'whatsapp_phone_number_on_business_app', type: 'gauge', subsystem: 'numbers',
+    help: '1 for a coexistence number, also used in the WhatsApp Business app (throughput capped at 20 messages/s), else 0; polled is_on_biz_app.',
+    labelNames: [...NUMBER],
+  }),
+  phoneNumberOfficialBusinessAccount: def({
+    name: 'whatsapp_phone_number_official_business_account', type: 'gauge', subsystem: 'numbers',
+    help: '1 when the phone number is an Official Business Account (blue badge), else 0; polled.',
+    labelNames: [...NUMBER],
+  }),
+  phoneNumberCodeVerificationStatus: def({
+    name: 'whatsapp_phone_number_code_verification_status', type: 'gauge', subsystem: 'numbers',
+    help: 'Always 1 for the current code verification status of the phone number (VERIFIED, UNVERIFIED, NOT_VERIFIED, EXPIRED), polled.',
+    labelNames: [...NUMBER, 'status'],
+  }),
+  phoneNumberWebhookTarget: def({
+    name: 'whatsapp_phone_number_webhook_target', type: 'gauge', subsystem: 'numbers',
+    help: 'Always 1 for the level whose callback URL receives the number\'s messages webhooks (phone_number or whatsapp_business_account override, or the app\'s default application), from the polled webhook_configuration.',
+    labelNames: [...NUMBER, 'level'],
+  }),
 
   // --- templates (one series per template for the current value) ---
   templateInfo: def({
@@ -193,6 +218,41 @@ export const catalogue = {
     name: 'whatsapp_graph_api_token_valid', type: 'gauge', subsystem: 'poller',
     help: '0 after the Graph API rejected the access token (code 190), 1 after it accepted it.',
     labelNames: ['waba_id'],
+  }),
+  graphApiTokenExpiry: def({
+    name: 'whatsapp_graph_api_token_expiry_timestamp_seconds', type: 'gauge', subsystem: 'poller',
+    help: 'Unix time at which the access token used for the WABA expires, from debug_token; absent for a token that never expires.',
+    labelNames: ['waba_id'],
+  }),
+  graphApiTokenWabaScope: def({
+    name: 'whatsapp_graph_api_token_waba_scope', type: 'gauge', subsystem: 'poller',
+    help: '1 when the access token\'s permission named by scope (the WhatsApp management or messaging permission) covers the WABA per debug_token granular_scopes, else 0.',
+    labelNames: ['waba_id', 'scope'],
+  }),
+  wabaSubscribedApps: def({
+    name: 'whatsapp_waba_subscribed_apps', type: 'gauge', subsystem: 'poller',
+    help: 'Apps subscribed to the WABA\'s webhooks (GET /{WABA_ID}/subscribed_apps); 0 means no webhook reaches anyone.',
+    labelNames: ['waba_id'],
+  }),
+  wabaOwnAppSubscribed: def({
+    name: 'whatsapp_waba_own_app_subscribed', type: 'gauge', subsystem: 'poller',
+    help: '1 when the exporter\'s own app (graph.appId) is among the WABA\'s subscribed apps, else 0; absent without graph.appId.',
+    labelNames: ['waba_id'],
+  }),
+  appWebhookFieldSubscribed: def({
+    name: 'whatsapp_app_webhook_field_subscribed', type: 'gauge', subsystem: 'poller',
+    help: '1 when the exporter\'s app is subscribed to the webhook field (graph.requiredWebhookFields) of whatsapp_business_account, else 0; needs graph.appId and its secret.',
+    labelNames: ['field'],
+  }),
+  wabaAccountReviewStatus: def({
+    name: 'whatsapp_waba_account_review_status', type: 'gauge', subsystem: 'poller',
+    help: 'Always 1 for the WABA\'s polled account_review_status (APPROVED, PENDING, REJECTED, DEFERRED).',
+    labelNames: ['waba_id', 'status'],
+  }),
+  wabaBusinessVerificationStatus: def({
+    name: 'whatsapp_waba_business_verification_status', type: 'gauge', subsystem: 'poller',
+    help: 'Always 1 for the polled business_verification_status of the WABA\'s business, lower case (verified, pending, rejected, not_verified, ...).',
+    labelNames: ['waba_id', 'status'],
   }),
   pollSuccess: def({
     name: 'whatsapp_poll_success', type: 'gauge', subsystem: 'poller',

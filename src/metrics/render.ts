@@ -214,6 +214,31 @@ function* entitySteps(snapshot: Snapshot, out: Exposition): Generator<void> {
     const s = str(n.attributes, 'throughputLevel');
     if (s !== undefined) out.sample(catalogue.phoneNumberThroughput.labelNames, [n.wabaId, numberLabel(n), s], 1);
   }
+  out.begin(catalogue.phoneNumberPlatformType);
+  for (const n of numbers) {
+    const s = str(n.attributes, 'platformType');
+    if (s !== undefined) out.sample(catalogue.phoneNumberPlatformType.labelNames, [n.wabaId, numberLabel(n), s], 1);
+  }
+  out.begin(catalogue.phoneNumberOnBusinessApp);
+  for (const n of numbers) {
+    const v = n.attributes.onBizApp?.value;
+    if (typeof v === 'boolean') out.sample(N, [n.wabaId, numberLabel(n)], v ? 1 : 0);
+  }
+  out.begin(catalogue.phoneNumberOfficialBusinessAccount);
+  for (const n of numbers) {
+    const v = n.attributes.officialBusinessAccount?.value;
+    if (typeof v === 'boolean') out.sample(N, [n.wabaId, numberLabel(n)], v ? 1 : 0);
+  }
+  out.begin(catalogue.phoneNumberCodeVerificationStatus);
+  for (const n of numbers) {
+    const s = str(n.attributes, 'codeVerificationStatus');
+    if (s !== undefined) out.sample(catalogue.phoneNumberCodeVerificationStatus.labelNames, [n.wabaId, numberLabel(n), s], 1);
+  }
+  out.begin(catalogue.phoneNumberWebhookTarget);
+  for (const n of numbers) {
+    const s = str(n.attributes, 'webhookTarget');
+    if (s !== undefined) out.sample(catalogue.phoneNumberWebhookTarget.labelNames, [n.wabaId, numberLabel(n), s], 1);
+  }
 
   const T = ['waba_id', 'template_id', 'template_name', 'language'];
   out.begin(catalogue.templateInfo);
@@ -270,6 +295,8 @@ function splitScope(scope: string): [string, string] {
 export const SNAPSHOT_METRICS: ReadonlySet<string> = new Set([
   catalogue.phoneNumberInfo, catalogue.phoneNumberQualityRating, catalogue.phoneNumberStatus, catalogue.phoneNumberFlagged,
   catalogue.phoneNumberMessagingLimit, catalogue.phoneNumberLastUpdate, catalogue.phoneNumberNameStatus, catalogue.phoneNumberThroughput,
+  catalogue.phoneNumberPlatformType, catalogue.phoneNumberOnBusinessApp, catalogue.phoneNumberOfficialBusinessAccount,
+  catalogue.phoneNumberCodeVerificationStatus, catalogue.phoneNumberWebhookTarget,
   catalogue.templateInfo, catalogue.templateStatus, catalogue.templateQuality, catalogue.templateLastUpdate,
   catalogue.healthStatus, catalogue.conversationsAwaitingReply, catalogue.oldestAwaitingReplyAge,
 ].map((d) => d.name));

@@ -6,7 +6,7 @@ import { graphErrorSchema } from './schemas.js';
 import { parseUsageHeaders, type Usage } from './usage.js';
 
 /** Endpoint templates used as metric labels: never an id. */
-export type GraphEndpoint = 'phone_numbers' | 'message_templates' | 'health';
+export type GraphEndpoint = 'phone_numbers' | 'message_templates' | 'health' | 'subscribed_apps' | 'debug_token' | 'permissions' | 'app_subscriptions';
 
 export type CallOutcome = 'success' | 'throttled' | 'server_error' | 'timeout' | 'token_error' | 'client_error' | 'invalid_response';
 
@@ -87,10 +87,12 @@ export class GraphClient {
     url: URL,
     token: string,
     schema: S,
-    attributes: { wabaId: string },
+    attributes: { wabaId?: string },
     signal?: AbortSignal,
   ): Promise<CallResult<z.infer<S>>> {
-    return inSpan(`graph ${endpoint}`, { 'graph.endpoint': endpoint, 'whatsapp.waba_id': attributes.wabaId }, async (span) => {
+    const spanAttributes: Record<string, string> = { 'graph.endpoint': endpoint };
+    if (attributes.wabaId !== undefined) spanAttributes['whatsapp.waba_id'] = attributes.wabaId;
+    return inSpan(`graph ${endpoint}`, spanAttributes, async (span) => {
       const started = performance.now();
       const result = await this.call(url, token, schema, signal);
       this.options.metrics.histogram('graphApiRequestDuration').observe({ endpoint }, (performance.now() - started) / 1000);

@@ -2,6 +2,7 @@ import type {
   HealthObserved, PhoneNumberAttributes, PhoneNumberObserved, PhoneNumberRemoved, TemplateAttributes, TemplateObserved, TemplateRemoved,
 } from '../events.js';
 import type { Snapshot } from '../store/types.js';
+import { webhookTargetLevel } from './account.js';
 import type { GraphHealthStatus, GraphPhoneNumber, GraphTemplate } from './schemas.js';
 
 /** Pure mapping of Graph API objects to the events webhooks produce too: one merge for both sources. */
@@ -25,6 +26,11 @@ export function phoneNumberEvent(wabaId: string, n: GraphPhoneNumber, observedAt
     nameStatus: n.name_status,
     throughputLevel: n.throughput?.level,
     healthStatus: n.health_status?.can_send_message,
+    platformType: n.platform_type,
+    onBizApp: n.is_on_biz_app,
+    officialBusinessAccount: n.is_official_business_account,
+    codeVerificationStatus: n.code_verification_status,
+    webhookTarget: webhookTargetLevel(n.webhook_configuration),
   });
   return {
     kind: 'phone_number',

@@ -5,13 +5,16 @@ import type { ExporterMetrics } from '../metrics/registry.js';
 import type { IncomingChange, Ingest } from '../pipeline.js';
 import type { Store } from '../store/types.js';
 import { failureDelayMs, plannedIntervalSeconds, RequestWindow, roundCost, withJitter, type PageMemory } from './budget.js';
+import { ACCOUNT_GAUGES, AccountChecks } from './account-checks.js';
 import { CallAbortedError, GraphClient, type CallFailure, type CallOutcome, type GraphEndpoint } from './client.js';
 import { healthEvent, phoneNumberEvent, POLL_FIELDS, removedNumbers, removedTemplates, templateEvent } from './events.js';
 import {
-  phoneNumbersPageSchema, templatesPageSchema, wabaHealthSchema, type GraphHealthStatus, type GraphPhoneNumber, type GraphTemplate, type Page,
+  phoneNumbersPageSchema, templatesPageSchema, wabaHealthSchema, type GraphHealthStatus, type GraphPhoneNumber, type GraphTemplate, type GraphWabaNode, type Page,
 } from './schemas.js';
 import { maxUsage, peakRatio, USAGE_KINDS, type Usage } from './usage.js';
 
+export { AccountChecks } from './account-checks.js';
+export * from './account.js';
 export { GraphClient, THROTTLING_CODES, TOKEN_ERROR_CODE, classifyStatus, type CallOutcome, type GraphEndpoint } from './client.js';
 export { parseUsageHeaders, type Usage } from './usage.js';
 
@@ -20,6 +23,11 @@ export const LEASE_NAME = 'poller';
 export const PHONE_NUMBER_FIELDS = [
   'id', 'display_phone_number', 'verified_name', 'quality_rating', 'status', 'name_status', 'throughput',
   'messaging_limit_tier', 'whatsapp_business_manager_messaging_limit', 'health_status',
+  'code_verification_status', 'platform_type', 'is_on_biz_app', 'is_official_business_account', 'webhook_configuration',
+].join(',');
+/** The WABA node, in the one call the round already made for health_status: these fields cost no extra request. */
+export const WABA_FIELDS = [
+  'health_status', 'account_review_status', 'business_verification_status', 'owner_business_info', 'whatsapp_business_manager_messaging_limit',
 ].join(',');
 export const TEMPLATE_FIELDS = 'id,name,status,category,language,quality_score';
 export const TEMPLATE_PAGE_LIMIT = 100;
@@ -58,6 +66,9 @@ interface WabaPoll {
   plannedIntervalSeconds: number | undefined;
   timer: NodeJS.Timeout | undefined;
   running: Promise<number> | undefined;
+  /** Last exported values of the WABA node's status fields, so a change removes the old series. */
+  reviewStatus: string | undefined;
+  verificationStatus: string | undefined;
 }
 
 interface Listing<T> {
@@ -85,6 +96,9 @@ interface RoundState {
  */
 export class Poller {
   private readonly client: GraphClient;
+  private readonly accountChecks: AccountChecks;
+  private accountTimer: NodeJS.Timeout | undefined;
+  private accountRun: Promise<void> | undefined;
   private readonly wabas = new Map<string, WabaPoll>();
   private readonly now: () => number;
   private readonly log: Logger;
@@ -121,8 +135,11 @@ export class Poller {
         plannedIntervalSeconds: undefined,
         timer: undefined,
         running: undefined,
+        reviewStatus: undefined,
+        verificationStatus: undefined,
       });
     }
+    this.accountChecks = new AccountChecks(this.client, config, deps.metrics, this.log, this.abort.signal);
     deps.metrics.gauge('pollLeader').set(0);
   }
 
@@ -158,9 +175,11 @@ export class Poller {
     if (this.stopped) return;
     this.stopped = true;
     if (this.leaseTimer) clearInterval(this.leaseTimer);
+    clearTimeout(this.accountTimer);
     for (const w of this.wabas.values()) clearTimeout(w.timer);
     this.abort.abort();
     await this.leaseTick?.catch(() => undefined);
+    await this.accountRun?.catch(() => undefined);
     await Promise.all([...this.wabas.values()].map((w) => w.running?.catch(() => undefined)));
     if (this.leader) {
       this.leader = false;
@@ -183,6 +202,52 @@ export class Poller {
     } finally {
       if (w.running === run) w.running = undefined;
     }
+  }
+
+  /** Reads subscribed apps, the app's webhook fields and the tokens now (for tests and tools). */
+  async checkAccountsOnce(): Promise<void> {
+    await this.accountRun?.catch(() => undefined);
+    const run = this.runAccountChecks();
+    this.accountRun = run;
+    try {
+      await run;
+    } finally {
+      if (this.accountRun === run) this.accountRun = undefined;
+    }
+  }
+
+  private async runAccountChecks(): Promise<void> {
+    const wabas = [...this.wabas.values()].map((w) => ({
+      id: w.id,
+      token: w.token,
+      spend: () => {
+        const now = this.now();
+        if (w.window.count(now) >= w.requestsPerHour) return false;
+        w.window.record(now);
+        return true;
+      },
+    }));
+    try {
+      await this.accountChecks.run(wabas);
+    } catch (err) {
+      if (err instanceof CallAbortedError || this.stopped) return;
+      this.log.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'account checks failed unexpectedly');
+    }
+  }
+
+  private scheduleAccountChecks(delayMs: number): void {
+    clearTimeout(this.accountTimer);
+    this.accountTimer = setTimeout(() => {
+      this.accountTimer = undefined;
+      if (!this.leader || this.stopped) return;
+      const run = this.runAccountChecks();
+      this.accountRun = run;
+      void run.finally(() => {
+        if (this.accountRun === run) this.accountRun = undefined;
+        if (this.leader && !this.stopped) this.scheduleAccountChecks(withJitter(this.deps.config.poller.accountCheckIntervalSeconds * 1000, this.deps.config.poller.jitterRatio));
+      });
+    }, Math.max(0, Math.round(delayMs)));
+    this.accountTimer.unref();
   }
 
   private async renewLease(): Promise<void> {
@@ -210,6 +275,8 @@ export class Poller {
     for (const w of this.wabas.values()) {
       if (w.token) this.schedule(w, withJitter(Math.min(1000, w.intervalSeconds * 1000), 0.5));
     }
+    // After the first rounds, so a small budget goes to numbers and templates first.
+    this.scheduleAccountChecks(withJitter(Math.min(5000, this.deps.config.poller.accountCheckIntervalSeconds * 1000), 0.5));
   }
 
   private stepDown(reason: string): void {
@@ -219,9 +286,16 @@ export class Poller {
     for (const w of this.wabas.values()) {
       clearTimeout(w.timer);
       w.timer = undefined;
+      w.reviewStatus = undefined;
+      w.verificationStatus = undefined;
     }
+    clearTimeout(this.accountTimer);
+    this.accountTimer = undefined;
     // The new leader reports the API side now; this replica's last figures would only go stale.
-    for (const key of ['pollSuccess', 'pollLastSuccess', 'pollInterval', 'graphApiUsageRatio', 'graphApiTokenValid'] as const) {
+    for (const key of [
+      'pollSuccess', 'pollLastSuccess', 'pollInterval', 'graphApiUsageRatio', 'graphApiTokenValid',
+      'wabaAccountReviewStatus', 'wabaBusinessVerificationStatus', ...ACCOUNT_GAUGES,
+    ] as const) {
       this.deps.metrics.gauge(key).reset();
     }
   }
@@ -312,8 +386,11 @@ export class Poller {
 
     let health: { status: GraphHealthStatus; at: number } | undefined;
     if (!this.mustStop(state)) {
-      const page = await this.call(w, 'health', this.client.url(w.id, { fields: 'health_status' }), wabaHealthSchema, state);
-      if (page) health = { status: page.data.health_status, at: page.at };
+      const page = await this.call(w, 'health', this.client.url(w.id, { fields: WABA_FIELDS }), wabaHealthSchema, state);
+      if (page) {
+        health = { status: page.data.health_status, at: page.at };
+        this.noteWabaNode(w, page.data);
+      }
     }
     // health replaces the WABA's entities, numbers' included: without a complete listing it would drop them.
     if (health && numbers.complete) {
@@ -446,6 +523,22 @@ export class Poller {
       this.deps.metrics.gauge('pollInterval').set({ waba_id: w.id }, planned);
     }
     return planned;
+  }
+
+  /** The WABA's review and verification status, one series each for the current value. */
+  private noteWabaNode(w: WabaPoll, node: GraphWabaNode): void {
+    const review = node.account_review_status;
+    // Meta uses lower case on the WABA and upper case elsewhere: one spelling keeps one series.
+    const verification = node.business_verification_status?.toLowerCase();
+    const update = (key: 'wabaAccountReviewStatus' | 'wabaBusinessVerificationStatus', previous: string | undefined, next: string | undefined) => {
+      const gauge = this.deps.metrics.gauge(key);
+      if (previous !== undefined && previous !== next) gauge.remove({ waba_id: w.id, status: previous });
+      if (next !== undefined) gauge.set({ waba_id: w.id, status: next }, 1);
+    };
+    update('wabaAccountReviewStatus', w.reviewStatus, review);
+    update('wabaBusinessVerificationStatus', w.verificationStatus, verification);
+    w.reviewStatus = review;
+    w.verificationStatus = verification;
   }
 
   private noteUsage(w: WabaPoll, state: RoundState): void {

@@ -39,6 +39,19 @@ export const phoneNumberSchema = z.object({
   /** v24.0+: the portfolio-level limit that replaced messaging_limit_tier. */
   whatsapp_business_manager_messaging_limit: z.string().optional(),
   health_status: healthStatusSchema.optional(),
+  /** Meta: VERIFIED, UNVERIFIED; third parties add NOT_VERIFIED, EXPIRED. */
+  code_verification_status: z.string().optional(),
+  /** CLOUD_API, ON_PREMISE, NOT_APPLICABLE. */
+  platform_type: z.string().optional(),
+  /** true: a coexistence number, also used in the WhatsApp Business app (capped at 20 messages/s). */
+  is_on_biz_app: z.boolean().optional(),
+  is_official_business_account: z.boolean().optional(),
+  /** The effective callback URLs: phone-number override → WABA override → the app's default. */
+  webhook_configuration: z.object({
+    phone_number: z.string().optional(),
+    whatsapp_business_account: z.string().optional(),
+    application: z.string().optional(),
+  }).optional(),
 });
 
 /** quality_score is `{score, date}` in the listing; a bare string is tolerated too. */
@@ -63,9 +76,63 @@ export function pageSchema<T extends z.ZodType>(item: T) {
 export const phoneNumbersPageSchema = pageSchema(phoneNumberSchema);
 export const templatesPageSchema = pageSchema(templateSchema);
 
+/** Limits arrive as tier strings, and in some sources as integers or "-1"/"UNLIMITED": kept as a string. */
+const limitValue = z.union([z.string().min(1), z.number().int()]).transform(String);
+
+/** The WABA node as the round reads it (`GET /{WABA_ID}?fields=…`, one call). */
 export const wabaHealthSchema = z.object({
   id: graphId.optional(),
   health_status: healthStatusSchema,
+  /** APPROVED, PENDING, REJECTED, DEFERRED (the webhook's decision values; no enum found for the field). */
+  account_review_status: z.string().optional(),
+  /** Lower case on the WABA (verified, pending, rejected, ...); upper case elsewhere: compare case-insensitively. */
+  business_verification_status: z.string().optional(),
+  /** The business portfolio that owns the WABA, whose messaging limit every number of it shares. */
+  owner_business_info: z.object({ id: graphId.optional(), name: z.string().optional() }).optional(),
+  /** v24.0+: the portfolio's messaging limit. */
+  whatsapp_business_manager_messaging_limit: limitValue.optional(),
+});
+
+/** `GET /{WABA_ID}/subscribed_apps`: the apps that receive the WABA's webhooks. */
+export const subscribedAppsSchema = z.object({
+  data: z.array(z.object({
+    whatsapp_business_api_data: z.object({ id: graphId, name: z.string().optional(), link: z.string().optional() }),
+    override_callback_uri: z.string().optional(),
+  })),
+  paging: pagingSchema.optional(),
+});
+
+/** `GET /{APP_ID}/subscriptions` (app access token): the app's webhook objects and fields. */
+export const appSubscriptionsSchema = z.object({
+  data: z.array(z.object({
+    object: z.string(),
+    callback_url: z.string().optional(),
+    active: z.boolean().optional(),
+    fields: z.array(z.union([
+      z.object({ name: z.string(), version: z.string().optional() }),
+      z.string().transform((name) => ({ name, version: undefined })),
+    ])).default([]),
+  })),
+});
+
+/** `GET /debug_token?input_token=…`: validity, expiry (0 = never) and the WABAs each permission covers. */
+export const debugTokenSchema = z.object({
+  data: z.object({
+    app_id: graphId.optional(),
+    type: z.string().optional(),
+    application: z.string().optional(),
+    is_valid: z.boolean(),
+    expires_at: z.number().int().nonnegative().optional(),
+    data_access_expires_at: z.number().int().nonnegative().optional(),
+    scopes: z.array(z.string()).default([]),
+    granular_scopes: z.array(z.object({ scope: z.string(), target_ids: z.array(graphId).optional() })).default([]),
+    error: z.object({ code: z.number().int().optional(), message: z.string().optional(), subcode: z.number().int().optional() }).optional(),
+  }),
+});
+
+/** `GET /me/permissions`: the token's granted permissions, without per-WABA detail. */
+export const permissionsSchema = z.object({
+  data: z.array(z.object({ permission: z.string(), status: z.string() })),
 });
 
 const errorCode = z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]);
@@ -107,5 +174,9 @@ export const businessUseCaseUsageSchema = z.record(
 export type GraphPhoneNumber = z.infer<typeof phoneNumberSchema>;
 export type GraphTemplate = z.infer<typeof templateSchema>;
 export type GraphHealthStatus = z.infer<typeof healthStatusSchema>;
+export type GraphWabaNode = z.infer<typeof wabaHealthSchema>;
+export type GraphSubscribedApps = z.infer<typeof subscribedAppsSchema>;
+export type GraphAppSubscriptions = z.infer<typeof appSubscriptionsSchema>;
+export type GraphDebugToken = z.infer<typeof debugTokenSchema>['data'];
 export type GraphError = z.infer<typeof graphErrorSchema>['error'];
 export type Page<T> = { data: T[]; paging?: z.infer<typeof pagingSchema> };

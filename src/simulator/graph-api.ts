@@ -8,7 +8,8 @@ import { GraphApiState, type SimPhoneNumber, type SimTemplate, type SimWaba } fr
  * reads, Meta's paging and usage headers, its error envelope, and faults a test switches on.
  */
 
-export type SimEndpoint = 'phone_numbers' | 'message_templates' | 'health' | 'waba' | 'other';
+export type SimEndpoint =
+  | 'phone_numbers' | 'message_templates' | 'health' | 'waba' | 'subscribed_apps' | 'debug_token' | 'permissions' | 'app_subscriptions' | 'other';
 
 export type GraphFault =
   /** A Graph throttling error body (HTTP 400): 80007 WABA limit, 4 app limit, 613, 17, 32, 130429. */
@@ -87,9 +88,13 @@ const DEFAULT_FIELDS = {
 const NUMBER_FIELDS = new Set([
   'id', 'display_phone_number', 'verified_name', 'quality_rating', 'status', 'name_status', 'code_verification_status',
   'platform_type', 'throughput', 'messaging_limit_tier', 'whatsapp_business_manager_messaging_limit', 'health_status',
+  'is_on_biz_app', 'is_official_business_account', 'webhook_configuration',
 ]);
 const TEMPLATE_FIELDS = new Set(['id', 'name', 'language', 'status', 'category', 'sub_category', 'parameter_format', 'quality_score', 'components']);
-const WABA_FIELDS = new Set(['id', 'name', 'health_status', 'currency', 'timezone_id']);
+const WABA_FIELDS = new Set([
+  'id', 'name', 'health_status', 'currency', 'timezone_id', 'account_review_status', 'business_verification_status',
+  'owner_business_info', 'whatsapp_business_manager_messaging_limit',
+]);
 
 const THROTTLE_MESSAGES: Record<number, string> = {
   4: '(#4) Application request limit reached',
@@ -254,13 +259,43 @@ export async function startGraphApiSimulator(options: GraphApiSimulatorOptions):
     return body;
   }
 
+  function debugToken(input: string | null): unknown {
+    if (input === null) throw new SimError(400, 100, '(#100) The parameter input_token is required', { type: 'GraphMethodException' });
+    if (!tokens.has(input)) {
+      return { data: { error: { code: 190, message: 'Invalid OAuth access token - Cannot parse access token' }, is_valid: false, scopes: [] } };
+    }
+    const info = state.tokenInfo;
+    const targets = info.wabaIds ?? [...state.wabas.keys()];
+    return {
+      data: {
+        app_id: state.appId, type: 'SYSTEM_USER', application: state.appName,
+        data_access_expires_at: 0, expires_at: info.expiresAt, is_valid: true, scopes: info.scopes,
+        granular_scopes: info.scopes.filter((s) => s.startsWith('whatsapp_')).map((scope) => ({ scope, target_ids: targets })),
+        user_id: '10222270944537964',
+      },
+    };
+  }
+
   function route(url: URL, segments: string[], endpoint: SimEndpoint): unknown {
     const [, nodeId, edge] = segments;
+    if (endpoint === 'debug_token') return debugToken(url.searchParams.get('input_token'));
+    if (endpoint === 'permissions') {
+      return { data: state.tokenInfo.scopes.map((permission) => ({ permission, status: 'granted' })) };
+    }
+    if (endpoint === 'app_subscriptions') return { data: state.appSubscriptions };
     const waba = nodeId ? state.wabas.get(nodeId) : undefined;
     if (!waba || segments.length > 3 || endpoint === 'other') {
       throw new SimError(400, 100, `(#100) Unsupported get request. Object with ID '${nodeId ?? ''}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`, { type: 'GraphMethodException', error_subcode: 33 });
     }
     const fields = topLevelFields(url.searchParams.get('fields'));
+    if (edge === 'subscribed_apps') {
+      return {
+        data: waba.subscribedApps.map((a) => ({
+          whatsapp_business_api_data: { id: a.id, link: `https://www.facebook.com/games/?app_id=${a.id}`, name: a.name },
+          ...(a.override_callback_uri !== undefined ? { override_callback_uri: a.override_callback_uri } : {}),
+        })),
+      };
+    }
     if (edge === 'phone_numbers') {
       const f = fields ?? DEFAULT_FIELDS.phone_numbers;
       return list(waba.numbers, url, 25, (n) => pick({ ...n, health_status: numberHealth(waba, n) }, f, NUMBER_FIELDS, 'WhatsAppBusinessPhoneNumber'));
@@ -272,12 +307,21 @@ export async function startGraphApiSimulator(options: GraphApiSimulatorOptions):
     const f = fields ?? DEFAULT_FIELDS.waba;
     const entities = wabaEntities(waba);
     return pick(
-      { id: waba.id, name: waba.name, currency: 'USD', timezone_id: '1', health_status: { can_send_message: worst(entities.map((e) => e.can_send_message)), entities } },
+      {
+        id: waba.id, name: waba.name, currency: 'USD', timezone_id: '1', health_status: { can_send_message: worst(entities.map((e) => e.can_send_message)), entities },
+        account_review_status: waba.account_review_status, business_verification_status: waba.business_verification_status,
+        owner_business_info: { id: waba.businessId, name: `${waba.name} portfolio` },
+        whatsapp_business_manager_messaging_limit: waba.whatsapp_business_manager_messaging_limit,
+      },
       f, WABA_FIELDS, 'WhatsAppBusinessAccount',
     );
   }
 
   function endpointOf(segments: string[], url: URL): SimEndpoint {
+    if (segments.length === 2 && segments[1] === 'debug_token') return 'debug_token';
+    if (segments.length === 3 && segments[1] === 'me' && segments[2] === 'permissions') return 'permissions';
+    if (segments.length === 3 && segments[1] === state.appId && segments[2] === 'subscriptions') return 'app_subscriptions';
+    if (segments.length === 3 && segments[2] === 'subscribed_apps') return 'subscribed_apps';
     if (segments.length === 3 && segments[2] === 'phone_numbers') return 'phone_numbers';
     if (segments.length === 3 && segments[2] === 'message_templates') return 'message_templates';
     if (segments.length === 2) return topLevelFields(url.searchParams.get('fields'))?.includes('health_status') ? 'health' : 'waba';
@@ -296,7 +340,8 @@ export async function startGraphApiSimulator(options: GraphApiSimulatorOptions):
     recorded.push({ endpoint, path: url.pathname, query, tokenInHeader: headerToken !== undefined });
     if (recorded.length > MAX_RECORDED) recorded.splice(0, recorded.length - MAX_RECORDED);
 
-    const wabaId = segments[1];
+    // Meta's WABA rate limit counts the WABA's own endpoints only; debug_token and the app's are not one.
+    const wabaId = segments[1] !== undefined && state.wabas.has(segments[1]) ? segments[1] : undefined;
     const used = wabaId ? countCall(wabaId) : 0;
     const usage = usageHeaders(wabaId, used);
     const fault = takeFault(endpoint);
@@ -306,7 +351,14 @@ export async function startGraphApiSimulator(options: GraphApiSimulatorOptions):
       try {
         if (req.method !== 'GET') throw new SimError(400, 100, '(#100) Unsupported request method', { type: 'GraphMethodException' });
         if (!/^v\d+\.\d+$/.test(segments[0] ?? '')) throw new SimError(400, 2500, 'Unknown path components', { type: 'OAuthException' });
-        if (token === undefined || !tokens.has(token)) {
+        if (endpoint === 'app_subscriptions') {
+          // The app's own edges take the app access token only.
+          if (token === undefined || state.appSecret === undefined || token !== `${state.appId}|${state.appSecret}`) {
+            throw tokens.has(token ?? '')
+              ? new SimError(400, 15, '(#15) This method must be called with an app access_token.', {})
+              : new SimError(400, 190, 'Invalid OAuth access token signature.', {});
+          }
+        } else if (token === undefined || !tokens.has(token)) {
           throw new SimError(401, 190, token === undefined ? 'An access token is required to request this resource.' : 'Invalid OAuth access token - Cannot parse access token', {});
         }
         if (enforce && !usageOverride && used > requestsPerHour) {

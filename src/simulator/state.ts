@@ -18,6 +18,9 @@ export interface SimPhoneNumber {
   whatsapp_business_manager_messaging_limit: string;
   /** health_status.can_send_message of the number: AVAILABLE, LIMITED, BLOCKED. */
   can_send_message: string;
+  is_on_biz_app: boolean;
+  is_official_business_account: boolean;
+  webhook_configuration: { phone_number?: string; whatsapp_business_account?: string; application?: string };
 }
 
 export interface SimTemplate {
@@ -38,6 +41,12 @@ export interface SimWaba {
   businessId: string;
   /** health_status.can_send_message of the WABA entity. */
   can_send_message: string;
+  account_review_status: string;
+  business_verification_status: string;
+  /** The portfolio's limit; undefined leaves the field out, as a v23.0 API would. */
+  whatsapp_business_manager_messaging_limit: string | undefined;
+  /** GET /{WABA_ID}/subscribed_apps; empty = no webhooks at all (a broken state tests switch on). */
+  subscribedApps: Array<{ id: string; name: string; override_callback_uri?: string }>;
   numbers: SimPhoneNumber[];
   templates: SimTemplate[];
 }
@@ -54,10 +63,45 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** What debug_token reports for the accepted tokens. */
+export interface SimTokenInfo {
+  /** Unix seconds; 0 = never expires (system-user tokens). */
+  expiresAt: number;
+  scopes: string[];
+  /** WABAs in granular_scopes; undefined = every WABA of the state. */
+  wabaIds?: string[];
+}
+
+export interface SimAppSubscription {
+  object: string;
+  callback_url: string;
+  active: boolean;
+  fields: Array<{ name: string; version: string }>;
+}
+
+export const SIM_APP_FIELDS = [
+  'account_update', 'account_alerts', 'message_template_status_update', 'message_template_quality_update',
+  'template_category_update', 'phone_number_quality_update', 'business_capability_update', 'messages',
+] as const;
+
 export class GraphApiState {
   readonly wabas = new Map<string, SimWaba>();
   appId = '900000000000001';
+  appName = 'Simulated monitor';
+  /** With it, `{appId}|{appSecret}` is accepted as the app access token of GET /{app-id}/subscriptions. */
+  appSecret: string | undefined = undefined;
+  /** GET /{app-id}/subscriptions; remove a field to switch on "needed field not subscribed". */
+  appSubscriptions: SimAppSubscription[] = [{
+    object: 'whatsapp_business_account', callback_url: 'https://exporter.example.com/webhook', active: true,
+    fields: SIM_APP_FIELDS.map((name) => ({ name, version: 'v25.0' })),
+  }];
+  tokenInfo: SimTokenInfo = { expiresAt: 0, scopes: ['whatsapp_business_management', 'whatsapp_business_messaging'] };
   private nextId = 1;
+
+  /** Unsubscribes a field from the app's whatsapp_business_account subscription. */
+  unsubscribeField(field: string): void {
+    for (const s of this.appSubscriptions) s.fields = s.fields.filter((f) => f.name !== field);
+  }
 
   /** Graph-style numeric ids, unique within this state. */
   newId(prefix = '1'): string {
@@ -70,6 +114,10 @@ export class GraphApiState {
       name: init.name ?? `Simulated business ${id.slice(-4)}`,
       businessId: init.businessId ?? this.newId('3'),
       can_send_message: init.can_send_message ?? 'AVAILABLE',
+      account_review_status: init.account_review_status ?? 'APPROVED',
+      business_verification_status: init.business_verification_status ?? 'verified',
+      whatsapp_business_manager_messaging_limit: 'whatsapp_business_manager_messaging_limit' in init ? init.whatsapp_business_manager_messaging_limit : 'TIER_2K',
+      subscribedApps: init.subscribedApps ?? [{ id: this.appId, name: this.appName }],
       numbers: [],
       templates: [],
     };
@@ -99,6 +147,9 @@ export class GraphApiState {
       messaging_limit_tier: 'TIER_2K',
       whatsapp_business_manager_messaging_limit: 'TIER_2K',
       can_send_message: 'AVAILABLE',
+      is_on_biz_app: false,
+      is_official_business_account: false,
+      webhook_configuration: { application: 'https://exporter.example.com/webhook' },
       ...init,
     };
     this.waba(wabaId).numbers.push(n);
