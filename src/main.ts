@@ -17,6 +17,8 @@ import { createStore } from './store/index.js';
 import { createKeyHasher, deriveCustomerHashKey } from './store/keys.js';
 import type { Store } from './store/types.js';
 import { WebhookReceiver } from './webhook/receiver.js';
+import { Admission } from './webhook/admission.js';
+import { setLabelValueMaxLength } from './metrics/labels.js';
 
 export interface RunningExporter {
   webhookUrl: string;
@@ -116,13 +118,22 @@ export async function startExporter(config: Config, options: StartOptions = {}):
   const store = options.store ?? createStore(config, { logger, metrics });
   const ingest = new Ingest(store, metrics, { conversations: config.conversations, funnels: config.funnels, humanHandoff: config.humanHandoff });
   const hashKey = createKeyHasher(deriveCustomerHashKey(config.customerHashKey, config.webhook.appSecrets));
-  const receiver = new WebhookReceiver(config.webhook, ingest, metrics, logger, hashKey);
+  setLabelValueMaxLength(config.metrics.labelValueMaxLength);
+  const admission = new Admission({
+    ...config.webhook,
+    ...(config.webhook.wabaAllowlist ? { allowlist: new Set(config.wabas.map((w) => w.id)) } : {}),
+  });
+  const receiver = new WebhookReceiver(config.webhook, ingest, metrics, logger, hashKey, Date.now, admission);
+  // What the store holds stays admitted across a restart; best effort, so a store still starting delays nothing.
+  // The WABAs the operator names are admitted first, so a flood of others cannot take their places.
+  for (const w of config.wabas) admission.admitsWaba(w.id);
+  store.snapshot().then((s) => admission.seed(s), () => undefined);
 
   const publicServer = createPublicServer(config.webhook, receiver, metrics, logger);
   const routers: Record<string, Router> = { '/report': createReportRouter({ store, config }) };
   const app = createPrivateApp({
     config, store, metrics, deadLetters: receiver.deadLetters, logger, routers,
-    statusPage: createStatusPage({ store, metrics, version: packageVersion() }),
+    statusPage: createStatusPage({ store, metrics, version: packageVersion(), refusedWabas: () => admission.refusedWabas() }),
   });
   const metricsServer = createServer(app);
   const webhookUrl = (await listen(publicServer, config.webhook.host, config.webhook.port)) + '/webhook';

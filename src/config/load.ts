@@ -29,6 +29,12 @@ export const ENV_VARS: ReadonlyArray<{ env: string; path: string[]; as: Conversi
   { env: 'CUSTOMER_HASH_KEY', path: ['customerHashKey'], as: 'string', secret: true, description: 'HMAC key for customer numbers in the store (default: derived from the first app secret)' },
   { env: 'CONVERSATION_IDLE_GAP_SECONDS', path: ['conversations', 'idleGapSeconds'], as: 'number', description: 'Gap after which a reply counts as a first response again (default 86400)' },
   { env: 'LOG_LEVEL', path: ['logLevel'], as: 'string', description: 'pino log level (default info)' },
+  { env: 'WEBHOOK_MAX_WABAS', path: ['webhook', 'maxWabas'], as: 'int', description: 'Most WABAs the webhook admits; changes of others are refused and counted (default 100)' },
+  { env: 'WEBHOOK_WABA_ALLOWLIST', path: ['webhook', 'wabaAllowlist'], as: 'bool', description: 'Admit only the WABAs of WHATSAPP_WABA_IDS (default false)' },
+  { env: 'WEBHOOK_MAX_PHONE_NUMBERS_PER_WABA', path: ['webhook', 'maxPhoneNumbersPerWaba'], as: 'int', description: 'Most phone numbers kept per WABA (default 250)' },
+  { env: 'WEBHOOK_MAX_TEMPLATES_PER_WABA', path: ['webhook', 'maxTemplatesPerWaba'], as: 'int', description: 'Most templates kept per WABA (default 10000, at most 20000)' },
+  { env: 'WEBHOOK_MAX_EVENT_NAMES', path: ['webhook', 'maxEventNames'], as: 'int', description: 'Most distinct undocumented account event names counted (default 200)' },
+  { env: 'METRICS_LABEL_VALUE_MAX_LENGTH', path: ['metrics', 'labelValueMaxLength'], as: 'int', description: 'Longest label value exported; longer ones are cut (default 512)' },
 ];
 
 export class ConfigError extends Error {

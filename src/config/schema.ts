@@ -29,6 +29,15 @@ export const configSchema = z
         requestTimeoutMs: z.number().int().positive().default(10_000),
         headersTimeoutMs: z.number().int().positive().default(5_000),
         maxConnections: z.number().int().positive().default(1024),
+        /** Caps on what a signed sender can make the exporter keep (see webhook/admission.ts); the rest is counted in whatsapp_entities_dropped_total. */
+        maxWabas: z.number().int().positive().default(100),
+        /** Admit only the WABAs of `wabas` (WHATSAPP_WABA_IDS) rather than any up to maxWabas. */
+        wabaAllowlist: z.boolean().default(false),
+        maxPhoneNumbersPerWaba: z.number().int().positive().default(250),
+        /** Meta allows up to 6,000 templates per WABA of a verified business. */
+        maxTemplatesPerWaba: z.number().int().positive().max(20_000, 'at most 20000 templates per WABA').default(10_000),
+        /** Distinct account event names outside Meta's documented vocabularies. */
+        maxEventNames: z.number().int().min(0).default(200),
       })
       .strict()
       // Parsed even when absent, so a missing section reports the keys it needs rather than "expected object".
@@ -39,6 +48,8 @@ export const configSchema = z
         port: port.default(9464),
         bearerToken: z.string().min(1).optional(),
         basicAuth: z.object({ username: z.string().min(1), password: z.string().min(1) }).strict().optional(),
+        /** Longer label values (template names, event names, ...) are cut, ending in "…"; Meta's template names are at most 512 characters. */
+        labelValueMaxLength: z.number().int().min(32).max(4096).default(512),
       })
       .strict()
       .prefault({}),
@@ -109,6 +120,9 @@ export const configSchema = z
           ctx.addIssue({ code: 'custom', path: ['funnels', i, 'steps', j, 'match', 'handoff'], message: 'a handoff step never matches until humanHandoff names templates or a textPattern' });
         }
       }
+    }
+    if (c.webhook.wabaAllowlist && c.wabas.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['webhook', 'wabaAllowlist'], message: 'the WABA allowlist is empty: list the WABAs in WHATSAPP_WABA_IDS (wabas) or turn the allowlist off' });
     }
     if (c.webhook.port !== 0 && c.webhook.port === c.metrics.port) {
       ctx.addIssue({ code: 'custom', path: ['metrics', 'port'], message: 'the metrics listener must not share the webhook port: /metrics stays off the public port' });

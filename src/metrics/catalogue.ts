@@ -139,7 +139,7 @@ export const catalogue = {
   }),
   webhookChanges: def({
     name: 'whatsapp_webhook_changes_total', type: 'counter', subsystem: 'webhook',
-    help: 'Changes (entry[].changes[]) in accepted webhook requests by field and outcome: applied, duplicate, stale, invalid, unknown_field.',
+    help: 'Changes (entry[].changes[]) in accepted webhook requests by field and outcome: applied, duplicate, stale, invalid, unknown_field, refused (a WABA beyond the cap or outside the allowlist).',
     labelNames: ['field', 'outcome'],
   }),
   webhookDuplicates: def({
@@ -161,6 +161,11 @@ export const catalogue = {
     name: 'whatsapp_webhook_last_received_timestamp_seconds', type: 'gauge', subsystem: 'webhook',
     help: 'Unix time at which this process last accepted a webhook for the WABA.',
     labelNames: ['waba_id'],
+  }),
+  entitiesDropped: def({
+    name: 'whatsapp_entities_dropped_total', type: 'counter', subsystem: 'webhook',
+    help: 'Webhook data refused by a cap (kind: waba beyond WEBHOOK_MAX_WABAS or outside the allowlist, phone_number beyond WEBHOOK_MAX_PHONE_NUMBERS_PER_WABA, template beyond WEBHOOK_MAX_TEMPLATES_PER_WABA, event_name beyond WEBHOOK_MAX_EVENT_NAMES): changes for a waba; otherwise each refused entity once per change.',
+    labelNames: ['kind'],
   }),
   webhookDeadLetters: def({
     name: 'whatsapp_webhook_dead_letters', type: 'gauge', subsystem: 'webhook',

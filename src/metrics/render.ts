@@ -1,6 +1,7 @@
 import type { AttributeMap, Observed, PhoneNumberRecord, Snapshot, TemplateRecord } from '../store/types.js';
 import { catalogue, type MetricDefinition } from './catalogue.js';
 import { effectiveLimit, HEALTH_STATUSES, messagingLimitOf, QUALITY_SCORES } from '../domain/index.js';
+import { boundedLabelValue } from './labels.js';
 
 /** State-set members always exported for a number, so a change shows as 1→0 rather than a vanishing series. */
 export const NUMBER_STATUSES = [
@@ -43,7 +44,7 @@ export function numbersWithPortfolioLimits(snapshot: Snapshot): PhoneNumberRecor
 }
 
 export function escapeLabelValue(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+  return boundedLabelValue(v).replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
 function formatValue(v: number): string {

@@ -1,6 +1,7 @@
 import type { ExporterMetrics } from '../metrics/registry.js';
 import { numbersWithPortfolioLimits } from '../metrics/render.js';
 import type { Snapshot, Store } from '../store/types.js';
+import type { RefusedWaba } from '../webhook/admission.js';
 
 /** Process-local health of one WABA, as this replica saw it; absent fields were never observed here. */
 export interface WabaHealth {
@@ -26,6 +27,8 @@ export interface StatusPageInput {
   /** Whether this replica holds the polling lease. */
   pollLeader: boolean;
   store: { kind: 'memory' | 'redis'; up: boolean };
+  /** WABAs whose webhooks were refused (beyond WEBHOOK_MAX_WABAS or outside the allowlist), newest first, bounded. */
+  refusedWabas?: readonly RefusedWaba[];
 }
 
 export interface StatusPageSources {
@@ -34,6 +37,8 @@ export interface StatusPageSources {
   version: string;
   /** Clock in milliseconds (tests fix it). */
   now?: () => number;
+  /** The webhook's refused WABAs (see webhook/admission.ts). */
+  refusedWabas?: () => readonly RefusedWaba[];
 }
 
 type Sample = { labels: Partial<Record<string, string | number>>; value: number };
@@ -43,7 +48,7 @@ async function samples(metric: { get(): Promise<{ values: Sample[] }> }): Promis
 }
 
 /** One snapshot and the process metrics the page needs; a failed snapshot is shown, not thrown. */
-export async function gatherStatusPageInput({ store, metrics, version, now = Date.now }: StatusPageSources): Promise<StatusPageInput> {
+export async function gatherStatusPageInput({ store, metrics, version, now = Date.now, refusedWabas }: StatusPageSources): Promise<StatusPageInput> {
   let snapshot: Snapshot | undefined;
   const started = performance.now();
   try {
@@ -97,5 +102,6 @@ export async function gatherStatusPageInput({ store, metrics, version, now = Dat
     deadLetters,
     pollLeader,
     store: { kind: store.kind, up: snapshot !== undefined },
+    ...(refusedWabas ? { refusedWabas: refusedWabas() } : {}),
   };
 }

@@ -356,7 +356,17 @@ ${ids.length === 0
 <p class="note">Webhook requests: ${outcomes.length === 0 ? 'none yet' : outcomes.map(([o, n], i) => html`${i > 0 ? ' · ' : ''}${o} <b>${integer.format(n)}</b>`)}.
 Dead letters kept: <b>${integer.format(input.deadLetters)}</b> (<a href="/deadletters">/deadletters</a>).
 Store: <b>${input.store.kind}</b>, ${input.store.up ? 'reachable' : html`<b>unreachable</b>`}.</p>
+${refusedSection(input)}
 </section>`;
+}
+
+/** WABAs refused by the cap or the allowlist: a provider's new client shows up here (ids are digits, validated). */
+function refusedSection(input: StatusPageInput): SafeHtml {
+  const refused = input.refusedWabas ?? [];
+  if (refused.length === 0) return html``;
+  const rows = refused.map((r) => html`<tr><td class="name">${r.wabaId}</td><td>${integer.format(r.changes)}</td><td>${when(r.lastAt / 1000, input.nowSeconds)}</td></tr>`);
+  return html`<p class="note">Webhooks of these WABAs were <b>refused</b> (WEBHOOK_MAX_WABAS or WEBHOOK_WABA_ALLOWLIST; counted in <code>whatsapp_entities_dropped_total{kind="waba"}</code>; the ${integer.format(refused.length)} most recent):</p>
+<table id="refused-wabas"><thead><tr><th>WABA</th><th>Changes refused</th><th>Last refused</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function cards(input: StatusPageInput): SafeHtml {

@@ -6,9 +6,10 @@ import type { IncomingChange, Ingest } from '../pipeline.js';
 import type { KeyHasher } from '../store/keys.js';
 import { StoreUnavailableError } from '../store/types.js';
 import { inSpan } from '../tracing.js';
+import { Admission, DROPPED_KINDS, type DroppedKind } from './admission.js';
 import { DeadLetters } from './dead-letters.js';
 import { parseWebhookBody } from './parse.js';
-import { isMetaId, sanitizedToken } from '../domain/index.js';
+import { sanitizedToken } from '../domain/index.js';
 import { KNOWN_FIELDS, isKnownField } from './schemas.js';
 import { secretKeys, tokensEqual, verifySignature } from './signature.js';
 import { MalformedEnvelopeError } from './types.js';
@@ -27,6 +28,7 @@ export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
  */
 export class WebhookReceiver {
   readonly deadLetters: DeadLetters;
+  readonly admission: Admission;
   private readonly secrets: readonly KeyObject[];
 
   constructor(
@@ -36,15 +38,18 @@ export class WebhookReceiver {
     private readonly logger: Logger,
     private readonly hashKey: KeyHasher,
     private readonly now: () => number = Date.now,
+    admission?: Admission,
   ) {
     this.deadLetters = new DeadLetters(config.deadLetterLimit);
+    this.admission = admission ?? new Admission(config, now);
     this.secrets = secretKeys(config.appSecrets);
     // Series exist from the start at 0, so increase() sees the very first bad signature or invalid change.
     for (const outcome of REQUEST_OUTCOMES) metrics.counter('webhookRequests').inc({ outcome }, 0);
     for (const field of KNOWN_FIELDS) {
-      for (const outcome of ['applied', 'duplicate', 'stale', 'invalid']) metrics.counter('webhookChanges').inc({ field, outcome }, 0);
+      for (const outcome of ['applied', 'duplicate', 'stale', 'invalid', 'refused']) metrics.counter('webhookChanges').inc({ field, outcome }, 0);
     }
     metrics.gauge('webhookDeadLetters').set(0);
+    for (const kind of DROPPED_KINDS) metrics.counter('entitiesDropped').inc({ kind }, 0);
   }
 
   /** Meta's verification handshake; never signature-checked. */
@@ -91,12 +96,21 @@ export class WebhookReceiver {
     }
     const accepted: IncomingChange[] = [];
     const acceptedFields: string[] = [];
+    const dropped = new Map<DroppedKind, number>();
     for (const change of parsed.changes) {
+      if (change.outcome === 'ok' && !this.admission.admitsWaba(change.wabaId)) {
+        // Beyond the WABA cap or outside the allowlist: nothing of it is kept, not even its unknown values.
+        change.outcome = 'refused';
+        change.events = [];
+        dropped.set('waba', (dropped.get('waba') ?? 0) + 1);
+        continue;
+      }
       for (const attribute of change.unknownValues) {
         this.metrics.counter('webhookUnknownValues').inc({ field: change.field, attribute });
       }
       if (change.outcome === 'ok') {
-        accepted.push({ field: change.field, source: 'webhook', events: change.events, ...(change.dedupeKey !== undefined ? { dedupeKey: change.dedupeKey } : {}) });
+        const events = this.admission.filter(change.events, dropped);
+        accepted.push({ field: change.field, source: 'webhook', events, ...(change.dedupeKey !== undefined ? { dedupeKey: change.dedupeKey } : {}) });
         acceptedFields.push(change.field);
       }
     }
@@ -112,8 +126,11 @@ export class WebhookReceiver {
     // Counted only once the store took the batch: a 503'd request leaves no trace to double-count.
     const changes = this.metrics.counter('webhookChanges');
     outcomes.forEach((outcome, i) => changes.inc({ field: acceptedFields[i]!, outcome }));
+    for (const [kind, n] of dropped) this.metrics.counter('entitiesDropped').inc({ kind }, n);
     for (const change of parsed.changes) {
-      if (change.outcome === 'unknown_field') {
+      if (change.outcome === 'refused') {
+        changes.inc({ field: change.field, outcome: 'refused' });
+      } else if (change.outcome === 'unknown_field') {
         changes.inc({ field: 'other', outcome: 'unknown_field' });
         this.logger.info({ field: sanitizedToken(change.field), waba_id: sanitizedToken(change.wabaId) }, 'webhook field not understood; ignored');
       } else if (change.outcome === 'invalid') {
@@ -132,7 +149,7 @@ export class WebhookReceiver {
     let previousWaba: string | undefined;
     for (const change of parsed.changes) {
       // Only Meta's ids become a waba_id label (see domain/ids.ts).
-      if (change.wabaId !== previousWaba && isMetaId(change.wabaId)) lastReceived.set({ waba_id: (previousWaba = change.wabaId) }, receivedAt);
+      if (change.wabaId !== previousWaba && change.outcome !== 'refused' && this.admission.admits(change.wabaId)) lastReceived.set({ waba_id: (previousWaba = change.wabaId) }, receivedAt);
     }
     this.count('accepted');
     return { status: 200, body: 'OK' };

@@ -8,8 +8,9 @@ export interface ParsedChange {
   /**
    * ok: schema fits, `events` hold what it says. invalid: a known field whose value does not fit its
    * schema (dead-lettered). unknown_field: a field the exporter does not understand (counted, ignored).
+   * refused: set by the receiver for a WABA beyond the cap or outside the allowlist (counted, nothing kept).
    */
-  outcome: 'ok' | 'invalid' | 'unknown_field';
+  outcome: 'ok' | 'invalid' | 'unknown_field' | 'refused';
   events: ExporterEvent[];
   /** Content key of a management change, so a redelivery is ignored whole. Messages changes de-duplicate per message and status instead. */
   dedupeKey?: string;

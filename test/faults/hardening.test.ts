@@ -83,3 +83,72 @@ describe('ids that are not digit strings (issue 16, item 1)', () => {
     expect(await t.metric('whatsapp_webhook_changes_total', { outcome: 'applied' })).toBe(2);
   });
 });
+
+/** Changes in bodies of `perBody`, each body one signed POST. */
+async function postChanges(exporter: { post(b: string): Promise<{ status: number }> }, changes: Array<{ id: string; change: { field: string; value: unknown } }>, perBody = 1000): Promise<void> {
+  for (let i = 0; i < changes.length; i += perBody) {
+    const slice = changes.slice(i, i + perBody);
+    const r = await exporter.post(body(slice.map((c) => ({ id: c.id, changes: [c.change] }))));
+    expect(r.status).toBe(200);
+  }
+}
+
+const numberChange = (phoneNumberId: string) => ({
+  field: 'messages',
+  value: {
+    messaging_product: 'whatsapp',
+    metadata: { display_phone_number: '15550783881', phone_number_id: phoneNumberId },
+    statuses: [{ id: `wamid.${phoneNumberId}`, status: 'sent', timestamp: '1760000000', recipient_id: '15551234567' }],
+  },
+});
+const accountChange = (event: string) => ({ field: 'account_update', value: { event } });
+
+describe('50,000 distinct WABAs, numbers, templates and event names from one signed sender (issue 16, item 2)', () => {
+  const N = 50_000;
+  const CAPS = { WEBHOOK_MAX_WABAS: '20', WEBHOOK_MAX_PHONE_NUMBERS_PER_WABA: '50', WEBHOOK_MAX_TEMPLATES_PER_WABA: '500', WEBHOOK_MAX_EVENT_NAMES: '50' };
+  let exporter: ExporterProcess;
+  beforeAll(async () => {
+    exporter = await startExporterProcess({ env: { ...CAPS, LOG_LEVEL: 'info' } });
+  }, 30_000);
+  afterAll(() => exporter?.stop());
+
+  const ids = (prefix: number, from: number, to: number): string[] => Array.from({ length: to - from }, (_, i) => String(prefix + from + i));
+  async function flood(from: number, to: number): Promise<void> {
+    await postChanges(exporter, ids(7_000_000_000, from, to).map((id) => ({ id, change: templateChange('1') })));
+    await postChanges(exporter, ids(8_000_000_000, from, to).map((id) => ({ id: WABA_ID, change: numberChange(id) })));
+    await postChanges(exporter, ids(9_000_000_000, from, to).map((id) => ({ id: WABA_ID, change: templateChange(id, `t_${id}`) })));
+    await postChanges(exporter, ids(0, from, to).map((i) => ({ id: WABA_ID, change: accountChange(`ODD_EVENT_${i}`) })));
+  }
+  const rss = (s: Awaited<ReturnType<ExporterProcess['scrape']>>) => total(s, 'process_resident_memory_bytes');
+
+  it('keeps series, /metrics and memory flat at the caps and counts the rest', async () => {
+    // The legitimate WABA came first; the flood takes the other 19 places.
+    expect((await exporter.post(body([{ id: WABA_ID, changes: [accountChange('ACCOUNT_VIOLATION')] }]))).status).toBe(200);
+    await flood(0, N / 2);
+    const half = await exporter.get('/metrics');
+    const halfSamples = await exporter.scrape();
+    await flood(N / 2, N);
+    const full = await exporter.get('/metrics');
+    const samples = await exporter.scrape();
+    const page = await exporter.get('/');
+    expect(exporter.running).toBe(true);
+
+    const distinct = (name: string, label: string) => new Set(samples.filter((s) => s.name === name).map((s) => s.labels[label])).size;
+    // WABA_ID plus 19 flood WABAs (the first template change of each is admitted with it).
+    expect(distinct('whatsapp_webhook_last_received_timestamp_seconds', 'waba_id')).toBe(20);
+    expect(distinct('whatsapp_message_statuses_total', 'phone_number_id')).toBe(50);
+    expect(samples.filter((s) => s.name === 'whatsapp_template_info' && s.labels.waba_id === WABA_ID)).toHaveLength(500);
+    expect(distinct('whatsapp_account_events_total', 'event')).toBeLessThanOrEqual(50 + 20);
+    expect(total(samples, 'whatsapp_entities_dropped_total', { kind: 'waba' })).toBe(N - 19);
+    expect(total(samples, 'whatsapp_entities_dropped_total', { kind: 'phone_number' })).toBe(N - 50);
+    expect(total(samples, 'whatsapp_entities_dropped_total', { kind: 'template' })).toBe(N - 500);
+    expect(total(samples, 'whatsapp_entities_dropped_total', { kind: 'event_name' })).toBe(N - 50);
+    // Flat: the second 25,000 of each added nothing to /metrics and (within allocator noise) to memory.
+    expect(full.body.length - half.body.length).toBeLessThan(20_000);
+    expect(rss(samples) - rss(halfSamples)).toBeLessThan(40 * 1024 * 1024);
+    expect(page.status).toBe(200);
+    expect(page.body.length).toBeLessThan(200_000);
+    expect(page.body).toContain('refused-wabas');
+    console.error(`at the caps: ${samples.length} samples, /metrics ${full.body.length} bytes (half-way ${half.body.length}), RSS ${(rss(samples) / 2 ** 20).toFixed(0)} MiB (half-way ${(rss(halfSamples) / 2 ** 20).toFixed(0)} MiB), status page ${page.body.length} bytes`);
+  }, 180_000);
+});
