@@ -70,6 +70,7 @@ export class Admission {
 
   /** Admits what the store already holds, so a restart refuses nothing it kept before (caps still apply). */
   seed(snapshot: Snapshot): void {
+    for (const w of snapshot.wabas ?? []) this.waba(w.wabaId);
     for (const n of snapshot.numbers) {
       const w = this.waba(n.wabaId);
       const key = n.phoneNumberId ?? (n.displayDigits !== undefined ? `d:${n.displayDigits}` : undefined);
@@ -111,7 +112,8 @@ export class Admission {
       dropped.set(kind, (dropped.get(kind) ?? 0) + 1);
     };
     for (const e of events) {
-      const w = this.wabas.get(e.wabaId);
+      // Normally the change's own WABA, admitted already; an event about another one is admitted on its own.
+      const w = this.waba(e.wabaId);
       if (!w) {
         drop('waba', e.wabaId);
         continue;

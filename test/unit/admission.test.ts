@@ -69,7 +69,7 @@ describe('Admission', () => {
   it('admits what the store holds at start-up before anything new', () => {
     const a = new Admission({ ...limits, maxWabas: 1 });
     a.seed({
-      entityVersion: 1, health: [], waits: [],
+      entityVersion: 1, health: [], waits: [], wabas: [],
       numbers: [{ wabaId: '5', phoneNumberId: '50', attributes: {} }],
       templates: [{ wabaId: '5', templateId: '60', attributes: {} }],
     });

@@ -95,7 +95,7 @@ describe('configurations that do nothing are warned about', () => {
 });
 
 describe('the private listener warning', () => {
-  const m = { host: '0.0.0.0', port: 9464 };
+  const m = { host: '0.0.0.0', port: 9464, labelValueMaxLength: 512 };
   it('warns when open beyond loopback without auth outside Kubernetes', () => {
     expect(privateListenerWarning(m, {})).toMatch(/listens on 0\.0\.0\.0 without auth: .*Set METRICS_HOST=127\.0\.0\.1, or METRICS_BEARER_TOKEN or METRICS_BASIC_AUTH/);
     expect(privateListenerWarning({ ...m, host: '10.0.0.5' }, {})).toBeDefined();
