@@ -17,6 +17,8 @@ function plannedCopies() {
   const copies = [
     [join(root, 'prometheus', 'alerts.yaml'), join(chartFiles, 'alerts.yaml')],
     [join(root, 'prometheus', 'recording-rules.yaml'), join(chartFiles, 'recording-rules.yaml')],
+    // The chart's own docs carry the runbook its alerts link to (prometheusRule.runbookBaseUrl).
+    [join(root, 'prometheus', 'runbook.md'), join(root, 'helm', 'whatsapp-exporter', 'docs', 'runbook.md')],
   ];
   const dashboards = join(root, 'grafana', 'dashboards');
   if (existsSync(dashboards)) {
