@@ -365,7 +365,7 @@ it('passes the helm-unittest suites in unittests/', () => {
 });
 
 describe('PrometheusRule', () => {
-  interface Rule { alert?: string; record?: string; expr: string; labels?: Record<string, string> }
+  interface Rule { alert?: string; record?: string; expr: string; labels?: Record<string, string>; annotations?: Record<string, string> }
   interface Group { name: string; rules: Rule[] }
   const source = (file: string): Group[] => (parseYaml(readFileSync(join(ROOT, 'prometheus', file), 'utf8')) as { groups: Group[] }).groups;
   const renderedGroups = (args: string[]): Group[] =>
@@ -401,8 +401,14 @@ describe('PrometheusRule', () => {
     return found ? { from: found.from, to: found.to } : undefined;
   }
 
-  it('holds the rules of prometheus/ unchanged by default', () => {
-    expect(renderedGroups([])).toEqual([...source('alerts.yaml'), ...source('recording-rules.yaml')]);
+  it('holds the rules of prometheus/ unchanged by default, but for the runbook links to the chart\'s docs', () => {
+    expect(renderedGroups(['--set', 'prometheusRule.runbookBaseUrl='])).toEqual([...source('alerts.yaml'), ...source('recording-rules.yaml')]);
+    const chartDocs = 'https://github.com/whatsapp-exporter/whatsapp-exporter/blob/main/helm/whatsapp-exporter/docs/runbook.md';
+    const relinked = source('alerts.yaml').map((g) => ({
+      ...g,
+      rules: g.rules.map((r) => (r.annotations?.runbook_url ? { ...r, annotations: { ...r.annotations, runbook_url: `${chartDocs}#${r.annotations.runbook_url.split('#')[1]}` } } : r)),
+    }));
+    expect(renderedGroups([])).toEqual([...relinked, ...source('recording-rules.yaml')]);
   });
 
   it('replaces exactly the threshold of every alert that has one, and renders rules promtool accepts', () => {
