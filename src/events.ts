@@ -180,6 +180,133 @@ export interface SystemErrorObserved {
   observedAt: number;
 }
 
+/*
+ * Account state Meta sends once (whatsapp-platform-2026.md §1–§5): restrictions, bans, account alerts,
+ * review decisions, Flow status and health. Kept in the store as state ordered by event time.
+ */
+
+/** account_update ACCOUNT_RESTRICTION: the restrictions in force now; a type absent from a newer event is lifted. */
+export interface AccountRestrictionObserved {
+  kind: 'account_restriction';
+  source: 'webhook';
+  field: string;
+  wabaId: string;
+  observedAt: number;
+  /** expiresAt: Unix seconds, when Meta gave an expiration that reads as a time. */
+  restrictions: Array<{ type: string; expiresAt?: number }>;
+}
+
+/** account_update DISABLED_UPDATE: the WABA's ban state; the date is Meta's free-form text ("April 17, 2025"). */
+export interface AccountBanObserved {
+  kind: 'account_ban';
+  source: 'webhook';
+  field: string;
+  wabaId: string;
+  observedAt: number;
+  state: string;
+  date?: string;
+  /** The date as Unix seconds (UTC midnight) when it reads as one. */
+  dateAt?: number;
+}
+
+/** account_update ACCOUNT_VIOLATION: the latest violation type. */
+export interface AccountViolationObserved {
+  kind: 'account_violation';
+  source: 'webhook';
+  field: string;
+  wabaId: string;
+  observedAt: number;
+  violationType: string;
+}
+
+/** account_alerts: one alert of an entity (business, number, profile), active until Meta sends status NONE. */
+export interface AccountAlertObserved {
+  kind: 'account_alert';
+  source: 'webhook';
+  field: string;
+  wabaId: string;
+  observedAt: number;
+  entityType: string;
+  entityId: string;
+  alertType: string;
+  severity: string;
+  status: string;
+}
+
+/** account_review_update: the WABA's review decision. */
+export interface AccountReviewObserved {
+  kind: 'account_review';
+  source: 'webhook';
+  field: string;
+  wabaId: string;
+  observedAt: number;
+  decision: string;
+}
+
+/** user_preferences: a customer stopped or resumed marketing messages from a business number. */
+export interface MarketingPreferenceObserved {
+  kind: 'marketing_preference';
+  source: 'webhook';
+  field: string;
+  wabaId: string;
+  phoneNumberId: string;
+  /** Keyed hash of the customer's BSUID or wa_id. */
+  customer: string;
+  value: string;
+  category: string;
+  timestamp: number;
+}
+
+/** flows FLOW_STATUS_CHANGE. */
+export interface FlowStatusObserved {
+  kind: 'flow_status';
+  source: 'webhook';
+  field: string;
+  wabaId: string;
+  observedAt: number;
+  flowId: string;
+  status: string;
+}
+
+/**
+ * flows endpoint and client health: one alert per (flow, event, threshold), as Meta raises one per
+ * threshold. value and threshold in base units (ratio 0–1, seconds; see FLOW_HEALTH_EVENTS).
+ */
+export interface FlowHealthObserved {
+  kind: 'flow_health';
+  source: 'webhook';
+  field: string;
+  wabaId: string;
+  observedAt: number;
+  flowId: string;
+  event: string;
+  threshold: number;
+  active: boolean;
+  value?: number;
+}
+
+/** security: a two-step-verification PIN event of a business number (named by its display digits only). */
+export interface SecurityEventObserved {
+  kind: 'security_event';
+  source: 'webhook';
+  field: string;
+  wabaId: string;
+  observedAt: number;
+  displayDigits: string;
+  event: string;
+}
+
+/** template_correct_category_detection and message_template_components_update, counted per template. */
+export interface TemplateNoticeObserved {
+  kind: 'template_notice';
+  source: 'webhook';
+  field: string;
+  wabaId: string;
+  observedAt: number;
+  templateId: string;
+  notice: string;
+}
+
 export type ExporterEvent =
   | PhoneNumberObserved
   | PhoneNumberRemoved
@@ -190,6 +317,16 @@ export type ExporterEvent =
   | AccountEvent
   | MessageReceived
   | MessageStatusObserved
-  | SystemErrorObserved;
+  | SystemErrorObserved
+  | AccountRestrictionObserved
+  | AccountBanObserved
+  | AccountViolationObserved
+  | AccountAlertObserved
+  | AccountReviewObserved
+  | MarketingPreferenceObserved
+  | FlowStatusObserved
+  | FlowHealthObserved
+  | SecurityEventObserved
+  | TemplateNoticeObserved;
 
 export type EventKind = ExporterEvent['kind'];

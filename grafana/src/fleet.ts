@@ -33,6 +33,7 @@ import {
   wabaVariable,
   withNumberNames,
 } from './common.js';
+import { accountEnforcement } from './account.js';
 import { PHONE_NUMBER_UID } from './phone-number.js';
 
 export const FLEET_UID = 'whatsapp-fleet';
@@ -263,6 +264,7 @@ export function fleetOverview(): dashboard.DashboardBuilder {
     .withVariable(wabaVariable())
     .withVariable(phoneNumberVariable({ multi: true }));
   d = atAGlance(d);
+  d = accountEnforcement(d);
   d = numbers(d);
   d = templates(d);
   return recentChanges(d);

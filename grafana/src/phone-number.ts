@@ -36,6 +36,7 @@ import {
   timeseries,
   wabaVariable,
 } from './common.js';
+import { flowsHealth } from './account.js';
 import { failureRatio } from './ratios.js';
 import { recorded, recordedSeries } from './recorded.js';
 
@@ -323,5 +324,6 @@ export function phoneNumberView(): dashboard.DashboardBuilder {
   d = now(d);
   d = history(d);
   d = delivery(d);
-  return responsiveness(d);
+  d = responsiveness(d);
+  return flowsHealth(d);
 }

@@ -1,3 +1,4 @@
 export * from './vocabulary.js';
 export * from './ids.js';
 export * from './messaging-limits.js';
+export * from './enforcement.js';

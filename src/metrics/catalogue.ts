@@ -12,7 +12,7 @@ export interface MetricDefinition {
   readonly labelNames: readonly string[];
   readonly buckets?: readonly number[];
   /** Which part of the exporter produces it; used to group the README table. */
-  readonly subsystem: 'numbers' | 'templates' | 'webhook' | 'store' | 'poller' | 'conversations' | 'funnels' | 'exporter';
+  readonly subsystem: 'numbers' | 'templates' | 'webhook' | 'store' | 'poller' | 'conversations' | 'funnels' | 'exporter' | 'account';
 }
 
 /** Chat replies take seconds to a day: finer at the start, then the customer-service window. */
@@ -131,6 +131,88 @@ export const catalogue = {
     labelNames: ['waba_id', 'field', 'event'],
   }),
 
+  // --- account enforcement and state Meta sends once (built from the store at collect time) ---
+  wabaRestriction: def({
+    name: 'whatsapp_waba_restriction', type: 'gauge', subsystem: 'account',
+    help: 'Account restriction (account_update ACCOUNT_RESTRICTION) per WABA and restriction type: 1 while active, 0 once its expiration passed or a newer restriction event no longer lists it.',
+    labelNames: ['waba_id', 'restriction_type'],
+  }),
+  wabaRestrictionExpiration: def({
+    name: 'whatsapp_waba_restriction_expiration_timestamp_seconds', type: 'gauge', subsystem: 'account',
+    help: 'Unix time at which an active account restriction expires, when Meta gave an expiration.',
+    labelNames: ['waba_id', 'restriction_type'],
+  }),
+  wabaBanState: def({
+    name: 'whatsapp_waba_ban_state', type: 'gauge', subsystem: 'account',
+    help: 'Ban state of the WABA from account_update DISABLED_UPDATE as a state set over SCHEDULE_FOR_DISABLE, DISABLE, REINSTATE: 1 for the current state, 0 for the others. Kept until Meta sends another.',
+    labelNames: ['waba_id', 'state'],
+  }),
+  wabaBanDate: def({
+    name: 'whatsapp_waba_ban_date_timestamp_seconds', type: 'gauge', subsystem: 'account',
+    help: 'waba_ban_date of the latest DISABLED_UPDATE (the day a scheduled disable takes effect) as Unix time of 00:00 UTC that day, when Meta\'s date text reads as a date.',
+    labelNames: ['waba_id'],
+  }),
+  wabaViolationInfo: def({
+    name: 'whatsapp_waba_violation_info', type: 'gauge', subsystem: 'account',
+    help: 'Always 1: the violation type of the latest account_update ACCOUNT_VIOLATION of the WABA.',
+    labelNames: ['waba_id', 'violation_type'],
+  }),
+  accountAlertActive: def({
+    name: 'whatsapp_account_alert_active', type: 'gauge', subsystem: 'account',
+    help: 'account_alerts per entity and alert type: 1 while alert_status is ACTIVE, 0 after NONE; severity as Meta sent it (CRITICAL, WARNING, INFORMATIONAL).',
+    labelNames: ['waba_id', 'entity_type', 'entity_id', 'alert_type', 'severity'],
+  }),
+  wabaReviewDecision: def({
+    name: 'whatsapp_waba_review_decision', type: 'gauge', subsystem: 'account',
+    help: 'Account review decision of the WABA (account_review_update) as a state set over APPROVED, REJECTED, PENDING, DEFERRED.',
+    labelNames: ['waba_id', 'decision'],
+  }),
+  flowStatus: def({
+    name: 'whatsapp_flow_status', type: 'gauge', subsystem: 'account',
+    help: 'Status of a WhatsApp Flow (flows FLOW_STATUS_CHANGE) as a state set over DRAFT, PUBLISHED, THROTTLED, BLOCKED, DEPRECATED.',
+    labelNames: ['waba_id', 'flow_id', 'status'],
+  }),
+  flowAlertActive: def({
+    name: 'whatsapp_flow_alert_active', type: 'gauge', subsystem: 'account',
+    help: 'Meta\'s Flow health alert per flow, event (ENDPOINT_ERROR_RATE, ENDPOINT_LATENCY, ENDPOINT_AVAILABILITY, CLIENT_ERROR_RATE) and threshold (ratio, or seconds for latency): 1 while ACTIVATED, 0 after DEACTIVATED.',
+    labelNames: ['waba_id', 'flow_id', 'event', 'threshold'],
+  }),
+  flowAlertValueRatio: def({
+    name: 'whatsapp_flow_alert_value_ratio', type: 'gauge', subsystem: 'account',
+    help: 'Value Meta reported with the latest Flow health alert of an error-rate or availability event, as a ratio (0–1).',
+    labelNames: ['waba_id', 'flow_id', 'event', 'threshold'],
+  }),
+  flowAlertValueSeconds: def({
+    name: 'whatsapp_flow_alert_value_seconds', type: 'gauge', subsystem: 'account',
+    help: 'p90 endpoint latency Meta reported with the latest ENDPOINT_LATENCY Flow health alert, in seconds.',
+    labelNames: ['waba_id', 'flow_id', 'event', 'threshold'],
+  }),
+  flowAlertThresholdRatio: def({
+    name: 'whatsapp_flow_alert_threshold_ratio', type: 'gauge', subsystem: 'account',
+    help: 'Threshold of a Flow health alert on an error rate or availability, as a ratio (0–1).',
+    labelNames: ['waba_id', 'flow_id', 'event', 'threshold'],
+  }),
+  flowAlertThresholdSeconds: def({
+    name: 'whatsapp_flow_alert_threshold_seconds', type: 'gauge', subsystem: 'account',
+    help: 'Threshold of an ENDPOINT_LATENCY Flow health alert (p90), in seconds.',
+    labelNames: ['waba_id', 'flow_id', 'event', 'threshold'],
+  }),
+  marketingPreferenceChanges: def({
+    name: 'whatsapp_marketing_preference_changes_total', type: 'counter', subsystem: 'account',
+    help: 'Customers who stopped or resumed marketing messages from a business number (user_preferences), by value: stop, resume (or any value Meta sends).',
+    labelNames: ['waba_id', 'phone_number_id', 'value'],
+  }),
+  securityEvents: def({
+    name: 'whatsapp_security_events_total', type: 'counter', subsystem: 'account',
+    help: 'Two-step-verification PIN events of a business number (security webhook: PIN_CHANGED, PIN_RESET_REQUEST, PIN_REQUEST_SUCCESS), by the number\'s display digits.',
+    labelNames: ['waba_id', 'display_phone_number', 'event'],
+  }),
+  templateNotices: def({
+    name: 'whatsapp_template_notices_total', type: 'counter', subsystem: 'templates',
+    help: 'Template notices per template by kind: category_correction (template_correct_category_detection), components_update (message_template_components_update).',
+    labelNames: ['waba_id', 'template_id', 'kind'],
+  }),
+
   // --- webhook receiver ---
   webhookRequests: def({
     name: 'whatsapp_webhook_requests_total', type: 'counter', subsystem: 'webhook',
@@ -139,7 +221,7 @@ export const catalogue = {
   }),
   webhookChanges: def({
     name: 'whatsapp_webhook_changes_total', type: 'counter', subsystem: 'webhook',
-    help: 'Changes (entry[].changes[]) in accepted webhook requests by field and outcome: applied, duplicate, stale, invalid, unknown_field, refused (a WABA beyond the cap or outside the allowlist).',
+    help: 'Changes (entry[].changes[]) in accepted webhook requests by field and outcome: applied, duplicate, stale, invalid, ignored (a documented field the exporter does not monitor), unknown_field (field "other": Meta sent something new), refused (a WABA beyond the cap or outside the allowlist).',
     labelNames: ['field', 'outcome'],
   }),
   webhookDuplicates: def({

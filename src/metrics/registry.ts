@@ -2,6 +2,7 @@ import client from 'prom-client';
 import type { Observation } from '../signals/types.js';
 import type { Snapshot, Store } from '../store/types.js';
 import { catalogue, metricDefinitions, type MetricDefinition, type MetricKey } from './catalogue.js';
+import { renderAccountState } from './render-account.js';
 import { renderEntitiesYielding, renderWaits, SNAPSHOT_METRICS } from './render.js';
 
 type AnyMetric = client.Counter<string> | client.Gauge<string> | client.Histogram<string>;
@@ -85,7 +86,7 @@ export class ExporterMetrics {
       const snapshot = await store.snapshot(last?.snapshot);
       const entities = last !== undefined && last.snapshot.entityVersion === snapshot.entityVersion ? last.entities : await renderEntitiesYielding(snapshot);
       this.rendered = { store, snapshot, entities };
-      parts.push(entities, Buffer.from(renderWaits(snapshot, nowSeconds), 'utf8'));
+      parts.push(entities, Buffer.from(renderWaits(snapshot, nowSeconds) + renderAccountState(snapshot, nowSeconds), 'utf8'));
       this.gauge('storeSnapshotTimestamp').set({ store: store.kind }, nowSeconds);
       this.histogram('storeOperationDuration').observe({ store: store.kind, operation: 'snapshot' }, (performance.now() - started) / 1000);
     } catch {
@@ -94,7 +95,7 @@ export class ExporterMetrics {
       // them, and page again once the store is back. This process learns nothing newer meanwhile:
       // it refuses webhooks while its store is down.
       this.counter('storeErrors').inc({ store: store.kind, operation: 'snapshot' });
-      if (last !== undefined) parts.push(last.entities, Buffer.from(renderWaits(last.snapshot, nowSeconds), 'utf8'));
+      if (last !== undefined) parts.push(last.entities, Buffer.from(renderWaits(last.snapshot, nowSeconds) + renderAccountState(last.snapshot, nowSeconds), 'utf8'));
     }
     parts.push(Buffer.from(await this.registry.metrics(), 'utf8'));
     return parts;

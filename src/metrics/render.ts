@@ -58,7 +58,7 @@ function formatValue(v: number): string {
  * Exposition text built in Buffer chunks: joining and encoding megabytes of text in one go at the end
  * would hold the event loop as long as several slices of a background render.
  */
-class Exposition {
+export class Exposition {
   private readonly chunks: Buffer[] = [];
   private pending: string[] = [];
   private current: MetricDefinition | undefined;
@@ -120,7 +120,7 @@ function latest(a: AttributeMap): number {
   return t;
 }
 
-function stateSet(out: Exposition, labels: readonly string[], values: readonly string[], known: readonly string[], current: string | undefined): void {
+export function stateSet(out: Exposition, labels: readonly string[], values: readonly string[], known: readonly string[], current: string | undefined): void {
   for (const member of known) out.sample(labels, [...values, member], member === current ? 1 : 0);
   if (current !== undefined && !known.includes(current)) out.sample(labels, [...values, current], 1);
 }
@@ -300,4 +300,9 @@ export const SNAPSHOT_METRICS: ReadonlySet<string> = new Set([
   catalogue.phoneNumberCodeVerificationStatus, catalogue.phoneNumberWebhookTarget,
   catalogue.templateInfo, catalogue.templateStatus, catalogue.templateQuality, catalogue.templateLastUpdate,
   catalogue.healthStatus, catalogue.conversationsAwaitingReply, catalogue.oldestAwaitingReplyAge,
+  // Account state (render-account.ts), by name: that module imports this one.
+  catalogue.wabaRestriction, catalogue.wabaRestrictionExpiration, catalogue.wabaBanState, catalogue.wabaBanDate,
+  catalogue.wabaViolationInfo, catalogue.accountAlertActive, catalogue.wabaReviewDecision, catalogue.flowStatus,
+  catalogue.flowAlertActive, catalogue.flowAlertValueRatio, catalogue.flowAlertValueSeconds, catalogue.flowAlertThresholdRatio,
+  catalogue.flowAlertThresholdSeconds,
 ].map((d) => d.name));

@@ -1,4 +1,5 @@
 import type { ExporterEvent } from '../events.js';
+import { planAccountState, planCountedNotice } from './account-state.js';
 import { planConversationEvent } from './conversations.js';
 import {
   planAccountEvent, planHealth, planMessagingLimit, planPhoneNumber, planPhoneNumberRemoved, planTemplate, planTemplateRemoved,
@@ -21,5 +22,17 @@ export function planEvent(event: ExporterEvent, ctx: SignalContext): PlannedWrit
     case 'message_status':
     case 'system_error':
       return planConversationEvent(event, ctx);
+    case 'account_restriction':
+    case 'account_ban':
+    case 'account_violation':
+    case 'account_alert':
+    case 'account_review':
+    case 'flow_status':
+    case 'flow_health':
+      return [planAccountState(event)];
+    case 'marketing_preference':
+    case 'security_event':
+    case 'template_notice':
+      return [planCountedNotice(event)];
   }
 }

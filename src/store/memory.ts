@@ -1,6 +1,6 @@
 import type {
   AttributeMap, CloseWaitResult, EventWrite, EventWriteResult, FunnelAdvanceResult, HealthRecord, MergeResult, WaitSummary,
-  NumberRef, OpResult, PhoneNumberRecord, Snapshot, Store, StoreOp, TemplateRecord, WabaRecord,
+  NumberRef, OpResult, PhoneNumberRecord, Snapshot, StateRecord, Store, StoreOp, TemplateRecord, WabaRecord,
 } from './types.js';
 import { GroupCommit } from './group-commit.js';
 import { KeyTable } from './key-table.js';
@@ -38,6 +38,8 @@ export class MemoryStore implements Store {
   private readonly templates = new Map<string, Entity<TemplateRecord>>();
   private readonly wabas = new Map<string, Entity<WabaRecord>>();
   private readonly health = new Map<string, HealthRecord[]>();
+  /** Account state: no TTL and no sweep (Meta sends it once and it cannot be polled). */
+  private readonly states = new Map<string, StateRecord>();
   private readonly waits = new Map<string, Map<string, number>>();
   /** Per customer of a business number: when it last answered (a float per slot), kept replyTtlSeconds. */
   private readonly replies = new KeyTable(0, 1);
@@ -97,6 +99,12 @@ export class MemoryStore implements Store {
         const entity = this.wabas.get(op.wabaId) ?? { record: { wabaId: op.wabaId, attributes: {} } };
         this.wabas.set(op.wabaId, entity);
         return mergeInto(entity, op.attributes);
+      }
+      case 'mergeState': {
+        const key = `${op.kind}|${op.wabaId}|${op.key}`;
+        let record = this.states.get(key);
+        if (record === undefined) this.states.set(key, (record = { kind: op.kind, wabaId: op.wabaId, key: op.key, attributes: {} }));
+        return mergeAttributes(record.attributes, op.attributes);
       }
       case 'removeNumber': {
         // A tombstone even for a number not seen yet, as for templates: a late older observation stays out.
@@ -242,7 +250,8 @@ export class MemoryStore implements Store {
     for (const e of this.templates.values()) if (hasAttributes(e.record.attributes)) templates.push(e.record);
     const wabas: WabaRecord[] = [];
     for (const e of this.wabas.values()) if (hasAttributes(e.record.attributes)) wabas.push(e.record);
-    return { entityVersion: this.entityVersion, numbers, templates, health: [...this.health.values()].flat(), waits, wabas };
+    const states = [...this.states.values()].filter((r) => hasAttributes(r.attributes));
+    return { entityVersion: this.entityVersion, numbers, templates, health: [...this.health.values()].flat(), states, waits, wabas };
   }
 
   private waitSummaries(): WaitSummary[] {
@@ -323,7 +332,8 @@ function touchesEntities(op: StoreOp, result: OpResult): boolean {
   switch (op.op) {
     case 'mergeNumber':
     case 'mergeTemplate':
-    case 'mergeWaba': {
+    case 'mergeWaba':
+    case 'mergeState': {
       const r = result as MergeResult;
       return Object.keys(op.attributes).length > r.stale.length;
     }

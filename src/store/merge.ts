@@ -23,7 +23,7 @@ export function mergeAttributes(stored: AttributeMap, incoming: AttributeMap, re
 }
 
 const OP_NAMES = new Set<StoreOp['op']>([
-  'mergeNumber', 'mergeTemplate', 'mergeWaba', 'removeNumber', 'removeTemplate', 'replaceHealth', 'openWait', 'closeWait', 'advanceFunnel', 'once', 'countInBucket',
+  'mergeNumber', 'mergeTemplate', 'mergeWaba', 'mergeState', 'removeNumber', 'removeTemplate', 'replaceHealth', 'openWait', 'closeWait', 'advanceFunnel', 'once', 'countInBucket',
 ]);
 
 /**
@@ -38,7 +38,7 @@ export function checkWrites(writes: readonly EventWrite[]): void {
     for (const op of w.ops) {
       if (!OP_NAMES.has(op.op)) fail(i, `unknown op ${String(op.op)}`);
       if ('at' in op && !Number.isFinite(op.at)) fail(i, `${op.op} needs a finite time`);
-      if (op.op === 'mergeNumber' || op.op === 'mergeTemplate' || op.op === 'mergeWaba') {
+      if (op.op === 'mergeNumber' || op.op === 'mergeTemplate' || op.op === 'mergeWaba' || op.op === 'mergeState') {
         for (const [name, o] of Object.entries(op.attributes)) {
           if (name === '' || name.startsWith('_')) fail(i, `attribute name "${name}" is reserved`);
           if (!Number.isFinite(o.at)) fail(i, `attribute ${name} needs a finite time`);
@@ -46,6 +46,9 @@ export function checkWrites(writes: readonly EventWrite[]): void {
       }
       if (op.op === 'mergeNumber' && (op.ref.phoneNumberId === '' || (!op.ref.phoneNumberId && !op.ref.displayDigits))) {
         fail(i, 'mergeNumber needs a phone number id or display digits');
+      }
+      if (op.op === 'mergeState' && (op.kind === '' || /[:|]/.test(op.kind) || op.wabaId === '')) {
+        fail(i, 'mergeState needs a kind (without : or |) and a WABA');
       }
       if (op.op === 'advanceFunnel' && (!Number.isInteger(op.step) || op.step < 0 || !(op.runTimeoutSeconds > 0))) {
         fail(i, 'advanceFunnel needs a step >= 0 and a positive run timeout');

@@ -14,7 +14,9 @@
  *   {p}nl:{waba}            hash  digits → id
  *   {p}t:{waba}:{template}  hash  template: attributes as above; meta _w, _t id, _r
  *   {p}b:{waba}             hash  WABA (its portfolio's messaging limit): attributes as above; meta _w
- *   {p}ni, {p}ti, {p}bi     set   keys of the number, template and WABA hashes
+ *   {p}s:{kind}:{waba}:{key} hash account state (restriction, ban, account alert, Flow, ...): attributes as
+ *                           above; meta _k kind, _w, _s key. Never expires (Meta sends it once)
+ *   {p}ni, {p}ti, {p}bi, {p}si set keys of the number, template, WABA and account state hashes
  *   {p}h:{waba}             string JSON {w,at,e:[[type,id,canSend]...]}; {p}hi set of those keys
  *   {p}w:{scope}            zset  customer → openedAt; {p}ws set of scopes with open waits
  *   {p}r:{scope}:{customer} string last reply time, TTL replyTtl
@@ -141,6 +143,7 @@ end
  *   ['N', waba, id|false, digits|false, at|false, attributes…]  mergeNumber  → flags (see mergeInto)
  *   ['T', waba, template, at|false, attributes…]                mergeTemplate → flags
  *   ['W', waba, at|false, attributes…]                         mergeWaba → flags
+ *   ['S', kind, waba, key, at|false, attributes…]               mergeState → flags
  *   ['rN', waba, id, at] / ['rT', waba, template, at]           removeNumber / removeTemplate → 1
  *   ['H', waba, JSON entities|false]                            replaceHealth → 1
  *   ['ow', scope, customer, at]                                 openWait → opened
@@ -350,6 +353,14 @@ local function mergeWaba(op)
   return flags
 end
 
+local function mergeState(op)
+  local k, w, s, at = op[2], op[3], op[4], op[5]
+  local key = p .. 's:' .. k .. ':' .. w .. ':' .. s
+  local flags, staleCount, had = mergeInto(key, op, 6, at, { '_k', k, '_w', w, '_s', s })
+  if not had then settle(key, p .. 'si', false, staleCount < (#op - 5) / (at and 2 or 3)) end
+  return flags
+end
+
 local function addToBucket(series, bucket, by)
   local counts, expiries = p .. 'c:' .. series, p .. 'ct:' .. series
   local time = redis.call('TIME')
@@ -430,6 +441,7 @@ local function run(op)
     end
     return { first, kept or false }
   elseif kind == 'T' then return mergeTemplate(op)
+  elseif kind == 'S' then return mergeState(op)
   elseif kind == 'N' then return mergeNumber(op)
   elseif kind == 'W' then return mergeWaba(op)
   elseif kind == 'cw' then return closeWait(op[2], op[3], op[4], op[5])
@@ -560,7 +572,7 @@ end
 return 0
 `;
 /**
- * ARGV: prefix. Returns { numbers, templates, health, waits, wabas }: entity hashes as flat HGETALL rows,
+ * ARGV: prefix. Returns { numbers, templates, health, waits, wabas, states }: entity hashes as flat HGETALL rows,
  * health JSON strings, waits as {scope, count, oldest score}. Drops index entries whose key expired.
  */
 export const SNAPSHOT_SCRIPT = `
@@ -589,8 +601,8 @@ for _, scope in ipairs(redis.call('SMEMBERS', p .. 'ws')) do
   end
 end
 local version = redis.call('GET', p .. 'ev') or '0'
-if version == ARGV[2] then return { version, false, false, false, waits, false } end
-return { version, hashes(p .. 'ni'), hashes(p .. 'ti'), health, waits, hashes(p .. 'bi') }
+if version == ARGV[2] then return { version, false, false, false, waits, false, false } end
+return { version, hashes(p .. 'ni'), hashes(p .. 'ti'), health, waits, hashes(p .. 'bi'), hashes(p .. 'si') }
 `;
 
 /** ARGV: prefix, deadline, before (exclusive). Returns 'late' or [scope, count] for each scope that lost waits. */

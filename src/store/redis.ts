@@ -9,7 +9,7 @@ import {
 import {
   StoreUnavailableError,
   type AttributeMap, type EventWrite, type Observed, type EventWriteResult, type HealthRecord, type OpResult, type PhoneNumberRecord,
-  type Snapshot, type Store, type StoreOp, type TemplateRecord, type WabaRecord, type WaitSummary,
+  type Snapshot, type StateRecord, type Store, type StoreOp, type TemplateRecord, type WabaRecord, type WaitSummary,
 } from './types.js';
 
 /** The part of a pino logger the store uses. */
@@ -291,8 +291,8 @@ export class RedisStore implements Store {
   async snapshot(previous?: Snapshot): Promise<Snapshot> {
     const known = previous === undefined ? '' : String(previous.entityVersion);
     const raw = await this.call('snapshot', (s) => s.waStoreSnapshot(this.anchorKey, this.keyPrefix, known));
-    const [version, numberRows, templateRows, healthJson, waitRows, wabaRows] = raw as [
-      string, string[][] | null, string[][] | null, string[] | null, Array<[string, number, string]>, string[][] | null | undefined,
+    const [version, numberRows, templateRows, healthJson, waitRows, wabaRows, stateRows] = raw as [
+      string, string[][] | null, string[][] | null, string[] | null, Array<[string, number, string]>, unknown, unknown,
     ];
     const waits: WaitSummary[] = waitRows.map(([scope, count, oldest]) => ({ scope, count: Number(count), oldestAt: Number(oldest) }));
     // Lua's false arrives as null: the entities have not moved since `previous`.
@@ -325,7 +325,13 @@ export class RedisStore implements Store {
       if (attributes === undefined || meta._w === undefined) continue;
       wabas.push({ wabaId: meta._w, attributes });
     }
-    return { entityVersion: Number(version), numbers, templates, health, waits, wabas };
+    const states: StateRecord[] = [];
+    for (const rows of list(stateRows)) {
+      const { meta, attributes } = readEntity(rows as string[]);
+      if (attributes === undefined || meta._k === undefined || meta._w === undefined || meta._s === undefined) continue;
+      states.push({ kind: meta._k, wabaId: meta._w, key: meta._s, attributes });
+    }
+    return { entityVersion: Number(version), numbers, templates, health, states, waits, wabas };
   }
 
   async readCounts(series: readonly string[], fromBucket: number, toBucket: number): Promise<Record<string, Record<number, number>>> {
@@ -543,6 +549,8 @@ function opToWire(op: StoreOp): unknown[] {
       return withAttributes(['T', op.wabaId, op.templateId], op.attributes);
     case 'mergeWaba':
       return withAttributes(['W', op.wabaId], op.attributes);
+    case 'mergeState':
+      return withAttributes(['S', op.kind, op.wabaId, op.key], op.attributes);
     case 'removeNumber':
       return ['rN', op.wabaId, op.phoneNumberId, String(op.at)];
     case 'removeTemplate':
@@ -596,7 +604,8 @@ function decodeResult(op: StoreOp, raw: unknown): OpResult {
   switch (op.op) {
     case 'mergeNumber':
     case 'mergeTemplate':
-    case 'mergeWaba': {
+    case 'mergeWaba':
+    case 'mergeState': {
       // One flag per attribute in the order they were sent: c changed, s stale, . same value.
       const flags = typeof raw === 'string' ? raw : '';
       const changed: string[] = [];
@@ -646,6 +655,7 @@ function decodeNamedResult(op: StoreOp, r: NamedResult): OpResult {
     case 'mergeNumber':
     case 'mergeTemplate':
     case 'mergeWaba':
+    case 'mergeState':
       return { changed: list(r.c) as string[], stale: list(r.s) as string[] };
     case 'closeWait':
       return {

@@ -34,6 +34,12 @@ export type StoreOp =
   /** Remove an entity; observations older than `at` that arrive later stay removed. */
   | { op: 'removeNumber'; wabaId: string; phoneNumberId: string; at: number }
   | { op: 'removeTemplate'; wabaId: string; templateId: string; at: number }
+  /**
+   * Merge attributes into an account state record (a restriction, a ban, an account alert, a Flow, ...:
+   * kind from ACCOUNT_STATE_KINDS), last-writer-wins per attribute. State Meta sends once: never expired
+   * by a TTL, never removed, never capped.
+   */
+  | { op: 'mergeState'; kind: string; wabaId: string; key: string; attributes: AttributeMap }
   /** Replace the health_status entities of a WABA. */
   | { op: 'replaceHealth'; wabaId: string; at: number; entities: Array<{ entityType: string; entityId: string; canSendMessage: string }> }
   /** Open a wait for a customer of a number unless one is open or a reply at or after `at` is known. */
@@ -129,6 +135,14 @@ export interface HealthRecord {
   at: number;
 }
 
+/** Account state (see the mergeState op): `key` names the record within its kind and WABA ('' for one per WABA). */
+export interface StateRecord {
+  kind: string;
+  wabaId: string;
+  key: string;
+  attributes: AttributeMap;
+}
+
 export interface WaitSummary {
   /** The scope given to openWait: `${wabaId}:${phoneNumberId}`. */
   scope: string;
@@ -145,6 +159,8 @@ export interface Snapshot {
   numbers: PhoneNumberRecord[];
   templates: TemplateRecord[];
   health: HealthRecord[];
+  /** Account state records (restrictions, bans, account alerts, reviews, Flows); moves the entity version like numbers. Both stores always set it. */
+  states?: StateRecord[];
   waits: WaitSummary[];
   wabas: WabaRecord[];
 }

@@ -1,3 +1,4 @@
+import * as enforcement from '../domain/enforcement.js';
 import * as vocabulary from '../domain/vocabulary.js';
 import type { ExporterEvent } from '../events.js';
 import { boundedLabelValue } from '../metrics/labels.js';
@@ -51,7 +52,8 @@ interface Admitted {
 /** Every event name Meta documents (all vocabularies, with the suffixed forms the parser builds). */
 function documentedEventNames(): ReadonlySet<string> {
   const names = new Set<string>(['CAPABILITY_UPDATE']);
-  for (const value of Object.values(vocabulary)) {
+  // Account alert types, review decisions and Flow events are account event names too.
+  for (const value of [...Object.values(vocabulary), ...Object.values(enforcement)]) {
     if (Array.isArray(value)) for (const v of value) if (typeof v === 'string') names.add(v);
   }
   for (const c of vocabulary.TEMPLATE_CATEGORIES) names.add(`IMPENDING_${c}`);
@@ -71,6 +73,8 @@ export class Admission {
   /** Admits what the store already holds, so a restart refuses nothing it kept before (caps still apply). */
   seed(snapshot: Snapshot): void {
     for (const w of snapshot.wabas ?? []) this.waba(w.wabaId);
+    // A WABA known only by its account state (a ban, a restriction) was admitted too.
+    for (const s of snapshot.states ?? []) this.waba(s.wabaId);
     for (const n of snapshot.numbers) {
       const w = this.waba(n.wabaId);
       const key = n.phoneNumberId ?? (n.displayDigits !== undefined ? `d:${n.displayDigits}` : undefined);

@@ -3,7 +3,12 @@ import type {
   AccountEvent, ExporterEvent, InboundReply, MessagingLimitObserved, PhoneNumberAttributes, PhoneNumberObserved,
   TemplateAttributes,
 } from '../events.js';
-import { contentKey, type KeyHasher } from '../store/keys.js';
+import { contentKey, displayDigits, type KeyHasher } from '../store/keys.js';
+import {
+  ACCOUNT_ALERT_ENTITY_TYPES, ACCOUNT_ALERT_SEVERITIES, ACCOUNT_ALERT_STATUSES, ACCOUNT_ALERT_TYPES, CORRECTED_CATEGORIES,
+  FLOW_ALERT_STATES, FLOW_EVENTS, FLOW_HEALTH_EVENTS, FLOW_STATUSES, IGNORED_WEBHOOK_FIELDS, MARKETING_PREFERENCE_VALUES,
+  RESTRICTION_TYPES, REVIEW_DECISIONS, SECURITY_EVENTS, USER_PREFERENCE_CATEGORIES, type FlowHealthEvent,
+} from '../domain/index.js';
 import {
   ACCOUNT_UPDATE_EVENTS, INTERACTIVE_TYPES, isMessagingLimit, isThroughputLevel, MESSAGE_STATUSES, messagingLimitTier, MESSAGE_TYPES, NAME_DECISIONS,
   NAME_REJECTION_REASONS, PRICING_CATEGORIES, PRICING_TYPES, QUALITY_EVENTS, QUALITY_SCORES, TEMPLATE_CATEGORIES,
@@ -36,6 +41,25 @@ const MESSAGE_TYPE_SET = known(MESSAGE_TYPES);
 const INTERACTIVE_TYPE_SET = known(INTERACTIVE_TYPES);
 const PRICING_CATEGORY_SET = known(PRICING_CATEGORIES);
 const PRICING_TYPE_SET = known(PRICING_TYPES);
+const RESTRICTION_TYPE_SET = known(RESTRICTION_TYPES);
+const ALERT_ENTITY_TYPE_SET = known(ACCOUNT_ALERT_ENTITY_TYPES);
+const ALERT_SEVERITY_SET = known(ACCOUNT_ALERT_SEVERITIES);
+const ALERT_STATUS_SET = known(ACCOUNT_ALERT_STATUSES);
+const ALERT_TYPE_SET = known(ACCOUNT_ALERT_TYPES);
+const REVIEW_DECISION_SET = known(REVIEW_DECISIONS);
+const PREFERENCE_VALUE_SET = known(MARKETING_PREFERENCE_VALUES);
+const PREFERENCE_CATEGORY_SET = known(USER_PREFERENCE_CATEGORIES);
+const FLOW_STATUS_SET = known(FLOW_STATUSES);
+const FLOW_EVENT_SET = known(FLOW_EVENTS);
+const FLOW_ALERT_STATE_SET = known(FLOW_ALERT_STATES);
+const SECURITY_EVENT_SET = known(SECURITY_EVENTS);
+const CORRECTED_CATEGORY_SET = known(CORRECTED_CATEGORIES);
+const IGNORED_FIELD_SET = known(IGNORED_WEBHOOK_FIELDS);
+
+/** Longest enum value Meta sends is ~50 characters; anything longer is cut before it becomes state or a label. */
+const MAX_ENUM_LENGTH = 64;
+/** account_alerts alert_description is free text: logged, cut to this length. */
+const MAX_DESCRIPTION_LENGTH = 240;
 
 interface ChangeContext {
   field: KnownField;
@@ -46,6 +70,8 @@ interface ChangeContext {
   hashKey: KeyHasher;
   /** Attribute names (paths inside the value) that carried a value not documented yet. */
   unknownValues: Set<string>;
+  /** Something worth a log line once the change is applied (never personal data). */
+  log?: ParsedChange['log'];
 }
 
 /**
@@ -81,7 +107,9 @@ function parseChange(entry: WebhookEntry, change: WebhookChange, hashKey: KeyHas
   if (!isMetaId(wabaId)) {
     return { field, wabaId, outcome: 'invalid', events: [], unknownValues: [], problems: [`entry.id: ${META_ID_PROBLEM}`] };
   }
-  if (!isKnownField(field)) return { field, wabaId, outcome: 'unknown_field', events: [], unknownValues: [] };
+  if (!isKnownField(field)) {
+    return { field, wabaId, outcome: IGNORED_FIELD_SET.has(field) ? 'ignored' : 'unknown_field', events: [], unknownValues: [] };
+  }
 
   const ctx: ChangeContext = { field, wabaId, observedAt: entry.time ?? receivedAt, hashKey, unknownValues: new Set() };
   const result = parseKnownField(field, value, ctx);
@@ -90,12 +118,15 @@ function parseChange(entry: WebhookEntry, change: WebhookChange, hashKey: KeyHas
   }
   // The handler may attribute the change to another WABA than entry.id (a partner's account_update).
   const parsed: ParsedChange = { field, wabaId: ctx.wabaId, outcome: 'ok', events: result.events, unknownValues: [...ctx.unknownValues] };
+  if (ctx.log !== undefined) parsed.log = ctx.log;
   // Management changes carry no id of their own: a redelivery is recognised by its content. entry.time is part
   // of it (two genuine FLAGGED events differ only there), and never receivedAt, which differs on every redelivery.
   // The content is what the schema kept: fields Meta adds later (of any depth) neither change the key nor
   // reach JSON.stringify's recursion limit.
   if (field !== 'messages') {
-    parsed.dedupeKey = contentKey(field, wabaId, entry.time === undefined ? '' : String(entry.time), JSON.stringify(result.data));
+    // user_preferences names customers: their ids enter the key as keyed hashes only.
+    const content = field === 'user_preferences' ? withHashedCustomers(result.data as FieldValue<'user_preferences'>, hashKey) : result.data;
+    parsed.dedupeKey = contentKey(field, wabaId, entry.time === undefined ? '' : String(entry.time), JSON.stringify(content));
   }
   return parsed;
 }
@@ -196,14 +227,144 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
     // the event is about (PARTNER_ADDED, PARTNER_APP_INSTALLED, ACCOUNT_VIOLATION routed to the partner, ...).
     if (v.waba_info?.waba_id !== undefined) ctx.wabaId = v.waba_info.waba_id;
     noteUnknown(ctx, ACCOUNT_EVENT_SET, 'event', v.event);
-    // Only the account event is derived. ban_info, restriction_info and violation_info describe the WABA, not a
-    // number, and no documented payload ties them to phone_number, so no number state is inferred from them.
+    // ban_info, restriction_info and violation_info describe the WABA, not a number (no documented payload ties
+    // them to phone_number): they become WABA state (account_ban, account_restriction, account_violation).
     // DISABLED_UPDATE announces a disable, a scheduled disable and a reinstatement alike; the ban state is
     // what tells them apart, so it is appended: DISABLED_UPDATE_DISABLE, _REINSTATE, _SCHEDULE_FOR_DISABLE.
-    const banState = v.ban_info?.waba_ban_state;
+    const rawBanState = v.ban_info?.waba_ban_state;
+    // A string, or in one Meta example a one-element array.
+    const banState = enumValue(Array.isArray(rawBanState) ? rawBanState[0] : rawBanState);
     noteUnknown(ctx, BAN_STATE_SET, 'ban_info.waba_ban_state', banState);
     const event = v.event === 'DISABLED_UPDATE' && banState ? `DISABLED_UPDATE_${banState}` : v.event;
-    return [accountEvent(ctx, event)];
+    const events: ExporterEvent[] = [accountEvent(ctx, event)];
+    const base = { source: 'webhook', field: ctx.field, wabaId: ctx.wabaId, observedAt: ctx.observedAt } as const;
+    if (v.event === 'DISABLED_UPDATE' && banState) {
+      const date = v.ban_info?.waba_ban_date?.slice(0, MAX_ENUM_LENGTH);
+      const dateAt = date === undefined ? undefined : readDate(date);
+      events.push({ kind: 'account_ban', ...base, state: banState, ...(date !== undefined && { date }), ...(dateAt !== undefined && { dateAt }) });
+    } else if (v.event === 'ACCOUNT_RESTRICTION') {
+      const infos = v.restriction_info === undefined ? [] : Array.isArray(v.restriction_info) ? v.restriction_info : [v.restriction_info];
+      const restrictions: Array<{ type: string; expiresAt?: number }> = [];
+      for (const info of infos) {
+        const type = enumValue(info.restriction_type);
+        if (type === undefined) continue;
+        noteUnknown(ctx, RESTRICTION_TYPE_SET, 'restriction_info.restriction_type', type);
+        const expiresAt = info.expiration === undefined || info.expiration === null ? undefined : readTime(info.expiration);
+        restrictions.push({ type, ...(expiresAt !== undefined && { expiresAt }) });
+      }
+      events.push({ kind: 'account_restriction', ...base, restrictions });
+    } else if (v.event === 'ACCOUNT_VIOLATION') {
+      const violationType = enumValue(v.violation_info?.violation_type);
+      if (violationType !== undefined) events.push({ kind: 'account_violation', ...base, violationType });
+    }
+    return events;
+  },
+
+  account_alerts(v, ctx) {
+    // Nested (Meta's reference) first, flat (Go SDK) second; the schema guarantees type and status in one.
+    const info = v.alert_info;
+    const alertType = enumValue(info?.alert_type ?? v.alert_type)!;
+    const status = enumValue(info?.alert_status ?? v.alert_status)!;
+    const severity = enumValue(info?.alert_severity ?? v.alert_severity) ?? 'UNKNOWN';
+    const entityType = enumValue(v.entity_type)!;
+    noteUnknown(ctx, ALERT_TYPE_SET, 'alert_info.alert_type', alertType);
+    noteUnknown(ctx, ALERT_STATUS_SET, 'alert_info.alert_status', status);
+    noteUnknown(ctx, ALERT_SEVERITY_SET, 'alert_info.alert_severity', severity);
+    noteUnknown(ctx, ALERT_ENTITY_TYPE_SET, 'entity_type', entityType);
+    const description = info?.alert_description ?? v.alert_description;
+    ctx.log = {
+      message: 'account alert',
+      fields: {
+        alert_type: alertType, alert_status: status, alert_severity: severity, entity_type: entityType, entity_id: v.entity_id,
+        ...(description !== undefined && { alert_description: capText(description, MAX_DESCRIPTION_LENGTH) }),
+      },
+    };
+    return [
+      {
+        kind: 'account_alert', source: 'webhook', field: ctx.field, wabaId: ctx.wabaId, observedAt: ctx.observedAt,
+        entityType, entityId: v.entity_id, alertType, severity, status,
+      },
+      accountEvent(ctx, alertType),
+    ];
+  },
+
+  account_review_update(v, ctx) {
+    const decision = enumValue(v.decision)!;
+    noteUnknown(ctx, REVIEW_DECISION_SET, 'decision', decision);
+    return [
+      { kind: 'account_review', source: 'webhook', field: ctx.field, wabaId: ctx.wabaId, observedAt: ctx.observedAt, decision },
+      accountEvent(ctx, decision),
+    ];
+  },
+
+  user_preferences(v, ctx) {
+    const events: ExporterEvent[] = [];
+    for (const p of v.user_preferences) {
+      const value = enumValue(p.value)!;
+      const category = enumValue(p.category) ?? 'marketing_messages';
+      noteUnknown(ctx, PREFERENCE_VALUE_SET, 'user_preferences.value', value);
+      noteUnknown(ctx, PREFERENCE_CATEGORY_SET, 'user_preferences.category', category);
+      // Keyed by BSUID first, wa_id second (a username-only customer has no wa_id); neither is kept in clear.
+      const id = p.user_id ?? p.wa_id;
+      events.push({
+        kind: 'marketing_preference', source: 'webhook', field: ctx.field, wabaId: ctx.wabaId,
+        phoneNumberId: v.metadata.phone_number_id, customer: id === undefined ? '' : ctx.hashKey(id),
+        value, category, timestamp: p.timestamp,
+      });
+    }
+    return events;
+  },
+
+  flows(v, ctx) {
+    const event = enumValue(v.event)!;
+    noteUnknown(ctx, FLOW_EVENT_SET, 'event', event);
+    const base = { source: 'webhook', field: ctx.field, wabaId: ctx.wabaId, observedAt: ctx.observedAt, flowId: v.flow_id } as const;
+    const events: ExporterEvent[] = [accountEvent(ctx, event)];
+    if (event === 'FLOW_STATUS_CHANGE') {
+      const status = enumValue(v.new_status);
+      noteUnknown(ctx, FLOW_STATUS_SET, 'new_status', status);
+      noteUnknown(ctx, FLOW_STATUS_SET, 'old_status', enumValue(v.old_status));
+      if (status !== undefined) events.push({ kind: 'flow_status', ...base, status });
+    } else if (Object.hasOwn(FLOW_HEALTH_EVENTS, event) && v.threshold !== undefined && v.alert_state !== undefined) {
+      noteUnknown(ctx, FLOW_ALERT_STATE_SET, 'alert_state', v.alert_state);
+      const { scale } = FLOW_HEALTH_EVENTS[event as FlowHealthEvent];
+      const raw = event === 'ENDPOINT_LATENCY' ? v.p90_latency : event === 'ENDPOINT_AVAILABILITY' ? v.availability : v.error_rate;
+      events.push({
+        kind: 'flow_health', ...base, event, threshold: v.threshold * scale, active: v.alert_state === 'ACTIVATED',
+        ...(raw !== undefined && { value: raw * scale }),
+      });
+    }
+    return events;
+  },
+
+  security(v, ctx) {
+    const event = enumValue(v.event)!;
+    noteUnknown(ctx, SECURITY_EVENT_SET, 'event', event);
+    return [{
+      kind: 'security_event', source: 'webhook', field: ctx.field, wabaId: ctx.wabaId, observedAt: ctx.observedAt,
+      displayDigits: displayDigits(v.display_phone_number), event,
+    }];
+  },
+
+  template_correct_category_detection(v, ctx) {
+    // RS: category is the template's, correct_category the one Meta found; YCloud: category is the new one
+    // and previousCategory the old. Either way the template now belongs in the corrected category.
+    const previous = v.previous_category ?? v.previousCategory;
+    const corrected = enumValue(v.correct_category ?? (previous !== undefined ? v.category : undefined));
+    noteUnknown(ctx, CORRECTED_CATEGORY_SET, 'correct_category', corrected);
+    const attributes = templateNaming(v.message_template_name, v.message_template_language);
+    if (corrected !== undefined) attributes.category = corrected;
+    return [
+      templateEvent(ctx, v.message_template_id, attributes),
+      { kind: 'template_notice', source: 'webhook', field: ctx.field, wabaId: ctx.wabaId, observedAt: ctx.observedAt, templateId: v.message_template_id, notice: 'category_correction' },
+    ];
+  },
+
+  message_template_components_update(v, ctx) {
+    return [
+      templateEvent(ctx, v.message_template_id, templateNaming(v.message_template_name, v.message_template_language)),
+      { kind: 'template_notice', source: 'webhook', field: ctx.field, wabaId: ctx.wabaId, observedAt: ctx.observedAt, templateId: v.message_template_id, notice: 'components_update' },
+    ];
   },
 
   business_capability_update(v, ctx) {
@@ -333,6 +494,59 @@ function accountEvent(ctx: ChangeContext, event: string): AccountEvent {
 
 function noteUnknown(ctx: ChangeContext, knownValues: ReadonlySet<string>, attribute: string, value: string | undefined): void {
   if (value !== undefined && !knownValues.has(value)) ctx.unknownValues.add(attribute);
+}
+
+/** An enum value as state and label: cut to a bound, so a value Meta never documented cannot grow a series without limit. */
+function enumValue(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : value.slice(0, MAX_ENUM_LENGTH);
+}
+
+/** Free text for a log line: control characters out, cut to `max`. */
+function capText(text: string, max: number): string {
+  const clean = text.replace(/[\u0000-\u001f\u007f]/g, ' ');
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
+/**
+ * A restriction's expiration, read tolerantly (SDK fixtures only): Unix seconds as a number or string,
+ * milliseconds when it is that large, or a date string. Undefined when it reads as no time.
+ */
+function readTime(value: string | number): number | undefined {
+  const n = typeof value === 'number' ? value : /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : undefined;
+  if (n !== undefined) return Number.isFinite(n) && n > 0 ? (n > 1e12 ? Math.floor(n / 1000) : n) : undefined;
+  return readDate(String(value));
+}
+
+const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
+
+/**
+ * waba_ban_date is human text ("April 17, 2025"): read as UTC midnight of that day, whatever the host's
+ * time zone. ISO dates and Unix seconds are read too; anything else is undefined (kept as text only).
+ */
+export function readDate(text: string): number | undefined {
+  const t = text.trim();
+  if (/^\d{9,12}$/.test(t)) return Number(t);
+  const named = /^([A-Za-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})$/.exec(t);
+  if (named) {
+    const month = MONTHS.findIndex((m) => m.startsWith(named[1]!.toLowerCase()) && named[1]!.length >= 3);
+    return month === -1 ? undefined : Date.UTC(Number(named[3]), month, Number(named[2])) / 1000;
+  }
+  if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(t)) {
+    const ms = Date.parse(t.length === 10 ? `${t}T00:00:00Z` : t);
+    return Number.isFinite(ms) ? ms / 1000 : undefined;
+  }
+  return undefined;
+}
+
+/** The value with customer ids replaced by their keyed hashes, for the change's de-duplication key. */
+function withHashedCustomers(v: FieldValue<'user_preferences'>, hashKey: KeyHasher): unknown {
+  const hashed = (id: string | undefined) => (id === undefined ? undefined : hashKey(id));
+  return {
+    metadata: v.metadata,
+    user_preferences: v.user_preferences.map((p) => ({
+      ...p, wa_id: hashed(p.wa_id), user_id: hashed(p.user_id), parent_user_id: hashed(p.parent_user_id),
+    })),
+  };
 }
 
 /** Paths and zod's messages only: zod 4 messages name the expected type or format, never the received value. */

@@ -9,7 +9,7 @@ import { inSpan } from '../tracing.js';
 import { Admission, DROPPED_KINDS, type DroppedKind } from './admission.js';
 import { DeadLetters } from './dead-letters.js';
 import { parseWebhookBody } from './parse.js';
-import { sanitizedToken } from '../domain/index.js';
+import { IGNORED_WEBHOOK_FIELDS, sanitizedToken } from '../domain/index.js';
 import { KNOWN_FIELDS, isKnownField } from './schemas.js';
 import { secretKeys, tokensEqual, verifySignature } from './signature.js';
 import { MalformedEnvelopeError } from './types.js';
@@ -48,6 +48,9 @@ export class WebhookReceiver {
     for (const field of KNOWN_FIELDS) {
       for (const outcome of ['applied', 'duplicate', 'stale', 'invalid', 'refused']) metrics.counter('webhookChanges').inc({ field, outcome }, 0);
     }
+    for (const field of IGNORED_WEBHOOK_FIELDS) metrics.counter('webhookChanges').inc({ field, outcome: 'ignored' }, 0);
+    // So that increase() sees the first field Meta adds (WhatsAppWebhookUnknownField).
+    metrics.counter('webhookChanges').inc({ field: 'other', outcome: 'unknown_field' }, 0);
     metrics.gauge('webhookDeadLetters').set(0);
     for (const kind of DROPPED_KINDS) metrics.counter('entitiesDropped').inc({ kind }, 0);
   }
@@ -97,6 +100,7 @@ export class WebhookReceiver {
     const accepted: IncomingChange[] = [];
     const acceptedFields: string[] = [];
     const dropped = new Map<DroppedKind, number>();
+    const logged: Array<{ index: number; change: (typeof parsed.changes)[number] }> = [];
     for (const change of parsed.changes) {
       if (change.outcome === 'ok' && !this.admission.admitsWaba(change.wabaId)) {
         // Beyond the WABA cap or outside the allowlist: nothing of it is kept, not even its unknown values.
@@ -112,6 +116,7 @@ export class WebhookReceiver {
         const events = this.admission.filter(change.events, dropped);
         accepted.push({ field: change.field, source: 'webhook', events, ...(change.dedupeKey !== undefined ? { dedupeKey: change.dedupeKey } : {}) });
         acceptedFields.push(change.field);
+        if (change.log !== undefined) logged.push({ index: accepted.length - 1, change });
       }
     }
     let outcomes;
@@ -127,9 +132,16 @@ export class WebhookReceiver {
     const changes = this.metrics.counter('webhookChanges');
     outcomes.forEach((outcome, i) => changes.inc({ field: acceptedFields[i]!, outcome }));
     for (const [kind, n] of dropped) this.metrics.counter('entitiesDropped').inc({ kind }, n);
+    // Once per change: a redelivery (duplicate) is not logged again.
+    for (const { index, change } of logged) {
+      if (outcomes[index] === 'applied') this.logger.info({ field: change.field, waba_id: change.wabaId, ...change.log!.fields }, change.log!.message);
+    }
     for (const change of parsed.changes) {
       if (change.outcome === 'refused') {
         changes.inc({ field: change.field, outcome: 'refused' });
+      } else if (change.outcome === 'ignored') {
+        // A field Meta documents and the exporter does not monitor: its name is from a fixed list.
+        changes.inc({ field: change.field, outcome: 'ignored' });
       } else if (change.outcome === 'unknown_field') {
         changes.inc({ field: 'other', outcome: 'unknown_field' });
         this.logger.info({ field: sanitizedToken(change.field), waba_id: sanitizedToken(change.wabaId) }, 'webhook field not understood; ignored');

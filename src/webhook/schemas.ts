@@ -131,21 +131,26 @@ export const phoneNumberNameUpdateSchema = z.object({
   rejection_reason: z.string().nullish(),
 });
 
+/** expiration: Unix seconds as a number or a string, or a date string; read tolerantly by the parser. */
+const restrictionInfoSchema = z.object({
+  restriction_type: z.string().optional(),
+  expiration: z.union([z.string(), z.number()]).nullish(),
+});
+
 export const accountUpdateSchema = z.object({
   event: z.string(),
   /** Older VERIFIED_ACCOUNT payloads name the number they are about. */
   phone_number: z.string().optional(),
   country: z.string().optional(),
   ban_info: z.object({
-    waba_ban_state: z.string().optional(),
+    /** A string; one Meta example sends a one-element array, so both are accepted (the first element counts). */
+    waba_ban_state: z.union([z.string(), z.array(z.string())]).optional(),
     /** Free-form ("April 17, 2025"), so kept as text. */
     waba_ban_date: z.string().optional(),
   }).optional(),
   violation_info: z.object({ violation_type: z.string().optional() }).optional(),
-  restriction_info: z.array(z.object({
-    restriction_type: z.string().optional(),
-    expiration: z.union([z.string(), z.number()]).optional(),
-  })).optional(),
+  /** From SDK fixtures only (no Meta reference page): an array, tolerated as a single object too. */
+  restriction_info: z.union([z.array(restrictionInfoSchema), restrictionInfoSchema]).optional(),
   waba_info: z.object({
     waba_id: metaIdSchema.optional(),
     owner_business_id: metaIdSchema.optional(),
@@ -253,6 +258,116 @@ export const messagesValueSchema = z.object({
   path: ['metadata'],
 });
 
+// --- account enforcement, preferences, flows, security (whatsapp-platform-2026.md §1–§5) ---
+
+/** Ids this section parses (flow, alert entity, template) are Meta's digit strings, as everywhere (metaIdSchema). */
+const digitIdSchema = metaIdSchema;
+
+/** A number Meta sends as a JSON number or, in some SDK fixtures, a numeric string. */
+const looseNumberSchema = z.union(
+  [z.number(), z.string().regex(/^-?\d+(\.\d+)?$/).transform(Number)],
+  { error: 'Invalid number: expected a number or a numeric string' },
+);
+
+const accountAlertInfoSchema = z.object({
+  alert_severity: z.string().optional(),
+  alert_status: z.string().optional(),
+  alert_type: z.string().optional(),
+  /** Free English text: logged (length-capped), never a label. */
+  alert_description: z.string().optional(),
+});
+
+/** Meta nests the alert under alert_info; the Go SDK models the same keys flat: both are read, nested first. */
+export const accountAlertsSchema = z.object({
+  entity_type: z.string(),
+  entity_id: digitIdSchema,
+  alert_info: accountAlertInfoSchema.optional(),
+  ...accountAlertInfoSchema.shape,
+}).refine((v) => (v.alert_info?.alert_type ?? v.alert_type) !== undefined && (v.alert_info?.alert_status ?? v.alert_status) !== undefined, {
+  message: 'Invalid account alert: expected alert_type and alert_status (in alert_info or flat)',
+  path: ['alert_info'],
+});
+
+export const accountReviewUpdateSchema = z.object({
+  decision: z.string(),
+});
+
+export const userPreferenceSchema = z.object({
+  /** The customer's number, or the BSUID below: personal data, hashed by the parser and never kept. */
+  wa_id: z.string().min(1).optional(),
+  user_id: z.string().min(1).optional(),
+  parent_user_id: z.string().optional(),
+  detail: z.string().optional(),
+  category: z.string().optional(),
+  value: z.string(),
+  timestamp: timestampSchema,
+});
+
+export const userPreferencesSchema = z.object({
+  messaging_product: z.string().optional(),
+  metadata: metadataSchema,
+  contacts: z.array(contactSchema).optional(),
+  user_preferences: z.array(userPreferenceSchema),
+});
+
+export const flowsSchema = z.object({
+  event: z.string(),
+  flow_id: digitIdSchema,
+  message: z.string().optional(),
+  threshold: looseNumberSchema.optional(),
+  old_status: z.string().optional(),
+  new_status: z.string().optional(),
+  alert_state: z.string().optional(),
+  requests_count: looseNumberSchema.optional(),
+  errors: z.array(z.object({
+    error_type: z.string().optional(), error_rate: looseNumberSchema.optional(), error_count: looseNumberSchema.optional(),
+  })).optional(),
+  /** Percent; Meta's table says integer, its examples send 14.28. */
+  error_rate: looseNumberSchema.optional(),
+  /** Milliseconds. */
+  p50_latency: looseNumberSchema.optional(),
+  p90_latency: looseNumberSchema.optional(),
+  /** Percent. */
+  availability: looseNumberSchema.optional(),
+  warning: z.string().optional(),
+});
+
+export const securitySchema = z.object({
+  display_phone_number: displayPhoneNumberSchema,
+  event: z.string(),
+  /** Meta Business Suite user id, on PIN reset requests only. */
+  requester: z.string().optional(),
+});
+
+/**
+ * No Meta reference page: the RS SDK sends category (the template's category) and correct_category (the
+ * one Meta found), YCloud category (the new one) and previousCategory. Every name is optional.
+ */
+export const templateCorrectCategoryDetectionSchema = z.object({
+  message_template_id: digitIdSchema,
+  message_template_name: z.string().optional(),
+  message_template_language: z.string().optional(),
+  category: z.string().optional(),
+  correct_category: z.string().optional(),
+  previous_category: z.string().optional(),
+  previousCategory: z.string().optional(),
+});
+
+export const messageTemplateComponentsUpdateSchema = z.object({
+  message_template_id: digitIdSchema,
+  message_template_name: z.string().optional(),
+  message_template_language: z.string().optional(),
+  message_template_element: z.string().optional(),
+  message_template_title: z.string().optional(),
+  message_template_footer: z.string().optional(),
+  message_template_buttons: z.array(z.object({
+    message_template_button_type: z.string().optional(),
+    message_template_button_text: z.string().optional(),
+    message_template_button_url: z.string().optional(),
+    message_template_button_phone_number: z.string().optional(),
+  })).optional(),
+});
+
 // --- the registry ---
 
 /** Value schema per webhook field the exporter understands; any other field is counted and ignored. */
@@ -265,6 +380,13 @@ export const fieldValueSchemas = {
   business_capability_update: businessCapabilityUpdateSchema,
   phone_number_name_update: phoneNumberNameUpdateSchema,
   messages: messagesValueSchema,
+  account_alerts: accountAlertsSchema,
+  account_review_update: accountReviewUpdateSchema,
+  user_preferences: userPreferencesSchema,
+  flows: flowsSchema,
+  security: securitySchema,
+  template_correct_category_detection: templateCorrectCategoryDetectionSchema,
+  message_template_components_update: messageTemplateComponentsUpdateSchema,
 } as const;
 
 export type KnownField = keyof typeof fieldValueSchemas;
@@ -292,6 +414,8 @@ export type AccountUpdateValue = FieldValue<'account_update'>;
 export type BusinessCapabilityUpdateValue = FieldValue<'business_capability_update'>;
 export type PhoneNumberNameUpdateValue = FieldValue<'phone_number_name_update'>;
 export type MessagesValue = FieldValue<'messages'>;
+export type AccountAlertsValue = FieldValue<'account_alerts'>;
+export type FlowsValue = FieldValue<'flows'>;
 export type InboundMessage = z.output<typeof inboundMessageSchema>;
 export type MessageStatus = z.output<typeof statusSchema>;
 export type WebhookError = z.output<typeof errorSchema>;

@@ -7,15 +7,18 @@ export interface ParsedChange {
   wabaId: string;
   /**
    * ok: schema fits, `events` hold what it says. invalid: a known field whose value does not fit its
-   * schema (dead-lettered). unknown_field: a field the exporter does not understand (counted, ignored).
+   * schema (dead-lettered). ignored: a field Meta documents that the exporter does not monitor (counted by
+   * name). unknown_field: a field the exporter does not know at all (counted as "other": Meta sent something new).
    * refused: set by the receiver for a WABA beyond the cap or outside the allowlist (counted, nothing kept).
    */
-  outcome: 'ok' | 'invalid' | 'unknown_field' | 'refused';
+  outcome: 'ok' | 'invalid' | 'ignored' | 'unknown_field' | 'refused';
   events: ExporterEvent[];
   /** Content key of a management change, so a redelivery is ignored whole. Messages changes de-duplicate per message and status instead. */
   dedupeKey?: string;
   /** Enum values or attributes not known yet: tolerated and exported as sent, counted per attribute. */
   unknownValues: string[];
+  /** A line for the log once the change is applied (an account alert's description, length-capped). */
+  log?: { message: string; fields: Record<string, string> };
   /** For invalid changes: what did not fit, as paths and messages only (never the values: they may hold personal data). */
   problems?: string[];
 }

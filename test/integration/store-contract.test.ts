@@ -577,10 +577,48 @@ describe.each(factories)('store contract: %s', (_name, make) => {
     expect(await store.acquireLease('poller', 'a', 400)).toBe(true);
   });
 
+  describe('account state (mergeState)', () => {
+    const mergeState = (kind: string, key: string, attributes: AttributeMap, wabaId = WABA): StoreOp => ({ op: 'mergeState', kind, wabaId, key, attributes });
+    const states = async (store: Store) => ((await store.snapshot()).states ?? []).map(withoutSince)
+      .sort((a, b) => `${a.kind}|${a.wabaId}|${a.key}`.localeCompare(`${b.kind}|${b.wabaId}|${b.key}`));
+
+    it('keeps the newest value per attribute by event time, reports older arrivals stale, and keeps kinds, WABAs and keys apart', async () => {
+      const store = make();
+      expect(await one(store, mergeState('ban', '', { state: at('SCHEDULE_FOR_DISABLE', 100), date: at('April 17, 2025', 100) }))).toEqual({ changed: ['state', 'date'], stale: [] });
+      expect(await one(store, mergeState('ban', '', { state: at('REINSTATE', 300), date: at('', 300) }))).toEqual({ changed: ['state', 'date'], stale: [] });
+      expect(await one(store, mergeState('ban', '', { state: at('DISABLE', 200), date: at('April 17, 2025', 200) }))).toEqual({ changed: [], stale: ['state', 'date'] });
+      await run(store, mergeState('account_alert', 'BUSINESS|506914307656634|OBA_REJECTED', { status: at('ACTIVE', 100), active: at(true, 100) }));
+      await run(store, mergeState('ban', '', { state: at('DISABLE', 100) }, '999'));
+      expect(await states(store)).toEqual([
+        { kind: 'account_alert', wabaId: WABA, key: 'BUSINESS|506914307656634|OBA_REJECTED', attributes: { status: at('ACTIVE', 100), active: at(true, 100) } },
+        { kind: 'ban', wabaId: WABA, key: '', attributes: { state: at('REINSTATE', 300), date: at('', 300) } },
+        { kind: 'ban', wabaId: '999', key: '', attributes: { state: at('DISABLE', 100) } },
+      ]);
+    });
+
+    it('moves the entity version on a change, and never expires (longer than every TTL) nor sweeps the state', async () => {
+      const store = make({ dedupTtlSeconds: 1, replyTtlSeconds: 1, historyTtlSeconds: 1 });
+      const before = (await store.snapshot()).entityVersion;
+      await run(store, mergeState('restriction', '', { restrictions: at('[{"type":"RESTRICTED_BIZ_INITIATED_MESSAGING"}]', 100) }));
+      const after = await store.snapshot();
+      expect(after.entityVersion).not.toBe(before);
+      await sleep(2100);
+      if (store instanceof MemoryStore) store.sweep();
+      expect(await states(store)).toEqual([
+        { kind: 'restriction', wabaId: WABA, key: '', attributes: { restrictions: at('[{"type":"RESTRICTED_BIZ_INITIATED_MESSAGING"}]', 100) } },
+      ]);
+    });
+
+    it('refuses a kind that could be confused with a key part', async () => {
+      const store = make();
+      await expect(store.apply([{ ops: [mergeState('ban:x', '', { state: at('DISABLE', 1) })] }])).rejects.toThrow(/kind/);
+    });
+  });
+
   it('answers ping and an empty batch', async () => {
     const store = make();
     await expect(store.ping()).resolves.toBeUndefined();
     expect(await store.apply([])).toEqual([]);
-    expect(await store.snapshot()).toEqual({ entityVersion: 0, numbers: [], templates: [], health: [], waits: [], wabas: [] });
+    expect(await store.snapshot()).toEqual({ entityVersion: 0, numbers: [], templates: [], health: [], states: [], waits: [], wabas: [] });
   });
 });

@@ -129,7 +129,7 @@ describe('a batch of several entries and changes', () => {
     expect(changes.map((c) => [c.wabaId, c.field, c.outcome])).toStrictEqual([
       [WABA, 'phone_number_quality_update', 'ok'],
       [WABA, 'message_template_status_update', 'invalid'],
-      [WABA, 'security', 'unknown_field'],
+      [WABA, 'whatsapp_future_field', 'unknown_field'],
       [WABA2, 'message_template_quality_update', 'ok'],
       [WABA2, 'messages', 'ok'],
     ]);
@@ -158,7 +158,7 @@ describe('a batch of several entries and changes', () => {
   });
 
   it('ignores the unknown field', () => {
-    expect(changes[2]).toStrictEqual({ field: 'security', wabaId: WABA, outcome: 'unknown_field', events: [], unknownValues: [] });
+    expect(changes[2]).toStrictEqual({ field: 'whatsapp_future_field', wabaId: WABA, outcome: 'unknown_field', events: [], unknownValues: [] });
   });
 });
 
@@ -351,25 +351,64 @@ describe('phone_number_name_update', () => {
 describe('account_update', () => {
   const field = 'account_update';
 
+  const state = (kind: string, observedAt: number, extra: object) => ({ kind, source: 'webhook', field, wabaId: WABA, observedAt, ...extra });
   it.each([
-    ['account-update-disabled', 'DISABLED_UPDATE_DISABLE', 1744848000],
-    ['account-update-reinstated', 'DISABLED_UPDATE_REINSTATE', 1745452800],
-    ['account-update-violation', 'ACCOUNT_VIOLATION', 1744761600],
-    ['account-update-restriction', 'ACCOUNT_RESTRICTION', 1744761600],
-    ['account-update-verified-account', 'VERIFIED_ACCOUNT', 1709251200],
-    ['account-update-partner-app-installed', 'PARTNER_APP_INSTALLED', 1760000000],
-  ])('%s counts as %s and touches no number', (name, event, time) => {
+    ['account-update-disabled', 'DISABLED_UPDATE_DISABLE', 1744848000,
+      [state('account_ban', 1744848000, { state: 'DISABLE', date: 'April 17, 2025', dateAt: Date.UTC(2025, 3, 17) / 1000 })]],
+    ['account-update-reinstated', 'DISABLED_UPDATE_REINSTATE', 1745452800,
+      [state('account_ban', 1745452800, { state: 'REINSTATE', date: 'April 24, 2025', dateAt: Date.UTC(2025, 3, 24) / 1000 })]],
+    ['account-update-violation', 'ACCOUNT_VIOLATION', 1744761600, [state('account_violation', 1744761600, { violationType: 'SCAM' })]],
+    ['account-update-restriction', 'ACCOUNT_RESTRICTION', 1744761600, [state('account_restriction', 1744761600, {
+      restrictions: [
+        { type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiresAt: 1745366400 }, { type: 'RESTRICTED_ADD_PHONE_NUMBER_ACTION', expiresAt: 1745366400 },
+      ],
+    })]],
+    ['account-update-verified-account', 'VERIFIED_ACCOUNT', 1709251200, []],
+    ['account-update-partner-app-installed', 'PARTNER_APP_INSTALLED', 1760000000, []],
+  ])('%s counts as %s, keeps the enforcement state it carries and touches no number', (name, event, time, states) => {
     const change = only(name);
     expect(change).toStrictEqual({
       field, wabaId: WABA, outcome: 'ok', unknownValues: [], dedupeKey: expectedDedupeKey(name),
-      events: [account(field, event, time)],
+      events: [account(field, event, time), ...states],
     });
+  });
+
+  it('reads the ban state sent as a one-element array, and a date it cannot read as text only', () => {
+    const change = parse(managementBody(field, { event: 'DISABLED_UPDATE', ban_info: { waba_ban_state: ['SCHEDULE_FOR_DISABLE'], waba_ban_date: 'soon' } })).changes[0]!;
+    expect(change.events).toStrictEqual([
+      account(field, 'DISABLED_UPDATE_SCHEDULE_FOR_DISABLE', 1771430400),
+      state('account_ban', 1771430400, { state: 'SCHEDULE_FOR_DISABLE', date: 'soon' }),
+    ]);
+    expect(change.unknownValues).toStrictEqual([]);
+  });
+
+  it('reads restriction expirations tolerantly: seconds, milliseconds, numeric strings, ISO dates, none, unreadable', () => {
+    const change = parse(managementBody(field, {
+      event: 'ACCOUNT_RESTRICTION',
+      restriction_info: [
+        { restriction_type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration: 1745366400000 },
+        { restriction_type: 'RESTRICTED_ADD_PHONE_NUMBER_ACTION', expiration: '1745366400' },
+        { restriction_type: 'RESTRICTED_CUSTOMER_INITIATED_MESSAGING', expiration: '2025-04-23' },
+        { restriction_type: 'RESTRICTED_SOMETHING_NEW' },
+        { restriction_type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration: 'next week' },
+        { expiration: 1 },
+      ],
+    })).changes[0]!;
+    expect(change.events[1]).toMatchObject({
+      kind: 'account_restriction',
+      restrictions: [
+        { type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiresAt: 1745366400 }, { type: 'RESTRICTED_ADD_PHONE_NUMBER_ACTION', expiresAt: 1745366400 },
+        { type: 'RESTRICTED_CUSTOMER_INITIATED_MESSAGING', expiresAt: Date.UTC(2025, 3, 23) / 1000 }, { type: 'RESTRICTED_SOMETHING_NEW' },
+        { type: 'RESTRICTED_BIZ_INITIATED_MESSAGING' },
+      ],
+    });
+    expect(change.unknownValues).toStrictEqual(['restriction_info.restriction_type']);
   });
 
   it('reports an unknown ban state', () => {
     const change = parse(managementBody(field, { event: 'DISABLED_UPDATE', ban_info: { waba_ban_state: 'SUSPEND' } })).changes[0]!;
     expect(change.unknownValues).toStrictEqual(['ban_info.waba_ban_state']);
-    expect(change.events).toStrictEqual([account(field, 'DISABLED_UPDATE_SUSPEND', 1771430400)]);
+    expect(change.events).toStrictEqual([account(field, 'DISABLED_UPDATE_SUSPEND', 1771430400), state('account_ban', 1771430400, { state: 'SUSPEND' })]);
   });
 });
 

@@ -84,10 +84,12 @@ describe('timestampSchema', () => {
 describe('field schemas', () => {
   it('know exactly the fields the exporter handles', () => {
     expect([...KNOWN_FIELDS].sort()).toStrictEqual([
-      'account_update', 'business_capability_update', 'message_template_quality_update', 'message_template_status_update',
-      'messages', 'phone_number_name_update', 'phone_number_quality_update', 'template_category_update',
+      'account_alerts', 'account_review_update', 'account_update', 'business_capability_update', 'flows',
+      'message_template_components_update', 'message_template_quality_update', 'message_template_status_update',
+      'messages', 'phone_number_name_update', 'phone_number_quality_update', 'security', 'template_category_update',
+      'template_correct_category_detection', 'user_preferences',
     ]);
-    expect(isKnownField('security')).toBe(false);
+    expect(isKnownField('history')).toBe(false);
     expect(isKnownField('constructor')).toBe(false);
     expect(isKnownField('__proto__')).toBe(false);
   });
