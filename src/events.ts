@@ -177,7 +177,15 @@ export interface SystemErrorObserved {
   wabaId: string;
   phoneNumberId?: string;
   code: number;
+  /** entry.time, or the arrival time when Meta omits it (as it usually does for messages). */
   observedAt: number;
+  /**
+   * What identifies the error, as these errors carry no id or time of their own: a hash of the
+   * change's whole error list with its WABA and number, and the error's place in it.
+   */
+  contentKey: string;
+  /** Set when Meta sent entry.time: then a redelivery repeats it exactly. */
+  entryTime?: number;
 }
 
 /*

@@ -116,7 +116,7 @@ export async function startExporter(config: Config, options: StartOptions = {}):
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = new ExporterMetrics({ version: packageVersion(), revision: process.env.WHATSAPP_EXPORTER_REVISION ?? 'unknown' }, { defaultMetrics: options.defaultMetrics ?? true });
   const store = options.store ?? createStore(config, { logger, metrics });
-  const ingest = new Ingest(store, metrics, { conversations: config.conversations, funnels: config.funnels, humanHandoff: config.humanHandoff });
+  const ingest = new Ingest(store, metrics, { conversations: config.conversations, funnels: config.funnels, humanHandoff: config.humanHandoff, webhook: config.webhook });
   const hashKey = createKeyHasher(deriveCustomerHashKey(config.customerHashKey, config.webhook.appSecrets));
   setLabelValueMaxLength(config.metrics.labelValueMaxLength);
   const admission = new Admission({

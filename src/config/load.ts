@@ -18,6 +18,7 @@ export const ENV_VARS: ReadonlyArray<{ env: string; path: string[]; as: Conversi
   { env: 'REDIS_KEY_PREFIX', path: ['store', 'keyPrefix'], as: 'string', description: 'Prefix of every Redis key (default wa:)' },
   { env: 'WEBHOOK_HOST', path: ['webhook', 'host'], as: 'string', description: 'Address of the public webhook listener (default 0.0.0.0)' },
   { env: 'WEBHOOK_PORT', path: ['webhook', 'port'], as: 'int', description: 'Port of the public webhook listener (default 8080)' },
+  { env: 'WEBHOOK_SYSTEM_ERROR_WINDOW_SECONDS', path: ['webhook', 'systemErrorWindowSeconds'], as: 'int', description: 'The same system error list within this window is one error redelivered (default 900)' },
   { env: 'WEBHOOK_BODY_LIMIT_BYTES', path: ['webhook', 'bodyLimitBytes'], as: 'int', description: 'Largest webhook body accepted (default 4194304)' },
   { env: 'METRICS_HOST', path: ['metrics', 'host'], as: 'string', description: 'Address of the private listener (default 0.0.0.0)' },
   { env: 'METRICS_PORT', path: ['metrics', 'port'], as: 'int', description: 'Port of the private listener: /metrics, /healthz, /readyz, status page (default 9464)' },

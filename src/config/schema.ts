@@ -38,6 +38,11 @@ export const configSchema = z
         maxTemplatesPerWaba: z.number().int().positive().max(20_000, 'at most 20000 templates per WABA').default(10_000),
         /** Distinct account event names outside Meta's documented vocabularies. */
         maxEventNames: z.number().int().min(0).default(200),
+        /**
+         * value.errors[] carry no id or time: the same error list for the same number within this many
+         * seconds is taken for Meta's redelivery and counted once (see README, "System errors").
+         */
+        systemErrorWindowSeconds: z.number().int().positive().default(900),
       })
       .strict()
       // Parsed even when absent, so a missing section reports the keys it needs rather than "expected object".

@@ -40,7 +40,7 @@ export function planConversationEvent(
   switch (e.kind) {
     case 'message_received': return [planInbound(e, ctx)];
     case 'message_status': return [planStatus(e, ctx)];
-    case 'system_error': return [planSystemError(e)];
+    case 'system_error': return [planSystemError(e, ctx)];
   }
 }
 
@@ -80,12 +80,22 @@ function planStatus(e: MessageStatusObserved, ctx: SignalContext): PlannedWrite 
   return combineParts(statusDedupeKey(e), parts);
 }
 
+/** Used when the context names no window (config default: webhook.systemErrorWindowSeconds). */
+export const DEFAULT_SYSTEM_ERROR_WINDOW_SECONDS = 900;
+
 /**
- * value.errors[] carry no id: a redelivery is recognised by (number, code, time). Two errors with the
- * same code in the same second count once, the price of not counting Meta's redeliveries twice.
+ * value.errors[] carry no id and usually no entry.time: a redelivery is recognised by its content
+ * (the error list with its number, see the parser). With entry.time, content and time identify it
+ * exactly. Without, the same content within the window is a redelivery: the write is de-duplicated
+ * by the window bucket of its arrival and marks the next bucket too, so a repeat less than one window
+ * after it counts nothing, and one more than two windows after it counts again. The price: the same
+ * error genuinely raised again within the window counts once (identical bytes cannot tell them apart).
  */
-function planSystemError(e: SystemErrorObserved): PlannedWrite {
-  return combineParts(`e:${e.wabaId}:${e.phoneNumberId ?? ''}:${e.code}:${e.observedAt}`, [
-    observe([{ metric: 'systemErrors', labels: { waba_id: e.wabaId, code: errorCodeLabel(e.code) } }]),
-  ]);
+function planSystemError(e: SystemErrorObserved, ctx: SignalContext): PlannedWrite {
+  const count = observe([{ metric: 'systemErrors', labels: { waba_id: e.wabaId, code: errorCodeLabel(e.code) } }]);
+  const key = `e:${e.contentKey}`;
+  if (e.entryTime !== undefined) return combineParts(`${key}:${e.entryTime}`, [count]);
+  const window = ctx.webhook?.systemErrorWindowSeconds ?? DEFAULT_SYSTEM_ERROR_WINDOW_SECONDS;
+  const bucket = Math.floor(e.observedAt / window);
+  return combineParts(`${key}@${bucket}`, [{ ops: [{ op: 'once', key: `${key}@${bucket + 1}` }], interpret: () => [] }, count]);
 }

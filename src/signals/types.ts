@@ -22,6 +22,8 @@ export interface SignalContext {
   conversations: Config['conversations'];
   funnels: Config['funnels'];
   humanHandoff: Config['humanHandoff'];
+  /** Defaults apply when absent (tests that do not care). */
+  webhook?: Pick<Config['webhook'], 'systemErrorWindowSeconds'>;
 }
 
 /** Whether an event changed anything, was already seen, or arrived older than what is held. */

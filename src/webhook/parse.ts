@@ -67,6 +67,7 @@ interface ChangeContext {
   wabaId: string;
   /** entry.time, or the arrival time when Meta omits it. */
   observedAt: number;
+  entryTime?: number;
   hashKey: KeyHasher;
   /** Attribute names (paths inside the value) that carried a value not documented yet. */
   unknownValues: Set<string>;
@@ -111,7 +112,9 @@ function parseChange(entry: WebhookEntry, change: WebhookChange, hashKey: KeyHas
     return { field, wabaId, outcome: IGNORED_FIELD_SET.has(field) ? 'ignored' : 'unknown_field', events: [], unknownValues: [] };
   }
 
-  const ctx: ChangeContext = { field, wabaId, observedAt: entry.time ?? receivedAt, hashKey, unknownValues: new Set() };
+  const ctx: ChangeContext = {
+    field, wabaId, observedAt: entry.time ?? receivedAt, ...(entry.time !== undefined && { entryTime: entry.time }), hashKey, unknownValues: new Set(),
+  };
   const result = parseKnownField(field, value, ctx);
   if (!result.ok) {
     return { field, wabaId, outcome: 'invalid', events: [], unknownValues: [], problems: describeIssues(result.issues) };
@@ -423,13 +426,18 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
         if (newest === undefined || s.timestamp > newest) newest = s.timestamp;
       }
     }
-    for (const e of v.errors ?? []) {
+    // App-level errors have no id or time of their own: a redelivery is told by its content (see
+    // planSystemError). The list as parsed (code, title, message, details, href) with its number.
+    const errors = v.errors ?? [];
+    const errorsKey = errors.length > 0 ? contentKey('errors', ctx.wabaId, meta?.phone_number_id ?? '', JSON.stringify(errors)) : '';
+    errors.forEach((e, i) => {
       events.push({
         kind: 'system_error', source: 'webhook', field: 'messages', wabaId: ctx.wabaId,
         ...(meta !== undefined && { phoneNumberId: meta.phone_number_id }),
-        code: e.code, observedAt: ctx.observedAt,
+        code: e.code, observedAt: ctx.observedAt, contentKey: `${errorsKey}:${i}`,
+        ...(ctx.entryTime !== undefined && { entryTime: ctx.entryTime }),
       });
-    }
+    });
     if (meta !== undefined) {
       // The only payload that names a number by both id and display digits: it links management webhooks
       // (display digits only) to the number's id, and makes a number seen only in messages known (its

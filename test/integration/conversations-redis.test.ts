@@ -93,7 +93,7 @@ function scenario(): IncomingChange[] {
         for (const e of statuses(`m${++id}`, t, rnd() < 0.1 ? 'agent_takeover' : undefined)) push(e);
       }
     }
-    if (rnd() < 0.1) push({ kind: 'system_error', source: 'webhook', field: 'messages', wabaId, phoneNumberId, code: 130429, observedAt: t });
+    if (rnd() < 0.1) push({ kind: 'system_error', source: 'webhook', field: 'messages', wabaId, phoneNumberId, code: 130429, observedAt: t, contentKey: `e${id}` });
   }
   return changes;
 }

@@ -394,6 +394,13 @@ describe.each(factories)('store contract: %s', (_name, make) => {
         .toEqual([{ duplicate: false, results: [{ first: true, value: 'utility' }] }]);
     });
 
+    it('takes a key marked by `once` as seen by a later write with that dedupeKey (windowed system errors)', async () => {
+      const store = make();
+      expect((await store.apply([{ dedupeKey: 'e:k@10', ops: [{ op: 'once', key: 'e:k@11' }] }]))[0]).toEqual({ duplicate: false, results: [{ first: true }] });
+      expect((await store.apply([{ dedupeKey: 'e:k@11', ops: [{ op: 'once', key: 'e:k@12' }] }]))[0]).toEqual({ duplicate: true });
+      expect((await store.apply([{ dedupeKey: 'e:k@12', ops: [{ op: 'once', key: 'e:k@13' }] }]))[0]).toEqual({ duplicate: false, results: [{ first: true }] });
+    });
+
     it('applies nothing of a batch that holds an invalid op', async () => {
       const store = make();
       await expect(store.apply([

@@ -130,4 +130,25 @@ describe.each<StoreKind>(['memory', 'redis'])('webhook fidelity with the %s stor
       expect(select(s, 'whatsapp_webhook_last_received_timestamp_seconds').map((e) => e.labels.waba_id)).toEqual([WABA]);
     });
   });
+
+  describe('system errors (value.errors[], no entry.time)', () => {
+    it('counts a redelivery of the same error list once, whatever second it arrives in, and labels it duplicate', async () => {
+      await start();
+      const body = fixture('messages-system-error');
+      delete body.entry[0]!.time;
+      await post(body);
+      // Meta retries later: another arrival second.
+      await new Promise((r) => setTimeout(r, 1100));
+      await post(body);
+      const s = await t.scrape();
+      expect(select(s, 'whatsapp_system_errors_total', { waba_id: WABA, code: '130429' }).map((x) => x.value)).toEqual([1]);
+      expect(select(s, 'whatsapp_webhook_changes_total', { field: 'messages', outcome: 'duplicate' }).map((x) => x.value)).toEqual([1]);
+      // Another error list is another error.
+      const other = fixture('messages-system-error');
+      delete other.entry[0]!.time;
+      (other.entry[0]!.changes[0]!.value.errors as Array<{ code: number }>)[0]!.code = 131000;
+      await post(other);
+      expect(await t.metric('whatsapp_system_errors_total', { code: '131000' })).toBe(1);
+    });
+  });
 });

@@ -283,13 +283,23 @@ describe('delivery statuses', () => {
     expect(await value(metrics, 'whatsapp_messages_received_total', { type: 'other' })).toBe(1);
   });
 
-  it('counts system errors by known code, once per redelivery', async () => {
+  it('counts system errors by known code, a redelivery of the same content within the window once', async () => {
     const { metrics, send } = setup();
-    const error = (code: number, observedAt: number): SystemErrorObserved => ({ kind: 'system_error', source: 'webhook', field: 'messages', wabaId: WABA, phoneNumberId: P1, code, observedAt });
-    await send(error(130429, T0), error(130429, T0 + 1), error(99, T0));
-    await send(error(130429, T0));
-    expect(await value(metrics, 'whatsapp_system_errors_total', { waba_id: WABA, code: '130429' })).toBe(2);
+    // Arrival times: Meta sends no entry.time with these, so observedAt is when the exporter got them.
+    const error = (code: number, observedAt: number, content = `c${code}`): SystemErrorObserved =>
+      ({ kind: 'system_error', source: 'webhook', field: 'messages', wabaId: WABA, phoneNumberId: P1, code, observedAt, contentKey: content });
+    await send(error(130429, T0), error(130429, T0 + 2.5), error(99, T0));
+    // A redelivery minutes later (within the 900 s window, even across a bucket boundary) counts nothing.
+    await send(error(130429, T0 + 600), error(130429, T0 + 899));
+    expect(await value(metrics, 'whatsapp_system_errors_total', { waba_id: WABA, code: '130429' })).toBe(1);
+    // Other content (another error list) counts; the same content after two windows counts again.
+    await send(error(130429, T0 + 10, 'other-list'), error(130429, T0 + 1800));
+    expect(await value(metrics, 'whatsapp_system_errors_total', { waba_id: WABA, code: '130429' })).toBe(3);
     expect(await value(metrics, 'whatsapp_system_errors_total', { code: 'other' })).toBe(1);
+    // With entry.time the content and that time identify it exactly, whenever it arrives.
+    const timed = { ...error(131000, T0 + 5000), entryTime: T0 };
+    await send(timed, { ...timed, observedAt: T0 + 90_000 });
+    expect(await value(metrics, 'whatsapp_system_errors_total', { code: '131000' })).toBe(1);
   });
 
   it('never puts a customer or message key into a label', async () => {

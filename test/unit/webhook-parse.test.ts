@@ -576,19 +576,25 @@ describe('messages: statuses', () => {
 });
 
 describe('messages: system errors', () => {
-  it('records value.errors with the number and the entry time', () => {
-    expect(only('messages-system-error').events).toStrictEqual([
+  it('records value.errors with the number and the entry time, keyed by content', () => {
+    const events = only('messages-system-error').events;
+    expect(events).toStrictEqual([
       linkEvent(1750866000),
       { kind: 'system_error', source: 'webhook', field: 'messages', wabaId: WABA, phoneNumberId: PHONE_NUMBER_ID,
-        code: 130429, observedAt: 1750866000 },
+        code: 130429, observedAt: 1750866000, entryTime: 1750866000, contentKey: expect.stringMatching(/^[\w-]{22}:0$/) },
     ]);
   });
 
-  it('records errors that come without metadata, at the arrival time', () => {
-    const change = parse(messagesBody({ errors: [{ code: 131000, title: 'Something went wrong' }] })).changes[0]!;
-    expect(change.events).toStrictEqual([
-      { kind: 'system_error', source: 'webhook', field: 'messages', wabaId: WABA, code: 131000, observedAt: RECEIVED_AT },
-    ]);
+  it('records errors that come without metadata, at the arrival time, with a content key that ignores it', () => {
+    const body = messagesBody({ errors: [{ code: 131000, title: 'Something went wrong' }, { code: 131000, title: 'Something went wrong' }] });
+    const change = parse(body).changes[0]!;
+    const later = parseWebhookBody(body, hashKey, RECEIVED_AT + 150).changes[0]!;
+    expect(change.events).toStrictEqual([0, 1].map((i) => (
+      { kind: 'system_error', source: 'webhook', field: 'messages', wabaId: WABA, code: 131000, observedAt: RECEIVED_AT, contentKey: expect.stringMatching(new RegExp(`:${i}$`)) }
+    )));
+    expect(later.events.map((e) => (e as { contentKey: string }).contentKey)).toStrictEqual(change.events.map((e) => (e as { contentKey: string }).contentKey));
+    const other = parse(messagesBody({ errors: [{ code: 131000, title: 'Something else went wrong' }] })).changes[0]!;
+    expect((other.events[0] as { contentKey: string }).contentKey).not.toBe((change.events[0] as { contentKey: string }).contentKey);
   });
 });
 
