@@ -133,7 +133,7 @@ export async function startExporter(config: Config, options: StartOptions = {}):
   const routers: Record<string, Router> = { '/report': createReportRouter({ store, config }) };
   const app = createPrivateApp({
     config, store, metrics, deadLetters: receiver.deadLetters, logger, routers,
-    statusPage: createStatusPage({ store, metrics, version: packageVersion(), refusedWabas: () => admission.refusedWabas() }),
+    statusPage: createStatusPage({ store, metrics, version: packageVersion(), funnels: config.funnels, refusedWabas: () => admission.refusedWabas() }),
   });
   const metricsServer = createServer(app);
   const webhookUrl = (await listen(publicServer, config.webhook.host, config.webhook.port)) + '/webhook';

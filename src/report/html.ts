@@ -1,3 +1,4 @@
+import { DEFAULT_REFRESH_SECONDS, siteBottom, siteTop } from '../server/site.js';
 import type { TwoProportionComparison } from './stats.js';
 import type { BeforeAfter, FunnelReport, Report, VariantReport, WindowTotals } from './model.js';
 
@@ -74,25 +75,25 @@ ${beforeAfterTable(f.beforeAfter)}
 </section>`;
 }
 
-const STYLE = `body{font-family:system-ui,sans-serif;margin:2rem;color:#1d1d1f;max-width:72rem}
-table{border-collapse:collapse;margin:.5rem 0 1.5rem}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}
-th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#666}.sig{font-weight:bold;color:#0a6b2d}
-section{border-top:2px solid #ddd;margin-top:2rem}code{background:#f3f3f3;padding:0 .2rem}`;
 
-export function renderReportHtml(r: Report): string {
+export interface ReportPageOptions {
+  /** Seconds between meta refreshes; 0 turns them off. */
+  refresh?: number;
+  /** The request's query (windows), kept by the refresh links. */
+  query?: Record<string, unknown>;
+}
+
+export function renderReportHtml(r: Report, options: ReportPageOptions = {}): string {
   const w = r.windows;
   const body = r.funnels.length === 0
-    ? '<p>No funnels are configured. Add <code>funnels:</code> to the YAML configuration.</p>'
+    ? '<div class="empty">No funnels are configured. Add <code>funnels:</code> to the YAML configuration.</div>'
     : r.funnels.map(funnelSection).join('\n');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Funnels · whatsapp-exporter</title><style>${STYLE}</style></head>
-<body><h1>Funnels and A/B tests</h1>
+  return `${siteTop({ title: 'Funnels · whatsapp-exporter', page: 'funnels', refresh: options.refresh ?? DEFAULT_REFRESH_SECONDS, query: options.query, meta: `generated ${r.generatedAt}` })}
+<h2>Funnels and A/B tests</h2>
 <p>Variant tables: ${e(w.range.from)} to ${e(w.range.to)}. Before: ${e(w.before.from)} to ${e(w.before.to)}. After: ${e(w.after.from)} to ${e(w.after.to)}.
-Generated ${e(r.generatedAt)}. <a href="?format=json">JSON</a></p>
-<p class="muted">${e(r.method.test)}; ${e(r.method.interval)}; ${e(r.method.windows)}. Windows are whole hours.
+<a href="?format=json">JSON</a></p>
+<p class="note">${e(r.method.test)}; ${e(r.method.interval)}; ${e(r.method.windows)}. Windows are whole hours.
 Choose windows with <code>?before=2026-11-01T00:00Z/2026-11-08T00:00Z&amp;after=…&amp;range=…</code>.</p>
 ${body}
-</body></html>
-`;
+${siteBottom()}`;
 }

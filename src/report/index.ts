@@ -2,6 +2,7 @@ import express, { type Request, type Router } from 'express';
 import type { Config } from '../config/index.js';
 import { DEFAULT_HISTORY_TTL_SECONDS } from '../store/memory.js';
 import { StoreUnavailableError, type Store } from '../store/types.js';
+import { refreshSeconds } from '../server/site.js';
 import { renderReportHtml } from './html.js';
 import { bucketRange, buildReport, seriesOf, type Report, type ReportWindows, type TimeWindow } from './model.js';
 
@@ -97,8 +98,8 @@ export function createReportRouter(options: ReportRouterOptions): Router {
       return;
     }
     // The page loads nothing from anywhere: inline style only.
-    res.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'");
-    res.type('html').send(renderReportHtml(report));
+    res.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'");
+    res.type('html').send(renderReportHtml(report, { refresh: refreshSeconds(req.query as Record<string, unknown>), query: req.query as Record<string, unknown> }));
   });
   return router;
 }

@@ -1,4 +1,7 @@
+import type { FunnelConfig } from '../config/funnels.js';
 import type { ExporterMetrics } from '../metrics/registry.js';
+import { loadReport, reportWindows } from '../report/index.js';
+import type { FunnelReport } from '../report/model.js';
 import { numbersWithPortfolioLimits } from '../metrics/render.js';
 import type { Snapshot, Store } from '../store/types.js';
 import type { RefusedWaba } from '../webhook/admission.js';
@@ -12,6 +15,17 @@ export interface WabaHealth {
   pollLastSuccess?: number;
   /** False after the Graph API rejected the access token. */
   tokenValid?: boolean;
+}
+
+/** One business number's conversations as this replica saw them (process-local counters and histograms). */
+export interface ConversationSummary {
+  /** waba_id:phone_number_id */
+  scope: string;
+  received: number;
+  /** Replies that closed a wait. */
+  replies: number;
+  medianReplySeconds?: number;
+  medianFirstResponseSeconds?: number;
 }
 
 export interface StatusPageInput {
@@ -29,6 +43,9 @@ export interface StatusPageInput {
   store: { kind: 'memory' | 'redis'; up: boolean };
   /** WABAs whose webhooks were refused (beyond WEBHOOK_MAX_WABAS or outside the allowlist), newest first, bounded. */
   refusedWabas?: readonly RefusedWaba[];
+  conversations?: readonly ConversationSummary[];
+  /** The funnel report's per-variant tables over the store's history; absent when the store cannot be read. */
+  funnels?: readonly FunnelReport[];
 }
 
 export interface StatusPageSources {
@@ -39,16 +56,69 @@ export interface StatusPageSources {
   now?: () => number;
   /** The webhook's refused WABAs (see webhook/admission.ts). */
   refusedWabas?: () => readonly RefusedWaba[];
+  /** Configured funnels, summarised on the page (the store's hourly counts). */
+  funnels?: readonly FunnelConfig[];
 }
 
-type Sample = { labels: Partial<Record<string, string | number>>; value: number };
+type Sample = { labels: Partial<Record<string, string | number>>; value: number; metricName?: string };
+
+/** The median of a histogram from its cumulative buckets, linear within the bucket (as histogram_quantile). */
+export function bucketMedian(buckets: ReadonlyArray<{ le: number; count: number }>): number | undefined {
+  const sorted = [...buckets].sort((a, b) => a.le - b.le);
+  const total = sorted[sorted.length - 1]?.count ?? 0;
+  if (total === 0) return undefined;
+  const rank = total / 2;
+  let lower = 0;
+  let below = 0;
+  for (const b of sorted) {
+    if (b.count >= rank) {
+      if (!Number.isFinite(b.le)) return lower;
+      return lower + ((b.le - lower) * (rank - below)) / Math.max(1, b.count - below);
+    }
+    lower = b.le;
+    below = b.count;
+  }
+  return lower;
+}
+
+async function conversationSummaries(metrics: ExporterMetrics): Promise<ConversationSummary[]> {
+  const byScope = new Map<string, ConversationSummary>();
+  const scopeOf = (labels: Sample['labels']) => {
+    if (labels.waba_id === undefined || labels.phone_number_id === undefined) return undefined;
+    const scope = `${String(labels.waba_id)}:${String(labels.phone_number_id)}`;
+    let s = byScope.get(scope);
+    if (!s) byScope.set(scope, (s = { scope, received: 0, replies: 0 }));
+    return s;
+  };
+  for (const s of await samples(metrics.counter('messagesReceived'))) {
+    const c = scopeOf(s.labels);
+    if (c) c.received += s.value;
+  }
+  for (const [key, field] of [['responseTime', 'medianReplySeconds'], ['firstResponseTime', 'medianFirstResponseSeconds']] as const) {
+    const buckets = new Map<string, Array<{ le: number; count: number }>>();
+    for (const s of await samples(metrics.histogram(key))) {
+      if (!s.metricName?.endsWith('_bucket')) continue;
+      const c = scopeOf(s.labels);
+      if (!c) continue;
+      const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+      (buckets.get(c.scope) ?? buckets.set(c.scope, []).get(c.scope)!).push({ le, count: s.value });
+    }
+    for (const [scope, list] of buckets) {
+      const c = byScope.get(scope)!;
+      const median = bucketMedian(list);
+      if (median !== undefined) c[field] = median;
+      if (key === 'responseTime') c.replies = Math.max(...list.map((b) => b.count));
+    }
+  }
+  return [...byScope.values()];
+}
 
 async function samples(metric: { get(): Promise<{ values: Sample[] }> }): Promise<Sample[]> {
   return (await metric.get()).values;
 }
 
 /** One snapshot and the process metrics the page needs; a failed snapshot is shown, not thrown. */
-export async function gatherStatusPageInput({ store, metrics, version, now = Date.now, refusedWabas }: StatusPageSources): Promise<StatusPageInput> {
+export async function gatherStatusPageInput({ store, metrics, version, now = Date.now, refusedWabas, funnels }: StatusPageSources): Promise<StatusPageInput> {
   let snapshot: Snapshot | undefined;
   const started = performance.now();
   try {
@@ -93,9 +163,21 @@ export async function gatherStatusPageInput({ store, metrics, version, now = Dat
   const deadLetters = (await samples(metrics.gauge('webhookDeadLetters')))[0]?.value ?? 0;
   const pollLeader = (await samples(metrics.gauge('pollLeader')))[0]?.value === 1;
 
+  let funnelReports: FunnelReport[] | undefined;
+  if (snapshot && funnels && funnels.length > 0) {
+    const nowSeconds = now() / 1000;
+    try {
+      funnelReports = (await loadReport({ store, config: { funnels: [...funnels] } }, reportWindows({}, nowSeconds), nowSeconds)).funnels;
+    } catch {
+      funnelReports = undefined; // the store went away between the snapshot and the counts: the page says no more than it knows
+    }
+  }
+
   return {
     snapshot,
     nowSeconds: now() / 1000,
+    conversations: await conversationSummaries(metrics),
+    ...(funnelReports ? { funnels: funnelReports } : funnels && funnels.length > 0 ? {} : { funnels: [] }),
     version,
     wabas,
     webhookRequests,

@@ -1,8 +1,10 @@
 import { isFlagged, messagingLimitOf, numberLabel } from '../metrics/render.js';
 import type { AttributeMap, Observed, PhoneNumberRecord, Snapshot, TemplateRecord, WaitSummary } from '../store/types.js';
+import type { FunnelReport } from '../report/model.js';
+import { refreshSeconds, siteBottom, siteTop, DEFAULT_REFRESH_SECONDS } from './site.js';
 import { gatherStatusPageInput, type StatusPageInput, type StatusPageSources, type WabaHealth } from './status-page-data.js';
 
-export type { StatusPageInput, WabaHealth } from './status-page-data.js';
+export type { ConversationSummary, StatusPageInput, WabaHealth } from './status-page-data.js';
 
 /** Beyond this many problem templates the page lists a count: 10,000 paused templates must not make a 10 MB page. */
 export const TEMPLATE_LIST_LIMIT = 200;
@@ -190,49 +192,6 @@ function limitText(tier: string): string {
 // ---------------------------------------------------------------------------------------------
 // Sections.
 
-const CSS = `
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1f2328;background:#f6f8fa}
-header{background:#0b3d2e;color:#fff;padding:14px 24px;display:flex;flex-wrap:wrap;align-items:baseline;gap:8px 24px}
-header h1{font-size:18px;margin:0;font-weight:600}
-header .meta{color:#b7d4c8;font-size:13px}
-header nav{margin-left:auto;display:flex;gap:16px}
-header a{color:#fff}
-main{max-width:1280px;margin:0 auto;padding:16px 24px 40px}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:12px;margin:4px 0 8px}
-.card{background:#fff;border:1px solid #d0d7de;border-left-width:6px;border-radius:6px;padding:10px 12px}
-.card h2{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:#59636e;margin:0 0 4px;font-weight:600}
-.card .big{font-size:20px;font-weight:600}
-.card .small{font-size:12px;color:#59636e}
-.card.good{border-left-color:#1f883d}.card.warn{border-left-color:#d4a72c}.card.bad{border-left-color:#cf222e}.card.neutral{border-left-color:#8c959f}
-section{margin-top:24px}
-section>h2{font-size:16px;margin:0 0 8px}
-section>h2 .count{font-weight:400;color:#59636e;font-size:14px}
-table{width:100%;border-collapse:collapse;background:#fff;border:1px solid #d0d7de;border-radius:6px}
-th,td{text-align:left;vertical-align:top;padding:7px 10px;border-bottom:1px solid #e6e9ed}
-th{font-size:12px;color:#59636e;font-weight:600;background:#f0f2f4;white-space:nowrap}
-tr:last-child td{border-bottom:none}
-tr.row-bad td:first-child{box-shadow:inset 4px 0 #cf222e}
-tr.row-warn td:first-child{box-shadow:inset 4px 0 #d4a72c}
-.name{font-weight:600;overflow-wrap:anywhere}
-.sub,.at,.ids,.muted{color:#59636e}
-.sub,.at,.ids{font-size:12px}
-.at{margin-top:3px;line-height:1.35}
-td.who{min-width:220px}
-.at time,.ids{font-variant-numeric:tabular-nums}
-.age{color:#59636e}
-.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;letter-spacing:.02em;white-space:nowrap}
-.badge.good{background:#1f883d;color:#fff}
-.badge.warn{background:#f2cc60;color:#3b2300}
-.badge.bad{background:#cf222e;color:#fff}
-.badge.neutral{background:#d8dee4;color:#1f2328}
-.empty{background:#fff;border:1px dashed #d0d7de;border-radius:6px;padding:14px;color:#59636e}
-.note{color:#59636e;font-size:13px;margin:6px 0 0}
-.banner{background:#ffebe9;border:1px solid #cf222e;color:#82071e;border-radius:6px;padding:10px 14px;margin:12px 0;font-weight:600}
-code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#eff1f3;padding:1px 4px;border-radius:4px}
-ul.plain{margin:4px 0;padding-left:18px}
-footer{color:#59636e;font-size:12px;margin-top:32px}
-`;
 
 /** Verified name first, then the display number: what an operator recognises. */
 function numberCell(n: PhoneNumberRecord | undefined, wabaId: string, phoneNumberId: string): SafeHtml {
@@ -369,6 +328,17 @@ function refusedSection(input: StatusPageInput): SafeHtml {
 <table id="refused-wabas"><thead><tr><th>WABA</th><th>Changes refused</th><th>Last refused</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+/**
+ * Counts numbers, not ratings: "1 needs action" beside a YELLOW number must not read as if the
+ * number itself were RED, so each part names what puts a number in it, and zero parts are left out.
+ */
+export function numbersNeedingAttention(bad: number, warn: number): string {
+  const parts: string[] = [];
+  if (bad > 0) parts.push(`${bad} need${bad === 1 ? 's' : ''} action (RED, flagged or blocked)`);
+  if (warn > 0) parts.push(`${warn} to watch (YELLOW, pending or limited)`);
+  return parts.length > 0 ? parts.join(' · ') : 'none needs attention';
+}
+
 function cards(input: StatusPageInput): SafeHtml {
   const now = input.nowSeconds;
   const snapshot = input.snapshot;
@@ -380,7 +350,7 @@ function cards(input: StatusPageInput): SafeHtml {
     const bad = tones.filter((t) => t === 'bad').length;
     const warn = tones.filter((t) => t === 'warn').length;
     out.push(card(bad ? 'bad' : warn ? 'warn' : snapshot.numbers.length ? 'good' : 'neutral', 'Phone numbers', integer.format(snapshot.numbers.length),
-      bad || warn ? `${bad} red, flagged or blocked · ${warn} yellow or limited` : 'none needs attention'));
+      numbersNeedingAttention(bad, warn)));
     const problems = snapshot.templates.filter(isProblemTemplate);
     const badTemplates = problems.filter((t) => templateTone(t) === 'bad').length;
     out.push(card(badTemplates ? 'bad' : problems.length ? 'warn' : snapshot.templates.length ? 'good' : 'neutral', 'Templates needing attention',
@@ -404,34 +374,74 @@ function cards(input: StatusPageInput): SafeHtml {
   return html`<div class="cards">${out}</div>`;
 }
 
+export interface RenderOptions {
+  /** Seconds between meta refreshes; 0 turns them off. */
+  refresh?: number;
+  query?: Record<string, unknown>;
+}
+
 /** The operator's first page, without Grafana. Pure: the same input gives the same HTML. */
-export function renderStatusPage(input: StatusPageInput): string {
+export function renderStatusPage(input: StatusPageInput, options: RenderOptions = {}): string {
   const now = input.nowSeconds;
   const snapshot = input.snapshot;
-  const page = html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,">
-<title>whatsapp-exporter status</title>
-<style>${new SafeHtml(CSS)}</style></head>
-<body>
-<header><h1>whatsapp-exporter</h1><span class="meta">version ${input.version} · generated ${isoTime(now)}</span>
-<nav><a href="/metrics">/metrics</a><a href="/report/funnels">/report/funnels</a><a href="/deadletters">/deadletters</a></nav></header>
-<main>
+  const top = siteTop({
+    title: 'whatsapp-exporter status', page: 'status', refresh: options.refresh ?? DEFAULT_REFRESH_SECONDS, query: options.query,
+    meta: `version ${input.version} · generated ${isoTime(now)}`,
+  });
+  const page = html`${new SafeHtml(top)}
 ${snapshot ? '' : html`<div class="banner" role="alert">The ${input.store.kind} store is unreachable: numbers, templates and waits cannot be shown. See <code>whatsapp_store_errors_total</code> and the logs.</div>`}
 ${cards(input)}
 ${snapshot ? html`<section><h2>Phone numbers <span class="count">(worst first)</span></h2>${numbersSection(snapshot.numbers, now)}</section>
 <section><h2>Templates needing attention <span class="count">(not APPROVED, or quality YELLOW or RED)</span></h2>${templatesSection(snapshot.templates, now)}</section>
 <section><h2>Customers waiting for a reply</h2>${waitsSection(snapshot.waits, snapshot.numbers, now)}</section>
 ${healthEntitiesSection(snapshot, now)}` : ''}
+${conversationsSection(input)}
+${funnelsSection(input)}
 ${ingestionSection(input)}
 <footer>Times are UTC. "Since" is when the exporter first saw the current value (webhook or poll): its last change, as far as this exporter saw; "last seen" is the newest observation that confirmed it.
 Probes: <a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a>.</footer>
-</main></body></html>
-`;
+${new SafeHtml(siteBottom())}`;
   return page.value;
 }
 
+function conversationsSection(input: StatusPageInput): SafeHtml {
+  const rows = [...(input.conversations ?? [])].sort((x, y) => y.received - x.received || x.scope.localeCompare(y.scope));
+  const byScope = new Map((input.snapshot?.numbers ?? []).filter((n) => n.phoneNumberId).map((n) => [`${n.wabaId}:${n.phoneNumberId}`, n]));
+  const waiting = new Map((input.snapshot?.waits ?? []).map((w) => [w.scope, w.count]));
+  const seconds = (v: number | undefined) => (v === undefined ? html`<span class="muted">—</span>` : durationText(v));
+  const body = rows.length === 0
+    ? html`<div class="empty">No customer message received by this replica yet.</div>`
+    : html`<table id="conversations"><thead><tr><th>Number</th><th class="num">Messages received</th><th class="num">Replies</th><th class="num">Median reply time</th><th class="num">Median first response</th><th class="num">Waiting now</th></tr></thead><tbody>${rows.map((c) => {
+      const split = c.scope.indexOf(':');
+      return html`<tr><td class="who">${numberCell(byScope.get(c.scope), c.scope.slice(0, split), c.scope.slice(split + 1))}</td>
+<td class="num">${integer.format(c.received)}</td><td class="num">${integer.format(c.replies)}</td>
+<td class="num">${seconds(c.medianReplySeconds)}</td><td class="num">${seconds(c.medianFirstResponseSeconds)}</td>
+<td class="num">${integer.format(waiting.get(c.scope) ?? 0)}</td></tr>`;
+    })}</tbody></table>`;
+  return html`<section id="conversations-section"><h2>Conversations <span class="count">(as seen by this replica since it started; medians from the histogram buckets)</span></h2>${body}</section>`;
+}
+
+const percentText = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(1)} %`);
+
+function funnelsSection(input: StatusPageInput): SafeHtml {
+  if (input.funnels === undefined) {
+    return html`<section id="funnels-section"><h2>Funnels</h2><div class="empty">Funnel counts cannot be read while the store is unreachable.</div></section>`;
+  }
+  const funnels: readonly FunnelReport[] = input.funnels;
+  const body = funnels.length === 0
+    ? html`<div class="empty">No funnels are configured (YAML <code>funnels:</code>, see README).</div>`
+    : html`<table id="funnels"><thead><tr><th>Funnel</th><th>Variant</th><th class="num">Entries</th><th>Steps reached</th><th class="num">Converted</th><th class="num">Conversion</th></tr></thead><tbody>${funnels.flatMap((f) =>
+      f.variants.map((v) => html`<tr><td class="name">${f.name}</td><td>${v.variant}</td><td class="num">${integer.format(v.entries)}</td>
+<td>${v.steps.map((s, i) => html`${i > 0 ? ' → ' : ''}${s.step} <b>${integer.format(s.count)}</b>`)}</td>
+<td class="num">${integer.format(v.converted)}</td><td class="num"><span class="bar" style="width:${Math.round((v.conversion ?? 0) * 60)}px"></span>${percentText(v.conversion)}</td></tr>`))}</tbody></table>
+<p class="note">Over what the store keeps, by variant. Step by step, A/B tests and before/after: <a href="/report/funnels">Funnels</a>.</p>`;
+  return html`<section id="funnels-section"><h2>Funnels</h2>${body}</section>`;
+}
+
 /** The handler for `/`: gathers one snapshot and the process metrics, then renders. */
-export function createStatusPage(sources: StatusPageSources): (_req?: unknown) => Promise<string> {
-  return async () => renderStatusPage(await gatherStatusPageInput(sources));
+export function createStatusPage(sources: StatusPageSources): (req?: { query?: unknown }) => Promise<string> {
+  return async (req) => {
+    const query = (req?.query ?? {}) as Record<string, unknown>;
+    return renderStatusPage(await gatherStatusPageInput(sources), { refresh: refreshSeconds(query), query });
+  };
 }
