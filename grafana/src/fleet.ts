@@ -187,6 +187,19 @@ function numbers(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
       })
         .withTarget(query(withNumberNames(gauge(c.phoneNumberMessagingLimit, BY_NUMBER)), NUMBER_LEGEND))
         .mappings(LIMIT_MAPPINGS),
+    )
+    .withPanel(
+      stepTimeseries({
+        title: 'Portfolio messaging limit',
+        description: 'Business-initiated conversations per 24 hours of the business portfolio each WABA belongs to, shared by all of the portfolio\'s numbers (webhooks and the polled whatsapp_business_manager_messaging_limit).',
+        unit: 'short',
+      })
+        // WABAs whose portfolio is not known yet (no poll named it) are shown without one.
+        .withTarget(query(
+          `(${gauge(c.wabaPortfolioMessagingLimit, BY_WABA)} * on (waba_id) group_left (business_id) ${gauge(c.wabaPortfolioInfo, BY_WABA)}) or on (waba_id) ${gauge(c.wabaPortfolioMessagingLimit, BY_WABA)}`,
+          'WABA {{waba_id}} {{business_id}}',
+        ))
+        .mappings(LIMIT_MAPPINGS),
     );
 }
 

@@ -124,6 +124,18 @@ export const catalogue = {
     labelNames: ['waba_id', 'entity_type', 'entity_id', 'can_send_message'],
   }),
 
+  // --- business portfolio (the WABA's portfolio: webhooks and the poll, from the store) ---
+  wabaPortfolioMessagingLimit: def({
+    name: 'whatsapp_waba_portfolio_messaging_limit', type: 'gauge', subsystem: 'numbers',
+    help: 'Messaging limit of the business portfolio the WABA belongs to (business-initiated conversations per 24 hours, shared by every number of the portfolio); +Inf when unlimited.',
+    labelNames: ['waba_id'],
+  }),
+  wabaPortfolioInfo: def({
+    name: 'whatsapp_waba_portfolio_info', type: 'gauge', subsystem: 'numbers',
+    help: 'Always 1: the business portfolio (business_id, from the polled owner_business_info) a WABA belongs to.',
+    labelNames: ['waba_id', 'business_id'],
+  }),
+
   // --- account-level webhooks ---
   accountEvents: def({
     name: 'whatsapp_account_events_total', type: 'counter', subsystem: 'webhook',

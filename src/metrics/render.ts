@@ -268,6 +268,38 @@ function* entitySteps(snapshot: Snapshot, out: Exposition): Generator<void> {
   out.begin(catalogue.healthStatus);
   const health = [...snapshot.health].sort((x, y) => `${x.wabaId}|${x.entityType}|${x.entityId}`.localeCompare(`${y.wabaId}|${y.entityType}|${y.entityId}`));
   for (const h of health) stateSet(out, catalogue.healthStatus.labelNames, [h.wabaId, h.entityType, h.entityId], HEALTH_STATUSES, h.canSendMessage);
+
+  const wabas = [...snapshot.wabas].sort((x, y) => compare(x.wabaId, y.wabaId));
+  const limits = wabaPortfolioLimits(snapshot);
+  out.begin(catalogue.wabaPortfolioMessagingLimit);
+  for (const w of wabas) {
+    const tier = limits.get(w.wabaId)?.value;
+    const limit = typeof tier === 'string' ? messagingLimitOf(tier) : undefined;
+    if (limit !== undefined) out.sample(['waba_id'], [w.wabaId], limit);
+  }
+  out.begin(catalogue.wabaPortfolioInfo);
+  for (const w of wabas) {
+    const business = str(w.attributes, 'businessId');
+    if (business !== undefined) out.sample(catalogue.wabaPortfolioInfo.labelNames, [w.wabaId, business], 1);
+  }
+}
+
+/** Each WABA's portfolio limit: the newest of its own and of the other WABAs of its portfolio (as numbers show it). */
+export function wabaPortfolioLimits(snapshot: Snapshot): Map<string, Observed> {
+  const byBusiness = new Map<string, Observed>();
+  for (const w of snapshot.wabas) {
+    const limit = w.attributes.messagingLimit;
+    const business = w.attributes.businessId?.value;
+    if (limit === undefined || typeof business !== 'string') continue;
+    byBusiness.set(business, effectiveLimit(byBusiness.get(business), limit)!);
+  }
+  const out = new Map<string, Observed>();
+  for (const w of snapshot.wabas) {
+    const business = w.attributes.businessId?.value;
+    const shown = effectiveLimit(typeof business === 'string' ? byBusiness.get(business) : undefined, w.attributes.messagingLimit);
+    if (shown !== undefined) out.set(w.wabaId, shown);
+  }
+  return out;
 }
 
 /** Waiting customers: their ages move with the clock, so they are rendered on every scrape. */
@@ -305,4 +337,5 @@ export const SNAPSHOT_METRICS: ReadonlySet<string> = new Set([
   catalogue.wabaViolationInfo, catalogue.accountAlertActive, catalogue.wabaReviewDecision, catalogue.flowStatus,
   catalogue.flowAlertActive, catalogue.flowAlertValueRatio, catalogue.flowAlertValueSeconds, catalogue.flowAlertThresholdRatio,
   catalogue.flowAlertThresholdSeconds,
+  catalogue.wabaPortfolioMessagingLimit, catalogue.wabaPortfolioInfo,
 ].map((d) => d.name));

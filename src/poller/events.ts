@@ -1,13 +1,16 @@
+import { isMessagingLimit, messagingLimitTier } from '../domain/index.js';
 import type {
-  HealthObserved, PhoneNumberAttributes, PhoneNumberObserved, PhoneNumberRemoved, TemplateAttributes, TemplateObserved, TemplateRemoved,
+  HealthObserved, MessagingLimitObserved, PhoneNumberAttributes, PhoneNumberObserved, PhoneNumberRemoved, TemplateAttributes, TemplateObserved, TemplateRemoved,
 } from '../events.js';
 import type { Snapshot } from '../store/types.js';
 import { webhookTargetLevel } from './account.js';
-import type { GraphHealthStatus, GraphPhoneNumber, GraphTemplate } from './schemas.js';
+import type { GraphHealthStatus, GraphPhoneNumber, GraphTemplate, GraphWabaNode } from './schemas.js';
 
 /** Pure mapping of Graph API objects to the events webhooks produce too: one merge for both sources. */
 
-export const POLL_FIELDS = { numbers: 'phone_numbers', templates: 'message_templates', health: 'health_status' } as const;
+export const POLL_FIELDS = {
+  numbers: 'phone_numbers', templates: 'message_templates', health: 'health_status', portfolioLimit: 'whatsapp_business_manager_messaging_limit',
+} as const;
 
 function defined<T extends object>(o: T): Partial<T> {
   const out: Partial<T> = {};
@@ -86,4 +89,21 @@ export function healthEvent(wabaId: string, waba: GraphHealthStatus, numbers: re
   for (const n of numbers) for (const e of n.health_status?.entities ?? []) if (e.entity_type === 'PHONE_NUMBER') add(e);
   for (const e of waba.entities) add(e);
   return { kind: 'health', source: 'poll', field: 'health_status', wabaId, observedAt, entities: [...entities.values()] };
+}
+
+/**
+ * The portfolio's messaging limit read on the WABA (v24.0+), with the portfolio it belongs to, into
+ * the one portfolio model webhooks feed too: known even when no business_capability_update ever came.
+ * Absent (older API versions) or a value that names no limit (UNTIERED): no event, and the numbers'
+ * own fields (messaging_limit_tier when the new one is absent) stand.
+ */
+export function portfolioLimitEvent(wabaId: string, node: GraphWabaNode, observedAt: number): MessagingLimitObserved | undefined {
+  const raw = node.whatsapp_business_manager_messaging_limit;
+  if (raw === undefined || !isMessagingLimit(raw)) return undefined;
+  const businessId = node.owner_business_info?.id;
+  return {
+    kind: 'messaging_limit', source: 'poll', field: POLL_FIELDS.portfolioLimit, wabaId,
+    ...(businessId !== undefined ? { businessId } : {}),
+    limit: messagingLimitTier(raw), observedAt,
+  };
 }

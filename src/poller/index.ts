@@ -7,7 +7,7 @@ import type { Store } from '../store/types.js';
 import { failureDelayMs, plannedIntervalSeconds, RequestWindow, roundCost, withJitter, type PageMemory } from './budget.js';
 import { ACCOUNT_GAUGES, AccountChecks } from './account-checks.js';
 import { CallAbortedError, GraphClient, type CallFailure, type CallOutcome, type GraphEndpoint } from './client.js';
-import { healthEvent, phoneNumberEvent, POLL_FIELDS, removedNumbers, removedTemplates, templateEvent } from './events.js';
+import { healthEvent, phoneNumberEvent, POLL_FIELDS, portfolioLimitEvent, removedNumbers, removedTemplates, templateEvent } from './events.js';
 import {
   phoneNumbersPageSchema, templatesPageSchema, wabaHealthSchema, type GraphHealthStatus, type GraphPhoneNumber, type GraphTemplate, type GraphWabaNode, type Page,
 } from './schemas.js';
@@ -390,6 +390,8 @@ export class Poller {
       if (page) {
         health = { status: page.data.health_status, at: page.at };
         this.noteWabaNode(w, page.data);
+        const limit = portfolioLimitEvent(w.id, page.data, page.at);
+        if (limit) changes.push(change(POLL_FIELDS.portfolioLimit, limit));
       }
     }
     // health replaces the WABA's entities, numbers' included: without a complete listing it would drop them.

@@ -256,6 +256,8 @@ async function setPortfolioLimit(ctx: ScenarioContext, from: string, to: string,
   const numbers = ctx.graph.waba(ctx.wabaId).numbers;
   // The limit belongs to the business portfolio: every number shares it.
   for (const n of numbers) ctx.graph.updateNumber(ctx.wabaId, n.id, { whatsapp_business_manager_messaging_limit: to, messaging_limit_tier: to });
+  // The WABA node reports the portfolio's limit too: a later poll must agree with the webhook.
+  ctx.graph.waba(ctx.wabaId).whatsapp_business_manager_messaging_limit = to;
   if (event === 'UPGRADE') {
     await ctx.sendManagement([
       ...numbers.map((n) => qualityUpdate(n, event, { old: from, current: to, portfolio: to })),

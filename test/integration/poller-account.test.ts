@@ -201,3 +201,61 @@ describe('account checks: subscribed apps, app webhook fields, token', () => {
     expect(total(s, 'whatsapp_waba_subscribed_apps', { waba_id: WABA })).toBe(1);
   });
 });
+
+describe('portfolio messaging limit from the WABA poll', () => {
+  it('feeds the one portfolio model: every number of the WABA shows it, the deprecated tier only where the new field is absent, -1 is +Inf', async () => {
+    const st = new GraphApiState();
+    st.addWaba(WABA, { name: 'Test business', businessId: '506914307656634' });
+    // The second WABA of the same portfolio answers without the v24 field (as an older API would).
+    st.addWaba(OTHER_WABA, { name: 'Second business', businessId: '506914307656634', whatsapp_business_manager_messaging_limit: undefined });
+    st.addNumber(WABA, { id: '106540352242922', whatsapp_business_manager_messaging_limit: 'TIER_2K', messaging_limit_tier: 'TIER_2K' });
+    st.addNumber(OTHER_WABA, { id: '106540352242930', whatsapp_business_manager_messaging_limit: undefined as unknown as string, messaging_limit_tier: 'TIER_250' });
+    st.waba(WABA).whatsapp_business_manager_messaging_limit = 'TIER_10K';
+    const h = await setup({ state: st });
+    await h.poller.pollOnce(OTHER_WABA);
+    // Before the portfolio is known, the number's deprecated tier is all there is.
+    expect(await h.value('whatsapp_phone_number_messaging_limit', { phone_number_id: '106540352242930' })).toBe(250);
+    h.clock.now += 60_000;
+    await h.poller.pollOnce(WABA);
+    const s = await h.scrape();
+    expect(total(s, 'whatsapp_waba_portfolio_messaging_limit', { waba_id: WABA })).toBe(10_000);
+    expect(select(s, 'whatsapp_waba_portfolio_info', { waba_id: WABA }).map((x) => x.labels.business_id)).toEqual(['506914307656634']);
+    // The number's own field (polled in the same round) gives way to the portfolio's limit.
+    expect(total(s, 'whatsapp_phone_number_messaging_limit', { phone_number_id: '106540352242922' })).toBe(10_000);
+    // OTHER_WABA's API answers without the field: no portfolio series; its number keeps its deprecated tier.
+    h.clock.now += 60_000;
+    await h.poller.pollOnce(OTHER_WABA);
+    const t = await h.scrape();
+    expect(select(t, 'whatsapp_waba_portfolio_messaging_limit', { waba_id: OTHER_WABA })).toHaveLength(0);
+    expect(total(t, 'whatsapp_phone_number_messaging_limit', { phone_number_id: '106540352242930' })).toBe(250);
+
+    // Unlimited, as -1: +Inf on the WABA and its numbers.
+    st.waba(WABA).whatsapp_business_manager_messaging_limit = '-1';
+    h.clock.now += 60_000;
+    await h.poller.pollOnce(WABA);
+    const u = await h.scrape();
+    expect(total(u, 'whatsapp_waba_portfolio_messaging_limit', { waba_id: WABA })).toBe(Infinity);
+    expect(total(u, 'whatsapp_phone_number_messaging_limit', { phone_number_id: '106540352242922' })).toBe(Infinity);
+
+    expect(h.sim.calls('health')).toBe(4);
+  });
+
+  it('lets the WABAs of one portfolio share the newest limit any of them reported', async () => {
+    const st = new GraphApiState();
+    st.addWaba(WABA, { businessId: '506914307656634' });
+    st.addWaba(OTHER_WABA, { businessId: '506914307656634' });
+    st.addNumber(WABA, { id: '106540352242922' });
+    st.addNumber(OTHER_WABA, { id: '106540352242930' });
+    st.waba(WABA).whatsapp_business_manager_messaging_limit = 'TIER_10K';
+    st.waba(OTHER_WABA).whatsapp_business_manager_messaging_limit = 'TIER_2K';
+    const h = await setup({ state: st });
+    await h.poller.pollOnce(WABA);
+    h.clock.now += 60_000;
+    await h.poller.pollOnce(OTHER_WABA);
+    const s = await h.scrape();
+    // The later answer is the portfolio's current limit, for both WABAs and all their numbers.
+    expect(total(s, 'whatsapp_waba_portfolio_messaging_limit', { waba_id: WABA })).toBe(2000);
+    expect(total(s, 'whatsapp_phone_number_messaging_limit', { phone_number_id: '106540352242922' })).toBe(2000);
+    expect(total(s, 'whatsapp_phone_number_messaging_limit', { phone_number_id: '106540352242930' })).toBe(2000);
+  });
+});

@@ -131,6 +131,8 @@ describe('poller against the Graph API simulator', () => {
   it('exports what it polled: quality, status, limits, templates and health entities', async () => {
     const h = await setup();
     h.state.updateNumber(WABA, '106540352242922', { status: 'FLAGGED', quality_rating: 'RED', whatsapp_business_manager_messaging_limit: 'TIER_10K', throughput: { level: 'HIGH' }, can_send_message: 'LIMITED' });
+    // The limit is the portfolio's: the WABA node reports the same value as its numbers.
+    h.state.waba(WABA).whatsapp_business_manager_messaging_limit = 'TIER_10K';
     const t = h.state.waba(WABA).templates[0]!;
     h.state.updateTemplate(WABA, t.id, { status: 'PAUSED', quality_score: { score: 'RED', date: 1 }, category: 'MARKETING' });
     h.state.waba(WABA).can_send_message = 'BLOCKED';
