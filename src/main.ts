@@ -14,6 +14,7 @@ import { createPublicServer } from './server/public.js';
 import { createStatusPage } from './server/status-page.js';
 import { startWaitExpiry } from './signals/wait-expiry.js';
 import { createStore } from './store/index.js';
+import { MemorySketchStore, RedisSketchStore } from './store/sketches/index.js';
 import { createKeyHasher, deriveCustomerHashKey } from './store/keys.js';
 import type { Store } from './store/types.js';
 import { WebhookReceiver } from './webhook/receiver.js';
@@ -116,7 +117,12 @@ export async function startExporter(config: Config, options: StartOptions = {}):
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = new ExporterMetrics({ version: packageVersion(), revision: process.env.WHATSAPP_EXPORTER_REVISION ?? 'unknown' }, { defaultMetrics: options.defaultMetrics ?? true });
   const store = options.store ?? createStore(config, { logger, metrics });
-  const ingest = new Ingest(store, metrics, { conversations: config.conversations, funnels: config.funnels, humanHandoff: config.humanHandoff, webhook: config.webhook });
+  // Replicas sharing a Redis store share the sketches too, so every replica reports the same reach.
+  const sketches = config.store.redisUrl && store.kind === 'redis'
+    ? new RedisSketchStore({ url: config.store.redisUrl, keyPrefix: config.store.keyPrefix })
+    : new MemorySketchStore();
+  const ingest = new Ingest(store, metrics, { conversations: config.conversations, funnels: config.funnels, humanHandoff: config.humanHandoff, webhook: config.webhook }, sketches);
+  metrics.watchReach(sketches);
   const hashKey = createKeyHasher(deriveCustomerHashKey(config.customerHashKey, config.webhook.appSecrets));
   setLabelValueMaxLength(config.metrics.labelValueMaxLength);
   const admission = new Admission({
@@ -158,7 +164,7 @@ export async function startExporter(config: Config, options: StartOptions = {}):
         stopWatchingStore();
         await Promise.all([close(publicServer), poller?.stop()]);
         await close(metricsServer);
-        await store.close();
+        await Promise.all([store.close(), sketches.close()]);
         logger.info('whatsapp-exporter stopped');
       })();
       return stopping;

@@ -1,5 +1,6 @@
 import type { ExporterEvent } from './events.js';
 import { planEvent, type EventOutcome, type Observation, type PlannedWrite, type SignalContext } from './signals/index.js';
+import { MemorySketchStore, type SketchStore } from './store/sketches/index.js';
 import type { EventWrite, EventWriteResult, MergeResult, OpResult, Store, StoreOp } from './store/types.js';
 
 /** A group of events that arrived together: one webhook change, or one polled entity. */
@@ -58,6 +59,8 @@ export class Ingest {
     private readonly store: Store,
     private readonly sink: ObservationSink,
     private readonly context: SignalContext,
+    /** Distinct-count sketches of customers reached (see signals/reach.ts); this process's memory by default. */
+    readonly sketches: SketchStore = new MemorySketchStore(),
   ) {}
 
   async apply(changes: readonly IncomingChange[]): Promise<EventOutcome[]> {
@@ -117,9 +120,30 @@ export class Ingest {
       const outcome = writeOutcome(result.results);
       if (current === 'duplicate' || (current === 'stale' && outcome === 'applied')) outcomes[slot.change] = outcome;
     }
-    if (observations.length > 0) this.sink.record(observations);
+    if (observations.length > 0) await this.record(observations);
     // A change that planned no writes (e.g. nothing the signals track) still counts as applied.
     return outcomes.map((o, i) => (seen[i] ? o : 'applied'));
+  }
+
+  /**
+   * Observations with a `reach` go through the sketches first, which tell first-time customers apart.
+   * The store has accepted the event by now: a sketch that fails loses that count (the failure is
+   * counted) rather than failing a webhook whose redelivery would count nothing anyway.
+   */
+  private async record(observations: Observation[]): Promise<void> {
+    const reached: Observation[] = [];
+    const plain: Observation[] = [];
+    for (const o of observations) (o.reach !== undefined ? reached : plain).push(o);
+    if (plain.length > 0) this.sink.record(plain);
+    if (reached.length === 0) return;
+    let firstTime: boolean[];
+    try {
+      firstTime = await this.sketches.add(reached.map((o) => ({ scope: o.reach!.scope, member: o.reach!.customer, at: o.reach!.at })));
+    } catch {
+      this.sink.record([{ metric: 'storeErrors', labels: { store: this.sketches.kind, operation: 'sketch_add' } }]);
+      return;
+    }
+    this.sink.record(reached.map((o, i) => ({ metric: o.metric, labels: { ...o.labels, first_time: String(firstTime[i]) } })));
   }
 
   private rememberLink(link: string, at: number): void {

@@ -433,6 +433,23 @@ export const catalogue = {
     labelNames: ['waba_id', 'code'],
   }),
 
+  // --- early warning (issue 19): leading signals of Meta's quality and limit actions ---
+  businessInitiatedRecipients: def({
+    name: 'whatsapp_business_initiated_recipients_total', type: 'counter', subsystem: 'conversations',
+    help: 'Business-initiated messages sent (a marketing, utility or authentication category on their sent status), by whether the customer was first reached (not reached from this WABA in the last 30-60 days, by a Bloom filter: a false positive only lowers the first-time count).',
+    labelNames: [...NUMBER, 'first_time'],
+  }),
+  customersReached24h: def({
+    name: 'whatsapp_customers_reached_24h', type: 'gauge', subsystem: 'conversations',
+    help: 'Distinct customers reached by business-initiated messages in the rolling 24 hours (hourly HyperLogLog buckets; standard error 0.81 %), per WABA: what the messaging limit counts.',
+    labelNames: ['waba_id'],
+  }),
+  templateMessageStatuses: def({
+    name: 'whatsapp_template_message_statuses_total', type: 'counter', subsystem: 'templates',
+    help: 'Statuses (sent, delivered, read, failed) of messages attributed to a template by biz_opaque_callback_data = template name, counted once per message and status; at most 500 template names per process.',
+    labelNames: ['waba_id', 'template_name', 'status'],
+  }),
+
   // --- funnels ---
   funnelSteps: def({
     name: 'whatsapp_funnel_step_total', type: 'counter', subsystem: 'funnels',

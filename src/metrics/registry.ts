@@ -1,5 +1,6 @@
 import client from 'prom-client';
 import type { Observation } from '../signals/types.js';
+import type { SketchStore } from '../store/sketches/index.js';
 import type { Snapshot, Store } from '../store/types.js';
 import { catalogue, metricDefinitions, type MetricDefinition, type MetricKey } from './catalogue.js';
 import { renderAccountState } from './render-account.js';
@@ -20,6 +21,7 @@ export class ExporterMetrics {
   readonly registry = new client.Registry();
   private readonly metrics = new Map<MetricKey, AnyMetric>();
   private rendered: { store: Store; snapshot: Snapshot; entities: Buffer } | undefined;
+  private sketches: SketchStore | undefined;
 
   constructor(build: BuildInfo, options: { defaultMetrics?: boolean } = {}) {
     for (const [key, d] of Object.entries(catalogue) as Array<[MetricKey, MetricDefinition]>) {
@@ -64,6 +66,25 @@ export class ExporterMetrics {
     for (const { counter, labels, value } of counts.values()) counter.inc(labels, value);
   }
 
+  /** whatsapp_customers_reached_24h is read from these sketches at every scrape, for the WABAs the store knows. */
+  watchReach(sketches: SketchStore): void {
+    this.sketches = sketches;
+  }
+
+  private async collectReach(snapshot: Snapshot, nowSeconds: number): Promise<void> {
+    if (this.sketches === undefined) return;
+    const scopes = [...new Set(snapshot.numbers.map((n) => n.wabaId))];
+    try {
+      const counts = await this.sketches.countDistinct(scopes, nowSeconds, 24);
+      const gauge = this.gauge('customersReached24h');
+      gauge.reset();
+      for (const [waba, count] of counts) gauge.set({ waba_id: waba }, count);
+    } catch {
+      // The last counts stay exposed, as entity state does while the store cannot be read.
+      this.counter('storeErrors').inc({ store: this.sketches.kind, operation: 'sketch_count' });
+    }
+  }
+
   get contentType(): string {
     return this.registry.contentType;
   }
@@ -86,6 +107,7 @@ export class ExporterMetrics {
       const snapshot = await store.snapshot(last?.snapshot);
       const entities = last !== undefined && last.snapshot.entityVersion === snapshot.entityVersion ? last.entities : await renderEntitiesYielding(snapshot);
       this.rendered = { store, snapshot, entities };
+      await this.collectReach(snapshot, nowSeconds);
       parts.push(entities, Buffer.from(renderWaits(snapshot, nowSeconds) + renderAccountState(snapshot, nowSeconds), 'utf8'));
       this.gauge('storeSnapshotTimestamp').set({ store: store.kind }, nowSeconds);
       this.histogram('storeOperationDuration').observe({ store: store.kind, operation: 'snapshot' }, (performance.now() - started) / 1000);

@@ -2,6 +2,7 @@ import type { MessageStatusObserved } from '../events.js';
 import { MESSAGE_STATUSES, MESSAGE_TYPES, PRICING_CATEGORIES } from '../domain/index.js';
 import { recordKey, type OnceResult } from '../store/types.js';
 import { errorCodeLabel, userSideReason } from './error-codes.js';
+import { attributedTemplate, reachObservation } from './reach.js';
 import type { WritePart } from './parts.js';
 import type { Observation } from './types.js';
 
@@ -73,6 +74,7 @@ export function statusCountPart(e: MessageStatusObserved): WritePart {
   else if (status === 'read') guarded.push({ status: 'read' }, { status: 'delivered', key: deliveredKey(e.messageKey) }, { status: 'sent', key: sentKey(e.messageKey) });
   else guarded.push({ status });
   const withKeys = guarded.filter((g) => g.key !== undefined);
+  const template = attributedTemplate(e.callbackData);
 
   return {
     ops: [
@@ -85,7 +87,13 @@ export function statusCountPart(e: MessageStatusObserved): WritePart {
       let i = 1;
       for (const g of guarded) {
         const counts = g.key === undefined || (results[i++] as OnceResult | undefined)?.first === true;
-        if (counts) out.push({ metric: 'messageStatuses', labels: { ...number, status: g.status, category: kept } });
+        if (!counts) continue;
+        out.push({ metric: 'messageStatuses', labels: { ...number, status: g.status, category: kept } });
+        if (g.status === 'sent') {
+          const reach = reachObservation(e, kept);
+          if (reach) out.push(reach);
+        }
+        if (template !== undefined) out.push({ metric: 'templateMessageStatuses', labels: { waba_id: e.wabaId, template_name: template, status: g.status } });
       }
       if (status === 'failed') {
         const codes = e.errorCodes.length > 0 ? e.errorCodes : [undefined];

@@ -10,6 +10,11 @@ export interface Observation {
   metric: MetricKey;
   labels: Record<string, string>;
   value?: number;
+  /**
+   * A customer reached by a business-initiated message (see signals/reach.ts): the ingest adds it to
+   * the distinct-count sketches, then counts `metric` with a first_time label from their answer.
+   */
+  reach?: { scope: string; customer: string; at: number };
 }
 
 /** What an event wants from the store, and how to read the answer back as observations. */

@@ -107,7 +107,11 @@ function documentedRecordingLabels(text: string): Map<string, string[]> {
 const recordingLabels = documentedRecordingLabels(recordingText);
 
 const catalogueBySeries = new Map<string, MetricDefinition>(metricDefinitions.flatMap((d) => seriesNames(d).map((s) => [s, d] as const)));
-const allKnownLabels = new Set([...metricDefinitions.flatMap((d) => d.labelNames), ...TARGET_LABELS, 'le']);
+// Labels a recording rule makes (label_replace), as its header documents them, are known too.
+const allKnownLabels = new Set([
+  ...metricDefinitions.flatMap((d) => d.labelNames), ...TARGET_LABELS, 'le',
+  ...[...recordingLabels.values()].flat().filter((l) => l !== 'none'),
+]);
 
 /** Metric names the PromQL uses that are neither in the catalogue, nor recorded by us, nor `up`; and labels they do not have. */
 function unknownNames(promql: string): string[] {
