@@ -521,22 +521,28 @@ describe('Dockerfile', () => {
     securityContext: { runAsUser: number; runAsGroup: number };
   };
 
-  it('builds in one stage and runs in another, both on Node 20', () => {
+  const tsconfigImage = parseYaml(readFileSync(join(ROOT, 'tsconfig.image.json'), 'utf8')) as { extends: string; include: string[]; compilerOptions: { sourceMap: boolean } };
+
+  it('builds in one stage and runs in another, both on Node 24', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     expect(build).toBeDefined();
-    for (const s of stages) expect(s.from).toMatch(/^node:20[.-]/);
+    for (const s of stages) expect(s.from).toMatch(/^node:24[.-]/);
     const buildRuns = build.body.filter((i) => i.op === 'RUN').map((i) => i.args);
     expect(buildRuns.some((a) => /\bnpm ci\b/.test(a))).toBe(true);
-    expect(buildRuns.some((a) => /\bnpm run build\b/.test(a))).toBe(true);
+    expect(buildRuns.some((a) => /\bnpx tsc -p tsconfig\.image\.json$/.test(a))).toBe(true);
     const runtimeRuns = runtime.body.filter((i) => i.op === 'RUN').map((i) => i.args);
     expect(runtimeRuns.some((a) => /\bnpm ci --omit=dev\b/.test(a))).toBe(true);
-    expect(runtimeRuns.some((a) => /npm run build/.test(a))).toBe(false);
+    expect(runtimeRuns.some((a) => /\btsc\b|npm run build/.test(a))).toBe(false);
   });
 
-  it('runs the bin that npm run build produces, as a numeric non-root user matching the chart', () => {
+  it('compiles only src/, without source maps, to where the bin is', () => {
+    expect(tsconfigImage).toEqual({ extends: './tsconfig.json', compilerOptions: { sourceMap: false }, include: ['src'] });
+  });
+
+  it('runs the bin that the build compiles, as a numeric non-root user matching the chart', () => {
     const entrypoint = JSON.parse(runtime.body.find((i) => i.op === 'ENTRYPOINT')!.args) as string[];
     expect(entrypoint).toEqual(['node', pkg.bin['whatsapp-exporter']]);
-    // tsc -p tsconfig.build.json compiles src/cli.ts to <outDir>/<path from rootDir>.
+    // tsc compiles src/cli.ts to <outDir>/<path from rootDir>, in `npm run build` and in the image alike.
     expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json');
     expect(tsconfigBuild.include).toContain('src');
     expect(existsSync(join(ROOT, 'src', 'cli.ts'))).toBe(true);
@@ -571,9 +577,9 @@ describe('Dockerfile', () => {
       }
       return included;
     };
-    const needed = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', ...tsconfigBuild.include];
+    const needed = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.image.json', ...tsconfigImage.include];
     for (const path of needed) expect(inContext(path), `${path} in the build context`).toBe(true);
-    for (const path of ['node_modules', 'dist', '.git', 'test', 'helm', '.env']) expect(inContext(path), `${path} kept out`).toBe(false);
+    for (const path of ['node_modules', 'dist', '.git', 'test', 'bench', 'helm', '.env']) expect(inContext(path), `${path} kept out`).toBe(false);
 
     const workdirs = new Map(stages.map((s) => [s.name, s.body.filter((i) => i.op === 'WORKDIR').at(-1)?.args ?? '/']));
     for (const stage of stages) {
@@ -583,8 +589,8 @@ describe('Dockerfile', () => {
         const sources = parts.filter((p) => !p.startsWith('--')).slice(0, -1);
         for (const src of sources) {
           if (from) {
-            // The build stage's output directory: <WORKDIR>/<outDir>.
-            expect(src).toBe(join(workdirs.get(from)!, tsconfig.compilerOptions.outDir));
+            // The build stage's output for src/: <WORKDIR>/<outDir>/src (the bin's directory).
+            expect(src).toBe(join(workdirs.get(from)!, tsconfig.compilerOptions.outDir, 'src'));
           } else if (src !== '.') {
             expect(existsSync(join(ROOT, src)), `COPY ${src}`).toBe(true);
             expect(inContext(src), `COPY ${src} is in the context`).toBe(true);
