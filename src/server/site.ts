@@ -126,5 +126,6 @@ td.who{min-width:220px}
 .banner{background:#ffebe9;border:1px solid #cf222e;color:#82071e;border-radius:6px;padding:10px 14px;margin:12px 0;font-weight:600}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#eff1f3;padding:1px 4px;border-radius:4px}
 ul.plain{margin:4px 0;padding-left:18px}
+ul.notices{list-style:none;margin:4px 0;padding:0}ul.notices li{padding:6px 8px;border-bottom:1px solid #d0d7de}li.row-bad{box-shadow:inset 4px 0 #cf222e}li.row-warn{box-shadow:inset 4px 0 #d4a72c}
 footer{color:#59636e;font-size:12px;margin-top:32px}
 `;

@@ -2,6 +2,7 @@ import { isFlagged, messagingLimitOf, numberLabel } from '../metrics/render.js';
 import type { AttributeMap, Observed, PhoneNumberRecord, Snapshot, TemplateRecord, WaitSummary } from '../store/types.js';
 import type { FunnelReport } from '../report/model.js';
 import { refreshSeconds, siteBottom, siteTop, DEFAULT_REFRESH_SECONDS } from './site.js';
+import { accountNotices } from './account-notices.js';
 import { gatherStatusPageInput, type StatusPageInput, type StatusPageSources, type WabaHealth } from './status-page-data.js';
 
 export type { ConversationSummary, StatusPageInput, WabaHealth } from './status-page-data.js';
@@ -374,6 +375,13 @@ function cards(input: StatusPageInput): SafeHtml {
   return html`<div class="cards">${out}</div>`;
 }
 
+/** Restrictions, bans and Meta's alerts first, in plain words (see account-notices.ts); nothing when Meta sent none. */
+function accountSection(snapshot: Snapshot, now: number): SafeHtml {
+  const notices = accountNotices(snapshot.states ?? [], now);
+  if (notices.length === 0) return html``;
+  return html`<section id="account"><h2>Account enforcement <span class="count">(from Meta, worst first)</span></h2><ul class="notices">${notices.map((n) => html`<li class="row-${n.tone}"><span class="badge ${n.tone}">${n.tone === 'bad' ? 'STOPS SENDING' : n.tone === 'warn' ? 'ATTENTION' : 'INFO'}</span> ${n.text}<div class="at">${n.detail}</div></li>`)}</ul></section>`;
+}
+
 export interface RenderOptions {
   /** Seconds between meta refreshes; 0 turns them off. */
   refresh?: number;
@@ -390,6 +398,7 @@ export function renderStatusPage(input: StatusPageInput, options: RenderOptions 
   });
   const page = html`${new SafeHtml(top)}
 ${snapshot ? '' : html`<div class="banner" role="alert">The ${input.store.kind} store is unreachable: numbers, templates and waits cannot be shown. See <code>whatsapp_store_errors_total</code> and the logs.</div>`}
+${snapshot ? accountSection(snapshot, now) : ''}
 ${cards(input)}
 ${snapshot ? html`<section><h2>Phone numbers <span class="count">(worst first)</span></h2>${numbersSection(snapshot.numbers, now)}</section>
 <section><h2>Templates needing attention <span class="count">(not APPROVED, or quality YELLOW or RED)</span></h2>${templatesSection(snapshot.templates, now)}</section>
