@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { configSchema } from '../config/index.js';
 import { createLogger, type Logger } from '../log.js';
 import { startGraphApiSimulator } from './graph-api.js';
-import { parseScenarioNames, runScenarios, SCENARIO_DESCRIPTIONS, SCENARIO_NAMES, type ScenarioStats } from './scenarios.js';
+import { DEMO_FUNNEL, parseScenarioNames, runScenarios, SCENARIO_DESCRIPTIONS, SCENARIO_NAMES, type ScenarioStats } from './scenarios.js';
 import { DEMO_WABA_ID, demoState } from './state.js';
 
 const SIMULATE_USAGE = `whatsapp-exporter simulate --target URL --app-secret SECRET [options]
@@ -199,6 +199,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     metrics: { host, port: metricsPort === webhookPort ? 0 : metricsPort },
     graph: { url: graph.url, version: 'v25.0', accessToken, timeoutMs: 5000 },
     wabas: [{ id: DEMO_WABA_ID }],
+    // The funnel scenario's sample funnel, so /report/funnels and the funnel dashboard show A/B data.
+    funnels: [DEMO_FUNNEL],
     // 5,000 calls per hour is Meta's budget for an active WABA; rounds every few seconds stay well inside it.
     poller: { intervalSeconds: options.pollIntervalSeconds ?? 10, requestsPerHour: 5000, leaseTtlSeconds: 15 },
     logLevel: 'warn',
@@ -215,6 +217,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     `whatsapp-exporter demo: exporter, fake Graph API and scenarios in one process\n` +
     `  status page  ${urls.metricsUrl}/\n` +
     `  metrics      ${urls.metricsUrl}/metrics\n` +
+    `  funnels      ${urls.metricsUrl}/report/funnels (A/B report of the sample funnel)\n` +
     `  webhook      ${urls.webhookUrl}\n` +
     `  Graph API    ${urls.graphUrl} (simulated)\n` +
     `Watch a number go from GREEN to FLAGGED and back: curl -s ${urls.metricsUrl}/metrics | grep -E '^whatsapp_(phone_number|template)_' (Ctrl-C to stop)\n`,

@@ -18,15 +18,30 @@ import {
  * compressed milliseconds); they run ahead of the real clock by at most one reply delay.
  */
 
-export const SCENARIO_NAMES = ['quality', 'template_pause', 'tier', 'conversations', 'duplicates'] as const;
+export const SCENARIO_NAMES = ['quality', 'template_pause', 'tier', 'conversations', 'duplicates', 'funnel'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export const SCENARIO_DESCRIPTIONS: Record<ScenarioName, string> = {
   quality: 'a number slides GREEN → YELLOW → RED → FLAGGED and recovers after 7 days',
   template_pause: 'a marketing template is paused for 3 hours, then 6, then disabled (and recreated when looping)',
   tier: 'a solution partner is added, then a portfolio messaging-limit upgrade and a downgrade (business_capability_update)',
-  conversations: 'steady customer messages and business replies (sent/delivered/read, some failed)',
+  conversations: 'steady customer messages and business replies (sent/delivered/read, some failed); some customers never get an answer',
   duplicates: 'redelivered and out-of-order webhooks',
+  funnel: 'the sample onboarding funnel (DEMO_FUNNEL): welcome_v1 (variant A) or welcome_v2 (B) sent, START pressed, CONFIRM pressed; B converts better',
+};
+
+/**
+ * The funnel the `funnel` scenario plays, in the YAML configuration's shape (the demo configures
+ * it): the welcome template a run starts with is its A/B variant.
+ */
+export const DEMO_FUNNEL = {
+  name: 'onboarding',
+  variants: { byTemplate: { welcome_v1: 'A', welcome_v2: 'B' } },
+  steps: [
+    { name: 'welcome', match: { templateSent: ['welcome_v1', 'welcome_v2'] } },
+    { name: 'started', match: { buttonPayload: 'START' } },
+    { name: 'completed', match: { buttonPayload: 'CONFIRM' } },
+  ],
 };
 
 const HOUR = 3600;
@@ -364,12 +379,20 @@ async function statusSequence(
   return readAt;
 }
 
+/** Share of conversations nobody answers. */
+const UNANSWERED_RATE = 0.08;
+
 async function conversation(ctx: ScenarioContext, n: SimPhoneNumber, customer: SimCustomer & { busyUntil: number }, traffic: TrafficOptions): Promise<void> {
   const openedAt = ctx.now();
   customer.busyUntil = openedAt + HOUR;
   const inbound = [{ customer, message: { id: wamid(ctx), timestamp: String(openedAt), type: 'text', text: { body: ctx.pick(TEXTS) } } }];
   const inboundBody = await ctx.send(inboundMessages(n, inbound));
   if (ctx.rng() < traffic.duplicateRate) await ctx.redeliver(inboundBody);
+  if (ctx.rng() < UNANSWERED_RATE) {
+    // Nobody answers: the wait stays open (the status page's waiting customers, the waiting alerts).
+    customer.busyUntil = openedAt + DAY;
+    return;
+  }
   let last = openedAt;
   if (ctx.rng() < 0.3) {
     // A follow-up before anyone answered: the wait still counts from the first message.
@@ -417,6 +440,51 @@ async function traffic(ctx: ScenarioContext, options: TrafficOptions): Promise<v
   }
 }
 
+/** A customer presses a template's quick-reply button, and the business answers it (closing the wait it opens). */
+async function pressButton(ctx: ScenarioContext, n: SimPhoneNumber, customer: SimCustomer, payload: string, text: string, traffic: TrafficOptions): Promise<number> {
+  const at = ctx.now();
+  await ctx.send(inboundMessages(n, [{ customer, message: { id: wamid(ctx), timestamp: String(at), type: 'button', button: { payload, text } } }]));
+  const delay = Math.round(replyDelay(ctx));
+  await ctx.sleep(delay);
+  return statusSequence(ctx, n, customer, at + delay, 'service', traffic);
+}
+
+async function funnelRun(ctx: ScenarioContext, n: SimPhoneNumber, customer: SimCustomer & { busyUntil: number }, traffic: TrafficOptions): Promise<void> {
+  const b = ctx.rng() < 0.5;
+  customer.busyUntil = ctx.now() + DAY;
+  // The template name travels in biz_opaque_callback_data: statuses do not name the template.
+  await statusSequence(ctx, n, customer, ctx.now(), 'marketing', traffic, b ? 'welcome_v2' : 'welcome_v1');
+  await ctx.sleep(ctx.between(60, 1800));
+  if (ctx.rng() >= (b ? 0.7 : 0.55)) return;
+  await pressButton(ctx, n, customer, 'START', 'Get started', traffic);
+  await ctx.sleep(ctx.between(60, 900));
+  if (ctx.rng() >= (b ? 0.75 : 0.55)) return;
+  customer.busyUntil = await pressButton(ctx, n, customer, 'CONFIRM', 'Confirm', traffic);
+}
+
+/** Onboarding runs at the conversation rate, with their own customers, so both variants convert within a minute of the demo. */
+async function funnel(ctx: ScenarioContext): Promise<void> {
+  const pool = customers(ctx, 200);
+  const running = new Set<Promise<void>>();
+  const perMinute = ctx.options.conversationsPerMinute ?? 30;
+  const options: TrafficOptions = { duplicateRate: 0.02, outOfOrderRate: 0, failureRate: 0.03 };
+  try {
+    while (!ctx.aborted) {
+      await ctx.sleepReal((-Math.log(1 - ctx.rng()) * 60_000) / perMinute);
+      const numbers = ctx.graph.waba(ctx.wabaId).numbers;
+      const free = pool.filter((c) => c.busyUntil < ctx.now());
+      if (numbers.length === 0 || free.length === 0) continue;
+      const task = funnelRun(ctx, ctx.pick(numbers), ctx.pick(free), options).catch((err: unknown) => {
+        if (!(err instanceof Aborted)) ctx.options.logger?.error({ err: (err as Error).message }, 'simulator: a funnel run failed');
+      });
+      running.add(task);
+      void task.finally(() => running.delete(task));
+    }
+  } finally {
+    await Promise.allSettled([...running]);
+  }
+}
+
 async function duplicates(ctx: ScenarioContext): Promise<void> {
   // Management redeliveries (the same bytes twice) on top of message traffic that redelivers often.
   const management = (async () => {
@@ -440,6 +508,7 @@ const RUNNERS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<void>> = {
   tier,
   conversations: (ctx) => traffic(ctx, { duplicateRate: 0.03, outOfOrderRate: 0.05, failureRate: 0.08 }),
   duplicates,
+  funnel,
 };
 
 export function parseScenarioNames(spec: string): ScenarioName[] {
