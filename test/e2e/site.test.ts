@@ -1,0 +1,175 @@
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { inflateSync } from 'node:zlib';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { runDemo } from '../../src/simulator/cli.js';
+import { parseExposition, total } from '../support/metrics.js';
+
+/**
+ * The private listener's site as a person sees it, fed by the demo: the status page with its lower
+ * half (conversations, funnels), the funnel report in the same frame, the refresh switch, and
+ * screenshots checked. UPDATE_SCREENSHOTS=1 also writes them to docs/images/ (README shows them).
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const DOCS_IMAGES = new URL('../../docs/images/', import.meta.url);
+
+/** Rows of an 8-bit RGB(A) PNG (what Chromium writes): enough to find colours and where they are. */
+function decodePng(png: Buffer): { width: number; height: number; at(x: number, y: number): [number, number, number] } {
+  let offset = 8;
+  let width = 0, height = 0, channels = 0;
+  const idat: Buffer[] = [];
+  while (offset < png.length) {
+    const length = png.readUInt32BE(offset);
+    const type = png.toString('ascii', offset + 4, offset + 8);
+    const data = png.subarray(offset + 8, offset + 8 + length);
+    if (type === 'IHDR') {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      channels = data[9] === 6 ? 4 : 3;
+    } else if (type === 'IDAT') idat.push(data);
+    offset += 12 + length;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const stride = width * channels;
+  const pixels = Buffer.alloc(stride * height);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)]!;
+    const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    for (let x = 0; x < stride; x++) {
+      const a = x >= channels ? pixels[y * stride + x - channels]! : 0;
+      const b = y > 0 ? pixels[(y - 1) * stride + x]! : 0;
+      const c = x >= channels && y > 0 ? pixels[(y - 1) * stride + x - channels]! : 0;
+      let p = 0;
+      if (filter === 1) p = a;
+      else if (filter === 2) p = b;
+      else if (filter === 3) p = (a + b) >> 1;
+      else if (filter === 4) {
+        const q = a + b - c;
+        const pa = Math.abs(q - a), pb = Math.abs(q - b), pc = Math.abs(q - c);
+        p = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      }
+      pixels[y * stride + x] = (line[x]! + p) & 0xff;
+    }
+  }
+  return { width, height, at: (x, y) => [pixels[y * stride + x * channels]!, pixels[y * stride + x * channels + 1]!, pixels[y * stride + x * channels + 2]!] };
+}
+
+/** Polls until fn gives a value (expect.poll is for tests, not hooks). */
+async function until<T>(fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('the demo did not produce its data in time');
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+const near = (c: [number, number, number], hex: number) => Math.abs(c[0] - (hex >> 16)) < 8 && Math.abs(c[1] - ((hex >> 8) & 0xff)) < 8 && Math.abs(c[2] - (hex & 0xff)) < 8;
+const HEADER = 0x0b3d2e;
+
+describe('the status page and the funnel report: one site, in Chromium, fed by the demo', () => {
+  let browser: Browser;
+  let page: Page;
+  let base: string;
+  let shots: string;
+  const controller = new AbortController();
+  let demo: Promise<void>;
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: run scripts/setup-tools.sh`);
+    let metricsUrl: string | undefined;
+    demo = runDemo({
+      signal: controller.signal, webhookPort: 0, metricsPort: 0, pollIntervalSeconds: 5,
+      out: new Writable({ write(_c, _e, cb) { cb(); } }), logger: createLogger({ level: 'silent' }), onReady: (u) => (metricsUrl = u.metricsUrl),
+    });
+    base = await until(async () => metricsUrl, 20_000);
+    const hasData = async () => {
+      const s = parseExposition(await (await request(`${base}/metrics`)).body.text());
+      return ['A', 'B'].every((v) => total(s, 'whatsapp_funnel_step_total', { variant: v, step: 'completed' }) > 0)
+        && total(s, 'whatsapp_conversations_awaiting_reply') > 0 && total(s, 'whatsapp_response_time_seconds_count') > 0;
+    };
+    await until(async () => ((await hasData()) ? true : undefined), 120_000);
+    shots = await mkdtemp(join(tmpdir(), 'site-'));
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    controller.abort();
+    await demo;
+    if (shots) await rm(shots, { recursive: true, force: true });
+  });
+
+  async function shot(name: string): Promise<ReturnType<typeof decodePng>> {
+    const path = join(shots, name);
+    await page.screenshot({ path, fullPage: true });
+    if (process.env.UPDATE_SCREENSHOTS === '1') {
+      await mkdir(DOCS_IMAGES, { recursive: true });
+      await copyFile(path, new URL(name, DOCS_IMAGES));
+    }
+    return decodePng(await readFile(path));
+  }
+
+  it('the status page refreshes itself and shows conversations and funnels in its lower half', async () => {
+    await page.goto(`${base}/`, { waitUntil: 'load' });
+    expect(await page.locator('meta[http-equiv="refresh"]').getAttribute('content')).toBe('30');
+    expect(await page.locator('script').count()).toBe(0);
+    const conversations = await page.locator('#conversations tbody tr').allInnerTexts();
+    expect(conversations.length).toBeGreaterThan(0);
+    const funnels = await page.locator('#funnels tbody tr').allInnerTexts();
+    expect(funnels.map((r) => r.split('\t').slice(0, 2).join(' '))).toEqual(['onboarding A', 'onboarding B']);
+    const waits = await page.locator('#waits tbody tr').count();
+    expect(waits).toBeGreaterThan(0);
+
+    const png = await shot('status-page.png');
+    expect(png.width).toBe(1280);
+    // The lower half is drawn: the funnels table lies inside the screenshot, below the numbers.
+    const box = (await page.locator('#funnels').boundingBox())!;
+    const numbers = (await page.locator('#numbers').boundingBox())!;
+    expect(box.y).toBeGreaterThan(numbers.y + numbers.height);
+    expect(box.y + box.height).toBeLessThanOrEqual(png.height);
+    // Its conversion bars are painted green (#1f883d) where the table is.
+    let green = 0;
+    for (let y = Math.floor(box.y); y < box.y + box.height; y++) for (let x = Math.floor(box.x); x < box.x + box.width; x += 2) if (near(png.at(x, y), 0x1f883d)) green++;
+    expect(green).toBeGreaterThan(20);
+    expect(near(png.at(5, 5), HEADER)).toBe(true);
+  });
+
+  it('the refresh turns off with a link, and stays off on the way to the funnel report', async () => {
+    await page.goto(`${base}/`, { waitUntil: 'load' });
+    await page.click('#refresh-off');
+    expect(new URL(page.url()).searchParams.get('refresh')).toBe('0');
+    expect(await page.locator('meta[http-equiv="refresh"]').count()).toBe(0);
+    await page.click('header nav >> text=Funnels');
+    expect(new URL(page.url()).pathname).toBe('/report/funnels');
+    expect(new URL(page.url()).searchParams.get('refresh')).toBe('0');
+    expect(await page.locator('meta[http-equiv="refresh"]').count()).toBe(0);
+    await page.click('#refresh-on');
+    expect(await page.locator('meta[http-equiv="refresh"]').getAttribute('content')).toBe('30');
+  });
+
+  it('the funnel report wears the same frame and shows both variants', async () => {
+    await page.goto(`${base}/report/funnels`, { waitUntil: 'load' });
+    expect(await page.locator('header nav a[aria-current="page"]').innerText()).toBe('Funnels');
+    const report = await page.locator('main').innerText();
+    expect(report).toContain('Funnel onboarding');
+    expect(report).toMatch(/Variant A[\s\S]*Variant B/);
+    const headerColour = await page.locator('header').evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(el).backgroundColor);
+    expect(headerColour).toBe('rgb(11, 61, 46)');
+    const png = await shot('funnel-report.png');
+    expect(near(png.at(5, 5), HEADER)).toBe(true);
+    expect(png.height).toBeGreaterThan(600);
+    expect(consoleErrors).toEqual([]);
+  });
+});
