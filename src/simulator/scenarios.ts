@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
-import { LIMIT_TIERS_BY_COUNT } from '../domain/index.js';
+import { LIMIT_TIERS_BY_COUNT, templateStatusAfter } from '../domain/index.js';
 import { seededRandom, type GraphApiState, type SimPhoneNumber, type SimTemplate } from './state.js';
 import {
   businessCapabilityUpdate, envelope, inboundMessages, partnerAccountUpdate, qualityUpdate, sendWebhook, statuses, templateQualityUpdate,
@@ -229,9 +229,10 @@ async function setTemplateQuality(ctx: ScenarioContext, t: SimTemplate, score: s
   await ctx.sendManagement(templateQualityUpdate(t, previous, score));
 }
 
-async function setTemplateStatus(ctx: ScenarioContext, t: SimTemplate, status: string, extra: Parameters<typeof templateStatusUpdate>[2] = {}): Promise<void> {
-  ctx.graph.updateTemplate(ctx.wabaId, t.id, { status });
-  await ctx.sendManagement(templateStatusUpdate(t, status, extra));
+/** `event` may be a transition (REINSTATED): the Graph API then shows the status it leads to. */
+async function setTemplateStatus(ctx: ScenarioContext, t: SimTemplate, event: string, extra: Parameters<typeof templateStatusUpdate>[2] = {}): Promise<void> {
+  ctx.graph.updateTemplate(ctx.wabaId, t.id, { status: templateStatusAfter(event) });
+  await ctx.sendManagement(templateStatusUpdate(t, event, extra));
 }
 
 async function templatePause(ctx: ScenarioContext): Promise<void> {
@@ -250,7 +251,8 @@ async function templatePause(ctx: ScenarioContext): Promise<void> {
     await setTemplateStatus(ctx, t, 'PAUSED', { otherInfo: { title: 'SECOND_PAUSE', description: `Your ${t.name} template has been paused for 6 hours due to low quality.` } });
     ctx.log('template_pause: template PAUSED for 6 hours', { template_id: t.id });
     await ctx.sleep(6 * HOUR);
-    await setTemplateStatus(ctx, t, 'APPROVED', { otherInfo: { title: 'UNPAUSE', description: `Your ${t.name} template is no longer paused.` } });
+    // Back in use after the second pause: Meta's REINSTATED, which the exporter shows as APPROVED.
+    await setTemplateStatus(ctx, t, 'REINSTATED', { otherInfo: { title: 'UNPAUSE', description: `Your ${t.name} template is no longer paused.` } });
     await ctx.sleep(DAY);
     const disableDate = new Date(ctx.now() * 1000).toISOString();
     await setTemplateStatus(ctx, t, 'DISABLED', { otherInfo: { title: 'DISABLED', description: `Your ${t.name} template has been disabled due to continued low quality.` }, disableDate });

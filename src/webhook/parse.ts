@@ -12,11 +12,11 @@ import {
 import {
   ACCOUNT_UPDATE_EVENTS, INTERACTIVE_TYPES, isMessagingLimit, isThroughputLevel, MESSAGE_STATUSES, messagingLimitTier, MESSAGE_TYPES, NAME_DECISIONS,
   NAME_REJECTION_REASONS, PRICING_CATEGORIES, PRICING_TYPES, QUALITY_EVENTS, QUALITY_SCORES, TEMPLATE_CATEGORIES,
-  TEMPLATE_REJECTION_REASONS, TEMPLATE_REMOVAL_EVENTS, TEMPLATE_STATUS_EVENTS, TIERS, UPGRADED_THROUGHPUT_LEVEL, WABA_BAN_STATES,
+  TEMPLATE_REJECTION_REASONS, TEMPLATE_REMOVAL_EVENTS, TEMPLATE_STATUS_EVENTS, templateStatusAfter, TIERS, UPGRADED_THROUGHPUT_LEVEL, WABA_BAN_STATES,
   META_ID_PROBLEM, isMetaId,
 } from '../domain/index.js';
 import {
-  envelopeSchema, fieldValueSchemas, isKnownField,
+  envelopeSchema, fieldByShape, fieldValueSchemas, isKnownField,
   type FieldValue, type InboundMessage, type KnownField, type WebhookChange, type WebhookEntry,
 } from './schemas.js';
 import { MalformedEnvelopeError, type ParsedBody, type ParsedChange } from './types.js';
@@ -112,10 +112,12 @@ function parseChange(entry: WebhookEntry, change: WebhookChange, hashKey: KeyHas
     return { field, wabaId, outcome: IGNORED_FIELD_SET.has(field) ? 'ignored' : 'unknown_field', events: [], unknownValues: [] };
   }
 
+  // Parsed as what its shape says it is (see fieldByShape); counted under the field Meta delivered it in.
+  const shaped = fieldByShape(field, value);
   const ctx: ChangeContext = {
-    field, wabaId, observedAt: entry.time ?? receivedAt, ...(entry.time !== undefined && { entryTime: entry.time }), hashKey, unknownValues: new Set(),
+    field: shaped, wabaId, observedAt: entry.time ?? receivedAt, ...(entry.time !== undefined && { entryTime: entry.time }), hashKey, unknownValues: new Set(),
   };
-  const result = parseKnownField(field, value, ctx);
+  const result = parseKnownField(shaped, value, ctx);
   if (!result.ok) {
     return { field, wabaId, outcome: 'invalid', events: [], unknownValues: [], problems: describeIssues(result.issues) };
   }
@@ -189,7 +191,8 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
     }
     const attributes = templateNaming(v.message_template_name, v.message_template_language);
     if (v.message_template_category !== undefined) attributes.category = v.message_template_category;
-    attributes.status = v.event;
+    // REINSTATED and UNARCHIVED are transitions: the status is where they lead (the event is counted as sent).
+    attributes.status = templateStatusAfter(v.event);
     if (typeof v.reason === 'string') attributes.reason = v.reason;
     return [templateEvent(ctx, templateId, attributes), accountEvent(ctx, v.event)];
   },

@@ -396,6 +396,18 @@ export function isKnownField(field: string): field is KnownField {
   return Object.hasOwn(fieldValueSchemas, field);
 }
 
+/**
+ * Meta's own reference example of a template quality change (previous_quality_score, new_quality_score,
+ * no event) is delivered with field message_template_status_update: such a value is a quality update.
+ */
+export function fieldByShape(field: KnownField, value: unknown): KnownField {
+  if (field === 'message_template_status_update' && typeof value === 'object' && value !== null
+    && !Object.hasOwn(value, 'event') && Object.hasOwn(value, 'new_quality_score')) {
+    return 'message_template_quality_update';
+  }
+  return field;
+}
+
 // --- inferred types: output (after parsing) and input (what Meta sends; the simulator builds these) ---
 
 export type WebhookEnvelope = z.output<typeof envelopeSchema>;

@@ -241,7 +241,7 @@ describe('scenarios', () => {
     const events = a.bodies.map((body) => JSON.parse(body).entry[0].changes.map((c: { field: string; value: { event?: string } }) => `${c.field}:${c.value.event ?? ''}`)).flat();
     expect(events).toEqual(expect.arrayContaining([
       'phone_number_quality_update:FLAGGED', 'phone_number_quality_update:UNFLAGGED', 'phone_number_quality_update:UPGRADE',
-      'message_template_status_update:PAUSED', 'message_template_status_update:DISABLED',
+      'message_template_status_update:PAUSED', 'message_template_status_update:REINSTATED', 'message_template_status_update:DISABLED',
     ]));
     // The lowered limit comes from business_capability_update alone, as Meta's example integer.
     const capability = a.bodies.map((body) => JSON.parse(body).entry[0].changes).flat()

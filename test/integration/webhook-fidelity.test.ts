@@ -151,4 +151,33 @@ describe.each<StoreKind>(['memory', 'redis'])('webhook fidelity with the %s stor
       expect(await t.metric('whatsapp_system_errors_total', { code: '131000' })).toBe(1);
     });
   });
+
+  describe('templates', () => {
+    const TEMPLATE = '1230993311724416';
+
+    it("applies Meta's quality example delivered under message_template_status_update as a quality update, not a dead letter", async () => {
+      await start();
+      await post(fixture('template-quality-update-status-field'));
+      const s = await t.scrape();
+      expect(select(s, 'whatsapp_template_quality', { template_id: TEMPLATE }).map((x) => [x.labels.score, x.value])).toEqual([['RED', 1]]);
+      expect(select(s, 'whatsapp_webhook_changes_total', { field: 'message_template_status_update', outcome: 'applied' })[0]?.value).toBe(1);
+      expect(select(s, 'whatsapp_webhook_changes_total', { outcome: 'invalid' }).reduce((a, x) => a + x.value, 0)).toBe(0);
+      expect(select(s, 'whatsapp_webhook_dead_letters')[0]?.value).toBe(0);
+    });
+
+    it('exports a REINSTATED template as APPROVED and counts the REINSTATED event', async () => {
+      await start();
+      await post(fixture('template-status-paused'));
+      await post(fixture('template-status-reinstated'));
+      const s = await t.scrape();
+      expect(select(s, 'whatsapp_template_status', { template_id: TEMPLATE }).map((x) => [x.labels.status, x.value])).toEqual([['APPROVED', 1]]);
+      expect(select(s, 'whatsapp_account_events_total', { field: 'message_template_status_update' }).map((x) => [x.labels.event, x.value]))
+        .toEqual(expect.arrayContaining([['PAUSED', 1], ['REINSTATED', 1]]));
+      // UNARCHIVED leads back to APPROVED too (README says why).
+      await post(at('template-status-reinstated', 1752700000, { event: 'ARCHIVED' }));
+      expect(select(await t.scrape(), 'whatsapp_template_status', { template_id: TEMPLATE }).map((x) => x.labels.status)).toEqual(['ARCHIVED']);
+      await post(at('template-status-reinstated', 1752800000, { event: 'UNARCHIVED' }));
+      expect(select(await t.scrape(), 'whatsapp_template_status', { template_id: TEMPLATE }).map((x) => x.labels.status)).toEqual(['APPROVED']);
+    });
+  });
 });
