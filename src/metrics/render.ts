@@ -114,9 +114,9 @@ export function isFlagged(a: AttributeMap): boolean {
   return flagged.value === true || (status?.at === flagged.at && status.value === 'FLAGGED');
 }
 
-function latest(a: AttributeMap): number {
+function latest(a: AttributeMap, ignore?: string): number {
   let t = 0;
-  for (const k in a) if (a[k]!.at > t) t = a[k]!.at;
+  for (const k in a) if (k !== ignore && a[k]!.at > t) t = a[k]!.at;
   return t;
 }
 
@@ -204,7 +204,9 @@ function* entitySteps(snapshot: Snapshot, out: Exposition): Generator<void> {
     if (limit !== undefined) out.sample(N, [n.wabaId, numberLabel(n)], limit);
   }
   out.begin(catalogue.phoneNumberLastUpdate);
-  for (const n of numbers) out.sample(N, [n.wabaId, numberLabel(n)], latest(n.attributes));
+  // The display number a messages change links is rewritten only when this process has not linked it lately
+  // (pipeline.ts), so its time says nothing about the number's state; it counts only when nothing else is known.
+  for (const n of numbers) out.sample(N, [n.wabaId, numberLabel(n)], latest(n.attributes, 'webhookDisplayPhoneNumber') || latest(n.attributes));
   out.begin(catalogue.phoneNumberNameStatus);
   for (const n of numbers) {
     const s = str(n.attributes, 'nameStatus');
