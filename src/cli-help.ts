@@ -27,6 +27,17 @@ export const COMMANDS: Record<string, CommandHelp> = {
     options: [['-c, --config FILE', 'YAML configuration file'], HELP_OPTION],
     env: CONFIG_ENV,
   },
+  doctor: {
+    usage: 'whatsapp-exporter doctor [--config FILE] [--public-url URL]',
+    summary: 'Check the setup, one line per check (✓, or ✗ with what to do): configuration, secrets, the token and its permissions, each WABA, '
+      + 'its subscribed apps, the app\'s webhook fields, phone numbers, the webhook handshake at the public URL, the store. Exits 0 only if all pass.',
+    options: [
+      ['-c, --config FILE', 'YAML configuration file (the environment wins where both set a value)'],
+      ['--public-url URL', 'the callback URL configured in Meta (https://…/webhook): a real handshake with the verify token and a random challenge'],
+      HELP_OPTION,
+    ],
+    env: CONFIG_ENV,
+  },
   demo: {
     usage: 'whatsapp-exporter demo',
     summary: 'The exporter, a fake Graph API and scenario webhooks in one process on 127.0.0.1: metrics, dashboards and the status page move within a minute, no Meta account needed.',

@@ -10,6 +10,7 @@ const USAGE = `whatsapp-exporter <command> [options]
 Commands:
   start [--config FILE]         run the exporter (default command)
   check-config [--config FILE]  validate the environment and the YAML file, then exit
+  doctor [--config FILE] [--public-url URL]  check the setup against Meta: token, WABAs, subscriptions, webhook, store
   simulate [options]            run the Graph API simulator and send scenario webhooks (see --help)
   demo                          exporter + simulator in one process, nothing else needed
   version                       print the version
@@ -77,6 +78,13 @@ async function main(argv: string[]): Promise<number> {
       });
       logger.flush();
       return 0;
+    }
+    case 'doctor': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, 'public-url': { type: 'string' } }, allowPositionals: false });
+      const { allPassed, formatResults, runDoctor } = await import('./doctor/index.js');
+      const results = await runDoctor({ ...(values.config ? { configFile: values.config } : {}), ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}) });
+      process.stdout.write(formatResults(results));
+      return allPassed(results) ? 0 : 1;
     }
     case 'simulate': {
       const { runSimulate } = await import('./simulator/cli.js');

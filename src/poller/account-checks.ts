@@ -96,21 +96,11 @@ export class AccountChecks {
 
   /** The app token needs the app's secret: the one of webhook.appSecrets that Meta accepts with graph.appId. */
   private async readAppSubscriptions(appId: string): Promise<GraphAppSubscriptions | undefined> {
-    const secrets = this.config.webhook.appSecrets;
-    const order = this.appSecretIndex !== undefined ? [this.appSecretIndex, ...secrets.keys()].filter((v, i, a) => a.indexOf(v) === i) : [...secrets.keys()];
-    for (const i of order) {
-      const r = await this.client.get('app_subscriptions', this.client.url(`${appId}/subscriptions`), appAccessToken(appId, secrets[i]!), appSubscriptionsSchema, {}, this.signal);
-      if (r.outcome === 'success') {
-        this.appSecretIndex = i;
-        this.once('app-secret', false, () => undefined);
-        return r.data;
-      }
-      // Only a rejected token means "try the next secret"; anything else is an outage to retry later.
-      if (r.outcome !== 'token_error' && r.outcome !== 'client_error') return undefined;
-    }
-    this.appSecretIndex = undefined;
-    this.once('app-secret', true, () => this.log.warn({ app_id: appId }, 'none of the app secrets (WHATSAPP_APP_SECRET) is the secret of graph.appId: the app\'s webhook subscriptions cannot be read'));
-    return undefined;
+    const r = await readAppSubscriptions(this.client, appId, this.config.webhook.appSecrets, this.signal, this.appSecretIndex);
+    this.appSecretIndex = r.kind === 'ok' ? r.secretIndex : r.kind === 'no_secret' ? undefined : this.appSecretIndex;
+    if (r.kind === 'failed') return undefined;
+    this.once('app-secret', r.kind === 'no_secret', () => this.log.warn({ app_id: appId }, 'none of the app secrets (WHATSAPP_APP_SECRET) is the secret of graph.appId: the app\'s webhook subscriptions cannot be read'));
+    return r.kind === 'ok' ? r.data : undefined;
   }
 
   /** Runs `log` when the problem starts or changes; forgets it when it ends, so a recurrence is logged again. */
@@ -124,4 +114,29 @@ export class AccountChecks {
     this.logged.set(key, signature);
     log();
   }
+}
+
+export type AppSubscriptionsRead =
+  | { kind: 'ok'; data: GraphAppSubscriptions; secretIndex: number }
+  /** Meta rejected the app token made with every configured secret. */
+  | { kind: 'no_secret' }
+  /** An outage or an unexpected answer: try again later. */
+  | { kind: 'failed'; reason: string };
+
+/**
+ * GET /{app-id}/subscriptions with the app token `{app-id}|{secret}`, trying the configured webhook
+ * secrets (the one that worked before first): several apps or a rotation may be configured, and
+ * only Meta knows which secret is this app's.
+ */
+export async function readAppSubscriptions(
+  client: GraphClient, appId: string, secrets: readonly string[], signal?: AbortSignal, preferIndex?: number,
+): Promise<AppSubscriptionsRead> {
+  const order = preferIndex !== undefined && preferIndex < secrets.length ? [preferIndex, ...[...secrets.keys()].filter((i) => i !== preferIndex)] : [...secrets.keys()];
+  for (const i of order) {
+    const r = await client.get('app_subscriptions', client.url(`${appId}/subscriptions`), appAccessToken(appId, secrets[i]!), appSubscriptionsSchema, {}, signal);
+    if (r.outcome === 'success') return { kind: 'ok', data: r.data, secretIndex: i };
+    // Only a rejected token means "try the next secret"; anything else is an outage to retry later.
+    if (r.outcome !== 'token_error' && r.outcome !== 'client_error') return { kind: 'failed', reason: r.failure.reason };
+  }
+  return { kind: 'no_secret' };
 }

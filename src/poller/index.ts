@@ -13,7 +13,7 @@ import {
 } from './schemas.js';
 import { maxUsage, peakRatio, USAGE_KINDS, type Usage } from './usage.js';
 
-export { AccountChecks } from './account-checks.js';
+export { AccountChecks, readAppSubscriptions, type AppSubscriptionsRead } from './account-checks.js';
 export * from './account.js';
 export { GraphClient, THROTTLING_CODES, TOKEN_ERROR_CODE, classifyStatus, type CallOutcome, type GraphEndpoint } from './client.js';
 export { parseUsageHeaders, type Usage } from './usage.js';
