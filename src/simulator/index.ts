@@ -4,7 +4,7 @@ export {
 } from './graph-api.js';
 export { DEMO_WABA_ID, demoState, GraphApiState, seededRandom, type SimPhoneNumber, type SimTemplate, type SimWaba } from './state.js';
 export {
-  buildChange, businessCapabilityUpdate, digits, envelope, inboundMessages, phoneNumberNameUpdate, qualityUpdate, sendWebhook,
+  accountAlert, accountReviewUpdate, accountUpdate, buildChange, businessCapabilityUpdate, digits, flowsEvent, userPreferences, envelope, inboundMessages, phoneNumberNameUpdate, qualityUpdate, sendWebhook,
   signatureOf, statuses, systemErrors, templateQualityUpdate, templateStatusUpdate, SimulatorPayloadError,
   type BuiltChange, type SimCustomer, type WebhookResponse,
 } from './webhooks.js';

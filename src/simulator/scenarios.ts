@@ -4,8 +4,8 @@ import type { Logger } from '../log.js';
 import { LIMIT_TIERS_BY_COUNT, templateStatusAfter } from '../domain/index.js';
 import { seededRandom, type GraphApiState, type SimPhoneNumber, type SimTemplate } from './state.js';
 import {
-  businessCapabilityUpdate, envelope, inboundMessages, partnerAccountUpdate, qualityUpdate, sendWebhook, statuses, templateQualityUpdate,
-  templateStatusUpdate, type BuiltChange, type SimCustomer,
+  accountAlert, accountReviewUpdate, accountUpdate, businessCapabilityUpdate, envelope, flowsEvent, inboundMessages, partnerAccountUpdate,
+  qualityUpdate, sendWebhook, statuses, templateQualityUpdate, templateStatusUpdate, userPreferences, type BuiltChange, type SimCustomer,
 } from './webhooks.js';
 
 /**
@@ -18,7 +18,10 @@ import {
  * compressed milliseconds); they run ahead of the real clock by at most one reply delay.
  */
 
-export const SCENARIO_NAMES = ['quality', 'template_pause', 'tier', 'conversations', 'duplicates', 'funnel'] as const;
+export const SCENARIO_NAMES = [
+  'quality', 'template_pause', 'tier', 'conversations', 'duplicates', 'funnel', 'account-restricted', 'ban-scheduled',
+  'flow-endpoint-degraded', 'opt-out-wave',
+] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export const SCENARIO_DESCRIPTIONS: Record<ScenarioName, string> = {
@@ -28,6 +31,10 @@ export const SCENARIO_DESCRIPTIONS: Record<ScenarioName, string> = {
   conversations: 'steady customer messages and business replies (sent/delivered/read, some failed); some customers never get an answer',
   duplicates: 'redelivered and out-of-order webhooks',
   funnel: 'the sample onboarding funnel (DEMO_FUNNEL): welcome_v1 (variant A) or welcome_v2 (B) sent, START pressed, CONFIRM pressed; B converts better',
+  'account-restricted': 'a policy violation, then business-initiated messaging restricted for a day and a limit increase deferred (account alert), both cleared',
+  'ban-scheduled': 'the account review is approved, then the WABA is scheduled for disable in 7 days and reinstated after an appeal',
+  'flow-endpoint-degraded': 'a Flow is published, its endpoint error rate and latency alerts fire, Meta throttles it, then it recovers',
+  'opt-out-wave': 'after a marketing campaign, customers stop marketing messages in a wave; a few resume',
 };
 
 /**
@@ -504,6 +511,106 @@ async function duplicates(ctx: ScenarioContext): Promise<void> {
   for (const r of results) if (r.status === 'rejected' && !(r.reason instanceof Aborted)) throw r.reason;
 }
 
+// --- account enforcement (state Meta sends once) ---
+
+/** Unix seconds `simSeconds` of scenario time from now: an expiration or a date the demo reaches while it runs. */
+function simulatedFromNow(ctx: ScenarioContext, simSeconds: number): number {
+  return ctx.now() + Math.max(60, Math.round(simSeconds / ctx.options.speed));
+}
+
+async function accountRestricted(ctx: ScenarioContext): Promise<void> {
+  const waba = ctx.graph.waba(ctx.wabaId);
+  do {
+    await ctx.sleep(6 * HOUR);
+    await ctx.sendManagement(accountUpdate({ event: 'ACCOUNT_VIOLATION', violation_info: { violation_type: 'SCAM' } }));
+    await ctx.sleep(10 * 60);
+    // Restricted for a (simulated) day: the exporter turns it off at the expiration, without another event.
+    await ctx.sendManagement(accountUpdate({
+      event: 'ACCOUNT_RESTRICTION',
+      restriction_info: [{ restriction_type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration: simulatedFromNow(ctx, DAY) }],
+    }));
+    ctx.log('account-restricted: business-initiated messaging restricted for a day');
+    await ctx.sleep(HOUR);
+    const alert = { type: 'INCREASED_CAPABILITIES_ELIGIBILITY_DEFERRED', severity: 'WARNING', description: 'Limits cannot be increased for your business right now.' };
+    await ctx.sendManagement(accountAlert({ type: 'BUSINESS', id: waba.businessId }, { ...alert, status: 'ACTIVE' }));
+    await ctx.sleep(DAY);
+    await ctx.sendManagement(accountAlert({ type: 'BUSINESS', id: waba.businessId }, { ...alert, status: 'NONE' }));
+    // A newer restriction event that lists nothing: every restriction is lifted.
+    await ctx.sendManagement(accountUpdate({ event: 'ACCOUNT_RESTRICTION', restriction_info: [] }));
+    ctx.log('account-restricted: restriction and account alert cleared');
+    await ctx.sleep(DAY);
+  } while (ctx.options.loop);
+}
+
+const MONTH_NAMES = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+/** waba_ban_date as Meta writes it: "April 17, 2025". */
+function banDate(seconds: number): string {
+  const d = new Date(seconds * 1000);
+  return `${MONTH_NAMES[d.getUTCMonth()]} ${d.getUTCDate()}, ${d.getUTCFullYear()}`;
+}
+
+async function banScheduled(ctx: ScenarioContext): Promise<void> {
+  await ctx.sendManagement(accountReviewUpdate('APPROVED'));
+  do {
+    await ctx.sleep(DAY);
+    // Meta's manage-webhooks example sends the state as a one-element array: the simulator does too.
+    await ctx.sendManagement(accountUpdate({
+      event: 'DISABLED_UPDATE', ban_info: { waba_ban_state: ['SCHEDULE_FOR_DISABLE'], waba_ban_date: banDate(ctx.now() + 7 * DAY) },
+    }));
+    ctx.log('ban-scheduled: WABA scheduled for disable in 7 days');
+    await ctx.sleep(2 * DAY);
+    await ctx.sendManagement(accountUpdate({ event: 'DISABLED_UPDATE', ban_info: { waba_ban_state: 'REINSTATE' } }));
+    ctx.log('ban-scheduled: WABA reinstated after an appeal');
+    await ctx.sleep(DAY);
+  } while (ctx.options.loop);
+}
+
+/** The demo's Flow (an order form); ids are digits like Meta's. */
+const DEMO_FLOW_ID = '691244242662581';
+
+async function flowEndpointDegraded(ctx: ScenarioContext): Promise<void> {
+  const flow = (value: Omit<Parameters<typeof flowsEvent>[0], 'flow_id'>) => ctx.sendManagement(flowsEvent({ flow_id: DEMO_FLOW_ID, ...value }));
+  await flow({ event: 'FLOW_STATUS_CHANGE', new_status: 'DRAFT' });
+  await ctx.sleep(10 * 60);
+  await flow({ event: 'FLOW_STATUS_CHANGE', old_status: 'DRAFT', new_status: 'PUBLISHED' });
+  do {
+    await ctx.sleep(4 * HOUR);
+    await flow({ event: 'ENDPOINT_ERROR_RATE', error_rate: 7.5, threshold: 5, alert_state: 'ACTIVATED', errors: [{ error_type: 'TIMEOUT', error_rate: 7.5, error_count: 3 }] });
+    await ctx.sleep(30 * 60);
+    await flow({ event: 'ENDPOINT_ERROR_RATE', error_rate: 14.28, threshold: 10, alert_state: 'ACTIVATED', errors: [{ error_type: 'TIMEOUT', error_rate: 14.28, error_count: 6 }] });
+    await flow({ event: 'ENDPOINT_LATENCY', p90_latency: 8000, p50_latency: 500, requests_count: 34, threshold: 7000, alert_state: 'ACTIVATED' });
+    ctx.log('flow-endpoint-degraded: endpoint error rate and latency alerts active');
+    await ctx.sleep(2 * HOUR);
+    await flow({ event: 'FLOW_STATUS_CHANGE', old_status: 'PUBLISHED', new_status: 'THROTTLED' });
+    await ctx.sleep(4 * HOUR);
+    await flow({ event: 'ENDPOINT_LATENCY', p90_latency: 900, p50_latency: 300, requests_count: 40, threshold: 7000, alert_state: 'DEACTIVATED' });
+    await flow({ event: 'ENDPOINT_ERROR_RATE', error_rate: 6, threshold: 10, alert_state: 'DEACTIVATED' });
+    await ctx.sleep(HOUR);
+    await flow({ event: 'ENDPOINT_ERROR_RATE', error_rate: 1, threshold: 5, alert_state: 'DEACTIVATED' });
+    await flow({ event: 'FLOW_STATUS_CHANGE', old_status: 'THROTTLED', new_status: 'PUBLISHED' });
+    ctx.log('flow-endpoint-degraded: Flow healthy and published again');
+  } while (ctx.options.loop);
+}
+
+async function optOutWave(ctx: ScenarioContext): Promise<void> {
+  do {
+    await ctx.sleep(8 * HOUR);
+    const n = firstNumber(ctx, 0);
+    if (!n) return;
+    const people = customers(ctx, 40);
+    // The hour after a campaign: stops arrive in bursts of a few customers; a handful change their mind.
+    for (let i = 0; i < people.length; i += 4) {
+      const t = ctx.now();
+      await ctx.sendManagement(userPreferences(n, people.slice(i, i + 4).map((customer, j) => ({ customer, value: 'stop' as const, timestamp: t + j }))));
+      await ctx.sleep(6 * 60);
+    }
+    ctx.log('opt-out-wave: 40 customers stopped marketing messages');
+    await ctx.sleep(2 * HOUR);
+    await ctx.sendManagement(userPreferences(n, people.slice(0, 3).map((customer, j) => ({ customer, value: 'resume' as const, timestamp: ctx.now() + j }))));
+  } while (ctx.options.loop);
+}
+
 const RUNNERS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<void>> = {
   quality,
   template_pause: templatePause,
@@ -511,6 +618,10 @@ const RUNNERS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<void>> = {
   conversations: (ctx) => traffic(ctx, { duplicateRate: 0.03, outOfOrderRate: 0.05, failureRate: 0.08 }),
   duplicates,
   funnel,
+  'account-restricted': accountRestricted,
+  'ban-scheduled': banScheduled,
+  'flow-endpoint-degraded': flowEndpointDegraded,
+  'opt-out-wave': optOutWave,
 };
 
 export function parseScenarioNames(spec: string): ScenarioName[] {

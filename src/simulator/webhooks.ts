@@ -126,6 +126,46 @@ export function businessCapabilityUpdate(portfolioLimit: string | number): Built
   return buildChange('business_capability_update', { max_daily_conversations_per_business: portfolioLimit });
 }
 
+// --- account enforcement, preferences, flows (whatsapp-platform-2026.md §1–§5) ---
+
+/** account_update about the WABA itself: a restriction, a ban state change, a violation. */
+export function accountUpdate(value: FieldValueInput<'account_update'>): BuiltChange<'account_update'> {
+  return buildChange('account_update', value);
+}
+
+/** account_alerts in Meta's nested form. */
+export function accountAlert(
+  entity: { type: string; id: string }, alert: { type: string; severity: string; status: string; description: string },
+): BuiltChange<'account_alerts'> {
+  return buildChange('account_alerts', {
+    entity_type: entity.type, entity_id: entity.id,
+    alert_info: { alert_type: alert.type, alert_severity: alert.severity, alert_status: alert.status, alert_description: alert.description },
+  });
+}
+
+export function accountReviewUpdate(decision: string): BuiltChange<'account_review_update'> {
+  return buildChange('account_review_update', { decision });
+}
+
+export function flowsEvent(value: FieldValueInput<'flows'>): BuiltChange<'flows'> {
+  return buildChange('flows', value);
+}
+
+/** user_preferences: customers stopping or resuming marketing messages from a number. */
+export function userPreferences(
+  number: Pick<SimPhoneNumber, 'id' | 'display_phone_number'>, items: ReadonlyArray<{ customer: SimCustomer; value: 'stop' | 'resume'; timestamp: number }>,
+): BuiltChange<'user_preferences'> {
+  return buildChange('user_preferences', {
+    messaging_product: 'whatsapp',
+    metadata: { display_phone_number: digits(number.display_phone_number), phone_number_id: number.id },
+    contacts: items.map((i) => ({ profile: { name: i.customer.name }, wa_id: i.customer.waId })),
+    user_preferences: items.map((i) => ({
+      wa_id: i.customer.waId, category: 'marketing_messages', value: i.value, timestamp: i.timestamp,
+      detail: `User requested to ${i.value} marketing messages`,
+    })),
+  });
+}
+
 // --- messages ---
 
 export interface SimCustomer {

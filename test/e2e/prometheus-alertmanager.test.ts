@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { renderDashboards } from '../../grafana/src/index.js';
 import {
-  demoState, envelope, GraphApiState, qualityUpdate, runScenarios, sendWebhook, startGraphApiSimulator, templateStatusUpdate,
+  accountUpdate, demoState, envelope, GraphApiState, qualityUpdate, runScenarios, sendWebhook, startGraphApiSimulator, templateStatusUpdate,
   type GraphApiSimulator, type SimPhoneNumber, type SimTemplate,
 } from '../../src/simulator/index.js';
 import { startTestExporter, TEST_APP_SECRET, type TestExporter } from '../support/exporter.js';
@@ -249,6 +249,37 @@ describe('the shipped rules and dashboards on a real Prometheus and Alertmanager
     expect(paused?.annotations.description).toContain('spring_sale');
   });
 
+  it('delivers WhatsAppAccountScheduledForDisable and WhatsAppAccountMessagingRestricted, naming the date and the expiration', async () => {
+    // State Meta sends once, by webhook only (issue 18): nothing to poll, so the exporter's store is all there is.
+    const now = Math.floor(Date.now() / 1000);
+    const expiration = now + 3 * 86400;
+    for (const change of [
+      accountUpdate({ event: 'DISABLED_UPDATE', ban_info: { waba_ban_state: ['SCHEDULE_FOR_DISABLE'], waba_ban_date: 'April 17, 2031' } }),
+      accountUpdate({ event: 'ACCOUNT_RESTRICTION', restriction_info: [{ restriction_type: 'RESTRICTED_BIZ_INITIATED_MESSAGING', expiration }] }),
+    ]) {
+      expect((await sendWebhook(exporter.exporter.webhookUrl, TEST_APP_SECRET, envelope(WABA, [change], now))).status).toBe(200);
+    }
+    const firing = (name: string) => (a: WebhookAlert) => a.status === 'firing' && a.labels.alertname === name && a.labels.waba_id === WABA;
+    const [ban, restriction] = await waitFor(async () => {
+      const all = receiver.alerts();
+      const b = all.find(firing('WhatsAppAccountScheduledForDisable'));
+      const r = all.find(firing('WhatsAppAccountMessagingRestricted'));
+      return b && r ? [b, r] as const : undefined;
+    }, ALERT_DEADLINE_MS, () => `received: ${JSON.stringify(receiver.alerts().map((a) => [a.status, a.labels.alertname]))}${serverLogs()}`);
+
+    expect(ban.labels).toEqual({ alertname: 'WhatsAppAccountScheduledForDisable', severity: 'critical', job: JOB, waba_id: WABA, state: 'SCHEDULE_FOR_DISABLE' });
+    expect(ban.annotations.summary).toBe(alertRule('WhatsAppAccountScheduledForDisable').annotations.summary);
+    expect(ban.annotations.description).toBe(`WABA ${WABA} will be disabled on 2031-04-17 00:00:00 +0000 UTC unless the violation is appealed or fixed.`);
+    expect(restriction.labels).toEqual({
+      alertname: 'WhatsAppAccountMessagingRestricted', severity: 'critical', job: JOB, waba_id: WABA, restriction_type: 'RESTRICTED_BIZ_INITIATED_MESSAGING',
+    });
+    const until = new Date(expiration * 1000).toISOString().replace('T', ' ').replace('.000Z', ' +0000 UTC');
+    expect(restriction.annotations.description).toBe(`WABA ${WABA} has restriction RESTRICTED_BIZ_INITIATED_MESSAGING until ${until}.`);
+    // Nothing else of the account group fired: the review, Flows and account alerts are quiet.
+    const others = receiver.alerts().filter((a) => /^WhatsApp(Account(Disabled|AlertActive|ReviewRejected|Restricted)|Flow)/.test(a.labels.alertname ?? ''));
+    expect(others).toEqual([]);
+  });
+
   it('evaluates every shipped rule without an error on real data', async () => {
     const { groups } = await prometheus.api<{ groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string }> }> }>('rules');
     const broken = groups.flatMap((g) => g.rules).filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`);
@@ -304,6 +335,7 @@ describe('the shipped rules and dashboards on a real Prometheus and Alertmanager
       'whatsapp-fleet': [
         'Every phone number', 'Quality rating over time', 'Status over time', 'Messaging limit over time',
         'Templates by status', 'Templates by quality', 'Templates by status over time', 'Account events per hour',
+        'Active restrictions', 'Ban state over time',
         // Not 'Account events in the selected period': see the known-bug test below.
       ],
       'whatsapp-templates': ['Templates by quality', 'Every template', 'Status over time', 'Quality over time', 'Paused and disabled templates', 'Template webhook events per hour'],
@@ -329,6 +361,7 @@ describe('the shipped rules and dashboards on a real Prometheus and Alertmanager
       'whatsapp-fleet': {
         'Phone numbers': 2, 'Flagged numbers': 1, 'Numbers rated YELLOW or RED': 0, 'Numbers not CONNECTED': 1,
         'Templates paused or disabled': 1, 'WABAs failing to poll': 0,
+        'WABAs restricted from sending': 1, 'WABAs scheduled for disable or disabled': 1, 'Active account alerts': 0,
       },
       'whatsapp-templates': { 'Approved': 11, 'Pending review': 0, 'Rejected': 0, 'Paused': 1, 'Disabled': 0 },
       // The panels' value mappings: quality 3 = GREEN, status 1 = CONNECTED and 2 = FLAGGED, health 3 = AVAILABLE; TIER_2K = 2000.

@@ -9,7 +9,10 @@ import {
 } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/log.js';
 import { runSimulate } from '../../src/simulator/cli.js';
+import { ExporterMetrics } from '../../src/metrics/registry.js';
+import { Ingest } from '../../src/pipeline.js';
 import { createKeyHasher } from '../../src/store/keys.js';
+import { MemoryStore } from '../../src/store/memory.js';
 import { parseWebhookBody } from '../../src/webhook/parse.js';
 import { verifySignature } from '../../src/webhook/signature.js';
 import { startTestExporter, TEST_APP_SECRET, type TestExporter } from '../support/exporter.js';
@@ -254,6 +257,39 @@ describe('scenarios', () => {
     expect(partner.changes[0].value).toMatchObject({ event: 'PARTNER_ADDED', waba_info: { waba_id: WABA } });
     const pauses = a.bodies.filter((body) => body.includes('"PAUSED"')).map((body) => JSON.parse(body).entry[0].changes[0].value.other_info.title);
     expect(pauses).toEqual(['FIRST_PAUSE', 'SECOND_PAUSE']);
+  });
+
+  it('play the account enforcement scenarios with payloads the exporter parses, ending in the state each story ends in', async () => {
+    const { bodies } = await capture(['account-restricted', 'ban-scheduled', 'flow-endpoint-degraded', 'opt-out-wave'], 5);
+    const store = new MemoryStore({ dedupTtlSeconds: 86400, replyTtlSeconds: 3600 });
+    const metrics = new ExporterMetrics({ version: 't', revision: 't' }, { defaultMetrics: false });
+    const ingest = new Ingest(store, metrics, { conversations: { idleGapSeconds: 3600, waitExpirySeconds: 86400 }, funnels: [], humanHandoff: { templates: [] } });
+    const fields = new Set<string>();
+    try {
+      for (const body of bodies) {
+        const parsed = parseWebhookBody(JSON.parse(body), createKeyHasher('k'), 1_763_640_000);
+        for (const c of parsed.changes) {
+          expect(c.outcome, `${c.field}: ${c.problems?.join('; ')}`).toBe('ok');
+          fields.add(c.field);
+        }
+        await ingest.apply(parsed.changes.map((c) => ({ field: c.field, source: 'webhook' as const, events: c.events, ...(c.dedupeKey && { dedupeKey: c.dedupeKey }) })));
+      }
+      expect([...fields].sort()).toEqual(['account_alerts', 'account_review_update', 'account_update', 'flows', 'user_preferences']);
+      const text = await metrics.expose(store, 1_763_640_000);
+      const sample = (line: string) => expect(text, line).toContain(line);
+      // Each story ends well: reinstated, restriction lifted, alert cleared, Flow published again.
+      sample(`whatsapp_waba_ban_state{waba_id="${WABA}",state="REINSTATE"} 1`);
+      sample(`whatsapp_waba_review_decision{waba_id="${WABA}",decision="APPROVED"} 1`);
+      sample(`whatsapp_waba_restriction{waba_id="${WABA}",restriction_type="RESTRICTED_BIZ_INITIATED_MESSAGING"} 0`);
+      sample(`whatsapp_waba_violation_info{waba_id="${WABA}",violation_type="SCAM"} 1`);
+      expect(text).toMatch(/whatsapp_account_alert_active\{[^}]*alert_type="INCREASED_CAPABILITIES_ELIGIBILITY_DEFERRED"[^}]*\} 0/);
+      expect(text).toMatch(/whatsapp_flow_status\{[^}]*status="PUBLISHED"\} 1/);
+      expect(text).not.toMatch(/whatsapp_flow_alert_active\{[^}]*\} 1/);
+      expect(text).toMatch(/whatsapp_marketing_preference_changes_total\{[^}]*value="stop"\} 40/);
+      expect(text).toMatch(/whatsapp_marketing_preference_changes_total\{[^}]*value="resume"\} 3/);
+    } finally {
+      await store.close();
+    }
   });
 
   it('conversation traffic reaches a real exporter signed and accepted, with realistic reply times', async () => {
