@@ -57,6 +57,21 @@ describe('Admission', () => {
     expect(kept).toHaveLength(3);
   });
 
+  it("counts Meta's account alert types, review decisions and Flow events as documented names, not against the cap", () => {
+    const a = new Admission({ ...limits, maxEventNames: 0 });
+    a.admitsWaba('1');
+    const { kept, dropped } = run(a, [account('1', 'OBA_REJECTED'), account('1', 'REJECTED'), account('1', 'ENDPOINT_LATENCY'), account('1', 'ODD_ONE')]);
+    expect(kept.map((e) => (e as { event: string }).event)).toEqual(['OBA_REJECTED', 'REJECTED', 'ENDPOINT_LATENCY']);
+    expect(Object.fromEntries(dropped)).toEqual({ event_name: 1 });
+  });
+
+  it('admits a WABA known from its account state alone (a ban) at start-up', () => {
+    const a = new Admission({ ...limits, maxWabas: 1 });
+    a.seed({ entityVersion: 1, health: [], waits: [], wabas: [], numbers: [], templates: [], states: [{ kind: 'ban', wabaId: '9', key: '', attributes: {} }] });
+    expect(a.admitsWaba('8')).toBe(false);
+    expect(a.admitsWaba('9')).toBe(true);
+  });
+
   it('bounds and cleans event names before they become a label', () => {
     const a = new Admission({ ...limits, maxEventNames: 5 });
     a.admitsWaba('1');
