@@ -51,7 +51,11 @@ export const WABA_BAN_STATES = ['DISABLE', 'REINSTATE', 'SCHEDULE_FOR_DISABLE'] 
 /** Graph API health_status.can_send_message (read by the poller; listed here with the other enums). */
 export const HEALTH_STATUSES = ['AVAILABLE', 'LIMITED', 'BLOCKED'] as const;
 
-export const MESSAGE_STATUSES = ['sent', 'delivered', 'read', 'failed', 'played'] as const;
+/**
+ * statuses[].status. Meta's current list is sent, delivered, read, played, failed; `deleted` is not in it
+ * but is sent (Chatwoot's fixtures show it), so it is known: its own label value, never counted as unknown.
+ */
+export const MESSAGE_STATUSES = ['sent', 'delivered', 'read', 'failed', 'played', 'deleted'] as const;
 
 export const MESSAGE_TYPES = [
   'text', 'image', 'video', 'document', 'audio', 'sticker', 'reaction', 'location', 'contacts', 'order',

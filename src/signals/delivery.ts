@@ -25,8 +25,8 @@ import type { Observation } from './types.js';
  * arrives before any carrying it is labelled "unknown".
  */
 
-/** `deleted` is undocumented but sent (Chatwoot's fixtures show it): a label value of its own rather than "other". */
-export const KNOWN_STATUSES: ReadonlySet<string> = new Set([...MESSAGE_STATUSES, 'deleted']);
+/** The same set the parser checks values against (`deleted` included): known or unknown, never both. */
+export const KNOWN_STATUSES: ReadonlySet<string> = new Set(MESSAGE_STATUSES);
 export const KNOWN_CATEGORIES: ReadonlySet<string> = new Set(PRICING_CATEGORIES.map(normaliseCategory));
 export const KNOWN_MESSAGE_TYPES: ReadonlySet<string> = new Set(MESSAGE_TYPES);
 

@@ -101,15 +101,29 @@ export function parseWebhookBody(body: unknown, hashKey: KeyHasher, receivedAt: 
   return { changes };
 }
 
+/**
+ * A change that is invalid or of an unknown field has no events to de-duplicate: its content (as
+ * delivered, with entry.time) is its key, so a redelivery is counted and dead-lettered once.
+ */
+function rawKey(entry: WebhookEntry, change: WebhookChange): { dedupeKey?: string } {
+  try {
+    const value = JSON.stringify(change.value) ?? '';
+    return { dedupeKey: contentKey('raw', change.field, entry.id, entry.time === undefined ? '' : String(entry.time), value) };
+  } catch {
+    return {};
+  }
+}
+
 function parseChange(entry: WebhookEntry, change: WebhookChange, hashKey: KeyHasher, receivedAt: number): ParsedChange {
   const { field, value } = change;
   const wabaId = entry.id;
   // An id that is not Meta's never becomes state, a label or a key (see domain/ids.ts).
   if (!isMetaId(wabaId)) {
-    return { field, wabaId, outcome: 'invalid', events: [], unknownValues: [], problems: [`entry.id: ${META_ID_PROBLEM}`] };
+    return { field, wabaId, outcome: 'invalid', events: [], unknownValues: [], problems: [`entry.id: ${META_ID_PROBLEM}`], ...rawKey(entry, change) };
   }
   if (!isKnownField(field)) {
-    return { field, wabaId, outcome: IGNORED_FIELD_SET.has(field) ? 'ignored' : 'unknown_field', events: [], unknownValues: [] };
+    if (IGNORED_FIELD_SET.has(field)) return { field, wabaId, outcome: 'ignored', events: [], unknownValues: [] };
+    return { field, wabaId, outcome: 'unknown_field', events: [], unknownValues: [], ...rawKey(entry, change) };
   }
 
   // Parsed as what its shape says it is (see fieldByShape); counted under the field Meta delivered it in.
@@ -119,7 +133,7 @@ function parseChange(entry: WebhookEntry, change: WebhookChange, hashKey: KeyHas
   };
   const result = parseKnownField(shaped, value, ctx);
   if (!result.ok) {
-    return { field, wabaId, outcome: 'invalid', events: [], unknownValues: [], problems: describeIssues(result.issues) };
+    return { field, wabaId, outcome: 'invalid', events: [], unknownValues: [], problems: describeIssues(result.issues), ...rawKey(entry, change) };
   }
   // The handler may attribute the change to another WABA than entry.id (a partner's account_update).
   const parsed: ParsedChange = { field, wabaId: ctx.wabaId, outcome: 'ok', events: result.events, unknownValues: [...ctx.unknownValues] };

@@ -99,9 +99,12 @@ export class WebhookReceiver {
     }
     const accepted: IncomingChange[] = [];
     const acceptedFields: string[] = [];
+    /** Per parsed change, its place in `accepted` (ok changes, and invalid or unknown ones only to learn whether they are redeliveries). */
+    const acceptedIndex: Array<number | undefined> = [];
     const dropped = new Map<DroppedKind, number>();
     const logged: Array<{ index: number; change: (typeof parsed.changes)[number] }> = [];
     for (const change of parsed.changes) {
+      acceptedIndex.push(undefined);
       if (change.outcome === 'ok' && !this.admission.admitsWaba(change.wabaId)) {
         // Beyond the WABA cap or outside the allowlist: nothing of it is kept, not even its unknown values.
         change.outcome = 'refused';
@@ -109,14 +112,18 @@ export class WebhookReceiver {
         dropped.set('waba', (dropped.get('waba') ?? 0) + 1);
         continue;
       }
-      for (const attribute of change.unknownValues) {
-        this.metrics.counter('webhookUnknownValues').inc({ field: change.field, attribute });
-      }
       if (change.outcome === 'ok') {
         const events = this.admission.filter(change.events, dropped);
         accepted.push({ field: change.field, source: 'webhook', events, ...(change.dedupeKey !== undefined ? { dedupeKey: change.dedupeKey } : {}) });
         acceptedFields.push(change.field);
+        acceptedIndex[acceptedIndex.length - 1] = accepted.length - 1;
         if (change.log !== undefined) logged.push({ index: accepted.length - 1, change });
+      } else if ((change.outcome === 'invalid' || change.outcome === 'unknown_field') && change.dedupeKey !== undefined) {
+        // No events: the store only says whether these bytes came before, so a redelivery counts once.
+        const field = change.outcome === 'invalid' && isKnownField(change.field) ? change.field : 'other';
+        accepted.push({ field, source: 'webhook', events: [], dedupeKey: change.dedupeKey });
+        acceptedFields.push(field);
+        acceptedIndex[acceptedIndex.length - 1] = accepted.length - 1;
       }
     }
     let outcomes;
@@ -130,13 +137,21 @@ export class WebhookReceiver {
     }
     // Counted only once the store took the batch: a 503'd request leaves no trace to double-count.
     const changes = this.metrics.counter('webhookChanges');
-    outcomes.forEach((outcome, i) => changes.inc({ field: acceptedFields[i]!, outcome }));
+    const redelivered = (i: number): boolean => acceptedIndex[i] !== undefined && outcomes[acceptedIndex[i]!] === 'duplicate';
+    parsed.changes.forEach((change, i) => {
+      const index = acceptedIndex[i];
+      if (index !== undefined && (change.outcome === 'ok' || redelivered(i))) changes.inc({ field: acceptedFields[index]!, outcome: outcomes[index]! });
+      // Unknown values are counted once per change, like the change: not again for Meta's redelivery.
+      if (change.outcome === 'refused' || redelivered(i)) return;
+      for (const attribute of change.unknownValues) this.metrics.counter('webhookUnknownValues').inc({ field: change.field, attribute });
+    });
     for (const [kind, n] of dropped) this.metrics.counter('entitiesDropped').inc({ kind }, n);
     // Once per change: a redelivery (duplicate) is not logged again.
     for (const { index, change } of logged) {
       if (outcomes[index] === 'applied') this.logger.info({ field: change.field, waba_id: change.wabaId, ...change.log!.fields }, change.log!.message);
     }
-    for (const change of parsed.changes) {
+    for (const [i, change] of parsed.changes.entries()) {
+      if (redelivered(i)) continue;
       if (change.outcome === 'refused') {
         changes.inc({ field: change.field, outcome: 'refused' });
       } else if (change.outcome === 'ignored') {

@@ -13,7 +13,11 @@ export interface ParsedChange {
    */
   outcome: 'ok' | 'invalid' | 'ignored' | 'unknown_field' | 'refused';
   events: ExporterEvent[];
-  /** Content key of a management change, so a redelivery is ignored whole. Messages changes de-duplicate per message and status instead. */
+  /**
+   * Content key of a management change, so a redelivery is ignored whole (messages changes de-duplicate
+   * per message and status instead), and of an invalid or unknown-field change, so its redelivery is
+   * counted and dead-lettered once.
+   */
   dedupeKey?: string;
   /** Enum values or attributes not known yet: tolerated and exported as sent, counted per attribute. */
   unknownValues: string[];

@@ -180,4 +180,54 @@ describe.each<StoreKind>(['memory', 'redis'])('webhook fidelity with the %s stor
       expect(select(await t.scrape(), 'whatsapp_template_status', { template_id: TEMPLATE }).map((x) => x.labels.status)).toEqual(['APPROVED']);
     });
   });
+
+  describe('error codes, statuses and redeliveries', () => {
+    it("keeps every code of Meta's error table as its own label, code 0 (AuthException) too", async () => {
+      await start();
+      const body = fixture('messages-system-error');
+      (body.entry[0]!.changes[0]!.value.errors as Array<{ code: number }>)[0]!.code = 0;
+      await post(body);
+      const other = fixture('messages-system-error');
+      other.entry[0]!.time = 1750866001;
+      (other.entry[0]!.changes[0]!.value.errors as Array<{ code: number }>)[0]!.code = 987654;
+      await post(other);
+      const s = await t.scrape();
+      expect(select(s, 'whatsapp_system_errors_total', { waba_id: WABA }).map((x) => [x.labels.code, x.value]).sort())
+        .toEqual([['0', 1], ['other', 1]]);
+    });
+
+    it('counts a deleted status as a known status, never also as an unknown value', async () => {
+      await start();
+      await post(fixture('messages-statuses-batch'));
+      const s = await t.scrape();
+      expect(select(s, 'whatsapp_message_statuses_total', { status: 'deleted' }).reduce((a, x) => a + x.value, 0)).toBe(1);
+      expect(select(s, 'whatsapp_webhook_unknown_values_total', { field: 'messages' }).reduce((a, x) => a + x.value, 0)).toBe(0);
+    });
+
+    it('counts a redelivered invalid or unknown change, and its unknown values, once; the dead-letter list grows once', async () => {
+      await start();
+      const body = {
+        object: 'whatsapp_business_account',
+        entry: [{
+          id: WABA, time: 1764000000,
+          changes: [
+            { field: 'message_template_status_update', value: { event: 'APPROVED', message_template_id: 'not-digits' } },
+            { field: 'some_future_field', value: { anything: true } },
+            { field: 'phone_number_quality_update', value: { display_phone_number: '15550783881', event: 'BRAND_NEW_EVENT' } },
+          ],
+        }],
+      };
+      for (let i = 0; i < 3; i++) await post(JSON.stringify(body));
+      const s = await t.scrape();
+      const changes = (outcome: string, field?: string) => select(s, 'whatsapp_webhook_changes_total', { outcome, ...(field ? { field } : {}) }).reduce((a, x) => a + x.value, 0);
+      expect(changes('invalid')).toBe(1);
+      expect(changes('unknown_field')).toBe(1);
+      expect(changes('applied', 'phone_number_quality_update')).toBe(1);
+      expect(changes('duplicate')).toBe(6);
+      expect(select(s, 'whatsapp_webhook_unknown_values_total', { field: 'phone_number_quality_update', attribute: 'event' })[0]?.value).toBe(1);
+      expect(select(s, 'whatsapp_webhook_dead_letters')[0]?.value).toBe(1);
+      const dead = JSON.parse((await t.get('/deadletters')).body) as { items: unknown[] };
+      expect(dead.items).toHaveLength(1);
+    });
+  });
 });

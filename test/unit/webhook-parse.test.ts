@@ -150,15 +150,18 @@ describe('a batch of several entries and changes', () => {
     expect(changes[4]!.events[0]).toMatchObject({ wabaId: WABA2, phoneNumberId: '110200345501442', observedAt: 1752503600 });
   });
 
-  it('reports the invalid change by path and message, with no events and no dedupe key', () => {
+  it('reports the invalid change by path and message, with no events and a content key (a redelivery counts once)', () => {
     expect(changes[1]).toStrictEqual({
       field: 'message_template_status_update', wabaId: WABA, outcome: 'invalid', events: [], unknownValues: [],
-      problems: ['message_template_id: Invalid id: expected 1 to 32 decimal digits'],
+      problems: ['message_template_id: Invalid id: expected 1 to 32 decimal digits'], dedupeKey: expect.stringMatching(/^[\w-]{22}$/),
     });
   });
 
-  it('ignores the unknown field', () => {
-    expect(changes[2]).toStrictEqual({ field: 'whatsapp_future_field', wabaId: WABA, outcome: 'unknown_field', events: [], unknownValues: [] });
+  it('ignores the unknown field, keyed by content', () => {
+    expect(changes[2]).toStrictEqual({
+      field: 'whatsapp_future_field', wabaId: WABA, outcome: 'unknown_field', events: [], unknownValues: [], dedupeKey: expect.any(String),
+    });
+    expect(changes[2]!.dedupeKey).not.toBe(changes[1]!.dedupeKey);
   });
 });
 
@@ -560,7 +563,7 @@ describe('messages: statuses', () => {
     }));
   });
 
-  it('records every status of a batch, links the number at the newest timestamp and reports an unknown status', () => {
+  it('records every status of a batch and links the number at the newest timestamp; deleted is a known status', () => {
     const [sent, read, played, deleted] = messagesValue('messages-statuses-batch').statuses! as StatusInput[];
     const change = only('messages-statuses-batch');
     expect(change.events).toStrictEqual([
@@ -571,7 +574,7 @@ describe('messages: statuses', () => {
       statusEvent(played!, { status: 'played', timestamp: 1750865030 }),
       statusEvent(deleted!, { status: 'deleted', timestamp: 1750865090 }),
     ]);
-    expect(change.unknownValues).toStrictEqual(['status']);
+    expect(change.unknownValues).toStrictEqual([]);
   });
 });
 
@@ -603,7 +606,7 @@ describe('invalid changes', () => {
     const change = parse(managementBody('account_update', null)).changes[0]!;
     expect(change).toStrictEqual({
       field: 'account_update', wabaId: WABA, outcome: 'invalid', events: [], unknownValues: [],
-      problems: ['(value): Invalid input: expected object, received null'],
+      problems: ['(value): Invalid input: expected object, received null'], dedupeKey: expect.any(String),
     });
   });
 
