@@ -191,18 +191,21 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   const logger = options.logger ?? createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   const { startExporter } = await import('../main.js');
 
-  const graph = await startGraphApiSimulator({ accessToken, state: demoState(DEMO_WABA_ID), host, requestsPerHour: 5000 });
+  const state = demoState(DEMO_WABA_ID);
+  // The simulated app's secret is the webhook secret, so the exporter can read the app's subscriptions.
+  state.appSecret = appSecret;
+  const graph = await startGraphApiSimulator({ accessToken, state, host, requestsPerHour: 5000 });
   const pick = (port: number | undefined, fallback: number) => (port !== undefined && options.exactPorts ? Promise.resolve(port) : portOrFree(host, port ?? fallback));
   const [webhookPort, metricsPort] = [await pick(options.webhookPort, 8080), await pick(options.metricsPort, 9464)];
   const config = configSchema.parse({
     webhook: { host, port: webhookPort, appSecrets: [appSecret], verifyToken: 'demo-verify-token' },
     metrics: { host, port: metricsPort === webhookPort ? 0 : metricsPort },
-    graph: { url: graph.url, version: 'v25.0', accessToken, timeoutMs: 5000 },
+    graph: { url: graph.url, version: 'v25.0', accessToken, timeoutMs: 5000, appId: state.appId },
     wabas: [{ id: DEMO_WABA_ID }],
     // The funnel scenario's sample funnel, so /report/funnels and the funnel dashboard show A/B data.
     funnels: [DEMO_FUNNEL],
     // 5,000 calls per hour is Meta's budget for an active WABA; rounds every few seconds stay well inside it.
-    poller: { intervalSeconds: options.pollIntervalSeconds ?? 10, requestsPerHour: 5000, leaseTtlSeconds: 15 },
+    poller: { intervalSeconds: options.pollIntervalSeconds ?? 10, requestsPerHour: 5000, leaseTtlSeconds: 15, accountCheckIntervalSeconds: 30 },
     logLevel: 'warn',
   });
   let exporter;
