@@ -35,6 +35,7 @@ describe('whatsapp-exporter <command> --help', () => {
     ['check-config', ['--config FILE', 'WHATSAPP_APP_SECRET', 'REDIS_URL']],
     ['demo', ['METRICS_PORT', 'WEBHOOK_PORT', 'LOG_LEVEL']],
     ['simulate', ['--target URL', 'WHATSAPP_APP_SECRET', 'WHATSAPP_ACCESS_TOKEN']],
+    ['doctor', ['--config FILE', '--public-url URL', 'WHATSAPP_ACCESS_TOKEN', 'WHATSAPP_WABA_IDS']],
     ['version', ['--help']],
   ])('%s --help lists its options and environment variables, and exits 0', async (command, expected) => {
     for (const flag of ['--help', '-h']) {
