@@ -148,6 +148,8 @@ export interface MessageReceived {
   /** Keyed hash of the customer's wa_id. */
   customer: string;
   timestamp: number;
+  /** When the exporter got it (Unix seconds): a message older than the wait expiry opens no wait. */
+  receivedAt?: number;
   type: string;
   reply: InboundReply;
 }

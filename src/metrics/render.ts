@@ -1,4 +1,4 @@
-import type { AttributeMap, Observed, PhoneNumberRecord, Snapshot, TemplateRecord } from '../store/types.js';
+import type { AttributeMap, Observed, PhoneNumberRecord, Snapshot, TemplateRecord, WaitSummary } from '../store/types.js';
 import { catalogue, type MetricDefinition } from './catalogue.js';
 import { effectiveLimit, HEALTH_STATUSES, messagingLimitOf, QUALITY_SCORES } from '../domain/index.js';
 import { boundedLabelValue } from './labels.js';
@@ -308,7 +308,17 @@ export function wabaPortfolioLimits(snapshot: Snapshot): Map<string, Observed> {
 export function renderWaits(snapshot: Snapshot, nowSeconds: number): string {
   const out = new Exposition();
   const N = ['waba_id', 'phone_number_id'];
-  const waits = [...snapshot.waits].sort((x, y) => x.scope.localeCompare(y.scope));
+  // Every number the exporter knows by id shows 0 when nobody waits: an absent series would need
+  // absent()/or in rules and dashboards.
+  const byScope = new Map<string, WaitSummary>();
+  for (const n of snapshot.numbers) {
+    if (n.phoneNumberId !== undefined) {
+      const scope = waitScope(n.wabaId, n.phoneNumberId);
+      byScope.set(scope, { scope, count: 0, oldestAt: nowSeconds });
+    }
+  }
+  for (const w of snapshot.waits) byScope.set(w.scope, w);
+  const waits = [...byScope.values()].sort((x, y) => x.scope.localeCompare(y.scope));
   out.begin(catalogue.conversationsAwaitingReply);
   for (const w of waits) out.sample(N, splitScope(w.scope), w.count);
   out.begin(catalogue.oldestAwaitingReplyAge);

@@ -47,7 +47,10 @@ export function planConversationEvent(
 function planInbound(e: MessageReceived, ctx: SignalContext): PlannedWrite {
   const number = { waba_id: e.wabaId, phone_number_id: e.phoneNumberId };
   const parts: WritePart[] = [observe([{ metric: 'messagesReceived', labels: { ...number, type: messageTypeLabel(e.type) } }])];
-  if (!NO_REPLY_EXPECTED.has(e.type)) {
+  // A message already older than the wait expiry (a redelivery days late, a replay) opens no wait and is
+  // not counted as expired either: whether it was answered is unknown (older than the reply memory).
+  const expired = e.receivedAt !== undefined && e.receivedAt - e.timestamp > ctx.conversations.waitExpirySeconds;
+  if (!NO_REPLY_EXPECTED.has(e.type) && !expired) {
     parts.push({ ops: [{ op: 'openWait', scope: waitScope(e.wabaId, e.phoneNumberId), customer: e.customer, at: e.timestamp }], interpret: () => [] });
   }
   const funnel = funnelPartForInbound(e, compileFunnels(ctx.funnels, ctx.humanHandoff));

@@ -68,6 +68,7 @@ interface ChangeContext {
   /** entry.time, or the arrival time when Meta omits it. */
   observedAt: number;
   entryTime?: number;
+  receivedAt: number;
   hashKey: KeyHasher;
   /** Attribute names (paths inside the value) that carried a value not documented yet. */
   unknownValues: Set<string>;
@@ -129,7 +130,7 @@ function parseChange(entry: WebhookEntry, change: WebhookChange, hashKey: KeyHas
   // Parsed as what its shape says it is (see fieldByShape); counted under the field Meta delivered it in.
   const shaped = fieldByShape(field, value);
   const ctx: ChangeContext = {
-    field: shaped, wabaId, observedAt: entry.time ?? receivedAt, ...(entry.time !== undefined && { entryTime: entry.time }), hashKey, unknownValues: new Set(),
+    field: shaped, wabaId, receivedAt, observedAt: entry.time ?? receivedAt, ...(entry.time !== undefined && { entryTime: entry.time }), hashKey, unknownValues: new Set(),
   };
   const result = parseKnownField(shaped, value, ctx);
   if (!result.ok) {
@@ -418,6 +419,7 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
           // The schema guarantees one of the two; the BSUID stands in when Meta withholds the number.
           customer: ctx.hashKey((m.from ?? m.from_user_id)!),
           timestamp: m.timestamp,
+          receivedAt: ctx.receivedAt,
           type: m.type,
           reply: replyOf(m),
         });

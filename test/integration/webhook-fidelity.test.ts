@@ -230,4 +230,37 @@ describe.each<StoreKind>(['memory', 'redis'])('webhook fidelity with the %s stor
       expect(dead.items).toHaveLength(1);
     });
   });
+
+  describe('numbers and waiting customers', () => {
+    it('gives a number seen only in messages its info, and shows 0 waiting for every known number', async () => {
+      await start();
+      const now = Math.floor(Date.now() / 1000);
+      await post(inbound(PHONE_ID, '15550783881', '16315551181', 'wamid.D1', now - 60));
+      // Another number of the WABA, seen only in a status: nobody waits there.
+      await post({
+        object: 'whatsapp_business_account',
+        entry: [{ id: WABA, changes: [{ field: 'messages', value: {
+          messaging_product: 'whatsapp', metadata: { display_phone_number: '15550783882', phone_number_id: OTHER_PHONE_ID },
+          statuses: [{ id: 'wamid.D2', status: 'sent', timestamp: String(now - 30), recipient_id: '16315551182' }],
+        } }] }],
+      });
+      const s = await t.scrape();
+      expect(select(s, 'whatsapp_phone_number_info', { waba_id: WABA }).map((x) => [x.labels.phone_number_id, x.labels.display_phone_number]).sort())
+        .toEqual([[PHONE_ID, '15550783881'], [OTHER_PHONE_ID, '15550783882']]);
+      const waiting = (name: string, id: string) => select(s, name, { waba_id: WABA, phone_number_id: id })[0]?.value;
+      expect(waiting('whatsapp_conversations_awaiting_reply', PHONE_ID)).toBe(1);
+      expect(waiting('whatsapp_conversations_awaiting_reply', OTHER_PHONE_ID)).toBe(0);
+      expect(waiting('whatsapp_oldest_awaiting_reply_age_seconds', OTHER_PHONE_ID)).toBe(0);
+    });
+
+    it('opens no wait for a message already older than the wait expiry (a late redelivery or a replay)', async () => {
+      await start();
+      const now = Math.floor(Date.now() / 1000);
+      await post(inbound(PHONE_ID, '15550783881', '16315551181', 'wamid.E1', now - 3 * 86400));
+      const s = await t.scrape();
+      expect(select(s, 'whatsapp_messages_received_total', { phone_number_id: PHONE_ID }).reduce((a, x) => a + x.value, 0)).toBe(1);
+      expect(select(s, 'whatsapp_conversations_awaiting_reply', { phone_number_id: PHONE_ID })[0]?.value).toBe(0);
+      expect(select(s, 'whatsapp_oldest_awaiting_reply_age_seconds', { phone_number_id: PHONE_ID })[0]?.value).toBe(0);
+    });
+  });
 });

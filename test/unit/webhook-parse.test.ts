@@ -65,7 +65,7 @@ function linkEvent(observedAt: number) {
 function received(m: { from?: string; from_user_id?: string; id: string; timestamp: number; type: string; reply: object }) {
   return {
     kind: 'message_received', source: 'webhook', field: 'messages', wabaId: WABA, phoneNumberId: PHONE_NUMBER_ID,
-    messageKey: hashKey(m.id), customer: hashKey((m.from ?? m.from_user_id)!), timestamp: m.timestamp, type: m.type,
+    messageKey: hashKey(m.id), customer: hashKey((m.from ?? m.from_user_id)!), timestamp: m.timestamp, receivedAt: RECEIVED_AT, type: m.type,
     reply: m.reply,
   };
 }
