@@ -48,6 +48,17 @@ export const COMMANDS: Record<string, CommandHelp> = {
       ['LOG_LEVEL', 'pino log level (default warn)'],
     ],
   },
+  backtest: {
+    usage: 'whatsapp-exporter backtest [--json] [--scenario FILE ...]',
+    summary: "Replay traces of simulated days through the exporter's own pipeline and the shipped rule files (with promtool), and report when Meta acted, when the first early warning fired, the lead time and the false warnings. Without --scenario, the built-in scenarios; exits 1 when one misses its target.",
+    options: [
+      ['--scenario FILE', 'a trace (JSON, or gzipped .json.gz): {"name", "events": [{"at", "webhook"} | {"at", "poll"}], "metaEvents": [{"at", "kind", "entity"}]}; repeatable'],
+      ['--json', 'print {"scenarios":[{"name","metaEventAt","firstWarningAt","leadSeconds","falseWarnings"}]} instead of a table'],
+      HELP_OPTION,
+    ],
+    env: [['PROMTOOL', "path of Prometheus's promtool (default: promtool on PATH)"]],
+    more: 'Targets of the built-in scenarios: healthy-week and holiday-spike no warning; cold-list-blast 2 h, template-fatigue 6 h of lead; limit-exhaustion a warning before the first rejected send.',
+  },
   version: {
     usage: 'whatsapp-exporter version',
     summary: 'Print the version and exit.',

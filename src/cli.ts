@@ -13,6 +13,7 @@ Commands:
   doctor [--config FILE] [--public-url URL]  check the setup against Meta: token, WABAs, subscriptions, webhook, store
   simulate [options]            run the Graph API simulator and send scenario webhooks (see --help)
   demo                          exporter + simulator in one process, nothing else needed
+  backtest [--json] [--scenario FILE ...]  early-warning lead times on simulated traces (see --help)
   version                       print the version
 
 whatsapp-exporter <command> --help lists a command's options and the environment variables it reads.
@@ -96,6 +97,11 @@ async function main(argv: string[]): Promise<number> {
       const { runDemo, demoPortsFromEnv } = await import('./simulator/cli.js');
       await runDemo(demoPortsFromEnv(process.env));
       return 0;
+    }
+    case 'backtest': {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, scenario: { type: 'string', multiple: true } }, allowPositionals: false });
+      const { runBacktestCommand } = await import('./backtest/cli.js');
+      return runBacktestCommand({ json: values.json ?? false, scenarios: values.scenario ?? [] });
     }
     case 'version':
       parseArgs({ args: rest, options: {}, allowPositionals: false });

@@ -1,6 +1,6 @@
 /** One phone number: state and its history, delivery, responsiveness and the customers waiting. */
 import * as common from '@grafana/grafana-foundation-sdk/common';
-import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import {
   BY_NUMBER,
   BY_WABA,
@@ -313,6 +313,77 @@ function responsiveness(d: dashboard.DashboardBuilder): dashboard.DashboardBuild
     );
 }
 
+const RISK_MAPPINGS: dashboard.ValueMapping[] = [
+  {
+    type: dashboard.MappingType.ValueToText,
+    options: {
+      '0': { text: 'ok', color: 'green', index: 0 },
+      '1': { text: 'watch', color: 'yellow', index: 1 },
+      '2': { text: 'at risk', color: 'red', index: 2 },
+    },
+  },
+];
+
+/** Early warning: the number's risk level, why (its components) and the messaging-limit headroom. */
+function risk(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
+  return d
+    .withRow(row('Risk'))
+    .withPanel(
+      stat({
+        title: 'Risk level',
+        description: 'Early warning before Meta lowers quality or restricts messaging: 0 ok, 1 watch, 2 at risk (WhatsAppQualityAtRisk after 15 minutes). The worst component, or 2 when two are at watch. A model of the behaviour Meta documents, not Meta\'s algorithm: see runbook.md, "Early warning".',
+        unit: 'none',
+      })
+        .withTarget(instantQuery(recordedSeries(recorded.riskLevel, BY_NUMBER)))
+        .mappings(RISK_MAPPINGS)
+        .colorMode(common.BigValueColorMode.Background),
+    )
+    .withPanel(
+      stepTimeseries({
+        title: 'Risk components',
+        description: 'Level of each component over time (0 ok, 1 watch, 2 at risk): marketing_stops, bad_list, read_slide, volume_shock.',
+        unit: 'none',
+      })
+        .span(8)
+        .min(0)
+        .max(2)
+        .withTarget(query(recordedSeries(recorded.riskComponents, BY_NUMBER), '{{component}}')),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Stops and list errors per 1,000',
+        description: 'Marketing stops (user_preferences stops and 131050) per 1,000 business-initiated messages delivered, and 131026 + 131047 per 1,000 sends, over 6 hours. 130472 and 131049 are Meta\'s own throttles, shown as a count for context only.',
+        unit: 'none',
+      })
+        .withTarget(query(recordedSeries(recorded.stopsPer1000, BY_NUMBER), 'stops / 1,000 delivered'))
+        .withTarget(query(recordedSeries(recorded.badListPer1000, BY_NUMBER), '131026 + 131047 / 1,000 sends'))
+        .withTarget(query(recordedSeries(recorded.metaThrottled, BY_NUMBER), 'Meta throttles (130472, 131049), count in 6 h')),
+    )
+    .withPanel(
+      ratioTimeseries({
+        title: 'Read slide, first-time customers',
+        description: 'Read slide: how far the read rate of business-initiated messages (day ending 6 h ago) fell below the number\'s own 7-day rate. First-time: share of the last 3 hours\' business-initiated messages that went to customers not reached in the last 30-60 days.',
+      })
+        .withTarget(query(recordedSeries(recorded.readSlide, BY_NUMBER), 'read slide'))
+        .withTarget(query(recordedSeries(recorded.firstTimeShare, BY_NUMBER), 'first-time share')),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Volume shock',
+        description: 'Business-initiated messages in the last 3 hours over the busiest 3 hours of the week before (watch from 3).',
+        unit: 'none',
+      })
+        .withTarget(query(recordedSeries(recorded.volumeShock, BY_NUMBER), 'volume shock')),
+    )
+    .withPanel(
+      ratioTimeseries({
+        title: 'Messaging-limit usage',
+        description: 'Distinct customers reached by business-initiated messages in the rolling 24 hours (HyperLogLog) over the messaging limit, per WABA; none when unlimited. WhatsAppLimitHeadroomLow from 80 %.',
+      })
+        .withTarget(query(recordedSeries(recorded.limitUsage, BY_WABA), 'used')),
+    );
+}
+
 export function phoneNumberView(): dashboard.DashboardBuilder {
   let d = newDashboard(
     PHONE_NUMBER_UID,
@@ -325,5 +396,6 @@ export function phoneNumberView(): dashboard.DashboardBuilder {
   d = history(d);
   d = delivery(d);
   d = responsiveness(d);
+  d = risk(d);
   return flowsHealth(d);
 }
