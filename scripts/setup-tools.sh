@@ -5,7 +5,8 @@
 # of scripts/tool-versions.env: Node 24 with npm, Prometheus 3 + promtool, Alertmanager 0.3x, actionlint,
 # and the Node 24 base image the container test builds the Dockerfile on.
 # Quick and silent when everything is already there; `npm test` runs it first.
-# On a fresh machine it takes about TODO minutes more than before, mostly Go builds (measured on 2 cores).
+# On a fresh machine that adds 10-20 minutes (busy 2 cores: the Go builds up to 18, the base image's
+# root filesystem 2.5, Node 24 0.5), cached for later runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=tool-versions.env
@@ -88,11 +89,13 @@ fi
 # on PATH for the tests' first pair). Built in parallel: their module downloads overlap the compiles.
 # Prometheus 3's web UI assets are not part of its Go module, so this prometheus serves no UI pages:
 # its HTTP API, all the tests use, is complete.
+# Prometheus' tools print their version (--version, build_info) from a variable their release builds set.
+version_ldflags() { echo "-ldflags=-X=github.com/prometheus/common/version.Version=$1"; }
 go_pinned() {
-  local dir=$1 log=$2; shift 2
+  local dir=$1 log=$2 flags=$3; shift 3
   command -v go >/dev/null || { echo "setup-tools: go is needed to build $*" >&2; return 1; }
   as_root rm -rf "$dir.tmp"
-  as_root env GOBIN="$dir.tmp" GOFLAGS=-mod=mod go install "$@" >"$log" 2>&1 && as_root mv "$dir.tmp" "$dir"
+  as_root env GOBIN="$dir.tmp" GOFLAGS=-mod=mod go install $flags "$@" >"$log" 2>&1 && as_root mv "$dir.tmp" "$dir"
 }
 # Alertmanager embeds its web UI's build output (ui/app/dist), which its Go module does not hold either:
 # build a copy with a one-page stand-in there, as for helm-unittest. Its API, all the tests use, is whole.
@@ -106,7 +109,7 @@ alertmanager_pinned() {
         mkdir -p "$build/ui/app/dist/$ui" && echo 'Alertmanager built without its web UI (scripts/setup-tools.sh): use the API.' >"$build/ui/app/dist/$ui/index.html"
       done &&
       as_root rm -rf "$dir.tmp" &&
-      (cd "$build" && as_root env GOFLAGS=-mod=mod go build -o "$dir.tmp/alertmanager" ./cmd/alertmanager) &&
+      (cd "$build" && as_root env GOFLAGS=-mod=mod go build "$(version_ldflags "${ALERTMANAGER_VERSION#v}")" -o "$dir.tmp/alertmanager" ./cmd/alertmanager) &&
       rm -rf "$build" && as_root mv "$dir.tmp" "$dir"
   } >"$log" 2>&1
 }
@@ -119,11 +122,13 @@ start_go() {
     "$how" "$@" & go_jobs+=("$!:$2")
   fi
 }
-start_go prometheus go_pinned "$TOOLS/prometheus-${PROMETHEUS3_VERSION}" "$go_logs/prometheus" \
+# Prometheus 3.X.Y's Go module is v0.3XX.Y.
+prom3="${PROMETHEUS3_VERSION#v0.}" && prom3="3.$((10#${prom3:1:2})).${prom3#*.}"
+start_go prometheus go_pinned "$TOOLS/prometheus-${PROMETHEUS3_VERSION}" "$go_logs/prometheus" "$(version_ldflags "$prom3")" \
   "github.com/prometheus/prometheus/cmd/promtool@${PROMETHEUS3_VERSION}" "github.com/prometheus/prometheus/cmd/prometheus@${PROMETHEUS3_VERSION}"
 start_go alertmanager alertmanager_pinned "$TOOLS/alertmanager-${ALERTMANAGER_VERSION}" "$go_logs/alertmanager" \
   "github.com/prometheus/alertmanager/cmd/alertmanager@${ALERTMANAGER_VERSION}"
-start_go actionlint go_pinned "$TOOLS/actionlint-${ACTIONLINT_VERSION}" "$go_logs/actionlint" \
+start_go actionlint go_pinned "$TOOLS/actionlint-${ACTIONLINT_VERSION}" "$go_logs/actionlint" "" \
   "github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}"
 failed=0
 for job in "${go_jobs[@]}"; do

@@ -11,6 +11,7 @@ import {
   shortenRuleTimings, startAlertmanager, startAlertReceiver, startPrometheus, waitFor,
   type AlertReceiver, type ManagedServer, type PromQueryResponse, type PromResult, type TestPrometheus, type WebhookAlert,
 } from '../support/prometheus.js';
+import { PROMETHEUS_GENERATIONS } from '../support/tools.js';
 
 /**
  * Issue 5, end to end: the simulator feeds the exporter (Graph API polling and signed webhooks), a
@@ -45,7 +46,8 @@ function rulesWithFor(file: RuleFile): string[] {
   return file.groups.flatMap((g) => g.rules.filter((r) => r.for !== undefined).map((r) => r.alert ?? r.record ?? '?'));
 }
 
-describe('the shipped rules and dashboards on a real Prometheus and Alertmanager', () => {
+// On each generation people run: Debian's Prometheus 2.x with Alertmanager 0.25, and Prometheus 3 with a current Alertmanager.
+describe.each(PROMETHEUS_GENERATIONS)('the shipped rules and dashboards on a real Prometheus and Alertmanager: $name', (generation) => {
   const shipped = {
     alerts: readFileSync(ALERT_RULES, 'utf8'),
     recording: readFileSync(RECORDING_RULES, 'utf8'),
@@ -84,6 +86,7 @@ describe('the shipped rules and dashboards on a real Prometheus and Alertmanager
     });
     receiver = await startAlertReceiver();
     alertmanager = await startAlertmanager({
+      bin: generation.alertmanager(),
       config: {
         route: {
           receiver: RECEIVER,
@@ -97,6 +100,7 @@ describe('the shipped rules and dashboards on a real Prometheus and Alertmanager
       },
     });
     prometheus = await startPrometheus({
+      bin: generation.prometheus(),
       config: {
         global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
         rule_files: ['alerts.yaml', 'recording-rules.yaml'],

@@ -67,10 +67,12 @@ export interface StartPrometheusOptions {
   /** Files written into the temp dir before start, by name (rule files). */
   files?: Record<string, string>;
   args?: string[];
+  /** The prometheus binary; default $PROMETHEUS_BIN or `prometheus` from PATH. */
+  bin?: string;
 }
 
 export async function startPrometheus(options: StartPrometheusOptions): Promise<TestPrometheus> {
-  const bin = process.env.PROMETHEUS_BIN ?? findBinary(['prometheus']);
+  const bin = options.bin ?? process.env.PROMETHEUS_BIN ?? findBinary(['prometheus']);
   const server = await startManaged('prometheus', bin, (port, dir) => {
     for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), text);
     writeFileSync(join(dir, 'prometheus.yml'), stringify(options.config));
@@ -107,10 +109,12 @@ export interface StartAlertmanagerOptions {
   /** alertmanager.yml as an object. */
   config: Record<string, unknown>;
   args?: string[];
+  /** The alertmanager binary; default $ALERTMANAGER_BIN, or prometheus-alertmanager or alertmanager from PATH. */
+  bin?: string;
 }
 
 export async function startAlertmanager(options: StartAlertmanagerOptions): Promise<ManagedServer> {
-  const bin = process.env.ALERTMANAGER_BIN ?? findBinary(['prometheus-alertmanager', 'alertmanager']);
+  const bin = options.bin ?? process.env.ALERTMANAGER_BIN ?? findBinary(['prometheus-alertmanager', 'alertmanager']);
   return startManaged('alertmanager', bin, (port, dir) => {
     writeFileSync(join(dir, 'alertmanager.yml'), stringify(options.config));
     return [

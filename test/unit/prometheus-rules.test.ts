@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { metricDefinitions, seriesNames, type MetricDefinition } from '../../src/metrics/catalogue.js';
 import { USER_SIDE_REASONS } from '../../src/signals/error-codes.js';
+import { PROMETHEUS_GENERATIONS } from '../support/tools.js';
 
 /**
  * The rule files of prometheus/: promtool must accept them and pass their unit tests, and our own
@@ -17,7 +18,6 @@ import { USER_SIDE_REASONS } from '../../src/signals/error-codes.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROM_DIR = join(ROOT, 'prometheus');
 const TESTS_DIR = join(PROM_DIR, 'tests');
-const PROMTOOL = process.env.PROMTOOL ?? 'promtool';
 const RUNBOOK_BASE = 'https://github.com/whatsapp-exporter/whatsapp-exporter/blob/main/prometheus/runbook.md';
 const SEVERITIES = new Set(['critical', 'warning', 'info']);
 /** Labels Prometheus or the scrape configuration adds to every series. */
@@ -56,11 +56,14 @@ const alerts = alertsFile.groups.flatMap((g) => g.rules).filter((r): r is Rule &
 const recordings = recordingFile.groups.flatMap((g) => g.rules).filter((r): r is Rule & { record: string } => typeof r.record === 'string');
 const recordingNames = new Set(recordings.map((r) => r.record));
 
-function runPromtool(args: string[]): { status: number | null; output: string } {
-  const r = spawnSync(PROMTOOL, args, { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+/** Every rule file of prometheus/ (any YAML file with rule groups), whoever adds one. */
+const ruleFileNames = readdirSync(PROM_DIR).filter((n) => n.endsWith('.yaml') && /^groups:/m.test(readText(PROM_DIR, n))).sort();
+
+function runPromtool(promtool: string, args: string[]): { status: number | null; output: string } {
+  const r = spawnSync(promtool, args, { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
   if (r.error) {
     throw new Error(
-      `cannot run "${PROMTOOL}" (${r.error.message}). promtool is required to check the rules: install it ` +
+      `cannot run "${promtool}" (${r.error.message}). promtool is required to check the rules: install it ` +
         `(Debian/Ubuntu: apt-get install prometheus; or npm run setup), or set PROMTOOL to its path.`,
     );
   }
@@ -166,26 +169,62 @@ function lintAlert(rule: Rule): string[] {
 
 // --- promtool ---
 
+/**
+ * Test files whose expectations hold on Prometheus 2.x only, with why. Each is run on 3.x as an
+ * expected failure, so fixing it fails this list until its entry is removed.
+ */
+const PROMETHEUS3_DIVERGENCES: Record<string, string> = {
+  // Its increase()/rate() windows start exactly on a sample: 2.x's closed range includes that sample,
+  // 3.x's left-open range drops it and extrapolates (whatsapp:sends:increase6h 10080 vs 10181.4), and
+  // 3.x's promtool compares floats exactly (7920 vs 7919.999999999999). Needs evaluation times off
+  // the sample grid and expected values recomputed.
+  'early-warning.yaml': 'window edges on samples; exact float comparison',
+};
+/**
+ * Test files 3.x's promtool passes only sometimes (so neither a pass nor an expected failure can be
+ * asserted): skipped on 3.x, the reason in the test's name.
+ */
+const PROMETHEUS3_UNSTABLE: Record<string, string> = {
+  // WhatsAppNumberSuddenlySilent (for: 5m over 5-minute samples and 15-minute windows) is missing at
+  // 2d in most runs and present in others, and always with --debug: not yet understood.
+  'early-warning-silence.yaml': 'WhatsAppNumberSuddenlySilent fires at 2d only in some runs',
+};
+
+// Both generations people run: Debian's Prometheus 2.x and the pinned Prometheus 3 (UTF-8 names,
+// left-open range selectors, normalised le/quantile), over every rule file and every test file.
 // No beforeAll: a missing promtool must fail each of these tests with the message, not skip them.
-describe('promtool', () => {
+describe.each(PROMETHEUS_GENERATIONS)('promtool of $name', (generation) => {
+  const promtool = (args: string[]) => runPromtool(generation.promtool(), args);
+
   it('is installed', () => {
-    const v = runPromtool(['--version']);
+    const v = promtool(['--version']);
     expect(v.status, v.output).toBe(0);
     expect(v.output).toMatch(/promtool, version \d+\.\d+/);
   });
 
-  it('accepts the rule files', () => {
-    const r = runPromtool(['check', 'rules', join(PROM_DIR, 'alerts.yaml'), join(PROM_DIR, 'recording-rules.yaml')]);
+  it('accepts every rule file', () => {
+    expect(ruleFileNames).toEqual(expect.arrayContaining(['alerts.yaml', 'recording-rules.yaml']));
+    const r = promtool(['check', 'rules', ...ruleFileNames.map((n) => join(PROM_DIR, n))]);
     expect(r.status, r.output).toBe(0);
+    expect(r.output.match(/SUCCESS: \d+ rules found/g)?.length, r.output).toBe(ruleFileNames.length);
     expect(r.output).toMatch(new RegExp(`SUCCESS: ${alerts.length} rules found`));
     expect(r.output).toMatch(new RegExp(`SUCCESS: ${recordings.length} rules found`));
   });
 
-  it.each(testFileNames)('passes the unit tests of tests/%s', (name) => {
-    const r = runPromtool(['test', 'rules', join(TESTS_DIR, name)]);
+  const diverging = (name: string): boolean => generation.major === 3 && name in PROMETHEUS3_DIVERGENCES;
+  const unstable = (name: string): boolean => generation.major === 3 && name in PROMETHEUS3_UNSTABLE;
+  it.each(testFileNames.filter((n) => !diverging(n) && !unstable(n)))('passes the unit tests of tests/%s', (name) => {
+    const r = promtool(['test', 'rules', join(TESTS_DIR, name)]);
     expect(r.status, r.output).toBe(0);
     expect(r.output).toContain('SUCCESS');
   }, 60_000);
+
+  it.fails.each(testFileNames.filter(diverging))('fails, as known, the unit tests of tests/%s (see PROMETHEUS3_DIVERGENCES)', (name) => {
+    const r = promtool(['test', 'rules', join(TESTS_DIR, name)]);
+    expect(r.status, r.output).toBe(0);
+  }, 60_000);
+
+  for (const name of testFileNames.filter(unstable)) it.skip(`tests/${name}: skipped on Prometheus 3, ${PROMETHEUS3_UNSTABLE[name]}`, () => undefined);
 });
 
 // --- lint ---
