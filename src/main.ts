@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { Router } from 'express';
@@ -12,6 +12,7 @@ import { createReportRouter } from './report/index.js';
 import { createPrivateApp } from './server/private.js';
 import { createPublicServer } from './server/public.js';
 import { createStatusPage } from './server/status-page.js';
+import { createLimitedServer } from './server/connections.js';
 import { startWaitExpiry } from './signals/wait-expiry.js';
 import { createStore } from './store/index.js';
 import { MemorySketchStore, RedisSketchStore } from './store/sketches/index.js';
@@ -141,7 +142,8 @@ export async function startExporter(config: Config, options: StartOptions = {}):
     config, store, metrics, deadLetters: receiver.deadLetters, logger, routers,
     statusPage: createStatusPage({ store, metrics, version: packageVersion(), funnels: config.funnels, refusedWabas: () => admission.refusedWabas() }),
   });
-  const metricsServer = createServer(app);
+  // The private listener gets the same connection limits as the public one (see server/connections.ts).
+  const metricsServer = createLimitedServer(config.webhook, app);
   const webhookUrl = (await listen(publicServer, config.webhook.host, config.webhook.port)) + '/webhook';
   const metricsUrl = await listen(metricsServer, config.metrics.host, config.metrics.port);
 

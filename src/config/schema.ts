@@ -27,8 +27,10 @@ export const configSchema = z
         bodyLimitBytes: z.number().int().positive().default(4 * 1024 * 1024),
         deadLetterLimit: z.number().int().min(0).default(100),
         requestTimeoutMs: z.number().int().positive().default(10_000),
-        headersTimeoutMs: z.number().int().positive().default(5_000),
-        maxConnections: z.number().int().positive().default(1024),
+        /** Meta sends its headers at once: a client still sending them after 2 s is holding a slot (slowloris). */
+        headersTimeoutMs: z.number().int().positive().default(2_000),
+        /** Far above what slow clients can hold within the timeouts; both listeners. */
+        maxConnections: z.number().int().positive().default(10_000),
         /** Caps on what a signed sender can make the exporter keep (see webhook/admission.ts); the rest is counted in whatsapp_entities_dropped_total. */
         maxWabas: z.number().int().positive().default(100),
         /** Admit only the WABAs of `wabas` (WHATSAPP_WABA_IDS) rather than any up to maxWabas. */

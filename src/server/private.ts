@@ -32,11 +32,20 @@ function authMiddleware(config: Config['metrics']) {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (!bearer && !basic) return next();
     if (req.path === '/healthz' || req.path === '/readyz') return next();
-    const given = digest(req.headers.authorization ?? '');
+    const given = digest(normaliseScheme(req.headers.authorization ?? ''));
     if ((bearer && timingSafeEqual(given, bearer)) || (basic && timingSafeEqual(given, basic))) return next();
     res.setHeader('WWW-Authenticate', basic ? 'Basic realm="whatsapp-exporter"' : 'Bearer');
     res.status(401).type('text/plain').send('Unauthorized');
   };
+}
+
+/** RFC 9110: the auth scheme is case-insensitive ("bearer x" is "Bearer x"); the credentials are not. */
+function normaliseScheme(header: string): string {
+  const space = header.indexOf(' ');
+  if (space === -1) return header;
+  const scheme = header.slice(0, space).toLowerCase();
+  const rest = header.slice(space + 1).trimStart();
+  return scheme === 'bearer' ? `Bearer ${rest}` : scheme === 'basic' ? `Basic ${rest}` : header;
 }
 
 /** The operator's listener: metrics, probes, pages. Never reachable from the webhook port. */
@@ -47,7 +56,10 @@ export function createPrivateApp(deps: PrivateServerDeps): express.Express {
   app.set('etag', false);
   app.use((_req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
+    res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'");
+    // The pages show state of the business; never framed (clickjacking), never kept by a cache or proxy.
+    res.setHeader('X-Frame-Options', 'DENY');
+    res.setHeader('Cache-Control', 'no-store');
     next();
   });
   app.use(authMiddleware(config.metrics));

@@ -1,8 +1,9 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { ExporterMetrics } from '../metrics/registry.js';
 import type { WebhookReceiver, WebhookResponse } from '../webhook/receiver.js';
+import { createLimitedServer } from './connections.js';
 
 const WEBHOOK_PATH = '/webhook';
 
@@ -12,10 +13,7 @@ const WEBHOOK_PATH = '/webhook';
  */
 export function createPublicServer(config: Config['webhook'], receiver: WebhookReceiver, metrics: ExporterMetrics, logger: Logger): Server {
   const duration = metrics.histogram('webhookRequestDuration');
-  // Node checks headersTimeout and requestTimeout only every connectionsCheckingInterval (30 s by
-  // default): slow clients would hold connection slots far longer than the timeouts say.
-  const checkEveryMs = Math.max(100, Math.min(config.headersTimeoutMs, config.requestTimeoutMs) / 2);
-  const server = createServer({ connectionsCheckingInterval: checkEveryMs }, (req, res) => {
+  return createLimitedServer(config, (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -43,17 +41,6 @@ export function createPublicServer(config: Config['webhook'], receiver: WebhookR
       );
     });
   });
-  server.requestTimeout = config.requestTimeoutMs;
-  server.headersTimeout = config.headersTimeoutMs;
-  server.keepAliveTimeout = 5_000;
-  server.maxConnections = config.maxConnections;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
-      : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
-    else socket.destroy();
-  });
-  return server;
 }
 
 function readBody(req: IncomingMessage, limit: number, done: (tooLarge: boolean, body?: Buffer) => void): void {

@@ -173,7 +173,7 @@ describe('status page in a real browser', () => {
   });
 
   it('is served under the strict CSP and shows numbers with their quality as words', async () => {
-    expect(csp).toBe("default-src 'none'; style-src 'unsafe-inline'; img-src data:");
+    expect(csp).toBe("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'");
     const body = await page.locator('body').innerText();
     for (const text of ['Lucky Shrub', 'Red Rose Florist', 'Amber Tea Rooms', 'GREEN', 'YELLOW', 'RED', 'FLAGGED', '10,000 / 24 h', 'version 9.9.9-test']) {
       expect(body).toContain(text);

@@ -1,6 +1,8 @@
+import { createConnection, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sign } from '../../src/webhook/signature.js';
 import { startExporterProcess, type ExporterProcess } from '../support/cluster.js';
-import { startTestExporter, type TestExporter } from '../support/exporter.js';
+import { startTestExporter, TEST_APP_SECRET, type TestExporter } from '../support/exporter.js';
 import { total } from '../support/metrics.js';
 
 /**
@@ -151,4 +153,112 @@ describe('50,000 distinct WABAs, numbers, templates and event names from one sig
     expect(page.body).toContain('refused-wabas');
     console.error(`at the caps: ${samples.length} samples, /metrics ${full.body.length} bytes (half-way ${half.body.length}), RSS ${(rss(samples) / 2 ** 20).toFixed(0)} MiB (half-way ${(rss(halfSamples) / 2 ** 20).toFixed(0)} MiB), status page ${page.body.length} bytes`);
   }, 180_000);
+});
+
+describe('2,000 slow sockets on each port (slowloris, issue 16, item 3)', () => {
+  const SLOW = 2000;
+  let exporter: ExporterProcess;
+  const sockets: Socket[] = [];
+  beforeAll(async () => {
+    exporter = await startExporterProcess();
+  }, 30_000);
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await exporter?.stop();
+  });
+
+  /** Opens `n` sockets that send a request line and then one header line a second, reconnecting when cut off. */
+  function slowClients(url: string, n: number): () => void {
+    const { hostname, port } = new URL(url);
+    let stopped = false;
+    const open = (): void => {
+      if (stopped) return;
+      const s = createConnection({ host: hostname, port: Number(port) });
+      sockets.push(s);
+      s.on('error', () => undefined);
+      s.once('connect', () => s.write('POST /webhook HTTP/1.1\r\nHost: x\r\n'));
+      const timer = setInterval(() => s.writable && s.write(`X-${Math.random().toString(36).slice(2)}: 1\r\n`), 1000);
+      s.once('close', () => {
+        clearInterval(timer);
+        setTimeout(open, 50);
+      });
+    };
+    for (let i = 0; i < n; i++) open();
+    return () => {
+      stopped = true;
+    };
+  }
+
+  it('answers signed POSTs and scrapes well under a second meanwhile', async () => {
+    const stopPublic = slowClients(exporter.webhookUrl, SLOW);
+    const stopPrivate = slowClients(exporter.metricsUrl, SLOW);
+    try {
+      await new Promise((r) => setTimeout(r, 3000));
+      const times: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        const started = performance.now();
+        const r = i % 3 === 2 ? await exporter.get('/metrics') : await exporter.post(body([{ id: WABA_ID, changes: [templateChange(String(1000 + i))] }]));
+        times.push(performance.now() - started);
+        expect(r.status).toBe(200);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      times.sort((a, b) => a - b);
+      expect(times[times.length - 1]).toBeLessThan(1000);
+    } finally {
+      stopPublic();
+      stopPrivate();
+    }
+  }, 60_000);
+});
+
+describe('a valid POST followed by pipelined garbage (issue 16, item 7)', () => {
+  let t: TestExporter;
+  beforeAll(async () => {
+    t = await startTestExporter();
+  });
+  afterAll(() => t?.stop());
+
+  it('answers the applied request with its own 200 before refusing the garbage', async () => {
+    const raw = body([{ id: WABA_ID, changes: [templateChange('4242')] }]);
+    const { port } = new URL(t.exporter.webhookUrl);
+    const answer = await new Promise<string>((resolve) => {
+      const s = createConnection({ host: '127.0.0.1', port: Number(port) });
+      let data = '';
+      s.on('data', (d: Buffer) => (data += d.toString()));
+      s.on('close', () => resolve(data));
+      s.on('error', () => resolve(data));
+      s.once('connect', () => {
+        s.write(`POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Hub-Signature-256: ${sign(raw, TEST_APP_SECRET)}\r\nContent-Length: ${Buffer.byteLength(raw)}\r\n\r\n${raw}GARBAGE\r\n\r\n`);
+      });
+    });
+    expect(answer.startsWith('HTTP/1.1 200')).toBe(true);
+    expect(answer).toContain('400 Bad Request');
+    expect(await t.metric('whatsapp_webhook_changes_total', { outcome: 'applied' })).toBe(1);
+  });
+});
+
+describe('the private port (issue 16, item 8)', () => {
+  let t: TestExporter;
+  beforeAll(async () => {
+    t = await startTestExporter({ METRICS_BEARER_TOKEN: 'scrape-token-123' });
+  });
+  afterAll(() => t?.stop());
+
+  it('takes the auth scheme in any case, the credentials only exactly', async () => {
+    for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) {
+      expect((await t.get('/metrics', { headers: { authorization: `${scheme} scrape-token-123` } })).status).toBe(200);
+    }
+    expect((await t.get('/metrics', { headers: { authorization: 'bearer SCRAPE-TOKEN-123' } })).status).toBe(401);
+    expect((await t.get('/metrics', { headers: { authorization: 'Basic scrape-token-123' } })).status).toBe(401);
+  });
+
+  it('forbids framing and caching of its pages', async () => {
+    for (const path of ['/', '/deadletters', '/metrics']) {
+      const r = await t.get(path, { headers: { authorization: 'Bearer scrape-token-123' } });
+      expect(r.status).toBe(200);
+      expect(r.headers['x-frame-options']).toBe('DENY');
+      expect(String(r.headers['content-security-policy'])).toContain("frame-ancestors 'none'");
+      expect(r.headers['cache-control']).toBe('no-store');
+    }
+  });
 });
