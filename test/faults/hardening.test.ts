@@ -147,7 +147,9 @@ describe('50,000 distinct WABAs, numbers, templates and event names from one sig
     expect(total(samples, 'whatsapp_entities_dropped_total', { kind: 'event_name' })).toBe(N - 50);
     // Flat: the second 25,000 of each added nothing to /metrics and (within allocator noise) to memory.
     expect(full.body.length - half.body.length).toBeLessThan(20_000);
-    expect(rss(samples) - rss(halfSamples)).toBeLessThan(40 * 1024 * 1024);
+    // RSS moves with GC timing, and de-duplication marks of the 50,000 account events and statuses stay for
+    // their TTL; without the caps the second half alone added hundreds of megabytes.
+    expect(rss(samples) - rss(halfSamples)).toBeLessThan(96 * 1024 * 1024);
     expect(page.status).toBe(200);
     expect(page.body.length).toBeLessThan(200_000);
     expect(page.body).toContain('refused-wabas');
