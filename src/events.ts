@@ -166,6 +166,8 @@ export interface MessageStatusObserved {
   timestamp: number;
   category?: string;
   pricingType?: string;
+  /** pricing.pricing_model (PMP, CBP): present only on statuses that carry pricing. */
+  pricingModel?: string;
   errorCodes: number[];
   /** biz_opaque_callback_data set by the business at send time (e.g. the template name). */
   callbackData?: string;

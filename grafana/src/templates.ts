@@ -26,6 +26,7 @@ import {
   templateStatus,
   wabaVariable,
 } from './common.js';
+import { templatePerformance } from './spend.js';
 
 export const TEMPLATES_UID = 'whatsapp-templates';
 
@@ -148,5 +149,6 @@ export function templatesView(): dashboard.DashboardBuilder {
     .withVariable(labelVariable('template_name', 'Template', catalogue.templateInfo, BY_WABA));
   d = now(d);
   d = everyTemplate(d);
-  return history(d);
+  d = history(d);
+  return templatePerformance(d, BY_TEMPLATE);
 }

@@ -13,6 +13,8 @@ export const wabaSchema = z
     pollIntervalSeconds: seconds.optional(),
     /** Meta's default for WABA management endpoints is 200 per hour per app per WABA (5,000 when active). */
     requestsPerHour: z.number().int().positive().optional(),
+    /** Daily spend budget in the WABA's currency (overrides analytics.dailySpendBudget); alerts at a share of it and above it. */
+    dailySpendBudget: z.number().positive().optional(),
   })
   .strict();
 
@@ -88,6 +90,32 @@ export const configSchema = z
         leaseTtlSeconds: seconds.default(30),
         /** Subscribed apps, the app's webhook fields and token expiry change rarely: read them this often. */
         accountCheckIntervalSeconds: seconds.default(600),
+      })
+      .strict()
+      .prefault({}),
+    analytics: z
+      .object({
+        /** Poll pricing_analytics and template_analytics (within the poller's per-WABA hourly budget). */
+        enabled: z.boolean().default(true),
+        /**
+         * 15 minutes: Meta revises recent buckets for hours (reads for 7 days) and names no
+         * ingestion delay, so faster reads buy little; with 200 calls/hour it leaves the main poller
+         * its ~36 calls and still covers 6,000 templates within a day (README, "Spend and templates").
+         */
+        intervalSeconds: seconds.min(60, 'poll analytics at most once a minute: Meta\'s buckets are daily').default(900),
+        /** Days of pricing buckets re-read every round (today included): recent days get revised. */
+        pricingDays: z.number().int().min(2).max(31).default(3),
+        /** Days of template buckets re-read: reads and clicks are counted for 7 days after a send. */
+        templateDays: z.number().int().min(2).max(31).default(8),
+        /** Adds the COUNTRY dimension to pricing_analytics: multiplies the series by the countries reached. */
+        countryDimension: z.boolean().default(false),
+        /**
+         * Share of each WABA's hourly Graph API budget analytics plan against; the main poller plans
+         * against the rest. Both draw on one window of calls, so together they stay within the budget.
+         */
+        budgetShare: z.number().gt(0).lt(1).default(0.5),
+        /** Daily spend budget per WABA in its currency; wabas[].dailySpendBudget overrides it. */
+        dailySpendBudget: z.number().positive().optional(),
       })
       .strict()
       .prefault({}),

@@ -96,3 +96,16 @@ export const TOKEN_SCOPES = ['whatsapp_business_management', 'whatsapp_business_
 
 /** webhook_configuration levels, most specific first: phone number → WABA override → app default. */
 export const WEBHOOK_TARGET_LEVELS = ['phone_number', 'whatsapp_business_account', 'application'] as const;
+/** pricing_analytics `pricing_type` (upper case there; lower case in status `pricing.type`). */
+export const ANALYTICS_PRICING_TYPES = ['REGULAR', 'FREE_CUSTOMER_SERVICE', 'FREE_ENTRY_POINT'] as const;
+
+/** pricing_analytics `pricing_category`; the response example adds MARKETING_LITE. */
+export const ANALYTICS_PRICING_CATEGORIES = [
+  'AUTHENTICATION', 'AUTHENTICATION_INTERNATIONAL', 'MARKETING', 'MARKETING_LITE', 'SERVICE', 'UTILITY', 'REFERRAL_CONVERSION',
+] as const;
+
+/** template_analytics `clicked[].type`: the docs list url buttons, the example shows quick replies too. */
+export const TEMPLATE_CLICK_TYPES = ['url_button', 'unique_url_button', 'quick_reply_button'] as const;
+
+/** Status `pricing.pricing_model`: PMP since July 2025, CBP on older webhooks. */
+export const PRICING_MODELS = ['PMP', 'CBP'] as const;

@@ -12,7 +12,7 @@ export interface MetricDefinition {
   readonly labelNames: readonly string[];
   readonly buckets?: readonly number[];
   /** Which part of the exporter produces it; used to group the README table. */
-  readonly subsystem: 'numbers' | 'templates' | 'webhook' | 'store' | 'poller' | 'conversations' | 'funnels' | 'exporter' | 'account';
+  readonly subsystem: 'numbers' | 'templates' | 'webhook' | 'store' | 'poller' | 'conversations' | 'funnels' | 'analytics' | 'exporter' | 'account';
 }
 
 /** Chat replies take seconds to a day: finer at the start, then the customer-service window. */
@@ -455,6 +455,83 @@ export const catalogue = {
     name: 'whatsapp_funnel_step_total', type: 'counter', subsystem: 'funnels',
     help: 'Customers reaching a configured funnel step, once per customer per funnel run, by variant.',
     labelNames: ['funnel', 'step', 'variant'],
+  }),
+
+  // --- spend and template analytics (Meta's pricing_analytics and template_analytics, polled) ---
+  analyticsCost: def({
+    name: 'whatsapp_analytics_cost_total', type: 'counter', subsystem: 'analytics',
+    help: 'Spend Meta reported in pricing_analytics since the exporter began watching, in the WABA currency: only growth of daily buckets is added, when the exporter reads it (the first read of a bucket sets its baseline).',
+    labelNames: ['waba_id', 'display_phone_number', 'pricing_category', 'pricing_type', 'country', 'currency'],
+  }),
+  analyticsDeliveredMessages: def({
+    name: 'whatsapp_analytics_delivered_messages_total', type: 'counter', subsystem: 'analytics',
+    help: 'Delivered messages (pricing_analytics VOLUME) Meta reported since the exporter began watching, counted by growth of daily buckets like the cost.',
+    labelNames: ['waba_id', 'display_phone_number', 'pricing_category', 'pricing_type', 'country'],
+  }),
+  analyticsDownwardRevisions: def({
+    name: 'whatsapp_analytics_downward_revisions_total', type: 'counter', subsystem: 'analytics',
+    help: 'Amount by which Meta revised analytics buckets down (never subtracted from the counters), by source (pricing, template) and metric (cost, volume, sent, delivered, read, clicked).',
+    labelNames: ['waba_id', 'source', 'metric'],
+  }),
+  analyticsDayCost: def({
+    name: 'whatsapp_analytics_day_cost', type: 'gauge', subsystem: 'analytics',
+    help: 'Spend in Meta\'s daily pricing_analytics bucket, in the WABA currency: day="today" is the bucket holding now (so far), day="last_complete" the one before.',
+    labelNames: ['waba_id', 'display_phone_number', 'pricing_category', 'pricing_type', 'country', 'currency', 'day'],
+  }),
+  analyticsDayDeliveredMessages: def({
+    name: 'whatsapp_analytics_day_delivered_messages', type: 'gauge', subsystem: 'analytics',
+    help: 'Delivered messages in Meta\'s daily pricing_analytics bucket: day="today" so far, day="last_complete" the day before.',
+    labelNames: ['waba_id', 'display_phone_number', 'pricing_category', 'pricing_type', 'country', 'day'],
+  }),
+  templateAnalyticsMessages: def({
+    name: 'whatsapp_template_analytics_messages_total', type: 'counter', subsystem: 'analytics',
+    help: 'Messages of a template Meta reported in template_analytics (event sent, delivered, read) since the exporter began watching, by growth of daily buckets.',
+    labelNames: ['waba_id', 'template_id', 'event'],
+  }),
+  templateAnalyticsClicks: def({
+    name: 'whatsapp_template_analytics_clicks_total', type: 'counter', subsystem: 'analytics',
+    help: 'Button clicks of a template (MARKETING and UTILITY only) Meta reported in template_analytics, by button type (url_button, unique_url_button, quick_reply_button, other).',
+    labelNames: ['waba_id', 'template_id', 'button_type'],
+  }),
+  templateAnalyticsCost: def({
+    name: 'whatsapp_template_analytics_cost_total', type: 'counter', subsystem: 'analytics',
+    help: 'Spend on a template (template_analytics amount_spent) Meta reported since the exporter began watching, in the WABA currency.',
+    labelNames: ['waba_id', 'template_id', 'currency'],
+  }),
+  templateAnalyticsCoverage: def({
+    name: 'whatsapp_template_analytics_coverage_ratio', type: 'gauge', subsystem: 'analytics',
+    help: 'Share of the WABA\'s templates whose analytics were read in the last 24 hours (the hourly budget may not cover a large catalogue).',
+    labelNames: ['waba_id'],
+  }),
+  analyticsNewestBucket: def({
+    name: 'whatsapp_analytics_newest_bucket_timestamp_seconds', type: 'gauge', subsystem: 'analytics',
+    help: 'Start of the newest analytics bucket that held data, by source (pricing, template).',
+    labelNames: ['waba_id', 'source'],
+  }),
+  analyticsLastSuccess: def({
+    name: 'whatsapp_analytics_last_success_timestamp_seconds', type: 'gauge', subsystem: 'analytics',
+    help: 'Unix time of the last successful analytics read, by source (pricing, template).',
+    labelNames: ['waba_id', 'source'],
+  }),
+  analyticsInsightsEnabled: def({
+    name: 'whatsapp_analytics_insights_enabled', type: 'gauge', subsystem: 'analytics',
+    help: 'The WABA\'s is_enabled_for_insights: 1 when template analytics are available, 0 when not (the exporter never enables it: it is irreversible).',
+    labelNames: ['waba_id'],
+  }),
+  analyticsRequests: def({
+    name: 'whatsapp_analytics_requests_total', type: 'counter', subsystem: 'analytics',
+    help: 'Analytics calls by source (pricing, template) and outcome (success, throttled, server_error, timeout, token_error, client_error, invalid_response, skipped_budget).',
+    labelNames: ['waba_id', 'source', 'outcome'],
+  }),
+  analyticsDailyBudget: def({
+    name: 'whatsapp_analytics_daily_budget', type: 'gauge', subsystem: 'analytics',
+    help: 'Configured daily spend budget of the WABA, in its currency (absent when none is configured).',
+    labelNames: ['waba_id'],
+  }),
+  messagesPriced: def({
+    name: 'whatsapp_messages_priced_total', type: 'counter', subsystem: 'conversations',
+    help: 'Outbound messages by the pricing of their status webhook (pricing_type regular = billable, free_customer_service, free_entry_point), counted once per message, live.',
+    labelNames: [...NUMBER, 'pricing_type', 'category', 'pricing_model'],
   }),
 
   // --- the exporter itself ---

@@ -6,7 +6,9 @@ import { graphErrorSchema } from './schemas.js';
 import { parseUsageHeaders, type Usage } from './usage.js';
 
 /** Endpoint templates used as metric labels: never an id. */
-export type GraphEndpoint = 'phone_numbers' | 'message_templates' | 'health' | 'subscribed_apps' | 'debug_token' | 'permissions' | 'app_subscriptions';
+export type GraphEndpoint =
+  | 'phone_numbers' | 'message_templates' | 'health' | 'subscribed_apps' | 'debug_token' | 'permissions' | 'app_subscriptions'
+  | 'pricing_analytics' | 'template_analytics';
 
 export type CallOutcome = 'success' | 'throttled' | 'server_error' | 'timeout' | 'token_error' | 'client_error' | 'invalid_response';
 

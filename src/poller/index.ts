@@ -3,7 +3,9 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { ExporterMetrics } from '../metrics/registry.js';
 import type { IncomingChange, Ingest } from '../pipeline.js';
+import { createBucketStore, type AnalyticsBucketStore } from '../store/analytics-buckets/index.js';
 import type { Store } from '../store/types.js';
+import { AnalyticsPoller, mainPollerBudget } from './analytics/index.js';
 import { failureDelayMs, plannedIntervalSeconds, RequestWindow, roundCost, withJitter, type PageMemory } from './budget.js';
 import { ACCOUNT_GAUGES, AccountChecks } from './account-checks.js';
 import { CallAbortedError, GraphClient, type CallFailure, type CallOutcome, type GraphEndpoint } from './client.js';
@@ -44,6 +46,8 @@ export interface PollerDeps {
   holderId: string;
   /** Clock in milliseconds (tests move it). */
   now?: () => number;
+  /** Baselines of analytics buckets; by default built from config.store (Redis when configured). */
+  buckets?: AnalyticsBucketStore;
 }
 
 export type RoundOutcome = 'success' | 'failed' | 'throttled' | 'skipped_usage' | 'skipped_budget';
@@ -111,6 +115,9 @@ export class Poller {
   private leader = false;
   private started = false;
   private stopped = false;
+  /** pricing_analytics and template_analytics, in their own module, on this poller's budget and lease. */
+  private readonly analytics: AnalyticsPoller | undefined;
+  private readonly ownBuckets: AnalyticsBucketStore | undefined;
 
   constructor(private readonly deps: PollerDeps) {
     const { config } = deps;
@@ -141,6 +148,19 @@ export class Poller {
     }
     this.accountChecks = new AccountChecks(this.client, config, deps.metrics, this.log, this.abort.signal);
     deps.metrics.gauge('pollLeader').set(0);
+    if (config.analytics.enabled) {
+      this.ownBuckets = deps.buckets ? undefined : createBucketStore(config.store);
+      this.analytics = new AnalyticsPoller({
+        config, client: this.client, buckets: deps.buckets ?? this.ownBuckets!, store: deps.store, metrics: deps.metrics,
+        logger: deps.logger, now: this.now, signal: this.abort.signal,
+      }, this.wabas.values());
+    }
+  }
+
+  /** Runs one analytics round for the WABA now (tests and tools). */
+  async pollAnalyticsOnce(wabaId: string): Promise<void> {
+    if (!this.analytics) throw new Error('analytics polling is disabled (analytics.enabled=false)');
+    await this.analytics.pollOnce(wabaId);
   }
 
   get isLeader(): boolean {
@@ -178,6 +198,8 @@ export class Poller {
     clearTimeout(this.accountTimer);
     for (const w of this.wabas.values()) clearTimeout(w.timer);
     this.abort.abort();
+    await this.analytics?.stop();
+    await this.ownBuckets?.close().catch(() => undefined);
     await this.leaseTick?.catch(() => undefined);
     await this.accountRun?.catch(() => undefined);
     await Promise.all([...this.wabas.values()].map((w) => w.running?.catch(() => undefined)));
@@ -277,6 +299,7 @@ export class Poller {
     }
     // After the first rounds, so a small budget goes to numbers and templates first.
     this.scheduleAccountChecks(withJitter(Math.min(5000, this.deps.config.poller.accountCheckIntervalSeconds * 1000), 0.5));
+    this.analytics?.resume();
   }
 
   private stepDown(reason: string): void {
@@ -291,6 +314,7 @@ export class Poller {
     }
     clearTimeout(this.accountTimer);
     this.accountTimer = undefined;
+    this.analytics?.pause();
     // The new leader reports the API side now; this replica's last figures would only go stale.
     for (const key of [
       'pollSuccess', 'pollLastSuccess', 'pollInterval', 'graphApiUsageRatio', 'graphApiTokenValid',
@@ -511,7 +535,9 @@ export class Poller {
   }
 
   private planInterval(w: WabaPoll, cost: number): number {
-    const planned = plannedIntervalSeconds(w.intervalSeconds, cost, w.requestsPerHour);
+    // With analytics on, rounds plan against what their share of the hourly budget leaves.
+    const budget = mainPollerBudget(w.requestsPerHour, this.analytics ? this.deps.config.analytics.budgetShare : undefined);
+    const planned = plannedIntervalSeconds(w.intervalSeconds, cost, budget);
     if (planned !== w.plannedIntervalSeconds) {
       if (planned > w.intervalSeconds) {
         this.log.warn(

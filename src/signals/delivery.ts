@@ -1,5 +1,5 @@
 import type { MessageStatusObserved } from '../events.js';
-import { MESSAGE_STATUSES, MESSAGE_TYPES, PRICING_CATEGORIES } from '../domain/index.js';
+import { MESSAGE_STATUSES, MESSAGE_TYPES, PRICING_CATEGORIES, PRICING_MODELS, PRICING_TYPES } from '../domain/index.js';
 import { recordKey, type OnceResult } from '../store/types.js';
 import { errorCodeLabel, userSideReason } from './error-codes.js';
 import { attributedTemplate, reachObservation } from './reach.js';
@@ -54,6 +54,21 @@ export function messageTypeLabel(type: string): string {
 const categoryKey = (message: string) => recordKey(message, 'category');
 const sentKey = (message: string) => recordKey(message, 'sent');
 const deliveredKey = (message: string) => recordKey(message, 'delivered');
+/** Meta puts `pricing` on `sent` and again on delivered or read: the message is priced once. */
+const pricedKey = (message: string) => recordKey(message, 'priced');
+const KNOWN_PRICING_TYPES: ReadonlySet<string> = new Set(PRICING_TYPES);
+const KNOWN_PRICING_MODELS: ReadonlySet<string> = new Set(PRICING_MODELS);
+
+/** Labels of whatsapp_messages_priced_total, each from a bounded set. */
+export function pricingLabels(e: Pick<MessageStatusObserved, 'pricingType' | 'pricingModel' | 'category'>): { pricing_type: string; category: string; pricing_model: string } {
+  const type = e.pricingType?.toLowerCase();
+  const model = e.pricingModel?.toUpperCase();
+  return {
+    pricing_type: type === undefined ? 'unknown' : KNOWN_PRICING_TYPES.has(type) ? type : 'other',
+    category: categoryLabel(e.category) ?? 'unknown',
+    pricing_model: model === undefined ? 'unknown' : KNOWN_PRICING_MODELS.has(model) ? model : 'other',
+  };
+}
 
 /** The mark that a message answered a customer (closeWait), in the message's record. */
 export const replyMarkKey = (message: string) => recordKey(message, 'reply');
@@ -75,11 +90,13 @@ export function statusCountPart(e: MessageStatusObserved): WritePart {
   else guarded.push({ status });
   const withKeys = guarded.filter((g) => g.key !== undefined);
   const template = attributedTemplate(e.callbackData);
+  const priced = e.pricingType !== undefined || e.pricingModel !== undefined;
 
   return {
     ops: [
       { op: 'once', key: categoryKey(e.messageKey), ...(category !== undefined ? { value: category } : {}) },
       ...withKeys.map((g) => ({ op: 'once' as const, key: g.key! })),
+      ...(priced ? [{ op: 'once' as const, key: pricedKey(e.messageKey) }] : []),
     ],
     interpret(results) {
       const kept = (results[0] as OnceResult | undefined)?.value ?? 'unknown';
@@ -95,6 +112,7 @@ export function statusCountPart(e: MessageStatusObserved): WritePart {
         }
         if (template !== undefined) out.push({ metric: 'templateMessageStatuses', labels: { waba_id: e.wabaId, template_name: template, status: g.status } });
       }
+      if (priced && (results[i] as OnceResult | undefined)?.first === true) out.push({ metric: 'messagesPriced', labels: { ...number, ...pricingLabels(e) } });
       if (status === 'failed') {
         const codes = e.errorCodes.length > 0 ? e.errorCodes : [undefined];
         for (const code of codes) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { analyticsOf, pricingAnalyticsValue, SimAnalyticsError, templateAnalyticsBody } from './analytics.js';
 import { GraphApiState, type SimPhoneNumber, type SimTemplate, type SimWaba } from './state.js';
 
 /**
@@ -9,7 +10,8 @@ import { GraphApiState, type SimPhoneNumber, type SimTemplate, type SimWaba } fr
  */
 
 export type SimEndpoint =
-  | 'phone_numbers' | 'message_templates' | 'health' | 'waba' | 'subscribed_apps' | 'debug_token' | 'permissions' | 'app_subscriptions' | 'other';
+  | 'phone_numbers' | 'message_templates' | 'health' | 'waba' | 'subscribed_apps' | 'debug_token' | 'permissions' | 'app_subscriptions'
+  | 'pricing_analytics' | 'template_analytics' | 'other';
 
 export type GraphFault =
   /** A Graph throttling error body (HTTP 400): 80007 WABA limit, 4 app limit, 613, 17, 32, 130429. */
@@ -93,7 +95,7 @@ const NUMBER_FIELDS = new Set([
 const TEMPLATE_FIELDS = new Set(['id', 'name', 'language', 'status', 'category', 'sub_category', 'parameter_format', 'quality_score', 'components']);
 const WABA_FIELDS = new Set([
   'id', 'name', 'health_status', 'currency', 'timezone_id', 'account_review_status', 'business_verification_status',
-  'owner_business_info', 'whatsapp_business_manager_messaging_limit',
+  'owner_business_info', 'whatsapp_business_manager_messaging_limit', 'is_enabled_for_insights', 'pricing_analytics',
 ]);
 
 const THROTTLE_MESSAGES: Record<number, string> = {
@@ -119,9 +121,10 @@ export function topLevelFields(fields: string | null): string[] | undefined {
   let s = fields;
   for (let prev = ''; prev !== s;) {
     prev = s;
-    s = s.replace(/\{[^{}]*\}/g, '');
+    s = s.replace(/\{[^{}]*\}/g, '').replace(/\([^()]*\)/g, '');
   }
-  return s.split(',').map((f) => f.trim()).filter((f) => f.length > 0);
+  // Filters (`pricing_analytics.start(…).end(…)`) are gone with their arguments; drop their names too.
+  return s.split(',').map((f) => f.trim().split('.')[0]!).filter((f) => f.length > 0);
 }
 
 function worst(values: readonly string[]): string {
@@ -300,21 +303,34 @@ export async function startGraphApiSimulator(options: GraphApiSimulatorOptions):
       const f = fields ?? DEFAULT_FIELDS.phone_numbers;
       return list(waba.numbers, url, 25, (n) => pick({ ...n, health_status: numberHealth(waba, n) }, f, NUMBER_FIELDS, 'WhatsAppBusinessPhoneNumber'));
     }
+    if (edge === 'template_analytics') return analytics(() => templateAnalyticsBody(state, waba, url, baseUrl));
     if (edge === 'message_templates') {
       const f = fields ?? DEFAULT_FIELDS.message_templates;
       return list(waba.templates, url, 25, (t: SimTemplate) => pick({ ...t }, f, TEMPLATE_FIELDS, 'WhatsAppMessageTemplate'));
     }
-    const f = fields ?? DEFAULT_FIELDS.waba;
+    const f: readonly string[] = fields ?? DEFAULT_FIELDS.waba;
     const entities = wabaEntities(waba);
+    const raw = url.searchParams.get('fields') ?? '';
     return pick(
       {
         id: waba.id, name: waba.name, currency: 'USD', timezone_id: '1', health_status: { can_send_message: worst(entities.map((e) => e.can_send_message)), entities },
         account_review_status: waba.account_review_status, business_verification_status: waba.business_verification_status,
         owner_business_info: { id: waba.businessId, name: `${waba.name} portfolio` },
         whatsapp_business_manager_messaging_limit: waba.whatsapp_business_manager_messaging_limit,
+        is_enabled_for_insights: analyticsOf(state, waba.id).insightsEnabled,
+        pricing_analytics: f.includes('pricing_analytics') ? analytics(() => pricingAnalyticsValue(state, waba, raw, url, baseUrl)) : undefined,
       },
       f, WABA_FIELDS, 'WhatsAppBusinessAccount',
     );
+  }
+
+  function analytics<T>(run: () => T): T {
+    try {
+      return run();
+    } catch (err) {
+      if (err instanceof SimAnalyticsError) throw new SimError(err.status, err.code, err.message, { type: 'GraphMethodException' });
+      throw err;
+    }
   }
 
   function endpointOf(segments: string[], url: URL): SimEndpoint {
@@ -322,6 +338,8 @@ export async function startGraphApiSimulator(options: GraphApiSimulatorOptions):
     if (segments.length === 3 && segments[1] === 'me' && segments[2] === 'permissions') return 'permissions';
     if (segments.length === 3 && segments[1] === state.appId && segments[2] === 'subscriptions') return 'app_subscriptions';
     if (segments.length === 3 && segments[2] === 'subscribed_apps') return 'subscribed_apps';
+    if (segments.length === 3 && segments[2] === 'template_analytics') return 'template_analytics';
+    if (segments.length === 2 && topLevelFields(url.searchParams.get('fields'))?.includes('pricing_analytics')) return 'pricing_analytics';
     if (segments.length === 3 && segments[2] === 'phone_numbers') return 'phone_numbers';
     if (segments.length === 3 && segments[2] === 'message_templates') return 'message_templates';
     if (segments.length === 2) return topLevelFields(url.searchParams.get('fields'))?.includes('health_status') ? 'health' : 'waba';

@@ -2,6 +2,10 @@ export {
   startGraphApiSimulator, topLevelFields,
   type GraphApiSimulator, type GraphApiSimulatorOptions, type GraphFault, type RecordedRequest, type SimEndpoint, type UsageOverride,
 } from './graph-api.js';
+export {
+  analyticsOf, fieldFilters, growAnalytics, pricingAnalyticsValue, reviseAnalytics, seedAnalytics, templateAnalyticsBody,
+  type SimAnalytics, type SimPricingPoint, type SimTemplatePoint,
+} from './analytics.js';
 export { DEMO_WABA_ID, demoState, GraphApiState, seededRandom, type SimPhoneNumber, type SimTemplate, type SimWaba } from './state.js';
 export {
   accountAlert, accountReviewUpdate, accountUpdate, buildChange, businessCapabilityUpdate, digits, flowsEvent, userPreferences, envelope, inboundMessages, phoneNumberNameUpdate, qualityUpdate, sendWebhook,

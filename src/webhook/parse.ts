@@ -439,6 +439,7 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
           timestamp: s.timestamp,
           ...(category !== undefined && { category }),
           ...(s.pricing?.type !== undefined && { pricingType: s.pricing.type }),
+          ...(s.pricing?.pricing_model !== undefined && { pricingModel: s.pricing.pricing_model }),
           errorCodes: s.errors?.map((e) => e.code) ?? [],
           ...(s.biz_opaque_callback_data !== undefined && { callbackData: s.biz_opaque_callback_data }),
         });

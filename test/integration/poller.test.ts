@@ -59,6 +59,8 @@ async function setup(options: {
     graph: { url: sim.url, accessToken: TOKEN, timeoutMs: 1000, ...options.graph },
     wabas: [{ id: WABA, ...options.waba }],
     poller: { intervalSeconds: 300, ...options.poller },
+    // These cases plan the main poller's budget alone; analytics have their own tests (analytics-poller).
+    analytics: { enabled: false },
   });
   const store = new MemoryStore({ dedupTtlSeconds: 8 * 86400, replyTtlSeconds: 86400, now: () => clock.now });
   const metrics = new ExporterMetrics({ version: 'test', revision: 'test' }, { defaultMetrics: false });

@@ -236,6 +236,27 @@ describe('delivery statuses', () => {
     expect(await value(metrics, STATUSES)).toBe(11);
   });
 
+  it('prices each message once from its status pricing (sent, then delivered or read carry it again), both spellings of authentication-international', async () => {
+    const { metrics, send } = setup();
+    const pmp = (category: string, type: string) => ({ category, pricingType: type, pricingModel: 'PMP' });
+    // Pricing on sent and again on delivered, and a redelivery: one message, counted once.
+    await send(status('p1', ALICE, 'sent', T0, pmp('marketing', 'regular')), status('p1', ALICE, 'delivered', T0 + 1, pmp('marketing', 'regular')));
+    await send(status('p1', ALICE, 'sent', T0, pmp('marketing', 'regular')), status('p1', ALICE, 'read', T0 + 9));
+    // Sent lost: the read carrying pricing prices it.
+    await send(status('p2', BOB, 'read', T0 + 5, pmp('service', 'free_customer_service')));
+    await send(status('p3', BOB, 'sent', T0, pmp('authentication-international', 'regular')));
+    await send(status('p4', BOB, 'sent', T0, pmp('authentication_international', 'regular')), status('p4', BOB, 'delivered', T0 + 2, pmp('authentication_international', 'regular')));
+    await send(status('p5', BOB, 'sent', T0, { category: 'utility', pricingType: 'free_entry_point', pricingModel: 'CBP' }));
+    // No pricing at all (a failed status): not priced.
+    await send(status('p6', BOB, 'failed', T0, { errorCodes: [131026] }));
+    const PRICED = 'whatsapp_messages_priced_total';
+    expect(await value(metrics, PRICED, { pricing_type: 'regular', category: 'marketing', pricing_model: 'PMP' })).toBe(1);
+    expect(await value(metrics, PRICED, { pricing_type: 'free_customer_service', category: 'service' })).toBe(1);
+    expect(await value(metrics, PRICED, { pricing_type: 'regular', category: 'authentication_international' })).toBe(2);
+    expect(await value(metrics, PRICED, { pricing_type: 'free_entry_point', category: 'utility', pricing_model: 'CBP' })).toBe(1);
+    expect(await value(metrics, PRICED)).toBe(5);
+  });
+
   it('labels a status seen before any category as unknown, and normalises categories', async () => {
     const { metrics, send } = setup();
     await send(status('x', ALICE, 'read', T0));

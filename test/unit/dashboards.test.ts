@@ -71,6 +71,7 @@ describe('generated dashboards', () => {
       'whatsapp-exporter-health',
       'whatsapp-fleet',
       'whatsapp-phone-number',
+      'whatsapp-spend',
       'whatsapp-templates',
     ]);
   });

@@ -533,7 +533,7 @@ describe('messages: statuses', () => {
       linkEvent(1750863000),
       statusEvent(s, {
         status: 'sent', timestamp: 1750863000,
-        extra: { category: 'utility', pricingType: 'regular', callbackData: 'order_confirmation' },
+        extra: { category: 'utility', pricingType: 'regular', pricingModel: 'PMP', callbackData: 'order_confirmation' },
       }),
     ]);
   });
@@ -541,7 +541,7 @@ describe('messages: statuses', () => {
   it('reads a legacy status (conversation block, CBP pricing without type)', () => {
     const s = messagesValue('messages-status-delivered-legacy').statuses![0]!;
     expect(only('messages-status-delivered-legacy').events[1]).toStrictEqual(
-      statusEvent(s, { status: 'delivered', timestamp: 1750857384, extra: { category: 'service' } }),
+      statusEvent(s, { status: 'delivered', timestamp: 1750857384, extra: { category: 'service', pricingModel: 'CBP' } }),
     );
   });
 
@@ -569,7 +569,7 @@ describe('messages: statuses', () => {
     expect(change.events).toStrictEqual([
       linkEvent(1750865090),
       statusEvent(sent!, { status: 'sent', timestamp: 1750865000,
-        extra: { category: 'service', pricingType: 'free_customer_service' } }),
+        extra: { category: 'service', pricingType: 'free_customer_service', pricingModel: 'PMP' } }),
       statusEvent(read!, { status: 'read', timestamp: 1750865060 }),
       statusEvent(played!, { status: 'played', timestamp: 1750865030 }),
       statusEvent(deleted!, { status: 'deleted', timestamp: 1750865090 }),
