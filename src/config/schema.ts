@@ -102,7 +102,7 @@ export const configSchema = z
          * ingestion delay, so faster reads buy little; with 200 calls/hour it leaves the main poller
          * its ~36 calls and still covers 6,000 templates within a day (README, "Spend and templates").
          */
-        intervalSeconds: seconds.min(60, 'poll analytics at most once a minute: Meta\'s buckets are daily').default(900),
+        intervalSeconds: seconds.min(10, 'poll analytics at most every 10 seconds: Meta\'s buckets are daily').default(900),
         /** Days of pricing buckets re-read every round (today included): recent days get revised. */
         pricingDays: z.number().int().min(2).max(31).default(3),
         /** Days of template buckets re-read: reads and clicks are counted for 7 days after a send. */

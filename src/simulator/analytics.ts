@@ -36,6 +36,8 @@ export interface SimAnalytics {
   creditLine: boolean;
   pricing: SimPricingPoint[];
   templates: SimTemplatePoint[];
+  /** Display numbers (digits) analytics report for a WABA the simulator lists no numbers for. */
+  phones: string[];
 }
 
 const DAY = 86_400;
@@ -46,7 +48,7 @@ export function analyticsOf(state: GraphApiState, wabaId: string): SimAnalytics 
   let byWaba = analyticsByState.get(state);
   if (!byWaba) analyticsByState.set(state, (byWaba = new Map()));
   let a = byWaba.get(wabaId);
-  if (!a) byWaba.set(wabaId, (a = { insightsEnabled: true, creditLine: false, pricing: [], templates: [] }));
+  if (!a) byWaba.set(wabaId, (a = { insightsEnabled: true, creditLine: false, pricing: [], templates: [], phones: [] }));
   return a;
 }
 
@@ -213,13 +215,13 @@ export function growAnalytics(state: GraphApiState, wabaId: string, now: number,
   const waba = state.waba(wabaId);
   const a = analyticsOf(state, wabaId);
   const today = dayStart(now);
+  const phones = waba.numbers.length > 0 ? waba.numbers.map((n) => digitsOf(n.display_phone_number)) : a.phones;
+  if (phones.length === 0) return;
   for (let i = 0; i < messages; i++) {
     const template = waba.templates[Math.floor(random() * waba.templates.length)];
-    const number = waba.numbers[Math.floor(random() * waba.numbers.length)];
-    if (!number) return;
-    const phone = digitsOf(number.display_phone_number);
-    const service = !template || random() < 0.2;
-    const category = service ? 'SERVICE' : template.category;
+    const phone = phones[Math.floor(random() * phones.length)]!;
+    const service = random() < 0.2;
+    const category = service || !template ? (service ? 'SERVICE' : 'MARKETING') : template.category;
     const type = service ? 'FREE_CUSTOMER_SERVICE' : 'REGULAR';
     const price = PRICE[category] ?? 0.01;
     const delivered = random() < 0.95;
@@ -245,7 +247,8 @@ export function growAnalytics(state: GraphApiState, wabaId: string, now: number,
     t.read += reads;
     const template = waba.templates.find((x) => x.id === t.template_id);
     if (template && (template.category === 'MARKETING' || template.category === 'UTILITY') && reads > 0) {
-      const clicks = Math.floor(reads * 0.25 * random());
+      let clicks = 0;
+      for (let r = 0; r < reads; r++) if (random() < 0.25) clicks++;
       if (clicks > 0) {
         const type = template.category === 'MARKETING' ? 'url_button' : 'quick_reply_button';
         const c = t.clicked.find((x) => x.type === type);
@@ -273,4 +276,32 @@ export function reviseAnalytics(state: GraphApiState, wabaId: string, now: numbe
 export function seedAnalytics(state: GraphApiState, wabaId: string, now: number, random: () => number, days = 8, perDay = 200): void {
   for (let d = days - 1; d >= 1; d--) growAnalytics(state, wabaId, now - d * DAY, random, perDay);
   growAnalytics(state, wabaId, now, random, Math.floor(perDay / 4));
+}
+
+/** The demo's two extra WABAs: one without insights (no template analytics), one on a credit line (no cost). */
+export const DEMO_NO_INSIGHTS_WABA_ID = '102290129340401';
+export const DEMO_CREDIT_LINE_WABA_ID = '102290129340402';
+
+/**
+ * Analytics for the demo: history for the main WABA and the two extra ones (which list no numbers or
+ * templates, so the rest of the demo is unchanged), then growth every `everyMs` and an occasional
+ * revision of yesterday, so counters move and day gauges climb. Returns a stop function.
+ */
+export function startDemoAnalytics(state: GraphApiState, mainWabaId: string, random: () => number, everyMs = 1000): { wabaIds: string[]; stop: () => void } {
+  const now = () => Math.floor(Date.now() / 1000);
+  state.addWaba(DEMO_NO_INSIGHTS_WABA_ID, { name: 'Lucky Shrub EU' });
+  state.addWaba(DEMO_CREDIT_LINE_WABA_ID, { name: 'Lucky Shrub Partner' });
+  analyticsOf(state, DEMO_NO_INSIGHTS_WABA_ID).insightsEnabled = false;
+  analyticsOf(state, DEMO_NO_INSIGHTS_WABA_ID).phones = ['15550783891'];
+  analyticsOf(state, DEMO_CREDIT_LINE_WABA_ID).creditLine = true;
+  analyticsOf(state, DEMO_CREDIT_LINE_WABA_ID).phones = ['15550783892'];
+  const wabaIds = [mainWabaId, DEMO_NO_INSIGHTS_WABA_ID, DEMO_CREDIT_LINE_WABA_ID];
+  for (const id of wabaIds) seedAnalytics(state, id, now(), random);
+  let ticks = 0;
+  const timer = setInterval(() => {
+    for (const id of wabaIds) growAnalytics(state, id, now(), random, 5);
+    if (++ticks % 30 === 0) reviseAnalytics(state, mainWabaId, now(), random);
+  }, everyMs);
+  timer.unref();
+  return { wabaIds, stop: () => clearInterval(timer) };
 }

@@ -3,8 +3,9 @@ import { parseArgs } from 'node:util';
 import { configSchema } from '../config/index.js';
 import { createLogger, type Logger } from '../log.js';
 import { startGraphApiSimulator } from './graph-api.js';
+import { startDemoAnalytics } from './analytics.js';
 import { DEMO_FUNNEL, parseScenarioNames, runScenarios, SCENARIO_DESCRIPTIONS, SCENARIO_NAMES, type ScenarioStats } from './scenarios.js';
-import { DEMO_WABA_ID, demoState } from './state.js';
+import { DEMO_WABA_ID, demoState, seededRandom } from './state.js';
 
 const SIMULATE_USAGE = `whatsapp-exporter simulate --target URL --app-secret SECRET [options]
 
@@ -195,23 +196,27 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   // The simulated app's secret is the webhook secret, so the exporter can read the app's subscriptions.
   state.appSecret = appSecret;
   const graph = await startGraphApiSimulator({ accessToken, state, host, requestsPerHour: 5000 });
+  // Spend and template analytics that grow while the demo runs, plus a WABA without insights and one on a credit line.
+  const analytics = startDemoAnalytics(graph.state, DEMO_WABA_ID, seededRandom(7));
   const pick = (port: number | undefined, fallback: number) => (port !== undefined && options.exactPorts ? Promise.resolve(port) : portOrFree(host, port ?? fallback));
   const [webhookPort, metricsPort] = [await pick(options.webhookPort, 8080), await pick(options.metricsPort, 9464)];
   const config = configSchema.parse({
     webhook: { host, port: webhookPort, appSecrets: [appSecret], verifyToken: 'demo-verify-token' },
     metrics: { host, port: metricsPort === webhookPort ? 0 : metricsPort },
     graph: { url: graph.url, version: 'v25.0', accessToken, timeoutMs: 5000, appId: state.appId },
-    wabas: [{ id: DEMO_WABA_ID }],
+    wabas: analytics.wabaIds.map((id) => ({ id, ...(id === DEMO_WABA_ID ? { dailySpendBudget: 25 } : {}) })),
     // The funnel scenario's sample funnel, so /report/funnels and the funnel dashboard show A/B data.
     funnels: [DEMO_FUNNEL],
     // 5,000 calls per hour is Meta's budget for an active WABA; rounds every few seconds stay well inside it.
     poller: { intervalSeconds: options.pollIntervalSeconds ?? 10, requestsPerHour: 5000, leaseTtlSeconds: 15, accountCheckIntervalSeconds: 30 },
+    analytics: { intervalSeconds: Math.max(10, options.pollIntervalSeconds ?? 15) },
     logLevel: 'warn',
   });
   let exporter;
   try {
     exporter = await startExporter(config, { logger });
   } catch (err) {
+    analytics.stop();
     await graph.close();
     throw err;
   }
@@ -236,6 +241,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   const why = await Promise.race([stopped, scenarios.then(() => 'scenarios ended', () => 'scenarios failed')]);
   controller.abort();
   await scenarios.catch((err: unknown) => logger.error({ err: (err as Error).message }, 'demo scenarios failed'));
+  analytics.stop();
   await exporter.stop();
   await graph.close();
   out.write(`demo stopped (${why})\n`);

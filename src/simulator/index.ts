@@ -3,7 +3,7 @@ export {
   type GraphApiSimulator, type GraphApiSimulatorOptions, type GraphFault, type RecordedRequest, type SimEndpoint, type UsageOverride,
 } from './graph-api.js';
 export {
-  analyticsOf, fieldFilters, growAnalytics, pricingAnalyticsValue, reviseAnalytics, seedAnalytics, templateAnalyticsBody,
+  analyticsOf, DEMO_CREDIT_LINE_WABA_ID, DEMO_NO_INSIGHTS_WABA_ID, fieldFilters, growAnalytics, startDemoAnalytics, pricingAnalyticsValue, reviseAnalytics, seedAnalytics, templateAnalyticsBody,
   type SimAnalytics, type SimPricingPoint, type SimTemplatePoint,
 } from './analytics.js';
 export { DEMO_WABA_ID, demoState, GraphApiState, seededRandom, type SimPhoneNumber, type SimTemplate, type SimWaba } from './state.js';

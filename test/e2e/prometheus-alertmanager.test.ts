@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { renderDashboards } from '../../grafana/src/index.js';
 import {
-  accountUpdate, demoState, envelope, GraphApiState, qualityUpdate, runScenarios, sendWebhook, startGraphApiSimulator, templateStatusUpdate,
+  accountUpdate, demoState, envelope, GraphApiState, growAnalytics, seedAnalytics, seededRandom, qualityUpdate, runScenarios, sendWebhook, startGraphApiSimulator, templateStatusUpdate,
   type GraphApiSimulator, type SimPhoneNumber, type SimTemplate,
 } from '../../src/simulator/index.js';
 import { startTestExporter, TEST_APP_SECRET, type TestExporter } from '../support/exporter.js';
@@ -74,15 +74,21 @@ describe.each(PROMETHEUS_GENERATIONS)('the shipped rules and dashboards on a rea
   let flaggedNumber: SimPhoneNumber;
   let otherNumber: SimPhoneNumber;
   let pausedTemplate: SimTemplate;
+  let analyticsTimer: NodeJS.Timeout | undefined;
 
   beforeAll(async () => {
     state = demoState(WABA);
+    // Meta's analytics for the spend dashboard: a week of history, then growth while the test runs.
+    seedAnalytics(state, WABA, Math.floor(Date.now() / 1000), seededRandom(3));
+    const grow = seededRandom(5);
+    analyticsTimer = setInterval(() => growAnalytics(state, WABA, Math.floor(Date.now() / 1000), grow, 10), 1000);
     [flaggedNumber, otherNumber] = state.waba(WABA).numbers as [SimPhoneNumber, SimPhoneNumber];
     pausedTemplate = state.waba(WABA).templates.find((t) => t.name === 'spring_sale')!;
     sim = await startGraphApiSimulator({ accessToken: TOKEN, state, requestsPerHour: 1_000_000 });
     exporter = await startTestExporter({
       POLL_ENABLED: 'true', WHATSAPP_GRAPH_URL: sim.url, WHATSAPP_ACCESS_TOKEN: TOKEN, WHATSAPP_WABA_IDS: WABA,
       POLL_INTERVAL_SECONDS: '1', POLL_REQUESTS_PER_HOUR: '100000', LOG_LEVEL: 'info',
+      ANALYTICS_POLL_INTERVAL_SECONDS: '10', ANALYTICS_DAILY_SPEND_BUDGET: '1000',
     });
     receiver = await startAlertReceiver();
     alertmanager = await startAlertmanager({
@@ -124,6 +130,7 @@ describe.each(PROMETHEUS_GENERATIONS)('the shipped rules and dashboards on a rea
 
   afterAll(async () => {
     traffic.abort();
+    clearInterval(analyticsTimer);
     await trafficRun?.catch(() => undefined);
     // Each stop is independent: one failing must not leave the others running.
     await Promise.allSettled([prometheus?.stop(), alertmanager?.stop()]);
@@ -342,7 +349,16 @@ describe.each(PROMETHEUS_GENERATIONS)('the shipped rules and dashboards on a rea
         'Active restrictions', 'Ban state over time',
         // Not 'Account events in the selected period': see the known-bug test below.
       ],
-      'whatsapp-templates': ['Templates by quality', 'Every template', 'Status over time', 'Quality over time', 'Paused and disabled templates', 'Template webhook events per hour'],
+      'whatsapp-templates': [
+        'Templates by quality', 'Every template', 'Status over time', 'Quality over time', 'Paused and disabled templates', 'Template webhook events per hour',
+        'Read rate by template', 'Spend by template', 'Template messages reported per hour', 'Templates by spend',
+      ],
+      'whatsapp-spend': [
+        'Spend today', 'Spend on the last complete day', 'Budget used today', 'Delivered today', 'Template coverage', 'WABAs without template insights',
+        'Spend per day by category', 'Spend per day by number', 'Cost per delivered message', 'Delivered messages by pricing type',
+        'Spend reported per hour', 'Delivered messages reported per hour', 'Priced messages per hour (live)', 'Templates by spend',
+        'Since the last successful read', 'Age of the newest bucket with data', 'Analytics calls by outcome',
+      ],
       'whatsapp-phone-number (flagged)': [
         'Quality rating', 'Status', 'Messaging health', 'Messaging limit', 'Flagged', 'Display name review', 'Throughput level', 'Last observed',
       ],
@@ -372,19 +388,25 @@ describe.each(PROMETHEUS_GENERATIONS)('the shipped rules and dashboards on a rea
       'whatsapp-phone-number (flagged)': { 'Quality rating': 3, 'Status': 2, 'Messaging health': 3, 'Messaging limit': 2000, 'Flagged': 1 },
       'whatsapp-phone-number (busy)': { 'Quality rating': 3, 'Status': 1, 'Messaging health': 3, 'Messaging limit': 2000, 'Flagged': 0 },
       'whatsapp-exporter-health': { 'Replicas up': 1, 'Polling leaders': 1, 'Store up': 1 },
+      'whatsapp-spend': { 'Template coverage': 1, 'WABAs without template insights': 0 },
     };
 
     let targets: Target[] = [];
     const answers = new Map<Target, PromQueryResponse>();
 
     beforeAll(async () => {
+      // Analytics counters need a baseline read, then growth read 10 s later, then two scrapes of it.
+      await waitFor(async () => {
+        const grown = await vector('sum(rate(whatsapp_analytics_cost_total[1m])) > 0 and sum(rate(whatsapp_template_analytics_cost_total[1m])) > 0 and sum(rate(whatsapp_template_analytics_messages_total{event="read"}[1m])) > 0 and sum(rate(whatsapp_template_analytics_clicks_total[1m])) > 0');
+        return grown.length > 0 ? true : undefined;
+      }, 60_000, () => `the analytics counters never grew in Prometheus${serverLogs()}`);
       targets = views().flatMap(targetsOf);
       const end = Math.floor(Date.now() / 1000);
       // As Grafana asks: instant targets at the end of the range, the others over the range (here the last minute).
       await Promise.all(targets.map(async (t) => {
         answers.set(t, t.instant ? await prometheus.query(t.expr, end) : await prometheus.queryRange(t.expr, end - 60, end, 2));
       }));
-    }, 30_000);
+    }, 90_000);
 
     const hasData = (res: PromQueryResponse | undefined): boolean => {
       const result = res?.data?.result;

@@ -2,7 +2,9 @@ import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
+import { DEMO_CREDIT_LINE_WABA_ID, DEMO_NO_INSIGHTS_WABA_ID } from '../../src/simulator/analytics.js';
 import { runDemo } from '../../src/simulator/cli.js';
+import { DEMO_WABA_ID } from '../../src/simulator/state.js';
 import { parseExposition, total } from '../support/metrics.js';
 
 describe('npm run demo', () => {
@@ -18,7 +20,7 @@ describe('npm run demo', () => {
         const res = await request(`${urls!.metricsUrl}/metrics`);
         return parseExposition(await res.body.text());
       };
-      await expect.poll(async () => total(await scrape(), 'whatsapp_poll_success'), { timeout: 15_000, interval: 200 }).toBe(1);
+      await expect.poll(async () => total(await scrape(), 'whatsapp_poll_success', { waba_id: DEMO_WABA_ID }), { timeout: 15_000, interval: 200 }).toBe(1);
       await expect.poll(async () => total(await scrape(), 'whatsapp_messages_received_total'), { timeout: 15_000, interval: 200 }).toBeGreaterThan(0);
       const samples = await scrape();
       expect(total(samples, 'whatsapp_template_info')).toBe(12);
@@ -33,6 +35,14 @@ describe('npm run demo', () => {
       const landing = await request(`${urls!.metricsUrl}/`);
       expect(landing.statusCode).toBe(200);
       await landing.body.text();
+      // Spend and template analytics: day gauges on the first read, a WABA without insights, one on a credit line (no cost).
+      await expect.poll(async () => total(await scrape(), 'whatsapp_analytics_day_cost', { waba_id: DEMO_WABA_ID, day: 'today' }), { timeout: 20_000, interval: 250 }).toBeGreaterThan(0);
+      await expect.poll(async () => total(await scrape(), 'whatsapp_analytics_insights_enabled', { waba_id: DEMO_NO_INSIGHTS_WABA_ID }), { timeout: 20_000, interval: 250 }).toBe(0);
+      await expect.poll(async () => total(await scrape(), 'whatsapp_analytics_day_delivered_messages', { waba_id: DEMO_CREDIT_LINE_WABA_ID }), { timeout: 20_000, interval: 250 }).toBeGreaterThan(0);
+      const analytics = await scrape();
+      expect(total(analytics, 'whatsapp_analytics_day_cost', { waba_id: DEMO_CREDIT_LINE_WABA_ID })).toBe(0);
+      expect(total(analytics, 'whatsapp_analytics_insights_enabled', { waba_id: DEMO_WABA_ID })).toBe(1);
+      expect(total(analytics, 'whatsapp_template_analytics_coverage_ratio', { waba_id: DEMO_WABA_ID })).toBe(1);
       expect(printed).toContain(`${urls!.metricsUrl}/metrics`);
       expect(printed).toContain(urls!.webhookUrl);
     } finally {

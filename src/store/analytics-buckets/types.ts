@@ -42,7 +42,8 @@ export function decodeValues(text: string): Record<string, number> | undefined {
   try {
     const v = JSON.parse(text) as unknown;
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
-    const out: Record<string, number> = {};
+    // Keys are read back from the store: no prototype to reach.
+    const out = Object.create(null) as Record<string, number>;
     for (const [k, n] of Object.entries(v as Record<string, unknown>)) if (typeof n === 'number' && Number.isFinite(n)) out[k] = n;
     return out;
   } catch {
