@@ -28,10 +28,10 @@ describe('npm run demo', () => {
       expect(total(samples, 'whatsapp_poll_leader')).toBe(1);
       expect(total(samples, 'whatsapp_webhook_requests_total', { outcome: 'bad_signature' })).toBe(0);
       // The account checks run soon after the lease: the demo's app is subscribed to every needed field.
-      await expect.poll(async () => total(await scrape(), 'whatsapp_waba_own_app_subscribed'), { timeout: 15_000, interval: 200 }).toBe(1);
+      await expect.poll(async () => total(await scrape(), 'whatsapp_waba_own_app_subscribed', { waba_id: DEMO_WABA_ID }), { timeout: 15_000, interval: 200 }).toBe(1);
       const account = await scrape();
       expect(total(account, 'whatsapp_app_webhook_field_subscribed', { field: 'account_update' })).toBe(1);
-      expect(total(account, 'whatsapp_graph_api_token_waba_scope', { scope: 'whatsapp_business_management' })).toBe(1);
+      expect(total(account, 'whatsapp_graph_api_token_waba_scope', { waba_id: DEMO_WABA_ID, scope: 'whatsapp_business_management' })).toBe(1);
       const landing = await request(`${urls!.metricsUrl}/`);
       expect(landing.statusCode).toBe(200);
       await landing.body.text();
