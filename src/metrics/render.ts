@@ -326,14 +326,28 @@ export function renderWaits(snapshot: Snapshot, nowSeconds: number): string {
   return out.text();
 }
 
-/** Wait scopes are `${wabaId}:${phoneNumberId}`. */
+/**
+ * A wait scope names one business number: `${wabaId}:${phoneNumberId}` with `%` and `:` of each part
+ * percent-encoded, so the first `:` is always the separator and two different pairs never share a scope.
+ * Meta's ids are digit strings (domain/ids.ts), which encode as themselves: scopes already in Redis
+ * (`wa:w:<scope>`, `wa:ws`) read back unchanged.
+ */
 export function waitScope(wabaId: string, phoneNumberId: string): string {
-  return `${wabaId}:${phoneNumberId}`;
+  return `${escapeScopePart(wabaId)}:${escapeScopePart(phoneNumberId)}`;
 }
 
-function splitScope(scope: string): [string, string] {
+/** The (waba, phone number) pair of a scope made by waitScope. */
+export function splitWaitScope(scope: string): { waba_id: string; phone_number_id: string } {
   const i = scope.indexOf(':');
-  return [scope.slice(0, i), scope.slice(i + 1)];
+  return { waba_id: unescapeScopePart(scope.slice(0, i)), phone_number_id: unescapeScopePart(scope.slice(i + 1)) };
+}
+
+const escapeScopePart = (part: string): string => part.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'));
+const unescapeScopePart = (part: string): string => part.replace(/%(25|3A)/g, (_, code: string) => (code === '25' ? '%' : ':'));
+
+function splitScope(scope: string): [string, string] {
+  const { waba_id, phone_number_id } = splitWaitScope(scope);
+  return [waba_id, phone_number_id];
 }
 
 /** Catalogue entries rendered from the snapshot; the registry leaves them out. */

@@ -1,6 +1,7 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { ExporterMetrics } from '../metrics/registry.js';
+import { splitWaitScope } from '../metrics/render.js';
 import type { Store } from '../store/types.js';
 
 export interface WaitExpiryOptions {
@@ -18,11 +19,6 @@ export interface WaitExpiry {
   runOnce(nowSeconds?: number): Promise<void>;
 }
 
-function splitScope(scope: string): { waba_id: string; phone_number_id: string } {
-  const i = scope.indexOf(':');
-  return { waba_id: scope.slice(0, i), phone_number_id: scope.slice(i + 1) };
-}
-
 /**
  * Customers left unanswered past the window are dropped from the waits (so state stays bounded and
  * the awaiting-reply gauges do not carry them forever) and counted in
@@ -35,7 +31,7 @@ export function startWaitExpiry(options: WaitExpiryOptions): WaitExpiry {
 
   async function pass(nowSeconds: number): Promise<void> {
     const expired = await store.expireWaits(nowSeconds - config.conversations.waitExpirySeconds);
-    for (const { scope, count } of expired) metrics.counter('awaitingReplyExpired').inc(splitScope(scope), count);
+    for (const { scope, count } of expired) metrics.counter('awaitingReplyExpired').inc(splitWaitScope(scope), count);
   }
 
   function runOnce(nowSeconds = Date.now() / 1000): Promise<void> {
