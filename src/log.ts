@@ -37,3 +37,29 @@ export function safeUrl(url: string): string {
     return '[unparseable url]';
   }
 }
+
+/**
+ * Lets one line per key through every `intervalMs`; the next line let through carries how many like lines
+ * were held back meanwhile. For errors a sender (or an outage) can repeat on every request: the counters
+ * count each one, the log says it once in a while. Keys are fixed strings of the caller, never sender data.
+ */
+export class LogThrottle {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(
+    private readonly intervalMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** undefined: hold this line back; otherwise the number of like lines held back since the last one written. */
+  take(key: string): number | undefined {
+    const at = this.now();
+    const seen = this.last.get(key);
+    if (seen !== undefined && at - seen.at < this.intervalMs) {
+      seen.suppressed++;
+      return undefined;
+    }
+    this.last.set(key, { at, suppressed: 0 });
+    return seen?.suppressed ?? 0;
+  }
+}

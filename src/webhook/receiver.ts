@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { Config } from '../config/index.js';
-import type { Logger } from '../log.js';
+import { LogThrottle, type Logger } from '../log.js';
 import type { ExporterMetrics } from '../metrics/registry.js';
 import type { IncomingChange, Ingest } from '../pipeline.js';
 import type { KeyHasher } from '../store/keys.js';
@@ -22,6 +22,20 @@ export interface WebhookResponse {
 export const REQUEST_OUTCOMES = ['accepted', 'bad_signature', 'missing_signature', 'malformed', 'too_large', 'store_unavailable', 'error'] as const;
 export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
 
+/** Applied changes worth a log line (an account alert, a ban, ...) written per request; the rest are counted in one more line. */
+export const MAX_CHANGE_LINES_PER_REQUEST = 10;
+/** Repeated refusals and errors: at most one line of each kind per this interval, with the count held back. */
+export const LOG_THROTTLE_MS = 10_000;
+
+/**
+ * An unknown field's name for a log line. Meta's field names are lowercase words joined by `_`: anything
+ * else (digits of a phone number, say) becomes `?`, and at most 32 characters are kept.
+ */
+function fieldToken(field: string): string {
+  const head = field.slice(0, 32).replace(/[^a-z_]/g, '?');
+  return field.length > 32 ? `${head}…` : head;
+}
+
 /**
  * What Meta's two calls to /webhook mean, free of any HTTP framework: the listener hands over the
  * raw bytes and headers and writes back the answer.
@@ -30,6 +44,7 @@ export class WebhookReceiver {
   readonly deadLetters: DeadLetters;
   readonly admission: Admission;
   private readonly secrets: readonly KeyObject[];
+  private readonly throttle: LogThrottle;
 
   constructor(
     private readonly config: Config['webhook'],
@@ -43,6 +58,7 @@ export class WebhookReceiver {
     this.deadLetters = new DeadLetters(config.deadLetterLimit);
     this.admission = admission ?? new Admission(config, now);
     this.secrets = secretKeys(config.appSecrets);
+    this.throttle = new LogThrottle(LOG_THROTTLE_MS, now);
     // Series exist from the start at 0, so increase() sees the very first bad signature or invalid change.
     for (const outcome of REQUEST_OUTCOMES) metrics.counter('webhookRequests').inc({ outcome }, 0);
     for (const field of KNOWN_FIELDS) {
@@ -63,7 +79,8 @@ export class WebhookReceiver {
     if (mode === 'subscribe' && token !== null && challenge !== null && challenge.length <= 512 && tokensEqual(token, this.config.verifyToken)) {
       return { status: 200, body: challenge };
     }
-    this.logger.warn({ mode }, 'webhook verification refused');
+    // hub.mode is the sender's: only which of three cases it was (it can carry anything, a phone number too).
+    this.warnThrottled('handshake', { mode: mode === null ? 'missing' : mode === 'subscribe' ? 'subscribe' : 'other' }, 'webhook verification refused');
     return { status: 403, body: 'Forbidden' };
   }
 
@@ -76,7 +93,7 @@ export class WebhookReceiver {
     const check = verifySignature(rawBody, signature, this.secrets);
     if (check !== 'ok') {
       this.count(check);
-      this.logger.warn({ reason: check }, 'webhook refused: signature');
+      this.warnThrottled(`signature:${check}`, { reason: check }, 'webhook refused: signature');
       return { status: 401, body: 'Unauthorized' };
     }
     let json: unknown;
@@ -84,7 +101,7 @@ export class WebhookReceiver {
       json = JSON.parse(rawBody.toString('utf8'));
     } catch {
       this.count('malformed');
-      this.logger.warn({ bytes: rawBody.length }, 'webhook refused: signed body is not JSON');
+      this.warnThrottled('not_json', { bytes: rawBody.length }, 'webhook refused: signed body is not JSON');
       return { status: 400, body: 'Bad Request: body is not JSON' };
     }
     const receivedAt = Math.floor(this.now() / 1000);
@@ -94,7 +111,7 @@ export class WebhookReceiver {
     } catch (err) {
       if (!(err instanceof MalformedEnvelopeError)) throw err;
       this.count('malformed');
-      this.logger.warn({ problem: err.message }, 'webhook refused: not a WhatsApp Business Account envelope');
+      this.warnThrottled('envelope', { problem: err.message.slice(0, 300) }, 'webhook refused: not a WhatsApp Business Account envelope');
       return { status: 400, body: `Bad Request: ${err.message}` };
     }
     const accepted: IncomingChange[] = [];
@@ -132,7 +149,7 @@ export class WebhookReceiver {
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
       this.count('store_unavailable');
-      this.logger.error({ err: err.message }, 'store unavailable: answering 503 so Meta redelivers');
+      this.warnThrottled('store_unavailable', { err: err.message }, 'store unavailable: answering 503 so Meta redelivers', 'error');
       return { status: 503, body: 'Service Unavailable: store unavailable' };
     }
     // Counted only once the store took the batch: a 503'd request leaves no trace to double-count.
@@ -146,10 +163,22 @@ export class WebhookReceiver {
       for (const attribute of change.unknownValues) this.metrics.counter('webhookUnknownValues').inc({ field: change.field, attribute });
     });
     for (const [kind, n] of dropped) this.metrics.counter('entitiesDropped').inc({ kind }, n);
-    // Once per change: a redelivery (duplicate) is not logged again.
+    // Once per change: a redelivery (duplicate) is not logged again. A body of thousands of them writes the
+    // first few and one line counting the rest.
+    const unlogged = new Map<string, number>();
+    let changeLines = 0;
     for (const { index, change } of logged) {
-      if (outcomes[index] === 'applied') this.logger.info({ field: change.field, waba_id: change.wabaId, ...change.log!.fields }, change.log!.message);
+      if (outcomes[index] !== 'applied') continue;
+      if (changeLines++ < MAX_CHANGE_LINES_PER_REQUEST) this.logger.info({ field: change.field, waba_id: change.wabaId, ...change.log!.fields }, change.log!.message);
+      else unlogged.set(change.field, (unlogged.get(change.field) ?? 0) + 1);
     }
+    if (unlogged.size > 0) this.logger.info({ by_field: Object.fromEntries(unlogged) }, `${changeLines - MAX_CHANGE_LINES_PER_REQUEST} more applied changes of this request not logged one by one`);
+    // Invalid and unknown-field changes: one line per request at most (and per LOG_THROTTLE_MS), counts by
+    // field only; the dead letters and the counters have each one.
+    const invalidByField = new Map<string, number>();
+    let unknownFields = 0;
+    let unknownSample: string | undefined;
+    let problemsSample: string[] | undefined;
     for (const [i, change] of parsed.changes.entries()) {
       if (redelivered(i)) continue;
       if (change.outcome === 'refused') {
@@ -159,7 +188,8 @@ export class WebhookReceiver {
         changes.inc({ field: change.field, outcome: 'ignored' });
       } else if (change.outcome === 'unknown_field') {
         changes.inc({ field: 'other', outcome: 'unknown_field' });
-        this.logger.info({ field: sanitizedToken(change.field), waba_id: sanitizedToken(change.wabaId) }, 'webhook field not understood; ignored');
+        unknownFields++;
+        unknownSample ??= fieldToken(change.field);
       } else if (change.outcome === 'invalid') {
         // The field of an invalid change may be one nobody knows (a bad entry id is checked first): never a label.
         const field = isKnownField(change.field) ? change.field : 'other';
@@ -168,9 +198,17 @@ export class WebhookReceiver {
           receivedAt: new Date(this.now()).toISOString(), field: sanitizedToken(change.field, 64), wabaId: sanitizedToken(change.wabaId),
           problems: change.problems ?? [],
         });
-        this.metrics.gauge('webhookDeadLetters').set(this.deadLetters.size);
-        this.logger.warn({ field: sanitizedToken(change.field), waba_id: sanitizedToken(change.wabaId), problems: change.problems }, 'webhook change does not fit its schema; dead-lettered');
+        invalidByField.set(field, (invalidByField.get(field) ?? 0) + 1);
+        problemsSample ??= (change.problems ?? []).slice(0, 3).map((p) => p.slice(0, 120));
       }
+    }
+    if (invalidByField.size > 0) this.metrics.gauge('webhookDeadLetters').set(this.deadLetters.size);
+    if (invalidByField.size > 0 || unknownFields > 0) {
+      const invalid = [...invalidByField.values()].reduce((a, b) => a + b, 0);
+      this.warnThrottled('changes', {
+        ...(invalid > 0 && { invalid, invalid_by_field: Object.fromEntries(invalidByField), problems_of_first: problemsSample }),
+        ...(unknownFields > 0 && { unknown_field: unknownFields, first_unknown_field: unknownSample }),
+      }, invalid > 0 ? 'webhook changes do not fit their schema; dead-lettered (see /deadletters)' : 'webhook fields not understood; ignored', invalid > 0 ? 'warn' : 'info');
     }
     const lastReceived = this.metrics.gauge('webhookLastReceived');
     let previousWaba: string | undefined;
@@ -180,6 +218,13 @@ export class WebhookReceiver {
     }
     this.count('accepted');
     return { status: 200, body: 'OK' };
+  }
+
+  /** A line that may repeat on every request: written at most once per LOG_THROTTLE_MS per key, saying how many were held back. */
+  private warnThrottled(key: string, fields: Record<string, unknown>, message: string, level: 'info' | 'warn' | 'error' = 'warn'): void {
+    const suppressed = this.throttle.take(key);
+    if (suppressed === undefined) return;
+    this.logger[level](suppressed > 0 ? { ...fields, suppressed_since_last: suppressed } : fields, message);
   }
 
   count(outcome: RequestOutcome): void {

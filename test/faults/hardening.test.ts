@@ -4,6 +4,7 @@ import { sign } from '../../src/webhook/signature.js';
 import { startExporterProcess, type ExporterProcess } from '../support/cluster.js';
 import { startTestExporter, TEST_APP_SECRET, type TestExporter } from '../support/exporter.js';
 import { total } from '../support/metrics.js';
+import { startRedis, type TestRedis } from '../support/redis.js';
 
 /**
  * Issue 16: what a hostile or broken sender holding the app secret could do to the exporter, each
@@ -267,4 +268,82 @@ describe('the private port (issue 16, item 8)', () => {
       expect(r.headers['cache-control']).toBe('no-store');
     }
   });
+});
+
+describe('log lines per pathological request (issue 16, item 5)', () => {
+  let t: TestExporter;
+  beforeAll(async () => {
+    t = await startTestExporter();
+  });
+  afterAll(() => t?.stop());
+
+  const during = async (act: () => Promise<unknown>): Promise<string[]> => {
+    const before = t.logs.length;
+    await act();
+    await new Promise((r) => setTimeout(r, 100));
+    return t.logs.slice(before);
+  };
+
+  it('writes a few lines for a signed body of thousands of unknown, invalid and logged changes, counts by field and no values', async () => {
+    const changes = [
+      ...Array.from({ length: 4000 }, (_, i) => ({ field: `unknown_${i}_15551234567`, value: {} })),
+      ...Array.from({ length: 4000 }, (_, i) => ({ field: 'account_update', value: { event: i } })),
+      // Applied changes that each deserve a line (account alerts): the first few are written, the rest counted.
+      ...Array.from({ length: 500 }, (_, i) => ({ field: 'account_alerts', value: { entity_type: 'WABA', entity_id: WABA_ID, alert_info: { alert_severity: 'INFORMATIONAL', alert_status: 'ACTIVE', alert_type: `TYPE_${i}`, alert_description: 'd' } } })),
+    ];
+    const lines = await during(async () => expect((await t.post(body([{ id: WABA_ID, changes }]))).status).toBe(200));
+    expect(lines.length).toBeLessThanOrEqual(15);
+    expect(lines.length).toBeGreaterThan(0);
+    const text = lines.join('\n');
+    expect(text).toContain('"invalid":4000');
+    expect(text).toContain('"unknown_field":4000');
+    expect(text).not.toContain('15551234567');
+    expect(await t.metric('whatsapp_webhook_changes_total', { outcome: 'unknown_field' })).toBe(4000);
+    expect(await t.metric('whatsapp_webhook_changes_total', { outcome: 'invalid' })).toBe(4000);
+    // The next bodies within the throttle interval write nothing more about their invalid changes.
+    const more = await during(async () => {
+      for (let i = 0; i < 20; i++) expect((await t.post(body([{ id: WABA_ID, changes: [{ field: 'account_update', value: { event: 1000 + i } }, { field: `other_${i}`, value: {} }] }]))).status).toBe(200);
+    });
+    expect(more.length).toBeLessThanOrEqual(1);
+  }, 60_000);
+
+  it('never logs a long hub.mode (Node takes up to 16 KB of request line and headers), and refused handshakes in a burst write one line', async () => {
+    const mode = `+15551234567${'m'.repeat(15 * 1024)}`;
+    const lines = await during(async () => {
+      for (let i = 0; i < 50; i++) {
+        const q = new URLSearchParams({ 'hub.mode': mode, 'hub.verify_token': 'wrong', 'hub.challenge': '1' });
+        expect((await t.get(`/webhook?${q}`, { port: 'webhook' })).status).toBe(403);
+      }
+    });
+    expect(lines.length).toBeLessThanOrEqual(2);
+    expect(lines.join('\n')).toContain('webhook verification refused');
+    expect(lines.join('\n')).not.toContain('15551234567');
+    expect(lines.join('\n')).not.toContain('mmmm');
+  });
+});
+
+describe('a store outage across many requests (issue 16, item 5)', () => {
+  let redis: TestRedis;
+  let t: TestExporter;
+  beforeAll(async () => {
+    redis = await startRedis();
+    t = await startTestExporter({ REDIS_URL: redis.url });
+  }, 30_000);
+  afterAll(async () => {
+    await t?.stop();
+    await redis?.stop();
+  });
+
+  it('writes a bounded number of lines, while every request is answered 503 and counted', async () => {
+    expect((await t.post(body([{ id: WABA_ID, changes: [templateChange('77')] }]))).status).toBe(200);
+    await redis.kill();
+    const before = t.logs.length;
+    const N = 60;
+    const statuses = await Promise.all(Array.from({ length: N }, (_, i) => t.post(body([{ id: WABA_ID, changes: [templateChange(String(100 + i))] }])).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 503).length).toBe(N);
+    const lines = t.logs.slice(before);
+    expect(lines.filter((l) => l.includes('store unavailable')).length).toBeLessThanOrEqual(2);
+    expect(lines.length).toBeLessThanOrEqual(10);
+    expect(await t.metric('whatsapp_webhook_requests_total', { outcome: 'store_unavailable' })).toBe(N);
+  }, 60_000);
 });
