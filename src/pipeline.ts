@@ -51,6 +51,9 @@ function linkOf(e: ExporterEvent): string | undefined {
  * Observations are recorded only after the store accepted the writes, so a failed call (answered
  * 5xx, redelivered by Meta) counts nothing.
  */
+/** Changes planned between two turns of the event loop. */
+const YIELD_EVERY = 1000;
+
 export class Ingest {
   /** Links this process made lately: key → when (see linkOf). */
   private readonly recentLinks = new Map<string, number>();
@@ -69,6 +72,8 @@ export class Ingest {
     const slots: Slot[] = [];
     const now = Date.now();
     for (let index = 0; index < changes.length; index++) {
+      // A body of thousands of changes: the event loop gets a turn now and then (see parseWebhookBodyYielding).
+      if (index % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
       const change = changes[index]!;
       if (change.dedupeKey !== undefined) {
         // A management change is de-duplicated whole: its writes travel as one.

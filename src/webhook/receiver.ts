@@ -8,7 +8,7 @@ import { StoreUnavailableError } from '../store/types.js';
 import { inSpan } from '../tracing.js';
 import { Admission, DROPPED_KINDS, type DroppedKind } from './admission.js';
 import { DeadLetters } from './dead-letters.js';
-import { parseWebhookBody } from './parse.js';
+import { parseWebhookBodyYielding, PARSE_CHUNK, yieldToLoop } from './parse.js';
 import { IGNORED_WEBHOOK_FIELDS, sanitizedToken } from '../domain/index.js';
 import { KNOWN_FIELDS, isKnownField } from './schemas.js';
 import { secretKeys, tokensEqual, verifySignature } from './signature.js';
@@ -107,7 +107,8 @@ export class WebhookReceiver {
     const receivedAt = Math.floor(this.now() / 1000);
     let parsed;
     try {
-      parsed = parseWebhookBody(json, this.hashKey, receivedAt);
+      // In chunks with the event loop's turns between them: a body of 100,000 changes must not starve the probes.
+      parsed = await parseWebhookBodyYielding(json, this.hashKey, receivedAt);
     } catch (err) {
       if (!(err instanceof MalformedEnvelopeError)) throw err;
       this.count('malformed');
@@ -180,6 +181,7 @@ export class WebhookReceiver {
     let unknownSample: string | undefined;
     let problemsSample: string[] | undefined;
     for (const [i, change] of parsed.changes.entries()) {
+      if (i % PARSE_CHUNK === PARSE_CHUNK - 1) await yieldToLoop();
       if (redelivered(i)) continue;
       if (change.outcome === 'refused') {
         changes.inc({ field: change.field, outcome: 'refused' });
