@@ -169,27 +169,6 @@ function lintAlert(rule: Rule): string[] {
 
 // --- promtool ---
 
-/**
- * Test files whose expectations hold on Prometheus 2.x only, with why. Each is run on 3.x as an
- * expected failure, so fixing it fails this list until its entry is removed.
- */
-const PROMETHEUS3_DIVERGENCES: Record<string, string> = {
-  // Its increase()/rate() windows start exactly on a sample: 2.x's closed range includes that sample,
-  // 3.x's left-open range drops it and extrapolates (whatsapp:sends:increase6h 10080 vs 10181.4), and
-  // 3.x's promtool compares floats exactly (7920 vs 7919.999999999999). Needs evaluation times off
-  // the sample grid and expected values recomputed.
-  'early-warning.yaml': 'window edges on samples; exact float comparison',
-};
-/**
- * Test files 3.x's promtool passes only sometimes (so neither a pass nor an expected failure can be
- * asserted): skipped on 3.x, the reason in the test's name.
- */
-const PROMETHEUS3_UNSTABLE: Record<string, string> = {
-  // WhatsAppNumberSuddenlySilent (for: 5m over 5-minute samples and 15-minute windows) is missing at
-  // 2d in most runs and present in others, and always with --debug: not yet understood.
-  'early-warning-silence.yaml': 'WhatsAppNumberSuddenlySilent fires at 2d only in some runs',
-};
-
 // Both generations people run: Debian's Prometheus 2.x and the pinned Prometheus 3 (UTF-8 names,
 // left-open range selectors, normalised le/quantile), over every rule file and every test file.
 // No beforeAll: a missing promtool must fail each of these tests with the message, not skip them.
@@ -211,20 +190,11 @@ describe.each(PROMETHEUS_GENERATIONS)('promtool of $name', (generation) => {
     expect(r.output).toMatch(new RegExp(`SUCCESS: ${recordings.length} rules found`));
   });
 
-  const diverging = (name: string): boolean => generation.major === 3 && name in PROMETHEUS3_DIVERGENCES;
-  const unstable = (name: string): boolean => generation.major === 3 && name in PROMETHEUS3_UNSTABLE;
-  it.each(testFileNames.filter((n) => !diverging(n) && !unstable(n)))('passes the unit tests of tests/%s', (name) => {
+  it.each(testFileNames)('passes the unit tests of tests/%s', (name) => {
     const r = promtool(['test', 'rules', join(TESTS_DIR, name)]);
     expect(r.status, r.output).toBe(0);
     expect(r.output).toContain('SUCCESS');
   }, 60_000);
-
-  it.fails.each(testFileNames.filter(diverging))('fails, as known, the unit tests of tests/%s (see PROMETHEUS3_DIVERGENCES)', (name) => {
-    const r = promtool(['test', 'rules', join(TESTS_DIR, name)]);
-    expect(r.status, r.output).toBe(0);
-  }, 60_000);
-
-  for (const name of testFileNames.filter(unstable)) it.skip(`tests/${name}: skipped on Prometheus 3, ${PROMETHEUS3_UNSTABLE[name]}`, () => undefined);
 });
 
 // --- lint ---
