@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { SCRAPE_SECONDS, type Recording } from './replay.js';
 
 /** The alerts that count as an early warning in a backtest. */
@@ -54,15 +55,29 @@ export function encodeValues(values: ReadonlyArray<number | undefined>): string 
 
 const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
+/** Names of the rule groups that hold recording rules, in file order. */
+export function recordingGroupsOf(ruleFiles: readonly string[]): string[] {
+  const names: string[] = [];
+  for (const file of ruleFiles) {
+    const doc = parse(readFileSync(file, 'utf8')) as { groups?: Array<{ name: string; rules?: Array<{ record?: string }> }> } | null;
+    for (const g of doc?.groups ?? []) if (g.rules?.some((r) => r.record !== undefined)) names.push(g.name);
+  }
+  return names;
+}
+
 /**
  * A promtool unit-test file that replays the recording as scraped series against the shipped rule
  * files and, every CHECK_SECONDS, expects none of WARNING_ALERTS: each failure promtool reports is a
  * warning that fired, with its time and labels.
  */
 export function promtoolTest(recording: Recording, ruleFiles: readonly string[]): string {
+  const recordingGroups = recordingGroupsOf(ruleFiles);
   const lines = [
     `rule_files:`, ...ruleFiles.map((f) => `  - ${quote(f)}`),
     `evaluation_interval: ${SCRAPE_SECONDS}s`,
+    // promtool evaluates groups in a random order unless told; an alert reading a recorded series from the
+    // previous evaluation misses it under Prometheus 3's left-open lookback, so recording groups go first.
+    ...(recordingGroups.length > 0 ? [`group_eval_order:`, ...recordingGroups.map((g) => `  - ${quote(g)}`)] : []),
     `tests:`,
     `  - interval: ${SCRAPE_SECONDS}s`,
     `    input_series:`,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { missedTarget, TARGETS } from '../../src/backtest/cli.js';
-import { builtInScenarioFiles, readTrace, runBacktest, toJson, type ScenarioResult } from '../../src/backtest/index.js';
-import { encodeValues, parseFirings } from '../../src/backtest/promtool.js';
+import { builtInScenarioFiles, readTrace, runBacktest, shippedRuleFiles, toJson, type ScenarioResult } from '../../src/backtest/index.js';
+import { encodeValues, parseFirings, promtoolTest, recordingGroupsOf } from '../../src/backtest/promtool.js';
 import { parseTrace } from '../../src/backtest/trace.js';
 
 /**
@@ -33,6 +33,14 @@ describe('the pieces', () => {
     expect(missedTarget(blast)).toMatch(/target ≥ 7200/);
     expect(missedTarget({ ...blast, firstWarningAt: 1000, leadSeconds: 9000, falseWarnings: 1 })).toMatch(/false warning/);
     expect(missedTarget({ ...blast, firstWarningAt: 1000, leadSeconds: 9000 })).toBeUndefined();
+  });
+
+  it('has promtool evaluate recording groups before alerts (its order is random otherwise)', () => {
+    const groups = recordingGroupsOf(shippedRuleFiles());
+    expect(groups).toContain('whatsapp-exporter.early-warning');
+    expect(groups).not.toContain('whatsapp-early-warning');
+    const text = promtoolTest({ start: 0, steps: 0, series: new Map() }, shippedRuleFiles());
+    expect(text).toContain(`group_eval_order:\n${groups.map((g) => `  - '${g}'`).join('\n')}\n`);
   });
 
   it('encodes series in promtool notation', () => {
