@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Config } from '../config/index.js';
-import type { Logger } from '../log.js';
+import { LogThrottle, type Logger } from '../log.js';
 import { PartsGzip, acceptsGzip } from '../metrics/gzip.js';
 import type { ExporterMetrics } from '../metrics/registry.js';
 import type { Store } from '../store/types.js';
@@ -51,6 +51,8 @@ function normaliseScheme(header: string): string {
 /** The operator's listener: metrics, probes, pages. Never reachable from the webhook port. */
 export function createPrivateApp(deps: PrivateServerDeps): express.Express {
   const { config, store, metrics, deadLetters, logger } = deps;
+  // Any client of the private port can call /readyz: during an outage, one line per 10 s, not one per probe.
+  const readinessLog = new LogThrottle();
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -91,7 +93,8 @@ export function createPrivateApp(deps: PrivateServerDeps): express.Express {
     } catch (err) {
       metrics.gauge('storeUp').set({ store: store.kind }, 0);
       metrics.counter('storeErrors').inc({ store: store.kind, operation: 'ping' });
-      logger.warn({ err: (err as Error).message }, 'readiness: store unreachable');
+      const suppressed = readinessLog.take('readyz');
+      if (suppressed !== undefined) logger.warn({ err: (err as Error).message, ...(suppressed > 0 && { suppressed_since_last: suppressed }) }, 'readiness: store unreachable');
       res.status(503).type('text/plain').send('store unreachable');
     }
   });

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Config } from '../config/index.js';
-import type { Logger } from '../log.js';
+import { LogThrottle, type Logger } from '../log.js';
 import type { ExporterMetrics } from '../metrics/registry.js';
 import type { WebhookReceiver, WebhookResponse } from '../webhook/receiver.js';
 import { createLimitedServer } from './connections.js';
@@ -13,6 +13,8 @@ const WEBHOOK_PATH = '/webhook';
  */
 export function createPublicServer(config: Config['webhook'], receiver: WebhookReceiver, metrics: ExporterMetrics, logger: Logger): Server {
   const duration = metrics.histogram('webhookRequestDuration');
+  // A failure a sender can repeat on every request: one line per 10 s (the counter counts each).
+  const failureLog = new LogThrottle();
   return createLimitedServer(config, (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -35,7 +37,8 @@ export function createPublicServer(config: Config['webhook'], receiver: WebhookR
         },
         (err: unknown) => {
           receiver.count('error');
-          logger.error({ err: (err as Error).message }, 'webhook handling failed');
+          const suppressed = failureLog.take('failed');
+          if (suppressed !== undefined) logger.error({ err: (err as Error).message, ...(suppressed > 0 && { suppressed_since_last: suppressed }) }, 'webhook handling failed');
           send(res, { status: 500, body: 'Internal Server Error' });
         },
       );
