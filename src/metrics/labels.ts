@@ -22,6 +22,11 @@ export function labelValueMaxLength(): number {
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 const HAS_CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
+/** Control characters replaced by U+FFFD. */
+export function printable(v: string): string {
+  return HAS_CONTROL.test(v) ? v.replace(CONTROL, '\uFFFD') : v;
+}
+
 /**
  * A value as it may appear in a label, on the status page or in a dead letter: control characters
  * replaced by U+FFFD, cut to the limit with a trailing "…" (never between the halves of a surrogate pair).

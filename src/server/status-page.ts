@@ -1,4 +1,5 @@
 import { isFlagged, messagingLimitOf, numberLabel } from '../metrics/render.js';
+import { printable } from '../metrics/labels.js';
 import type { AttributeMap, Observed, PhoneNumberRecord, Snapshot, TemplateRecord, WaitSummary } from '../store/types.js';
 import type { FunnelReport } from '../report/model.js';
 import { refreshSeconds, siteBottom, siteTop, DEFAULT_REFRESH_SECONDS } from './site.js';
@@ -36,7 +37,9 @@ function fragment(v: HtmlValue): string {
   if (v === undefined || v === null || v === false) return '';
   if (v instanceof SafeHtml) return v.value;
   if (Array.isArray(v)) return v.map(fragment).join('');
-  return escapeHtml(String(v));
+  // Values a sender chose are shown printable: no raw CR, NUL or U+2028 reaches the page (their length
+  // is cut at ingest, webhook/sender-strings.ts).
+  return escapeHtml(printable(String(v)));
 }
 
 function html(strings: TemplateStringsArray, ...values: HtmlValue[]): SafeHtml {

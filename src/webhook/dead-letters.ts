@@ -6,6 +6,8 @@ export interface DeadLetter {
   problems: string[];
 }
 
+import { boundedLabelValue } from '../metrics/labels.js';
+
 /** A bounded list: the newest `limit` invalid changes. */
 export class DeadLetters {
   private readonly items: DeadLetter[] = [];
@@ -13,7 +15,11 @@ export class DeadLetters {
 
   add(item: DeadLetter): void {
     if (this.limit === 0) return;
-    this.items.push(item);
+    // Problem texts name paths, and a path can carry a key a sender chose: cut and printable.
+    this.items.push({
+      receivedAt: item.receivedAt, field: boundedLabelValue(item.field), wabaId: boundedLabelValue(item.wabaId),
+      problems: item.problems.map((p) => boundedLabelValue(p)),
+    });
     if (this.items.length > this.limit) this.items.splice(0, this.items.length - this.limit);
   }
 

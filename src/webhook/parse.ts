@@ -19,6 +19,7 @@ import {
   envelopeSchema, fieldByShape, fieldValueSchemas, isKnownField,
   type FieldValue, type InboundMessage, type KnownField, type WebhookChange, type WebhookEntry,
 } from './schemas.js';
+import { boundSenderStrings, printableLogFields } from './sender-strings.js';
 import { MalformedEnvelopeError, type ParsedBody, type ParsedChange } from './types.js';
 
 /** A batch of a thousand broken items must not turn into a thousand problem strings in the dead-letter list. */
@@ -168,8 +169,9 @@ function parseChange(entry: WebhookEntry, change: WebhookChange, hashKey: KeyHas
     return { field, wabaId, outcome: 'invalid', events: [], unknownValues: [], problems: describeIssues(result.issues), ...rawKey(entry, change) };
   }
   // The handler may attribute the change to another WABA than entry.id (a partner's account_update).
-  const parsed: ParsedChange = { field, wabaId: ctx.wabaId, outcome: 'ok', events: result.events, unknownValues: [...ctx.unknownValues] };
-  if (ctx.log !== undefined) parsed.log = ctx.log;
+  // Sender-chosen strings are cut here, before anything stores, exports or logs them (sender-strings.ts).
+  const parsed: ParsedChange = { field, wabaId: ctx.wabaId, outcome: 'ok', events: boundSenderStrings(result.events), unknownValues: [...ctx.unknownValues] };
+  if (ctx.log !== undefined) parsed.log = { message: ctx.log.message, fields: printableLogFields(ctx.log.fields) };
   // Management changes carry no id of their own: a redelivery is recognised by its content. entry.time is part
   // of it (two genuine FLAGGED events differ only there), and never receivedAt, which differs on every redelivery.
   // The content is what the schema kept: fields Meta adds later (of any depth) neither change the key nor
