@@ -61,6 +61,14 @@ export class KeyTable {
     return n;
   }
 
+  /** The expiry of every entry, in no order. */
+  expiries(): Float64Array {
+    const out = new Float64Array(this.size);
+    let n = 0;
+    for (const s of this.shards) n = s.copyExpiries(out, n);
+    return out;
+  }
+
   /** Slots allocated, free ones included. */
   get capacity(): number {
     let n = 0;
@@ -123,6 +131,15 @@ export class Shard {
 
   get slots(): number {
     return this.capacity;
+  }
+
+  copyExpiries(out: Float64Array, from: number): number {
+    let n = from;
+    for (let i = 0; i < this.capacity; i++) {
+      const length = this.lengths[i]!;
+      if (length !== EMPTY && length !== DELETED) out[n++] = this.expiresAt[i]!;
+    }
+    return n;
   }
 
   deleteExpired(now: number): void {

@@ -11,6 +11,14 @@ const MAX_VALUES = 0xffff;
 const MAX_VALUE_LENGTH = 64;
 
 /**
+ * Marks kept at most (default of MemoryStore's maxDedupMarks): 8 days of a million webhooks a day fit
+ * (≈ 50–230 bytes each, so ≈ 1–2 GB at the cap). Beyond it the oldest marks (earliest expiry) are shed,
+ * down to 90 % of the cap, and counted: a sender cannot grow the process without bound, and what it
+ * costs is a redelivery of a shed message counted twice.
+ */
+export const DEFAULT_MAX_DEDUP_MARKS = 10_000_000;
+
+/**
  * MemoryStore's de-duplication, `once` and reply marks, grouped in records as the Redis script
  * groups them, held in typed arrays (see KeyTable): a record is a slot with its expiry, one bit per
  * field name and room for one field's value (the category `once` keeps), as an index into the
@@ -27,6 +35,13 @@ export class Marks {
   private readonly nameBits = new Map<string, number>();
   private readonly valueIndex = new Map<string, number>();
   private readonly values: string[] = [];
+
+  /** `onShed` hears how many marks were shed to stay within `limit`. */
+  constructor(private readonly limit = DEFAULT_MAX_DEDUP_MARKS, private readonly onShed?: (n: number) => void) {}
+
+  get size(): number {
+    return this.records.size + this.lone.size + this.loneValues.size;
+  }
 
   get(kind: MarkKind, key: string, now: number): string | undefined {
     const at = key.indexOf(RECORD_SEPARATOR);
@@ -55,8 +70,31 @@ export class Marks {
     return pair >>> 16 === bit + 1 ? this.values[pair & 0xffff] : '1';
   }
 
-  /** Sets the mark; it (with its record) then lives until `expiresAt` at least. */
+  /** Sets the mark; it (with its record) then lives until `expiresAt` at least, unless shed (see limit). */
   set(kind: MarkKind, key: string, value: string, now: number, expiresAt: number): void {
+    this.setMark(kind, key, value, now, expiresAt);
+    if (this.records.size + this.lone.size > this.limit - this.loneValues.size) this.shedOldest(now);
+  }
+
+  /** Drops the marks that expire first, down to 90 % of the limit (ties at the threshold go too). */
+  private shedOldest(now: number): void {
+    // What has expired anyway goes first, uncounted.
+    this.sweep(now);
+    const before = this.size;
+    if (before <= this.limit) return;
+    const target = Math.floor(this.limit * 0.9);
+    const all = new Float64Array(before);
+    all.set(this.records.expiries(), 0);
+    all.set(this.lone.expiries(), this.records.size);
+    let n = this.records.size + this.lone.size;
+    for (const entry of this.loneValues.values()) all[n++] = entry.expiresAt;
+    all.sort();
+    const threshold = all[Math.max(0, before - target - 1)]!;
+    this.sweep(Math.max(now, threshold));
+    this.onShed?.(before - this.size);
+  }
+
+  private setMark(kind: MarkKind, key: string, value: string, now: number, expiresAt: number): void {
     const at = key.indexOf(RECORD_SEPARATOR);
     if (at === -1) {
       this.setLone(kind + ':' + key, value, expiresAt);

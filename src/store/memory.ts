@@ -16,6 +16,10 @@ export interface StoreOptions {
   historyTtlSeconds?: number;
   /** Clock in milliseconds (tests move it). */
   now?: () => number;
+  /** De-duplication, `once` and reply marks kept at most (DEFAULT_MAX_DEDUP_MARKS); the oldest are shed. */
+  maxDedupMarks?: number;
+  /** Hears how many marks were shed (whatsapp_entities_dropped_total{kind="dedup_mark"}). */
+  onMarksShed?: (n: number) => void;
 }
 
 export const DEFAULT_HISTORY_TTL_SECONDS = 90 * 86400;
@@ -47,7 +51,7 @@ export class MemoryStore implements Store {
   private readonly scopeIds = new Map<string, string>();
   private readonly funnels = new Map<string, FunnelRun & { expiresAt: number }>();
   /** De-duplication and `once` marks, values kept by `once`, messages that answered (see marks.ts). */
-  private readonly marks = new Marks();
+  private readonly marks: Marks;
   private readonly buckets = new Map<string, Map<number, { count: number; expiresAt: number }>>();
   private readonly leases = new Map<string, { holder: string; expiresAt: number }>();
   private readonly now: () => number;
@@ -57,6 +61,7 @@ export class MemoryStore implements Store {
 
   constructor(private readonly options: StoreOptions) {
     this.now = options.now ?? Date.now;
+    this.marks = new Marks(options.maxDedupMarks, options.onMarksShed);
     this.sweepTimer = setInterval(() => this.sweep(), 60_000);
     this.sweepTimer.unref();
   }

@@ -42,7 +42,7 @@ function walk(v: unknown, max: number): unknown {
 
 /** Log fields: every string cut and its control characters replaced (pino leaves DEL, C1 and U+2028 raw). */
 export function printableLogFields(fields: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(fields)) out[k] = boundedLabelValue(v, SENDER_STRING_MAX_LENGTH);
   return out;
 }
