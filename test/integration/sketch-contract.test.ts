@@ -38,6 +38,14 @@ const T0 = 1_780_000_000 - (1_780_000_000 % 3600);
 const WABA = '102290129340398';
 const customers = (n: number, tag = randomBytes(4).toString('hex')): string[] => Array.from({ length: n }, (_, i) => `${tag}-${i}`);
 const items = (members: readonly string[], at: number, scope = WABA): SketchItem[] => members.map((member) => ({ scope, member, at }));
+/**
+ * A sketch's count of a known number of members: HyperLogLog is not exact even at small counts (Redis's
+ * estimator was seen 3 off at 130 with random members), so within the ±3 % the sketch promises, or 1.
+ */
+const expectNear = (actual: number | undefined, exact: number): void => {
+  expect(actual).toBeDefined();
+  expect(Math.abs(actual! - exact), `${actual} for ${exact}`).toBeLessThanOrEqual(Math.max(1, Math.ceil(exact * 0.03)));
+};
 
 describe.each(factories)('%s', (_name, make, runs) => {
   it('counts distinct members over the hourly buckets of the window, each once', async () => {
@@ -47,7 +55,7 @@ describe.each(factories)('%s', (_name, make, runs) => {
     await s.add(items(a.slice(0, 50), T0 + 3600 + 10)); // the same customers an hour later
     await s.add(items(customers(30), T0 + 2 * 3600));
     const counts = await s.countDistinct([WABA, '999'], T0 + 2 * 3600 + 5, 24);
-    expect(Math.abs(counts.get(WABA)! - 130)).toBeLessThanOrEqual(1);
+    expectNear(counts.get(WABA), 130);
     expect(counts.get('999')).toBe(0);
   });
 
@@ -57,15 +65,16 @@ describe.each(factories)('%s', (_name, make, runs) => {
     await s.add(items(customers(10), T0 + 24 * 3600));
     const within = await s.countDistinct([WABA], T0 + 23 * 3600, 24);
     const after = await s.countDistinct([WABA], T0 + 24 * 3600, 24);
-    expect(within.get(WABA)).toBe(40);
-    expect(after.get(WABA)).toBe(10);
+    expectNear(within.get(WABA), 40);
+    expectNear(after.get(WABA), 10);
   });
 
   it('keeps scopes apart', async () => {
     const s = make();
     await s.add([...items(customers(20), T0, 'a1'), ...items(customers(5), T0, 'b2')]);
     const counts = await s.countDistinct(['a1', 'b2'], T0, 24);
-    expect([counts.get('a1'), counts.get('b2')]).toEqual([20, 5]);
+    expectNear(counts.get('a1'), 20);
+    expectNear(counts.get('b2'), 5);
   });
 
   it('tells first-time members from members seen in this or the previous generation', async () => {
