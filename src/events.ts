@@ -132,8 +132,13 @@ export interface InboundReply {
   buttonText?: string;
   listReplyId?: string;
   buttonReplyId?: string;
-  /** Set for a WhatsApp Flow completion (interactive.type nfm_reply); the flow's name when Meta sends one. */
-  flowCompleted?: { name?: string };
+  /**
+   * Set for a WhatsApp Flow completion (nfm_reply other than an address message). Meta names every
+   * completion "flow" and sends no Flow id: what tells Flows apart is the flow_token the business set
+   * when it sent the Flow, read from response_json (absent when there is none or it is unreadable).
+   * The token may carry the business's own ids: only funnels match it, it is never exported or logged.
+   */
+  flowCompleted?: { token?: string };
   text?: string;
 }
 

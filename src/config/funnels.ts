@@ -13,6 +13,22 @@ const pattern = z.string().min(1).max(512).refine((p) => {
   }
 }, { message: 'not a valid regular expression (JavaScript syntax; matched case-insensitively)' });
 
+/** A flow_token prefix: tokens are cut at 512 characters at ingest, so a longer prefix could never match. */
+const tokenPrefix = z.string().min(1).max(256);
+
+/**
+ * flowCompleted: Meta names every Flow completion "flow" and sends no Flow id, so a Flow is told by the
+ * flow_token the business set when it sent it (in response_json). A bare string is a token prefix too
+ * (it used to mean a Flow name, which could never match anything but "flow").
+ */
+const flowCompleted = z.union([
+  z.literal(true),
+  tokenPrefix.refine((p) => p !== 'flow', {
+    message: '"flow" is the name Meta gives every Flow completion, not a token: write flowCompleted: true for any Flow, or flowCompleted: { tokenPrefix: "<start of the flow_token you send>" }',
+  }),
+  z.object({ tokenPrefix: z.union([tokenPrefix, z.array(tokenPrefix).min(1)]) }).strict(),
+], { error: 'flowCompleted is true (any Flow), or { tokenPrefix: "<start of the flow_token you send with the Flow>" } (a string or a list)' });
+
 /** How a funnel step is recognised in the messages webhook. Exactly one matcher per step. */
 export const stepMatcherSchema = z
   .object({
@@ -22,8 +38,8 @@ export const stepMatcherSchema = z
       .describe('an inbound template quick-reply button payload or interactive reply button id'),
     listReplyId: names.optional()
       .describe('an inbound list reply id'),
-    flowCompleted: z.union([z.literal(true), z.string().min(1)]).optional()
-      .describe('a WhatsApp Flow completion (nfm_reply); a string restricts it to that flow name'),
+    flowCompleted: flowCompleted.optional()
+      .describe('a WhatsApp Flow completion (nfm_reply): true for any Flow, or { tokenPrefix } for the Flows whose flow_token (set by the business when sending) starts with it; a bare string is a token prefix'),
     textPattern: pattern.optional().describe('an inbound text matching this regular expression (case-insensitive)'),
     handoff: z.literal(true).optional().describe('handed to a human: see humanHandoff'),
   })

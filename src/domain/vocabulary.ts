@@ -64,6 +64,13 @@ export const MESSAGE_TYPES = [
 
 export const INTERACTIVE_TYPES = ['button_reply', 'list_reply', 'nfm_reply'] as const;
 
+/**
+ * interactive.nfm_reply.name: every Flow completion is named "flow" (Meta's "Receiving Flow Response"
+ * guide; its response has no Flow id, the flow_token in response_json identifies the Flow), and an
+ * address message reply is named "address_message": not a Flow completion.
+ */
+export const NFM_REPLY_ADDRESS_MESSAGE = 'address_message';
+
 /** pricing.category and conversation.origin.type; Meta spells authentication-international both ways. */
 export const PRICING_CATEGORIES = [
   'authentication', 'authentication_international', 'authentication-international', 'marketing', 'marketing_lite',

@@ -248,7 +248,7 @@ export const catalogue = {
   }),
   webhookUnknownValues: def({
     name: 'whatsapp_webhook_unknown_values_total', type: 'counter', subsystem: 'webhook',
-    help: 'Values the exporter does not know yet (a new enum value or field from Meta); tolerated and exported as sent.',
+    help: 'Values the exporter does not know yet (a new enum value or field from Meta); tolerated and exported as sent. Attribute interactive.nfm_reply.response_json: a Flow response that is not a JSON object within 64 KiB, whose flow_token could not be read.',
     labelNames: ['field', 'attribute'],
   }),
   webhookLastReceived: def({

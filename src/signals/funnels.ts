@@ -14,7 +14,9 @@ import type { Observation } from './types.js';
  *   template name when it sends the template; other sends are not recognised.
  * - buttonPayload matches a template quick-reply button (button.payload) or an interactive reply
  *   button (button_reply.id); listReplyId a list reply id; flowCompleted a Flow completion
- *   (nfm_reply); textPattern and humanHandoff.textPattern the text of an inbound text message.
+ *   (nfm_reply), any (true) or those whose flow_token starts with a configured prefix: Meta names every
+ *   completion "flow", so the token the business set when sending is what tells Flows apart;
+ *   textPattern and humanHandoff.textPattern the text of an inbound text message.
  *
  * Each step counts once per customer per run (the store's advanceFunnel). An event matching the first
  * step starts a run (or continues the one still at that step); its variant is fixed then. An event
@@ -96,7 +98,14 @@ function compileStep(m: StepMatcher, handoff: Config['humanHandoff']): CompiledS
   }
   if (m.flowCompleted !== undefined) {
     const flow = m.flowCompleted;
-    return { inbound: (e) => e.reply.flowCompleted !== undefined && (flow === true || e.reply.flowCompleted.name === flow) };
+    if (flow === true) return { inbound: (e) => e.reply.flowCompleted !== undefined };
+    const prefixes = list(typeof flow === 'string' ? flow : flow.tokenPrefix);
+    return {
+      inbound: (e) => {
+        const token = e.reply.flowCompleted?.token;
+        return token !== undefined && prefixes.some((p) => token.startsWith(p));
+      },
+    };
   }
   if (m.textPattern !== undefined) {
     const re = new RegExp(m.textPattern, 'i');

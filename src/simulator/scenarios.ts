@@ -5,7 +5,7 @@ import { LIMIT_TIERS_BY_COUNT, templateStatusAfter } from '../domain/index.js';
 import { seededRandom, type GraphApiState, type SimPhoneNumber, type SimTemplate } from './state.js';
 import {
   accountAlert, accountReviewUpdate, accountUpdate, businessCapabilityUpdate, envelope, flowsEvent, inboundMessages, partnerAccountUpdate,
-  qualityUpdate, sendWebhook, statuses, templateQualityUpdate, templateStatusUpdate, userPreferences, type BuiltChange, type SimCustomer,
+  flowCompletion, qualityUpdate, sendWebhook, statuses, templateQualityUpdate, templateStatusUpdate, userPreferences, type BuiltChange, type SimCustomer,
 } from './webhooks.js';
 
 /**
@@ -30,16 +30,22 @@ export const SCENARIO_DESCRIPTIONS: Record<ScenarioName, string> = {
   tier: 'a solution partner is added, then a portfolio messaging-limit upgrade and a downgrade (business_capability_update)',
   conversations: 'steady customer messages and business replies (sent/delivered/read, some failed); some customers never get an answer',
   duplicates: 'redelivered and out-of-order webhooks',
-  funnel: 'the sample onboarding funnel (DEMO_FUNNEL): welcome_v1 (variant A) or welcome_v2 (B) sent, START pressed, CONFIRM pressed; B converts better',
+  funnel: 'the sample onboarding funnel (DEMO_FUNNEL): welcome_v1 (variant A) or welcome_v2 (B) sent, START pressed, the sign-up Flow completed (flow_token onboarding-…); some who drop out complete a feedback Flow instead, which the funnel does not count; B converts better',
   'account-restricted': 'a policy violation, then business-initiated messaging restricted for a day and a limit increase deferred (account alert), both cleared',
   'ban-scheduled': 'the account review is approved, then the WABA is scheduled for disable in 7 days and reinstated after an appeal',
   'flow-endpoint-degraded': 'a Flow is published, its endpoint error rate and latency alerts fire, Meta throttles it, then it recovers',
   'opt-out-wave': 'after a marketing campaign, customers stop marketing messages in a wave; a few resume',
 };
 
+/** The flow_token prefixes the demo business sends its sign-up and feedback Flows with. */
+export const DEMO_SIGNUP_FLOW_TOKEN_PREFIX = 'onboarding-';
+export const DEMO_FEEDBACK_FLOW_TOKEN_PREFIX = 'feedback-';
+
 /**
  * The funnel the `funnel` scenario plays, in the YAML configuration's shape (the demo configures
- * it): the welcome template a run starts with is its A/B variant.
+ * it): the welcome template a run starts with is its A/B variant. The last step is the sign-up Flow,
+ * told from the feedback Flow by the flow_token the business sends each with (Meta names every Flow
+ * completion "flow").
  */
 export const DEMO_FUNNEL = {
   name: 'onboarding',
@@ -47,7 +53,7 @@ export const DEMO_FUNNEL = {
   steps: [
     { name: 'welcome', match: { templateSent: ['welcome_v1', 'welcome_v2'] } },
     { name: 'started', match: { buttonPayload: 'START' } },
-    { name: 'completed', match: { buttonPayload: 'CONFIRM' } },
+    { name: 'completed', match: { flowCompleted: { tokenPrefix: DEMO_SIGNUP_FLOW_TOKEN_PREFIX } } },
   ],
 };
 
@@ -467,8 +473,12 @@ async function funnelRun(ctx: ScenarioContext, n: SimPhoneNumber, customer: SimC
   if (ctx.rng() >= (b ? 0.7 : 0.55)) return;
   await pressButton(ctx, n, customer, 'START', 'Get started', traffic);
   await ctx.sleep(ctx.between(60, 900));
-  if (ctx.rng() >= (b ? 0.75 : 0.55)) return;
-  customer.busyUntil = await pressButton(ctx, n, customer, 'CONFIRM', 'Confirm', traffic);
+  if (ctx.rng() >= (b ? 0.75 : 0.55)) {
+    // Some answer the feedback Flow instead: a Flow completion too, which the funnel must not count.
+    if (ctx.rng() < 0.5) customer.busyUntil = await completeFlow(ctx, n, customer, DEMO_FEEDBACK_FLOW_TOKEN_PREFIX, { rating: 3 }, traffic);
+    return;
+  }
+  customer.busyUntil = await completeFlow(ctx, n, customer, DEMO_SIGNUP_FLOW_TOKEN_PREFIX, { plan: b ? 'premium' : 'basic' }, traffic);
 }
 
 /** Onboarding runs at the conversation rate, with their own customers, so both variants convert within a minute of the demo. */
@@ -564,6 +574,16 @@ async function banScheduled(ctx: ScenarioContext): Promise<void> {
     ctx.log('ban-scheduled: WABA reinstated after an appeal');
     await ctx.sleep(DAY);
   } while (ctx.options.loop);
+}
+
+/** A customer completes a Flow the business sent with a token of its own (prefix + a random id), and the business answers. */
+async function completeFlow(ctx: ScenarioContext, n: SimPhoneNumber, customer: SimCustomer, tokenPrefix: string, response: Record<string, unknown>, traffic: TrafficOptions): Promise<number> {
+  const at = ctx.now();
+  const flowToken = `${tokenPrefix}${Math.floor(ctx.rng() * 2 ** 48).toString(16)}`;
+  await ctx.send(flowCompletion(n, customer, { id: wamid(ctx), timestamp: String(at), flowToken, response }));
+  const delay = Math.round(replyDelay(ctx));
+  await ctx.sleep(delay);
+  return statusSequence(ctx, n, customer, at + delay, 'service', traffic);
 }
 
 /** The demo's Flow (an order form); ids are digits like Meta's. */

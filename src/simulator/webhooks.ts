@@ -193,6 +193,28 @@ export function inboundMessages(
   });
 }
 
+/**
+ * A customer completes a Flow: Meta's Flow response message (interactive nfm_reply named "flow", body
+ * "Sent", no Flow id) whose response_json, a JSON string, carries the flow_token the business set when
+ * it sent the Flow and what the customer entered.
+ */
+export function flowCompletion(
+  number: Pick<SimPhoneNumber, 'id' | 'display_phone_number'>,
+  customer: SimCustomer,
+  message: { id: string; timestamp: string; flowToken: string; response?: Record<string, unknown> },
+): BuiltChange<'messages'> {
+  return inboundMessages(number, [{
+    customer,
+    message: {
+      id: message.id, timestamp: message.timestamp, type: 'interactive',
+      interactive: {
+        type: 'nfm_reply',
+        nfm_reply: { name: 'flow', body: 'Sent', response_json: JSON.stringify({ flow_token: message.flowToken, ...message.response }) },
+      },
+    },
+  }]);
+}
+
 export function statuses(number: Pick<SimPhoneNumber, 'id' | 'display_phone_number'>, items: readonly StatusInput[]): BuiltChange<'messages'> {
   return buildChange('messages', { messaging_product: 'whatsapp', metadata: metadata(number), statuses: [...items] });
 }

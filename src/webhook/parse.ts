@@ -13,7 +13,7 @@ import {
   ACCOUNT_UPDATE_EVENTS, INTERACTIVE_TYPES, isMessagingLimit, isThroughputLevel, MESSAGE_STATUSES, messagingLimitTier, MESSAGE_TYPES, NAME_DECISIONS,
   NAME_REJECTION_REASONS, PRICING_CATEGORIES, PRICING_TYPES, QUALITY_EVENTS, QUALITY_SCORES, TEMPLATE_CATEGORIES,
   TEMPLATE_REJECTION_REASONS, TEMPLATE_REMOVAL_EVENTS, TEMPLATE_STATUS_EVENTS, templateStatusAfter, TIERS, UPGRADED_THROUGHPUT_LEVEL, WABA_BAN_STATES,
-  META_ID_PROBLEM, isMetaId,
+  META_ID_PROBLEM, isMetaId, NFM_REPLY_ADDRESS_MESSAGE,
 } from '../domain/index.js';
 import {
   envelopeSchema, fieldByShape, fieldValueSchemas, isKnownField,
@@ -454,7 +454,7 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
           timestamp: m.timestamp,
           receivedAt: ctx.receivedAt,
           type: m.type,
-          reply: replyOf(m),
+          reply: replyOf(m, ctx),
         });
         if (newest === undefined || m.timestamp > newest) newest = m.timestamp;
       }
@@ -507,16 +507,52 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
   },
 };
 
-function replyOf(m: InboundMessage): InboundReply {
+/**
+ * A Flow's response_json holds what the customer entered: read only up to this size (a Flow response is
+ * form fields, far below it); a longer one is not parsed and counts as unreadable.
+ */
+export const MAX_FLOW_RESPONSE_JSON_LENGTH = 64 * 1024;
+const FLOW_RESPONSE_ATTRIBUTE = 'interactive.nfm_reply.response_json';
+
+/**
+ * The flow_token of a Flow completion: response_json is a JSON *string* whose flow_token is the token the
+ * business set when it sent the Flow. Too large, not JSON, not an object or a token that is not a string:
+ * no token (funnel steps by token prefix do not match) and counted in whatsapp_webhook_unknown_values_total.
+ */
+function flowToken(responseJson: string | undefined, ctx: ChangeContext): string | undefined {
+  if (responseJson === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    if (responseJson.length > MAX_FLOW_RESPONSE_JSON_LENGTH) throw new RangeError('too large');
+    parsed = JSON.parse(responseJson);
+  } catch {
+    ctx.unknownValues.add(FLOW_RESPONSE_ATTRIBUTE);
+    return undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    ctx.unknownValues.add(FLOW_RESPONSE_ATTRIBUTE);
+    return undefined;
+  }
+  const token = (parsed as Record<string, unknown>).flow_token;
+  if (token === undefined) return undefined;
+  if (typeof token !== 'string') {
+    ctx.unknownValues.add(FLOW_RESPONSE_ATTRIBUTE);
+    return undefined;
+  }
+  return token;
+}
+
+function replyOf(m: InboundMessage, ctx: ChangeContext): InboundReply {
   const reply: InboundReply = {};
   if (m.button?.payload !== undefined) reply.buttonPayload = m.button.payload;
   if (m.button?.text !== undefined) reply.buttonText = m.button.text;
   const interactive = m.interactive;
   if (interactive?.button_reply?.id !== undefined) reply.buttonReplyId = interactive.button_reply.id;
   if (interactive?.list_reply?.id !== undefined) reply.listReplyId = interactive.list_reply.id;
-  if (interactive?.nfm_reply !== undefined) {
-    const name = interactive.nfm_reply.name;
-    reply.flowCompleted = name === undefined ? {} : { name };
+  const nfm = interactive?.nfm_reply;
+  if (nfm !== undefined && nfm.name !== NFM_REPLY_ADDRESS_MESSAGE) {
+    const token = flowToken(nfm.response_json, ctx);
+    reply.flowCompleted = token === undefined ? {} : { token };
   }
   if (m.text?.body !== undefined) reply.text = m.text.body;
   return reply;

@@ -69,7 +69,7 @@ describe('funnel steps', () => {
     await send(sent('c1', 'welcome_v1', T0), sent('c2', 'welcome_v2', T0), sent('c3', 'welcome_v1', T0));
     await send(reply('c1', T0 + 60, { buttonPayload: 'YES' }, 'button'));
     await send(reply('c1', T0 + 61, { buttonPayload: 'YES' }, 'button')); // a second click: same step
-    await send(reply('c1', T0 + 300, { flowCompleted: { name: 'signup' } }));
+    await send(reply('c1', T0 + 300, { flowCompleted: { token: 'signup-1' } }));
     await send(reply('c2', T0 + 90, { buttonReplyId: 'YES' }));
     await send(reply('c4', T0 + 90, { buttonPayload: 'YES' }, 'button')); // never entered: not counted
 
@@ -152,6 +152,74 @@ describe('funnel steps', () => {
       'funnel|onboarding|interested|B': { [hour + 2]: 1 },
       'funnel|onboarding|completed|B': { [hour + 2]: 1 },
     });
+  });
+});
+
+describe('Flow steps (flowCompleted)', () => {
+  // Meta names every Flow completion "flow": two funnels ending in two different Flows are told apart
+  // only by the flow_token the business sent each Flow with.
+  const signup = funnelSchema.parse({
+    name: 'signup',
+    steps: [
+      { name: 'offered', match: { templateSent: 'signup_offer' } },
+      { name: 'signed_up', match: { flowCompleted: { tokenPrefix: 'signup-' } } },
+    ],
+  });
+  const survey = funnelSchema.parse({
+    name: 'survey',
+    steps: [
+      { name: 'invited', match: { templateSent: 'survey_invite' } },
+      // The bare string form is a token prefix too.
+      { name: 'answered', match: { flowCompleted: 'survey-' } },
+    ],
+  });
+
+  it('advances only the funnel whose token prefix the completion carries', async () => {
+    const { send, steps } = setup([signup, survey]);
+    await send(sent('c1', 'signup_offer', T0), sent('c1', 'survey_invite', T0 + 1));
+    await send(reply('c1', T0 + 60, { flowCompleted: { token: 'signup-8f3a' } }));
+    expect(await steps({ funnel: 'signup', step: 'signed_up' })).toBe(1);
+    expect(await steps({ funnel: 'survey', step: 'answered' })).toBe(0);
+    await send(reply('c1', T0 + 120, { flowCompleted: { token: 'survey-77' } }));
+    expect(await steps({ funnel: 'survey', step: 'answered' })).toBe(1);
+    expect(await steps({ funnel: 'signup', step: 'signed_up' })).toBe(1);
+  });
+
+  it('matches no prefix for a completion without a token, an unknown token or a token merely containing the prefix', async () => {
+    const { send, steps } = setup([signup, survey]);
+    await send(sent('c1', 'signup_offer', T0), sent('c1', 'survey_invite', T0 + 1));
+    await send(
+      reply('c1', T0 + 60, { flowCompleted: {} }),
+      reply('c1', T0 + 61, { flowCompleted: { token: 'unused' } }),
+      reply('c1', T0 + 62, { flowCompleted: { token: 'x-signup-1' } }),
+    );
+    expect(await steps({ step: 'signed_up' })).toBe(0);
+    expect(await steps({ step: 'answered' })).toBe(0);
+  });
+
+  it('accepts a list of prefixes, and true still matches any Flow', async () => {
+    const either = funnelSchema.parse({
+      name: 'either',
+      steps: [{ name: 'offered', match: { templateSent: 'signup_offer' } }, { name: 'done', match: { flowCompleted: { tokenPrefix: ['signup-', 'survey-'] } } }],
+    });
+    const { send, steps } = setup([either, onboarding]);
+    await send(sent('c1', 'signup_offer', T0), sent('c2', 'signup_offer', T0), sent('c3', 'welcome_v1', T0));
+    await send(reply('c1', T0 + 60, { flowCompleted: { token: 'survey-1' } }), reply('c2', T0 + 60, { flowCompleted: { token: 'other-1' } }));
+    await send(reply('c3', T0 + 60, { flowCompleted: { token: 'anything' } }));
+    expect(await steps({ funnel: 'either', step: 'done' })).toBe(1);
+    expect(await steps({ funnel: 'onboarding', step: 'completed' })).toBe(1);
+  });
+
+  it('rejects the name Meta gives every Flow, and a flowCompleted that is neither true, a prefix nor { tokenPrefix }', () => {
+    const step = (flowCompleted: unknown) => funnelSchema.safeParse({
+      name: 'f', steps: [{ name: 'a', match: { templateSent: 't' } }, { name: 'b', match: { flowCompleted } }],
+    });
+    expect(step('flow').error?.issues[0]?.message).toMatch(/"flow" is the name Meta gives every Flow completion.*tokenPrefix/);
+    expect(step({ name: 'signup' }).error?.issues[0]?.message).toMatch(/flowCompleted is true \(any Flow\), or \{ tokenPrefix/);
+    expect(step(false).success).toBe(false);
+    expect(step('').success).toBe(false);
+    expect(step({ tokenPrefix: [] }).success).toBe(false);
+    expect(step({ tokenPrefix: 'x'.repeat(257) }).success).toBe(false);
   });
 });
 

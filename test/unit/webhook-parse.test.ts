@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { contentKey, createKeyHasher } from '../../src/store/keys.js';
-import { parseWebhookBody } from '../../src/webhook/parse.js';
+import type { MessageReceived } from '../../src/events.js';
+import { MAX_FLOW_RESPONSE_JSON_LENGTH, parseWebhookBody } from '../../src/webhook/parse.js';
 import { fieldValueSchemas, type FieldValueInput, type KnownField, type WebhookEnvelopeInput } from '../../src/webhook/schemas.js';
 import { MalformedEnvelopeError, type ParsedChange } from '../../src/webhook/types.js';
 
@@ -486,7 +487,8 @@ describe('messages: inbound', () => {
     ['messages-button', 1750857500, 'button', { buttonPayload: 'TRACK_ORDER', buttonText: 'Track my order' }],
     ['messages-interactive-button-reply', 1750860000, 'interactive', { buttonReplyId: 'confirm_delivery_slot' }],
     ['messages-interactive-list-reply', 1750860120, 'interactive', { listReplyId: 'slot_tomorrow_am' }],
-    ['messages-interactive-nfm-reply', 1750861000, 'interactive', { flowCompleted: { name: 'flow' } }],
+    // Meta names every Flow completion "flow": the flow_token in response_json is what tells Flows apart.
+    ['messages-interactive-nfm-reply', 1750861000, 'interactive', { flowCompleted: { token: 'signup-2025-06' } }],
     ['messages-unsupported', 1750861200, 'unsupported', {}],
   ])('reads the reply of %s', (name, timestamp, type, reply) => {
     const m = messagesValue(name).messages![0]!;
@@ -505,6 +507,52 @@ describe('messages: inbound', () => {
         interactive: { type: 'nfm_reply', nfm_reply: { response_json: '{}' } } }],
     })).changes[0]!;
     expect(change.events[1]).toMatchObject({ reply: { flowCompleted: {} } });
+  });
+
+  describe('Flow completions (nfm_reply)', () => {
+    const nfm = (nfmReply: Record<string, unknown>) => parse(messagesBody({
+      metadata: { display_phone_number: DISPLAY, phone_number_id: PHONE_NUMBER_ID },
+      messages: [{ from: '16315551181', id: 'wamid.A', timestamp: '1750861000', type: 'interactive',
+        interactive: { type: 'nfm_reply', nfm_reply: nfmReply } }],
+    })).changes[0]!;
+    const UNREADABLE = 'interactive.nfm_reply.response_json';
+
+    it('reads the flow_token from response_json, a JSON string', () => {
+      const change = nfm({ name: 'flow', body: 'Sent', response_json: '{"flow_token": "survey-7", "rating": 5}' });
+      expect(change.events[1]).toMatchObject({ reply: { flowCompleted: { token: 'survey-7' } } });
+      expect(change.unknownValues).toStrictEqual([]);
+    });
+
+    it('records a completion without a token when response_json has none, without counting it as unreadable', () => {
+      const change = nfm({ name: 'flow', body: 'Sent', response_json: '{"plan":"premium"}' });
+      expect(change.events[1]).toMatchObject({ reply: { flowCompleted: {} } });
+      expect(change.unknownValues).toStrictEqual([]);
+    });
+
+    it.each([
+      ['not JSON', '{"flow_token": "signup-'],
+      ['not an object', '["flow_token", "signup-1"]'],
+      ['null', 'null'],
+      ['a token that is not a string', '{"flow_token": 42}'],
+      ['larger than the bound', JSON.stringify({ flow_token: 'signup-1', notes: 'x'.repeat(MAX_FLOW_RESPONSE_JSON_LENGTH) })],
+    ])('keeps a completion whose response_json is %s, without a token, and counts it as unreadable', (_what, responseJson) => {
+      const change = nfm({ name: 'flow', body: 'Sent', response_json: responseJson });
+      expect(change.outcome).toBe('ok');
+      expect((change.events[1] as MessageReceived).reply.flowCompleted).toStrictEqual({});
+      expect(change.unknownValues).toStrictEqual([UNREADABLE]);
+    });
+
+    it('cuts a long token at ingest like every sender-chosen string', () => {
+      const change = nfm({ name: 'flow', response_json: JSON.stringify({ flow_token: `signup-${'t'.repeat(5000)}` }) });
+      const token = (change.events[1] as MessageReceived).reply.flowCompleted!.token!;
+      expect(token.startsWith('signup-ttt')).toBe(true);
+      expect(token.length).toBeLessThanOrEqual(512);
+    });
+
+    it('does not take an address message reply (nfm_reply named address_message) for a Flow completion', () => {
+      const change = nfm({ name: 'address_message', body: 'Address', response_json: '{"values":{"city":"Recife"}}' });
+      expect((change.events[1] as MessageReceived).reply).toStrictEqual({});
+    });
   });
 
   it('hashes the business-scoped user id when Meta withholds the number, the same for message and status', () => {
