@@ -24,6 +24,17 @@ function connectionLevelsFromEnv(fallback: number[]): number[] {
   return levels;
 }
 
+function listFromEnv(name: string): string[] | undefined {
+  const raw = process.env[name];
+  return raw ? raw.split(',').map((v) => v.trim()).filter(Boolean) : undefined;
+}
+
+function storesFromEnv(): Array<'memory' | 'redis'> {
+  const stores = listFromEnv('BENCH_STORES') ?? ['memory', 'redis'];
+  for (const s of stores) if (s !== 'memory' && s !== 'redis') throw new Error(`BENCH_STORES: "${s}" is neither memory nor redis`);
+  return stores as Array<'memory' | 'redis'>;
+}
+
 export interface BenchOptions {
   /** BENCH_QUICK=1: a 1-2 minute smoke run with short phases and small fleets. */
   quick: boolean;
@@ -47,6 +58,10 @@ export interface BenchOptions {
   soakSeconds: number;
   /** Requests per second per exporter during the soak. */
   soakRate: number;
+  /** BENCH_WORKLOADS=name[,name]: saturated phases of these workloads only (iterating on one). */
+  workloads: string[] | undefined;
+  /** BENCH_STORES=memory[,redis]: exporter stores measured in saturated phases (default both). */
+  stores: Array<'memory' | 'redis'>;
   /** BENCH_PROFILE=1: exporter children run with --cpu-prof into bench/results/profiles/. */
   profile: boolean;
 }
@@ -64,6 +79,8 @@ export function readOptions(): BenchOptions {
     soakSeconds: numberFromEnv('BENCH_SOAK_SECONDS', 600),
     soakRate: numberFromEnv('BENCH_SOAK_RATE', 200),
     profile: process.env.BENCH_PROFILE === '1',
+    workloads: listFromEnv('BENCH_WORKLOADS'),
+    stores: storesFromEnv(),
   };
 }
 
