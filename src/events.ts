@@ -150,8 +150,13 @@ export interface MessageReceived {
   phoneNumberId: string;
   /** Keyed hash of the message id (a wamid encodes the customer's number). */
   messageKey: string;
-  /** Keyed hash of the customer's wa_id. */
+  /**
+   * Keyed hash of the customer: of the BSUID when the payload carries one, else of the number. The
+   * ingest replaces it with the customer's root (src/store/customer-links) before anything is planned.
+   */
   customer: string;
+  /** Keyed hashes of the customer's other forms in this payload (number, parent BSUID): linked to `customer`. */
+  aliases?: string[];
   timestamp: number;
   /** When the exporter got it (Unix seconds): a message older than the wait expiry opens no wait. */
   receivedAt?: number;
@@ -166,7 +171,9 @@ export interface MessageStatusObserved {
   wabaId: string;
   phoneNumberId: string;
   messageKey: string;
+  /** As MessageReceived's: recipient_user_id first, recipient_id second. */
   customer: string;
+  aliases?: string[];
   status: string;
   timestamp: number;
   category?: string;
@@ -269,6 +276,7 @@ export interface MarketingPreferenceObserved {
   phoneNumberId: string;
   /** Keyed hash of the customer's BSUID or wa_id. */
   customer: string;
+  aliases?: string[];
   value: string;
   category: string;
   timestamp: number;
@@ -324,6 +332,23 @@ export interface TemplateNoticeObserved {
   notice: string;
 }
 
+/**
+ * A customer's ids changed (user_id_update; system messages user_changed_number, user_changed_user_id):
+ * the new forms join the customer the previous ones name, so waits, funnel runs and reach already kept
+ * stay that customer's. Keyed hashes, each list preferred form first.
+ */
+export interface CustomerChanged {
+  kind: 'customer_changed';
+  source: 'webhook';
+  field: string;
+  wabaId: string;
+  observedAt: number;
+  /** user_id (a new BSUID) or number (a new phone number, and with it a new BSUID). */
+  change: 'user_id' | 'number';
+  previous: string[];
+  current: string[];
+}
+
 export type ExporterEvent =
   | PhoneNumberObserved
   | PhoneNumberRemoved
@@ -344,6 +369,7 @@ export type ExporterEvent =
   | FlowStatusObserved
   | FlowHealthObserved
   | SecurityEventObserved
-  | TemplateNoticeObserved;
+  | TemplateNoticeObserved
+  | CustomerChanged;
 
 export type EventKind = ExporterEvent['kind'];

@@ -16,6 +16,7 @@ import { createLimitedServer } from './server/connections.js';
 import { startWaitExpiry } from './signals/wait-expiry.js';
 import { createStore } from './store/index.js';
 import { MemorySketchStore, RedisSketchStore } from './store/sketches/index.js';
+import { customerLinkTtlSeconds, MemoryCustomerLinks, RedisCustomerLinks } from './store/customer-links/index.js';
 import { createKeyHasher, deriveCustomerHashKey } from './store/keys.js';
 import type { Store } from './store/types.js';
 import { WebhookReceiver } from './webhook/receiver.js';
@@ -122,7 +123,12 @@ export async function startExporter(config: Config, options: StartOptions = {}):
   const sketches = config.store.redisUrl && store.kind === 'redis'
     ? new RedisSketchStore({ url: config.store.redisUrl, keyPrefix: config.store.keyPrefix })
     : new MemorySketchStore();
-  const ingest = new Ingest(store, metrics, { conversations: config.conversations, funnels: config.funnels, humanHandoff: config.humanHandoff, webhook: config.webhook }, sketches);
+  // One customer, several forms of id (number, BSUID): replicas on Redis share which key each names.
+  const linkTtlSeconds = customerLinkTtlSeconds(config);
+  const links = config.store.redisUrl && store.kind === 'redis'
+    ? new RedisCustomerLinks({ url: config.store.redisUrl, keyPrefix: config.store.keyPrefix, ttlSeconds: linkTtlSeconds })
+    : new MemoryCustomerLinks({ ttlSeconds: linkTtlSeconds, onShed: (n) => metrics.counter('entitiesDropped').inc({ kind: 'customer_link' }, n) });
+  const ingest = new Ingest(store, metrics, { conversations: config.conversations, funnels: config.funnels, humanHandoff: config.humanHandoff, webhook: config.webhook }, sketches, links);
   metrics.watchReach(sketches);
   const hashKey = createKeyHasher(deriveCustomerHashKey(config.customerHashKey, config.webhook.appSecrets));
   setLabelValueMaxLength(config.metrics.labelValueMaxLength);
@@ -166,7 +172,7 @@ export async function startExporter(config: Config, options: StartOptions = {}):
         stopWatchingStore();
         await Promise.all([close(publicServer), poller?.stop()]);
         await close(metricsServer);
-        await Promise.all([store.close(), sketches.close()]);
+        await Promise.all([store.close(), sketches.close(), links.close()]);
         logger.info('whatsapp-exporter stopped');
       })();
       return stopping;

@@ -1,6 +1,7 @@
 import type { ExporterEvent } from './events.js';
 import { planEvent, type EventOutcome, type Observation, type PlannedWrite, type SignalContext } from './signals/index.js';
 import { MemorySketchStore, type SketchStore } from './store/sketches/index.js';
+import { customerLinkTtlSeconds, MemoryCustomerLinks, resolveCustomers, type CustomerLinkStore } from './store/customer-links/index.js';
 import type { EventWrite, EventWriteResult, MergeResult, OpResult, Store, StoreOp } from './store/types.js';
 
 /** A group of events that arrived together: one webhook change, or one polled entity. */
@@ -64,10 +65,14 @@ export class Ingest {
     private readonly context: SignalContext,
     /** Distinct-count sketches of customers reached (see signals/reach.ts); this process's memory by default. */
     readonly sketches: SketchStore = new MemorySketchStore(),
+    /** Which customer each form of a customer id names (see store/customer-links); this process's memory by default. */
+    readonly links: CustomerLinkStore = new MemoryCustomerLinks({ ttlSeconds: customerLinkTtlSeconds(context) }),
   ) {}
 
   async apply(changes: readonly IncomingChange[]): Promise<EventOutcome[]> {
     // Plain loops rather than flatMap/slice/spread: a batch of 100 statuses runs this 100 times.
+    // Every form of a customer id (number, BSUID) becomes the one key its state is kept under.
+    await resolveCustomers(changes, this.links);
     const writes: EventWrite[] = [];
     const slots: Slot[] = [];
     const now = Date.now();

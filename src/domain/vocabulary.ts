@@ -71,6 +71,17 @@ export const INTERACTIVE_TYPES = ['button_reply', 'list_reply', 'nfm_reply'] as 
  */
 export const NFM_REPLY_ADDRESS_MESSAGE = 'address_message';
 
+/**
+ * system.type of a system message that changes a customer's ids, and what changed: Meta's
+ * user_changed_number (a new number, and with it a new BSUID) and user_changed_user_id (a new BSUID
+ * only; Aug 2026), and customer_changed_number, the older name SDKs still model.
+ */
+export const CUSTOMER_ID_CHANGES = {
+  user_changed_number: 'number',
+  customer_changed_number: 'number',
+  user_changed_user_id: 'user_id',
+} as const satisfies Record<string, 'number' | 'user_id'>;
+
 /** pricing.category and conversation.origin.type; Meta spells authentication-international both ways. */
 export const PRICING_CATEGORIES = [
   'authentication', 'authentication_international', 'authentication-international', 'marketing', 'marketing_lite',

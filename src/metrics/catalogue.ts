@@ -258,7 +258,7 @@ export const catalogue = {
   }),
   entitiesDropped: def({
     name: 'whatsapp_entities_dropped_total', type: 'counter', subsystem: 'webhook',
-    help: 'Webhook data refused by a cap (kind: waba beyond WEBHOOK_MAX_WABAS or outside the allowlist, phone_number beyond WEBHOOK_MAX_PHONE_NUMBERS_PER_WABA, template beyond WEBHOOK_MAX_TEMPLATES_PER_WABA, event_name beyond WEBHOOK_MAX_EVENT_NAMES, dedup_mark: oldest de-duplication marks the memory store shed beyond its cap): changes for a waba; otherwise each refused entity once per change.',
+    help: 'Webhook data refused by a cap (kind: waba beyond WEBHOOK_MAX_WABAS or outside the allowlist, phone_number beyond WEBHOOK_MAX_PHONE_NUMBERS_PER_WABA, template beyond WEBHOOK_MAX_TEMPLATES_PER_WABA, event_name beyond WEBHOOK_MAX_EVENT_NAMES, dedup_mark: oldest de-duplication marks the memory store shed beyond its cap, customer_link: least recently named customer links the memory store shed beyond its cap): changes for a waba; otherwise each refused entity once per change.',
     labelNames: ['kind'],
   }),
   webhookDeadLetters: def({

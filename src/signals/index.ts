@@ -34,5 +34,8 @@ export function planEvent(event: ExporterEvent, ctx: SignalContext): PlannedWrit
     case 'security_event':
     case 'template_notice':
       return [planCountedNotice(event)];
+    // Handled before planning: the ingest links the new ids to the customer (store/customer-links).
+    case 'customer_changed':
+      return [];
   }
 }

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type {
-  AccountEvent, ExporterEvent, InboundReply, MessagingLimitObserved, PhoneNumberAttributes, PhoneNumberObserved,
+  AccountEvent, CustomerChanged, ExporterEvent, InboundReply, MessagingLimitObserved, PhoneNumberAttributes, PhoneNumberObserved,
   TemplateAttributes,
 } from '../events.js';
 import { contentKey, displayDigits, type KeyHasher } from '../store/keys.js';
@@ -13,7 +13,7 @@ import {
   ACCOUNT_UPDATE_EVENTS, INTERACTIVE_TYPES, isMessagingLimit, isThroughputLevel, MESSAGE_STATUSES, messagingLimitTier, MESSAGE_TYPES, NAME_DECISIONS,
   NAME_REJECTION_REASONS, PRICING_CATEGORIES, PRICING_TYPES, QUALITY_EVENTS, QUALITY_SCORES, TEMPLATE_CATEGORIES,
   TEMPLATE_REJECTION_REASONS, TEMPLATE_REMOVAL_EVENTS, TEMPLATE_STATUS_EVENTS, templateStatusAfter, TIERS, UPGRADED_THROUGHPUT_LEVEL, WABA_BAN_STATES,
-  META_ID_PROBLEM, isMetaId, NFM_REPLY_ADDRESS_MESSAGE,
+  META_ID_PROBLEM, isMetaId, NFM_REPLY_ADDRESS_MESSAGE, CUSTOMER_ID_CHANGES,
 } from '../domain/index.js';
 import {
   envelopeSchema, fieldByShape, fieldValueSchemas, isKnownField,
@@ -178,7 +178,9 @@ function parseChange(entry: WebhookEntry, change: WebhookChange, hashKey: KeyHas
   // reach JSON.stringify's recursion limit.
   if (field !== 'messages') {
     // user_preferences names customers: their ids enter the key as keyed hashes only.
-    const content = field === 'user_preferences' ? withHashedCustomers(result.data as FieldValue<'user_preferences'>, hashKey) : result.data;
+    const content = field === 'user_preferences'
+      ? withHashedCustomers(result.data as FieldValue<'user_preferences'>, hashKey)
+      : field === 'user_id_update' ? withHashedIdChanges(result.data as FieldValue<'user_id_update'>, hashKey) : result.data;
     parsed.dedupeKey = contentKey(field, wabaId, entry.time === undefined ? '' : String(entry.time), JSON.stringify(content));
   }
   return parsed;
@@ -359,10 +361,9 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
       noteUnknown(ctx, PREFERENCE_VALUE_SET, 'user_preferences.value', value);
       noteUnknown(ctx, PREFERENCE_CATEGORY_SET, 'user_preferences.category', category);
       // Keyed by BSUID first, wa_id second (a username-only customer has no wa_id); neither is kept in clear.
-      const id = p.user_id ?? p.wa_id;
       events.push({
         kind: 'marketing_preference', source: 'webhook', field: ctx.field, wabaId: ctx.wabaId,
-        phoneNumberId: v.metadata.phone_number_id, customer: id === undefined ? '' : ctx.hashKey(id),
+        phoneNumberId: v.metadata.phone_number_id, ...customerOf(ctx, p.user_id, p.wa_id, p.parent_user_id, undefined),
         value, category, timestamp: p.timestamp,
       });
     }
@@ -436,6 +437,16 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
     return events;
   },
 
+  user_id_update(v, ctx) {
+    // The number, when given, names the customer before and after: it links the new BSUIDs to the old.
+    return v.user_id_update.map((u): CustomerChanged => ({
+      kind: 'customer_changed', source: 'webhook', field: ctx.field, wabaId: ctx.wabaId,
+      observedAt: u.timestamp ?? ctx.observedAt, change: 'user_id',
+      previous: hashedIds(ctx, u.user_id?.previous, u.wa_id, u.parent_user_id?.previous),
+      current: hashedIds(ctx, u.user_id?.current, u.parent_user_id?.current),
+    }));
+  },
+
   messages(v, ctx) {
     const meta = v.metadata;
     const events: ExporterEvent[] = [];
@@ -449,13 +460,17 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
         events.push({
           kind: 'message_received', source: 'webhook', field: 'messages', wabaId: ctx.wabaId, phoneNumberId,
           messageKey: ctx.hashKey(m.id),
-          // The schema guarantees one of the two; the BSUID stands in when Meta withholds the number.
-          customer: ctx.hashKey((m.from ?? m.from_user_id)!),
+          // The schema guarantees some id (from, from_user_id, or the change's one contact).
+          ...customerOf(ctx, m.from_user_id, m.from, m.from_parent_user_id, v.contacts),
           timestamp: m.timestamp,
           receivedAt: ctx.receivedAt,
           type: m.type,
           reply: replyOf(m, ctx),
         });
+        if (m.system !== undefined) {
+          const changed = systemIdChange(m, ctx);
+          if (changed !== undefined) events.push(changed);
+        }
         if (newest === undefined || m.timestamp > newest) newest = m.timestamp;
       }
       for (const s of v.statuses ?? []) {
@@ -467,7 +482,8 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
         events.push({
           kind: 'message_status', source: 'webhook', field: 'messages', wabaId: ctx.wabaId, phoneNumberId,
           messageKey: ctx.hashKey(s.id),
-          customer: ctx.hashKey((s.recipient_id ?? s.recipient_user_id)!),
+          // Delivered and read statuses may carry contacts[] too; a group's recipient_id is the group.
+          ...customerOf(ctx, s.recipient_user_id, s.recipient_id, s.recipient_parent_user_id, s.recipient_type === 'group' ? undefined : v.contacts),
           status: s.status,
           timestamp: s.timestamp,
           ...(category !== undefined && { category }),
@@ -506,6 +522,65 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
     return events;
   },
 };
+
+/**
+ * The customer a message or status names, as keyed hashes: the BSUID first (Meta's advice: key
+ * customers by user_id first, wa_id second), then the number and the parent BSUID as aliases, which
+ * the ingest links to it (store/customer-links). A contact of the change fills in forms the item
+ * lacks when it names the same customer (same wa_id or user_id), or when it is the only contact.
+ */
+function customerOf(
+  ctx: ChangeContext, userId: string | undefined, phone: string | undefined, parentUserId: string | undefined,
+  contacts: ReadonlyArray<{ wa_id?: string | undefined; user_id?: string | undefined; parent_user_id?: string | undefined }> | undefined,
+): { customer: string; aliases?: string[] } {
+  if (contacts !== undefined && contacts.length > 0 && (userId === undefined || phone === undefined || parentUserId === undefined)) {
+    let match = contacts.find((c) => (phone !== undefined && c.wa_id === phone) || (userId !== undefined && c.user_id === userId));
+    if (match === undefined && contacts.length === 1) {
+      const only = contacts[0]!;
+      if ((only.wa_id === undefined || phone === undefined) && (only.user_id === undefined || userId === undefined)) match = only;
+    }
+    if (match !== undefined) {
+      userId ??= nonEmpty(match.user_id);
+      phone ??= nonEmpty(match.wa_id);
+      parentUserId ??= nonEmpty(match.parent_user_id);
+    }
+  }
+  const preferred = userId ?? phone ?? parentUserId;
+  if (preferred === undefined) return { customer: '' };
+  const aliases: string[] = [];
+  if (phone !== undefined && phone !== preferred) aliases.push(ctx.hashKey(phone));
+  if (parentUserId !== undefined && parentUserId !== preferred) aliases.push(ctx.hashKey(parentUserId));
+  return aliases.length > 0 ? { customer: ctx.hashKey(preferred), aliases } : { customer: ctx.hashKey(preferred) };
+}
+
+const nonEmpty = (s: string | undefined): string | undefined => (s === '' ? undefined : s);
+
+/** Keyed hashes of the ids given, in order, without absent or repeated ones. */
+function hashedIds(ctx: ChangeContext, ...ids: Array<string | undefined>): string[] {
+  const out: string[] = [];
+  for (const id of ids) {
+    if (id === undefined || id === '') continue;
+    const h = ctx.hashKey(id);
+    if (!out.includes(h)) out.push(h);
+  }
+  return out;
+}
+
+/**
+ * A system message user_changed_number or user_changed_user_id: `from` (and from_user_id, or
+ * system.previous_user_id) name the customer as they were, system.wa_id and system.user_id as they are.
+ */
+function systemIdChange(m: InboundMessage, ctx: ChangeContext): CustomerChanged | undefined {
+  const system = m.system!;
+  const change = system.type !== undefined && Object.hasOwn(CUSTOMER_ID_CHANGES, system.type)
+    ? CUSTOMER_ID_CHANGES[system.type as keyof typeof CUSTOMER_ID_CHANGES]
+    : undefined;
+  if (change === undefined) return undefined;
+  const previous = hashedIds(ctx, system.previous_user_id, m.from_user_id, m.from, system.previous_parent_user_id, m.from_parent_user_id);
+  const current = hashedIds(ctx, system.user_id, system.wa_id ?? system.new_wa_id, system.parent_user_id);
+  if (current.length === 0) return undefined;
+  return { kind: 'customer_changed', source: 'webhook', field: ctx.field, wabaId: ctx.wabaId, observedAt: m.timestamp, change, previous, current };
+}
 
 /**
  * A Flow's response_json holds what the customer entered: read only up to this size (a Flow response is
@@ -642,6 +717,19 @@ function withHashedCustomers(v: FieldValue<'user_preferences'>, hashKey: KeyHash
     metadata: v.metadata,
     user_preferences: v.user_preferences.map((p) => ({
       ...p, wa_id: hashed(p.wa_id), user_id: hashed(p.user_id), parent_user_id: hashed(p.parent_user_id),
+    })),
+  };
+}
+
+/** user_id_update with every customer id replaced by its keyed hash (and contacts left out), for the de-duplication key. */
+function withHashedIdChanges(v: FieldValue<'user_id_update'>, hashKey: KeyHasher): unknown {
+  const hashed = (id: string | undefined) => (id === undefined ? undefined : hashKey(id));
+  const change = (c: { previous?: string | undefined; current?: string | undefined } | undefined) =>
+    (c === undefined ? undefined : { previous: hashed(c.previous), current: hashed(c.current) });
+  return {
+    metadata: v.metadata,
+    user_id_update: v.user_id_update.map((u) => ({
+      wa_id: hashed(u.wa_id), user_id: change(u.user_id), parent_user_id: change(u.parent_user_id), timestamp: u.timestamp,
     })),
   };
 }

@@ -184,14 +184,17 @@ export const contactSchema = z.object({
   wa_id: z.string().optional(),
   /** Business-scoped user id (BSUID), sent from April 2026 and the only id for username-only users. */
   user_id: z.string().optional(),
+  /** Parent BSUID (US.ENT.…), shared across a managed business's portfolios; only where enabled. */
+  parent_user_id: z.string().optional(),
   profile: z.object({ name: z.string().optional(), username: z.string().optional() }).optional(),
 });
 
 export const inboundMessageSchema = z.object({
   /** The customer's number: personal data, hashed by the parser and never kept. */
   from: z.string().min(1).optional(),
-  /** BSUID of a customer whose number Meta withholds (WhatsApp usernames, 2026). */
+  /** The customer's BSUID (sent beside `from` since April 2026; alone when Meta withholds the number). */
   from_user_id: z.string().min(1).optional(),
+  from_parent_user_id: z.string().min(1).optional(),
   /** wamid: encodes the customer's number, hashed like it. */
   id: z.string().min(1),
   timestamp: timestampSchema,
@@ -210,11 +213,30 @@ export const inboundMessageSchema = z.object({
     }).optional(),
   }).optional(),
   context: z.object({ from: z.string().optional(), id: z.string().optional() }).optional(),
+  /**
+   * type "system": a customer's ids changed. wa_id is the new number (new_wa_id in older SDKs); user_id
+   * and parent_user_id the new BSUIDs, previous_user_id and previous_parent_user_id the old (Aug 2026).
+   */
+  system: z.object({
+    type: z.string().optional(),
+    body: z.string().optional(),
+    wa_id: z.string().min(1).optional(),
+    new_wa_id: z.union([z.string().min(1), z.int().nonnegative().transform(String)]).optional(),
+    user_id: z.string().min(1).optional(),
+    parent_user_id: z.string().min(1).optional(),
+    previous_user_id: z.string().min(1).optional(),
+    previous_parent_user_id: z.string().min(1).optional(),
+  }).optional(),
   errors: z.array(errorSchema).optional(),
-}).refine((m) => m.from !== undefined || m.from_user_id !== undefined, {
-  message: 'Invalid message: expected from or from_user_id',
-  path: ['from'],
 });
+
+/** Whether a message names its customer: by from, from_user_id, or (BSUID-only examples) the change's only contact. */
+function namesCustomer(m: z.output<typeof inboundMessageSchema>, contacts: ReadonlyArray<z.output<typeof contactSchema>> | undefined): boolean {
+  if (m.from !== undefined || m.from_user_id !== undefined) return true;
+  if (m.system?.previous_user_id !== undefined || m.system?.user_id !== undefined) return true;
+  const only = contacts?.length === 1 ? contacts[0]! : undefined;
+  return only !== undefined && ((only.user_id ?? '') !== '' || (only.wa_id ?? '') !== '');
+}
 
 export const statusSchema = z.object({
   /** wamid of the business message. */
@@ -223,8 +245,9 @@ export const statusSchema = z.object({
   timestamp: timestampSchema,
   /** The customer's number (or a group id): personal data, hashed by the parser. */
   recipient_id: z.string().min(1).optional(),
-  /** BSUID when Meta withholds the number. */
+  /** The customer's BSUID (beside recipient_id since April 2026; alone when Meta withholds the number). */
   recipient_user_id: z.string().min(1).optional(),
+  recipient_parent_user_id: z.string().min(1).optional(),
   recipient_type: z.string().optional(),
   biz_opaque_callback_data: z.string().optional(),
   /** Omitted from v24.0 unless inside a free entry point window. */
@@ -256,6 +279,12 @@ export const messagesValueSchema = z.object({
 }).refine((v) => v.metadata !== undefined || ((v.messages?.length ?? 0) === 0 && (v.statuses?.length ?? 0) === 0), {
   message: 'Invalid messages value: metadata is required with messages or statuses',
   path: ['metadata'],
+}).superRefine((v, ctx) => {
+  v.messages?.forEach((m, i) => {
+    if (!namesCustomer(m, v.contacts)) {
+      ctx.addIssue({ code: 'custom', path: ['messages', i, 'from'], message: 'Invalid message: expected from, from_user_id or one contact with wa_id or user_id' });
+    }
+  });
 });
 
 // --- account enforcement, preferences, flows, security (whatsapp-platform-2026.md §1–§5) ---
@@ -301,6 +330,23 @@ export const userPreferenceSchema = z.object({
   category: z.string().optional(),
   value: z.string(),
   timestamp: timestampSchema,
+});
+
+/** A BSUID's change: previous and current (user_id_update). */
+const idChangeSchema = z.object({ previous: z.string().min(1).optional(), current: z.string().min(1).optional() });
+
+/** user_id_update [M-BSUID]: a customer's BSUID changed; wa_id may be absent, timestamp is a string here. */
+export const userIdUpdateSchema = z.object({
+  messaging_product: z.string().optional(),
+  metadata: metadataSchema.optional(),
+  contacts: z.array(contactSchema).optional(),
+  user_id_update: z.array(z.object({
+    wa_id: z.string().min(1).optional(),
+    detail: z.string().optional(),
+    user_id: idChangeSchema.optional(),
+    parent_user_id: idChangeSchema.optional(),
+    timestamp: timestampSchema.optional(),
+  })),
 });
 
 export const userPreferencesSchema = z.object({
@@ -387,6 +433,7 @@ export const fieldValueSchemas = {
   security: securitySchema,
   template_correct_category_detection: templateCorrectCategoryDetectionSchema,
   message_template_components_update: messageTemplateComponentsUpdateSchema,
+  user_id_update: userIdUpdateSchema,
 } as const;
 
 export type KnownField = keyof typeof fieldValueSchemas;

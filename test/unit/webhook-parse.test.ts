@@ -564,6 +564,64 @@ describe('messages: inbound', () => {
     expect(change.events[0]).toMatchObject({ observedAt: 1779000100 });
   });
 
+  it('keys a customer by the BSUID and gives the number and the parent BSUID as aliases when a message carries both', () => {
+    const change = only('messages-both-forms');
+    expect(change.events[1]).toMatchObject({
+      kind: 'message_received', customer: hashKey('US.20481175530294617723'),
+      aliases: [hashKey('16505550142'), hashKey('US.ENT.30918264410057721146')],
+    });
+  });
+
+  it('reads the customer of a message from the only contact when the message names none (Meta\'s BSUID example)', () => {
+    const change = only('messages-bsuid-contact-only');
+    expect(change.outcome).toBe('ok');
+    expect(change.events[1]).toMatchObject({ customer: hashKey('US.20481175530294617723'), aliases: [hashKey('US.ENT.30918264410057721146')] });
+  });
+
+  it('keys a status by recipient_user_id, with recipient_id and the status\'s contact as aliases', () => {
+    expect(only('messages-status-recipient-user-id').events[1]).toMatchObject({ customer: hashKey('US.20481175530294617723') });
+    expect(only('messages-status-recipient-user-id').events[1]).not.toHaveProperty('aliases');
+    expect(only('messages-status-both-forms').events[1]).toMatchObject({
+      customer: hashKey('US.20481175530294617723'), aliases: [hashKey('16505550142'), hashKey('US.ENT.30918264410057721146')],
+    });
+  });
+
+  it('turns user_changed_number and user_changed_user_id system messages into a customer change, previous forms first', () => {
+    const number = only('messages-system-user-changed-number');
+    expect(number.events.map((e) => e.kind)).toStrictEqual(['phone_number', 'message_received', 'customer_changed']);
+    expect(number.events[2]).toStrictEqual({
+      kind: 'customer_changed', source: 'webhook', field: 'messages', wabaId: WABA, observedAt: 1779003000, change: 'number',
+      previous: ['US.20481175530294617723', '16505550142', 'US.ENT.30918264410057721146'].map(hashKey),
+      current: ['US.24810093366120458871', '16505550199', 'US.ENT.41029375521168832257'].map(hashKey),
+    });
+    const userId = only('messages-system-user-changed-user-id');
+    expect(userId.events[2]).toMatchObject({
+      kind: 'customer_changed', change: 'user_id', previous: [hashKey('US.20481175530294617723')], current: [hashKey('US.24810093366120458871')],
+    });
+    // The older SDK shape: customer_changed_number with new_wa_id.
+    const legacy = parse(messagesBody({
+      metadata: { display_phone_number: DISPLAY, phone_number_id: PHONE_NUMBER_ID },
+      messages: [{ from: '16505550142', id: 'wamid.S', timestamp: '1779003000', type: 'system',
+        system: { body: 'changed', type: 'customer_changed_number', new_wa_id: '16505550199' } }],
+    })).changes[0]!;
+    expect(legacy.events[2]).toMatchObject({ change: 'number', previous: [hashKey('16505550142')], current: [hashKey('16505550199')] });
+  });
+
+  it('parses user_id_update into a customer change and de-duplicates it by content without any id in clear', () => {
+    const change = only('user-id-update');
+    expect(change.outcome).toBe('ok');
+    expect(change.events).toStrictEqual([{
+      kind: 'customer_changed', source: 'webhook', field: 'user_id_update', wabaId: WABA, observedAt: 1779002000, change: 'user_id',
+      previous: ['US.20481175530294617723', '16505550142', 'US.ENT.30918264410057721146'].map(hashKey),
+      current: ['US.24810093366120458871', 'US.ENT.41029375521168832257'].map(hashKey),
+    }]);
+    expect(change.dedupeKey).toEqual(expect.any(String));
+    // Without wa_id (Meta may leave it out) it is still a change of the BSUID.
+    const body = fixture('user-id-update');
+    delete (body.entry[0]!.changes[0]!.value as { user_id_update: Array<{ wa_id?: string }> }).user_id_update[0]!.wa_id;
+    expect(parse(body).changes[0]!.events[0]).toMatchObject({ previous: ['US.20481175530294617723', 'US.ENT.30918264410057721146'].map(hashKey) });
+  });
+
   it('reports an unknown message type', () => {
     const change = parse(messagesBody({
       metadata: { display_phone_number: DISPLAY, phone_number_id: PHONE_NUMBER_ID },
@@ -702,14 +760,28 @@ describe('personal data', () => {
   /** Every customer identifier and wamid in a messages value, wherever Meta puts it. */
   function customerIdentifiers(value: MessagesValue): string[] {
     const ids: Array<string | undefined> = [];
-    for (const c of value.contacts ?? []) ids.push(c.wa_id, c.user_id);
-    for (const m of value.messages ?? []) ids.push(m.from, m.from_user_id, m.id, m.context?.id);
-    for (const s of value.statuses ?? []) ids.push(s.recipient_id, s.recipient_user_id, s.id);
+    for (const c of value.contacts ?? []) ids.push(c.wa_id, c.user_id, c.parent_user_id);
+    for (const m of value.messages ?? []) {
+      ids.push(m.from, m.from_user_id, m.from_parent_user_id, m.id, m.context?.id);
+      const sys = m.system;
+      if (sys) ids.push(sys.wa_id, sys.user_id, sys.parent_user_id, sys.previous_user_id, sys.previous_parent_user_id);
+    }
+    for (const s of value.statuses ?? []) ids.push(s.recipient_id, s.recipient_user_id, s.recipient_parent_user_id, s.id);
     return ids.filter((x): x is string => typeof x === 'string');
   }
 
-  const identifiersOf = (body: WebhookEnvelopeInput): string[] => body.entry.flatMap((e) => e.changes
-    .filter((c) => c.field === 'messages').flatMap((c) => customerIdentifiers(c.value as MessagesValue)));
+  function idUpdateIdentifiers(value: FieldValueInput<'user_id_update'>): string[] {
+    const ids: Array<string | undefined> = [];
+    for (const c of value.contacts ?? []) ids.push(c.wa_id, c.user_id, c.parent_user_id);
+    for (const u of value.user_id_update) ids.push(u.wa_id, u.user_id?.previous, u.user_id?.current, u.parent_user_id?.previous, u.parent_user_id?.current);
+    return ids.filter((x): x is string => typeof x === 'string');
+  }
+
+  const identifiersOf = (body: WebhookEnvelopeInput): string[] => body.entry.flatMap((e) => e.changes.flatMap((c) => {
+    if (c.field === 'messages') return customerIdentifiers(c.value as MessagesValue);
+    if (c.field === 'user_id_update') return idUpdateIdentifiers(c.value as FieldValueInput<'user_id_update'>);
+    return [];
+  }));
   const withCustomers = readdirSync(FIXTURES).map((f) => f.replace(/\.json$/, ''))
     .filter((name) => identifiersOf(fixture(name)).length > 0);
 

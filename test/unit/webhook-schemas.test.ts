@@ -88,7 +88,7 @@ describe('field schemas', () => {
       'account_alerts', 'account_review_update', 'account_update', 'business_capability_update', 'flows',
       'message_template_components_update', 'message_template_quality_update', 'message_template_status_update',
       'messages', 'phone_number_name_update', 'phone_number_quality_update', 'security', 'template_category_update',
-      'template_correct_category_detection', 'user_preferences',
+      'template_correct_category_detection', 'user_id_update', 'user_preferences',
     ]);
     expect(isKnownField('history')).toBe(false);
     expect(isKnownField('constructor')).toBe(false);
@@ -138,12 +138,20 @@ describe('field schemas', () => {
     expect(accountUpdateSchema.safeParse({ ban_info: { waba_ban_state: 'DISABLE' } }).success).toBe(false);
   });
 
-  it('require a customer identity on inbound messages and statuses: the number or the BSUID', () => {
+  it('require a customer identity on inbound messages and statuses: the number, the BSUID or the one contact', () => {
     const message = { id: 'wamid.X', timestamp: '1750857384', type: 'text' };
-    expect(inboundMessageSchema.safeParse({ ...message, from: '16315551181' }).success).toBe(true);
-    expect(inboundMessageSchema.safeParse({ ...message, from_user_id: 'US.1349' }).success).toBe(true);
-    const noFrom = inboundMessageSchema.safeParse(message);
-    expect(noFrom.error?.issues.map((i) => i.path.join('.'))).toStrictEqual(['from']);
+    const value = (m: object, contacts?: object[]) => ({
+      metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' }, messages: [m], ...(contacts && { contacts }),
+    });
+    expect(messagesValueSchema.safeParse(value({ ...message, from: '16315551181' })).success).toBe(true);
+    expect(messagesValueSchema.safeParse(value({ ...message, from_user_id: 'US.1349' })).success).toBe(true);
+    // Meta's BSUID example names the customer only in contacts[].user_id.
+    expect(messagesValueSchema.safeParse(value(message, [{ user_id: 'US.1349' }])).success).toBe(true);
+    expect(inboundMessageSchema.safeParse(message).success).toBe(true);
+    const noFrom = messagesValueSchema.safeParse(value(message));
+    expect(noFrom.error?.issues.map((i) => i.path.join('.'))).toStrictEqual(['messages.0.from']);
+    const twoContacts = messagesValueSchema.safeParse(value(message, [{ user_id: 'US.1' }, { user_id: 'US.2' }]));
+    expect(twoContacts.success).toBe(false);
 
     const status = { id: 'wamid.X', status: 'sent', timestamp: 1750857384 };
     expect(statusSchema.safeParse({ ...status, recipient_id: '16315551181' }).success).toBe(true);

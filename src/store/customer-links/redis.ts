@@ -1,0 +1,110 @@
+import type { Cluster, Redis } from 'ioredis';
+import { connect } from '../redis.js';
+import { StoreUnavailableError } from '../types.js';
+import { MAX_LINK_HOPS, type CustomerLinkStore, type LinkRequest } from './types.js';
+
+export interface RedisCustomerLinkOptions {
+  /** Any URL RedisStore accepts (redis://, rediss://, redis+sentinel://, redis+cluster://). */
+  url: string;
+  keyPrefix: string;
+  ttlSeconds: number;
+  commandTimeoutMs?: number;
+  /** How long a call waits for a (re)connecting client before it fails with StoreUnavailableError. */
+  readyTimeoutMs?: number;
+}
+
+/**
+ * resolveOne (types.ts) for every request, in one script run: atomic, so replicas that see two forms
+ * of one new customer at once agree on its root. KEYS[1]: the key prefix of links (its hash tag puts
+ * every link in one slot under redis+cluster://); ARGV: TTL seconds, hops, JSON list of requests.
+ * Keys are `<prefix><customer hash>`, a string holding the root's hash, with the TTL.
+ */
+const RESOLVE_SCRIPT = `
+local p = KEYS[1]
+local ttl = ARGV[1]
+local hops = tonumber(ARGV[2])
+local requests = cjson.decode(ARGV[3])
+local roots = {}
+for i, request in ipairs(requests) do
+  local root = false
+  for _, key in ipairs(request) do
+    local r = redis.call('GET', p .. key)
+    if r then
+      for _ = 1, hops do
+        local nextRoot = redis.call('GET', p .. r)
+        if not nextRoot or nextRoot == r then break end
+        r = nextRoot
+      end
+      root = r
+      break
+    end
+  end
+  if not root then root = request[1] end
+  for _, key in ipairs(request) do redis.call('SET', p .. key, root, 'EX', ttl) end
+  roots[i] = root
+end
+return roots
+`;
+
+type ResolveCall = (prefix: string, ttl: string, hops: string, requests: string) => Promise<unknown>;
+
+/** Links in Redis, shared by replicas (see CustomerLinkStore). */
+export class RedisCustomerLinks implements CustomerLinkStore {
+  readonly kind = 'redis' as const;
+  private readonly client: Redis | Cluster;
+  /** `<prefix>cl:{cl}:`, or `<prefix>cl:` when the prefix holds a hash tag of its own (the first tag decides the slot). */
+  private readonly linkPrefix: string;
+
+  constructor(private readonly options: RedisCustomerLinkOptions) {
+    this.client = connect(options.url, {
+      enableAutoPipelining: false,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: options.commandTimeoutMs ?? 2000,
+      connectTimeout: 2000,
+      retryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
+      connectionName: 'whatsapp-exporter:customer-links',
+    }).client;
+    this.client.defineCommand('waCustomerLinks', { numberOfKeys: 1, lua: RESOLVE_SCRIPT });
+    // The main store connection reports Redis's state; a failed call here rejects with StoreUnavailableError.
+    this.client.on('error', () => undefined);
+    this.linkPrefix = /\{[^}]+\}/.test(options.keyPrefix) ? `${options.keyPrefix}cl:` : `${options.keyPrefix}cl:{cl}:`;
+  }
+
+  /** Commands are not queued while disconnected (a call fails instead): wait briefly for a connection. */
+  private async ready(): Promise<void> {
+    if (this.client.status === 'ready') return;
+    const client = this.client;
+    const ok = await new Promise<boolean>((resolve) => {
+      const done = (value: boolean): void => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        resolve(value);
+      };
+      const onReady = (): void => done(true);
+      const timer = setTimeout(() => done(false), this.options.readyTimeoutMs ?? 1000);
+      client.on('ready', onReady);
+    });
+    if (!ok) throw new StoreUnavailableError(`Redis is not connected (${client.status}): customer links cannot be read or written`);
+  }
+
+  async resolve(requests: readonly LinkRequest[]): Promise<string[]> {
+    if (requests.length === 0) return [];
+    await this.ready();
+    const call = (this.client as unknown as { waCustomerLinks: ResolveCall }).waCustomerLinks;
+    try {
+      const roots = await call.call(this.client, this.linkPrefix, String(Math.ceil(this.options.ttlSeconds)), String(MAX_LINK_HOPS), JSON.stringify(requests));
+      return (roots as unknown[]).map(String);
+    } catch (err) {
+      throw new StoreUnavailableError(`cannot resolve customer links in Redis: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+}
