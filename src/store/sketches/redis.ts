@@ -70,34 +70,84 @@ export class RedisSketchStore implements SketchStore {
     const out = new Array<boolean>(items.length).fill(false);
     if (items.length === 0) return out;
     await this.ready();
-    await Promise.all([...byScope].map(async ([scope, indexes]) => {
-      const pipe = this.client.pipeline();
-      const touched = new Map<string, number>();
-      for (const i of indexes) {
-        const { member, at } = items[i]!;
+    await Promise.all([...byScope].map(([scope, indexes]) => this.addToScope(scope, items, indexes, out)));
+    return out;
+  }
+
+  /**
+   * One scope's items in one pipeline. When they share a seen-filter generation (nearly always: a
+   * generation is SEEN_GENERATION_SECONDS long) no item's current filter is another's previous one, so
+   * the bits go as one BITFIELD SET on the current filter (old values answered in order, so a member
+   * twice in the batch is new only the first time) and one BITFIELD GET on the previous, and the
+   * members as one PFADD per hour: a few commands per call instead of 15 per member (a batch of 100
+   * statuses cost the exporter more in ioredis than in everything else). Otherwise, item by item.
+   */
+  private async addToScope(scope: string, items: readonly SketchItem[], indexes: readonly number[], out: boolean[]): Promise<void> {
+    const pipe = this.client.pipeline();
+    const touched = new Map<string, number>();
+    const positions = indexes.map((i) => bloomPositions(items[i]!.member));
+    const generation = generationOf(items[indexes[0]!]!.at);
+    if (indexes.every((i) => generationOf(items[i]!.at) === generation)) {
+      const current = this.key(scope, 's', generation);
+      const byHour = new Map<string, string[]>();
+      const set: Array<string | number> = [];
+      const get: Array<string | number> = [];
+      for (let j = 0; j < indexes.length; j++) {
+        const { member, at } = items[indexes[j]!]!;
         const hourKey = this.key(scope, 'h', hourOf(at));
-        const generation = generationOf(at);
-        const current = this.key(scope, 's', generation);
-        const previous = this.key(scope, 's', generation - 1);
-        pipe.pfadd(hourKey, member);
-        touched.set(hourKey, HOURLY_BUCKET_TTL_SECONDS);
-        touched.set(current, 2 * SEEN_GENERATION_SECONDS);
-        for (const p of bloomPositions(member)) pipe.setbit(current, p, 1);
-        for (const p of bloomPositions(member)) pipe.getbit(previous, p);
+        const members = byHour.get(hourKey);
+        if (members) members.push(member);
+        else byHour.set(hourKey, [member]);
+        for (const p of positions[j]!) {
+          set.push('SET', 'u1', p, 1);
+          get.push('GET', 'u1', p);
+        }
       }
+      for (const [hourKey, members] of byHour) {
+        pipe.pfadd(hourKey, ...members);
+        touched.set(hourKey, HOURLY_BUCKET_TTL_SECONDS);
+      }
+      pipe.call('BITFIELD', current, ...set);
+      pipe.call('BITFIELD', this.key(scope, 's', generation - 1), ...get);
+      touched.set(current, 2 * SEEN_GENERATION_SECONDS);
       for (const [key, ttl] of touched) pipe.expire(key, ttl);
       const results = await this.exec(pipe);
+      const oldBits = results[byHour.size] as number[];
+      const previousBits = results[byHour.size + 1] as number[];
       let r = 0;
       for (const i of indexes) {
-        r++; // pfadd
         let newInCurrent = false;
-        for (let k = 0; k < SEEN_FILTER_HASHES; k++) if (Number(results[r++]) === 0) newInCurrent = true;
         let inPrevious = true;
-        for (let k = 0; k < SEEN_FILTER_HASHES; k++) if (Number(results[r++]) === 0) inPrevious = false;
+        for (let k = 0; k < SEEN_FILTER_HASHES; k++, r++) {
+          if (Number(oldBits[r]) === 0) newInCurrent = true;
+          if (Number(previousBits[r]) === 0) inPrevious = false;
+        }
         out[i] = newInCurrent && !inPrevious;
       }
-    }));
-    return out;
+      return;
+    }
+    for (let j = 0; j < indexes.length; j++) {
+      const { member, at } = items[indexes[j]!]!;
+      const hourKey = this.key(scope, 'h', hourOf(at));
+      const g = generationOf(at);
+      const current = this.key(scope, 's', g);
+      pipe.pfadd(hourKey, member);
+      touched.set(hourKey, HOURLY_BUCKET_TTL_SECONDS);
+      touched.set(current, 2 * SEEN_GENERATION_SECONDS);
+      for (const p of positions[j]!) pipe.setbit(current, p, 1);
+      for (const p of positions[j]!) pipe.getbit(this.key(scope, 's', g - 1), p);
+    }
+    for (const [key, ttl] of touched) pipe.expire(key, ttl);
+    const results = await this.exec(pipe);
+    let r = 0;
+    for (const i of indexes) {
+      r++; // pfadd
+      let newInCurrent = false;
+      for (let k = 0; k < SEEN_FILTER_HASHES; k++) if (Number(results[r++]) === 0) newInCurrent = true;
+      let inPrevious = true;
+      for (let k = 0; k < SEEN_FILTER_HASHES; k++) if (Number(results[r++]) === 0) inPrevious = false;
+      out[i] = newInCurrent && !inPrevious;
+    }
   }
 
   async countDistinct(scopes: readonly string[], now: number, hours: number): Promise<Map<string, number>> {
