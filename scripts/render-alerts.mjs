@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // prometheus/alerts.yaml with every runbook_url on your own base (the Helm chart's
 // prometheusRule.runbookBaseUrl, for plain Prometheus). Each alert keeps its #anchor; nothing else changes.
+// The file's own base, http://localhost:9464/runbook, is the runbook an exporter on the same machine
+// serves; give the address your responders can open (http://exporter-host:9464/runbook, a wiki copy).
 //
 //   node scripts/render-alerts.mjs --runbook-base-url https://wiki.example.com/whatsapp-runbook > alerts.yaml
 //   node scripts/render-alerts.mjs --runbook-base-url URL --out /etc/prometheus/whatsapp/alerts.yaml

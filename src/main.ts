@@ -145,7 +145,7 @@ export async function startExporter(config: Config, options: StartOptions = {}):
   const publicServer = createPublicServer(config.webhook, receiver, metrics, logger);
   const routers: Record<string, Router> = { '/report': createReportRouter({ store, config }) };
   const app = createPrivateApp({
-    config, store, metrics, deadLetters: receiver.deadLetters, logger, routers,
+    config, store, metrics, deadLetters: receiver.deadLetters, logger, routers, version: packageVersion(),
     statusPage: createStatusPage({ store, metrics, version: packageVersion(), funnels: config.funnels, refusedWabas: () => admission.refusedWabas() }),
   });
   // The private listener gets the same connection limits as the public one (see server/connections.ts).

@@ -6,6 +6,7 @@ import { PartsGzip, acceptsGzip } from '../metrics/gzip.js';
 import type { ExporterMetrics } from '../metrics/registry.js';
 import type { Store } from '../store/types.js';
 import type { DeadLetters } from '../webhook/dead-letters.js';
+import { runbookPage } from './runbook.js';
 
 export interface PrivateServerDeps {
   config: Config;
@@ -17,13 +18,19 @@ export interface PrivateServerDeps {
   routers?: Record<string, Router>;
   /** The page at /: the status page, which also links /metrics and the other pages. */
   statusPage: (req: Request) => Promise<string>;
+  /** Shown beside the runbook's title. */
+  version?: string;
 }
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-/** Bearer token or basic auth on everything but the probes, which reveal nothing and must work for the kubelet. */
+/**
+ * Bearer token or basic auth on everything but the probes, which reveal nothing and must work for the
+ * kubelet, and the runbook: the text shipped with the package, which alert links open in a browser
+ * that has no bearer token to send.
+ */
 function authMiddleware(config: Config['metrics']) {
   const bearer = config.bearerToken ? digest(`Bearer ${config.bearerToken}`) : undefined;
   const basic = config.basicAuth
@@ -31,7 +38,7 @@ function authMiddleware(config: Config['metrics']) {
     : undefined;
   return (req: Request, res: Response, next: NextFunction): void => {
     if (!bearer && !basic) return next();
-    if (req.path === '/healthz' || req.path === '/readyz') return next();
+    if (req.path === '/healthz' || req.path === '/readyz' || req.path === '/runbook') return next();
     const given = digest(normaliseScheme(req.headers.authorization ?? ''));
     if ((bearer && timingSafeEqual(given, bearer)) || (basic && timingSafeEqual(given, basic))) return next();
     res.setHeader('WWW-Authenticate', basic ? 'Basic realm="whatsapp-exporter"' : 'Bearer');
@@ -100,6 +107,9 @@ export function createPrivateApp(deps: PrivateServerDeps): express.Express {
   });
   app.get('/deadletters', (_req, res) => {
     res.json({ limit: config.webhook.deadLetterLimit, items: deadLetters.list() });
+  });
+  app.get('/runbook', (_req, res) => {
+    res.type('html').send(runbookPage(deps.version ?? 'unknown'));
   });
   for (const [path, router] of Object.entries(deps.routers ?? {})) app.use(path, router);
   app.get('/', async (req, res) => {

@@ -8,11 +8,12 @@ export const DEFAULT_REFRESH_SECONDS = 30;
 const MIN_REFRESH_SECONDS = 5;
 const MAX_REFRESH_SECONDS = 3600;
 
-export type SitePage = 'status' | 'funnels';
+export type SitePage = 'status' | 'funnels' | 'runbook';
 
 const PAGES: ReadonlyArray<{ page: SitePage | undefined; href: string; text: string }> = [
   { page: 'status', href: '/', text: 'Status' },
   { page: 'funnels', href: '/report/funnels', text: 'Funnels' },
+  { page: 'runbook', href: '/runbook', text: 'Runbook' },
   { page: undefined, href: '/deadletters', text: 'Dead letters' },
   { page: undefined, href: '/metrics', text: '/metrics' },
 ];
@@ -41,6 +42,8 @@ export interface SiteFrame {
   meta: string;
   /** Extra CSS of the page. */
   css?: string;
+  /** A page that never changes (the runbook): no refresh and no switch for it. */
+  fixed?: boolean;
 }
 
 function withQuery(path: string, query: Record<string, unknown>, refresh: number | undefined): string {
@@ -56,12 +59,15 @@ export function siteTop(frame: SiteFrame): string {
   const here = PAGES.find((p) => p.page === frame.page)!.href;
   const query = frame.query ?? {};
   // Off is remembered in the links; on is the default and needs no parameter.
-  const carry = frame.refresh === DEFAULT_REFRESH_SECONDS ? undefined : frame.refresh;
+  const carry = frame.fixed || frame.refresh === DEFAULT_REFRESH_SECONDS ? undefined : frame.refresh;
   const nav = PAGES.map((p) => {
-    const href = p.page ? withQuery(p.href, {}, carry) : p.href;
+    const live = p.page !== undefined && p.page !== 'runbook';
+    const href = live ? withQuery(p.href, {}, carry) : p.href;
     return `<a href="${esc(href)}"${p.page === frame.page ? ' aria-current="page"' : ''}>${esc(p.text)}</a>`;
   }).join('');
-  const switcher = frame.refresh > 0
+  const switcher = frame.fixed
+    ? ''
+    : frame.refresh > 0
     ? `<span class="refresh">Refreshes every ${frame.refresh} s · <a id="refresh-off" href="${esc(withQuery(here, query, 0))}">stop</a></span>`
     : `<span class="refresh">Auto-refresh off · <a id="refresh-on" href="${esc(withQuery(here, query, undefined))}">refresh every ${DEFAULT_REFRESH_SECONDS} s</a></span>`;
   return `<!doctype html>

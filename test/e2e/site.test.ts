@@ -74,7 +74,7 @@ async function until<T>(fn: () => Promise<T | undefined>, timeoutMs: number): Pr
 const near = (c: [number, number, number], hex: number) => Math.abs(c[0] - (hex >> 16)) < 8 && Math.abs(c[1] - ((hex >> 8) & 0xff)) < 8 && Math.abs(c[2] - (hex & 0xff)) < 8;
 const HEADER = 0x0b3d2e;
 
-describe('the status page and the funnel report: one site, in Chromium, fed by the demo', () => {
+describe('the status page, the funnel report and the runbook: one site, in Chromium, fed by the demo', () => {
   let browser: Browser;
   let page: Page;
   let base: string;
@@ -170,6 +170,33 @@ describe('the status page and the funnel report: one site, in Chromium, fed by t
     const png = await shot('funnel-report.png');
     expect(near(png.at(5, 5), HEADER)).toBe(true);
     expect(png.height).toBeGreaterThan(600);
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('an alert\'s runbook link opens the runbook at its section, highlighted, in the same frame', async () => {
+    await page.goto(`${base}/runbook#whatsappphonenumberflagged`, { waitUntil: 'load' });
+    expect(await page.locator('header nav a[aria-current="page"]').innerText()).toBe('Runbook');
+    expect(await page.locator('meta[http-equiv="refresh"]').count()).toBe(0);
+    expect(await page.locator('script').count()).toBe(0);
+    const heading = page.locator('h2#whatsappphonenumberflagged');
+    expect(await heading.innerText()).toContain('WhatsAppPhoneNumberFlagged');
+    // The browser scrolled to it: the heading is at the top of the viewport, far down the page.
+    const scrolled = await page.evaluate(() => (globalThis as unknown as { scrollY: number }).scrollY);
+    expect(scrolled).toBeGreaterThan(1000);
+    const box = (await heading.boundingBox())!;
+    expect(box.y).toBeGreaterThanOrEqual(0);
+    expect(box.y).toBeLessThan(60);
+    // Its section follows it: the alert's Meaning paragraph is visible under the heading.
+    expect(await page.locator('h2#whatsappphonenumberflagged + p').innerText()).toMatch(/^Meaning\./);
+    // :target paints the heading's background pale yellow (#fff8c5) in the viewport's screenshot.
+    const path = join(shots, 'runbook.png');
+    await page.screenshot({ path });
+    const png = decodePng(await readFile(path));
+    expect(near(png.at(Math.floor(box.x + box.width - 4), Math.floor(box.y + box.height / 2)), 0xfff8c5)).toBe(true);
+    // The alert table links each alert to its section.
+    await page.goto(`${base}/runbook`, { waitUntil: 'load' });
+    await page.click('#alerts + table >> text=WhatsAppTemplatePaused');
+    expect(new URL(page.url()).hash).toBe('#whatsapptemplatepaused');
     expect(consoleErrors).toEqual([]);
   });
 });

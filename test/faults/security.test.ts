@@ -177,7 +177,7 @@ describe('secrets and personal data after a full run', () => {
 
   it('serves no metric, page or probe on the webhook port', async () => {
     const port = Number(new URL(t.exporter.webhookUrl).port);
-    const paths = ['/metrics', '/', '/report/funnels', '/report/funnels?format=json', '/deadletters', '/healthz', '/readyz', '//metrics', '/metrics?x=1', '/webhook/../metrics', '/WEBHOOK', '/webhook/'];
+    const paths = ['/metrics', '/', '/report/funnels', '/report/funnels?format=json', '/deadletters', '/runbook', '/healthz', '/readyz', '//metrics', '/metrics?x=1', '/webhook/../metrics', '/WEBHOOK', '/webhook/'];
     for (const path of paths) {
       const res = await raw(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${BEARER}\r\nConnection: close\r\n\r\n`);
       expect(res.split('\r\n')[0], path).toBe('HTTP/1.1 404 Not Found');
@@ -189,6 +189,11 @@ describe('secrets and personal data after a full run', () => {
     expect((await t.get('/metrics')).status).toBe(401);
     expect((await t.get('/')).status).toBe(401);
     expect((await t.get('/deadletters')).status).toBe(401);
+    // But for the runbook: the shipped text, which alert links open in a browser without the token.
+    const runbook = await t.get('/runbook');
+    expect(runbook.status).toBe(200);
+    expect(runbook.body).toContain('id="whatsappphonenumberflagged"');
+    expect(runbook.headers['x-frame-options']).toBe('DENY');
   });
 });
 

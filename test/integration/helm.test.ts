@@ -12,6 +12,7 @@ import { parser as promqlParser } from '@prometheus-io/lezer-promql';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { ENV_VARS } from '../../src/config/load.js';
+import { startTestExporter } from '../support/exporter.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHART = join(ROOT, 'helm', 'whatsapp-exporter');
@@ -401,14 +402,40 @@ describe('PrometheusRule', () => {
     return found ? { from: found.from, to: found.to } : undefined;
   }
 
-  it('holds the rules of prometheus/ unchanged by default, but for the runbook links to the chart\'s docs', () => {
-    expect(renderedGroups(['--set', 'prometheusRule.runbookBaseUrl='])).toEqual([...source('alerts.yaml'), ...source('recording-rules.yaml')]);
-    const chartDocs = 'https://github.com/whatsapp-exporter/whatsapp-exporter/blob/main/helm/whatsapp-exporter/docs/runbook.md';
+  it('holds the rules of prometheus/ unchanged by default, but for the runbook links to the exporter\'s own /runbook', () => {
+    // prometheus/alerts.yaml links to a local exporter's /runbook: the same base leaves every rule as it is.
+    expect(renderedGroups(['--set', 'prometheusRule.runbookBaseUrl=http://localhost:9464/runbook'])).toEqual([...source('alerts.yaml'), ...source('recording-rules.yaml')]);
+    const service = 'http://rel-whatsapp-exporter-metrics.wa.svc:9464/runbook';
     const relinked = source('alerts.yaml').map((g) => ({
       ...g,
-      rules: g.rules.map((r) => (r.annotations?.runbook_url ? { ...r, annotations: { ...r.annotations, runbook_url: `${chartDocs}#${r.annotations.runbook_url.split('#')[1]}` } } : r)),
+      rules: g.rules.map((r) => (r.annotations?.runbook_url ? { ...r, annotations: { ...r.annotations, runbook_url: `${service}#${r.annotations.runbook_url.split('#')[1]}` } } : r)),
     }));
     expect(renderedGroups([])).toEqual([...relinked, ...source('recording-rules.yaml')]);
+    const metricsService = one(render([]), 'Service', 'rel-whatsapp-exporter-metrics');
+    expect((metricsService.spec as { ports: Array<{ port: number }> }).ports[0]!.port).toBe(9464);
+  });
+
+  it('links every alert, by default, to a section of the runbook the exporter serves (the page fetched over HTTP)', async () => {
+    const exporter = await startTestExporter({ METRICS_BEARER_TOKEN: 'scrape-only-secret' });
+    try {
+      const pages = new Map<string, { status: number; ids: Set<string> }>();
+      const alerts = renderedGroups([]).flatMap((g) => g.rules).filter((r) => r.alert);
+      expect(alerts.length).toBe(source('alerts.yaml').flatMap((g) => g.rules).filter((r) => r.alert).length);
+      for (const rule of alerts) {
+        const url = new URL(rule.annotations!.runbook_url!);
+        expect(`${url.protocol}//${url.host}`, rule.alert).toBe('http://rel-whatsapp-exporter-metrics.wa.svc:9464');
+        // The cluster's DNS name of the metrics Service stands for this exporter's private listener.
+        if (!pages.has(url.pathname)) {
+          const res = await exporter.get(url.pathname);
+          pages.set(url.pathname, { status: res.status, ids: new Set([...res.body.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]!)) });
+        }
+        const page = pages.get(url.pathname)!;
+        expect(page.status, `${url.pathname}, without credentials`).toBe(200);
+        expect(page.ids.has(url.hash.slice(1)), `${rule.alert}: ${url.hash} is no section of ${url.pathname}`).toBe(true);
+      }
+    } finally {
+      await exporter.stop();
+    }
   });
 
   it('replaces exactly the threshold of every alert that has one, and renders rules promtool accepts', () => {

@@ -71,7 +71,7 @@ describe.each<StoreKind>(['memory', 'redis'])('webhook over HTTP with the %s sto
 
   it('keeps /metrics and every page off the webhook port', async () => {
     await start();
-    for (const path of ['/metrics', '/', '/healthz', '/readyz', '/report/funnels', '/deadletters']) {
+    for (const path of ['/metrics', '/', '/healthz', '/readyz', '/report/funnels', '/deadletters', '/runbook']) {
       expect((await t.get(path, { port: 'webhook' })).status, path).toBe(404);
     }
     expect((await t.get('/metrics')).status).toBe(200);

@@ -18,7 +18,7 @@ import { PROMETHEUS_GENERATIONS } from '../support/tools.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROM_DIR = join(ROOT, 'prometheus');
 const TESTS_DIR = join(PROM_DIR, 'tests');
-const RUNBOOK_BASE = 'https://github.com/whatsapp-exporter/whatsapp-exporter/blob/main/prometheus/runbook.md';
+const RUNBOOK_BASE = 'http://localhost:9464/runbook';
 const SEVERITIES = new Set(['critical', 'warning', 'info']);
 /** Labels Prometheus or the scrape configuration adds to every series. */
 const TARGET_LABELS = ['job', 'instance', 'pod', 'namespace'];

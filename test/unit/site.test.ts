@@ -75,7 +75,7 @@ describe('one site: the status page and the funnel report', () => {
     const funnels = renderReportHtml(report);
     for (const html of [status, funnels]) {
       expect(html).toContain(SITE_CSS);
-      expect(html).toMatch(/<nav><a href="\/"[^>]*>Status<\/a><a href="\/report\/funnels"[^>]*>Funnels<\/a><a href="\/deadletters">Dead letters<\/a><a href="\/metrics">\/metrics<\/a><\/nav>/);
+      expect(html).toMatch(/<nav><a href="\/"[^>]*>Status<\/a><a href="\/report\/funnels"[^>]*>Funnels<\/a><a href="\/runbook">Runbook<\/a><a href="\/deadletters">Dead letters<\/a><a href="\/metrics">\/metrics<\/a><\/nav>/);
     }
     expect(status).toContain('<a href="/" aria-current="page">Status</a>');
     expect(funnels).toContain('<a href="/report/funnels" aria-current="page">Funnels</a>');
