@@ -197,7 +197,8 @@ export class WebhookReceiver {
         const field = isKnownField(change.field) ? change.field : 'other';
         changes.inc({ field, outcome: 'invalid' });
         this.deadLetters.add({
-          receivedAt: new Date(this.now()).toISOString(), field: sanitizedToken(change.field, 64), wabaId: sanitizedToken(change.wabaId),
+          // An unknown name is shown as the log line shows it: without digits (a phone number in a field name).
+          receivedAt: new Date(this.now()).toISOString(), field: isKnownField(change.field) ? change.field : fieldToken(change.field), wabaId: sanitizedToken(change.wabaId),
           problems: change.problems ?? [],
         });
         invalidByField.set(field, (invalidByField.get(field) ?? 0) + 1);

@@ -138,6 +138,18 @@ describe.each<StoreKind>(['memory', 'redis'])('webhook over HTTP with the %s sto
     expect(dead.items[0]!.problems.length).toBeGreaterThan(0);
   });
 
+  it('keeps the digits of an unknown field name out of the dead letter and the logs (a phone number, say)', async () => {
+    await start();
+    // A bad entry id makes the change invalid before its field is looked up: dead-lettered under a name nobody knows.
+    const body = { object: 'whatsapp_business_account', entry: [{ id: 'not-an-id', time: 1764000000, changes: [{ field: `reply_to_+${CUSTOMER}_now`, value: {} }] }] };
+    expect((await t.post(body)).status).toBe(200);
+    const dead = JSON.parse((await t.get('/deadletters')).body) as { items: Array<{ field: string; problems: string[] }> };
+    expect(dead.items).toHaveLength(1);
+    expect(dead.items[0]!.field).toBe('reply_to_????????????_now');
+    expect(JSON.stringify(dead)).not.toMatch(/\d{5}/);
+    expect(t.logs.join('\n')).not.toContain(CUSTOMER.slice(-7));
+  });
+
   it('counts a redelivered change once', async () => {
     await start();
     const body = templateStatus('PAUSED', 1764000500);
