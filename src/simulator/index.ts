@@ -9,7 +9,7 @@ export {
 export { DEMO_WABA_ID, demoState, GraphApiState, seededRandom, type SimPhoneNumber, type SimTemplate, type SimWaba } from './state.js';
 export {
   accountAlert, accountReviewUpdate, accountUpdate, buildChange, businessCapabilityUpdate, digits, flowsEvent, userPreferences, envelope, inboundMessages, phoneNumberNameUpdate, qualityUpdate, sendWebhook,
-  signatureOf, statuses, flowCompletion, systemErrors, templateQualityUpdate, templateStatusUpdate, SimulatorPayloadError,
+  signatureOf, statuses, flowCompletion, systemErrors, templateQualityUpdate, templateStatusUpdate, userChangedNumber, userIdUpdate, SimulatorPayloadError,
   type BuiltChange, type SimCustomer, type WebhookResponse,
 } from './webhooks.js';
 export {

@@ -5,7 +5,8 @@ import { LIMIT_TIERS_BY_COUNT, templateStatusAfter } from '../domain/index.js';
 import { seededRandom, type GraphApiState, type SimPhoneNumber, type SimTemplate } from './state.js';
 import {
   accountAlert, accountReviewUpdate, accountUpdate, businessCapabilityUpdate, envelope, flowsEvent, inboundMessages, partnerAccountUpdate,
-  flowCompletion, qualityUpdate, sendWebhook, statuses, templateQualityUpdate, templateStatusUpdate, userPreferences, type BuiltChange, type SimCustomer,
+  flowCompletion, qualityUpdate, recipientOf, sendWebhook, statuses, templateQualityUpdate, templateStatusUpdate, userChangedNumber, userIdUpdate,
+  userPreferences, type BuiltChange, type SimCustomer,
 } from './webhooks.js';
 
 /**
@@ -20,7 +21,7 @@ import {
 
 export const SCENARIO_NAMES = [
   'quality', 'template_pause', 'tier', 'conversations', 'duplicates', 'funnel', 'account-restricted', 'ban-scheduled',
-  'flow-endpoint-degraded', 'opt-out-wave',
+  'flow-endpoint-degraded', 'opt-out-wave', 'usernames',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
@@ -35,6 +36,7 @@ export const SCENARIO_DESCRIPTIONS: Record<ScenarioName, string> = {
   'ban-scheduled': 'the account review is approved, then the WABA is scheduled for disable in 7 days and reinstated after an appeal',
   'flow-endpoint-degraded': 'a Flow is published, its endpoint error rate and latency alerts fire, Meta throttles it, then it recovers',
   'opt-out-wave': 'after a marketing campaign, customers stop marketing messages in a wave; a few resume',
+  usernames: 'customers named by BSUID as well as by number: some write by BSUID alone (a username) and get answers addressed to the number, some change BSUID (user_id_update) or number (user_changed_number); every wait closes',
 };
 
 /** The flow_token prefixes the demo business sends its sign-up and feedback Flows with. */
@@ -362,7 +364,7 @@ async function statusSequence(
   ctx: ScenarioContext, n: SimPhoneNumber, customer: SimCustomer, sentAt: number, category: string, traffic: TrafficOptions, callbackData?: string,
 ): Promise<number> {
   const id = wamid(ctx);
-  const base = { id, recipient_id: customer.waId, ...(callbackData !== undefined ? { biz_opaque_callback_data: callbackData } : {}) };
+  const base = { id, ...recipientOf(customer), ...(callbackData !== undefined ? { biz_opaque_callback_data: callbackData } : {}) };
   const pricing = { billable: category !== 'service', pricing_model: 'PMP', type: category === 'service' ? 'free_customer_service' : 'regular', category };
   const sentBody = await ctx.send(statuses(n, [{ ...base, status: 'sent', timestamp: String(sentAt), pricing }]));
   if (ctx.rng() < traffic.duplicateRate) await ctx.redeliver(sentBody);
@@ -631,6 +633,54 @@ async function optOutWave(ctx: ScenarioContext): Promise<void> {
   } while (ctx.options.loop);
 }
 
+/** A fictional BSUID: a country code, a dot and 20 digits (Meta's examples' form). */
+function bsuid(ctx: ScenarioContext): string {
+  let digits = '';
+  for (let i = 0; i < 20; i++) digits += Math.floor(ctx.rng() * 10);
+  return `US.${digits}`;
+}
+
+/** One customer writes, waits and is answered; returns when the reply's statuses are sent. */
+async function answered(ctx: ScenarioContext, n: SimPhoneNumber, writer: SimCustomer, replyTo: SimCustomer): Promise<void> {
+  const at = ctx.now();
+  await ctx.send(inboundMessages(n, [{ customer: writer, message: { id: wamid(ctx), timestamp: String(at), type: 'text', text: { body: ctx.pick(TEXTS) } } }]));
+  const delay = Math.round(replyDelay(ctx));
+  await ctx.sleep(delay);
+  await statusSequence(ctx, n, replyTo, at + delay, 'service', { duplicateRate: 0, outOfOrderRate: 0, failureRate: 0 });
+}
+
+/**
+ * WhatsApp usernames (2026): a customer is named by BSUID and number, by the BSUID alone once they
+ * adopt a username, and gets a new BSUID with a new number. The business answers the form it knows.
+ */
+async function usernames(ctx: ScenarioContext): Promise<void> {
+  do {
+    const n = firstNumber(ctx, 0);
+    if (!n) return;
+    for (const person of customers(ctx, 12)) {
+      const customer: SimCustomer = { waId: person.waId, name: person.name, userId: bsuid(ctx) };
+      // Both forms (Meta's contact book links them); the reply is addressed to the BSUID alone.
+      await answered(ctx, n, customer, { ...customer, addressedBy: 'user_id' });
+      await ctx.sleep(ctx.between(600, 3600));
+      // A username: the number is withheld; the business still answers the number it knows.
+      const username = { ...customer, withholdsNumber: true };
+      await answered(ctx, n, username, { ...customer, addressedBy: 'number' });
+      const r = ctx.rng();
+      if (r < 0.25) {
+        const renamed = { ...username, userId: bsuid(ctx) };
+        await ctx.sendManagement(userIdUpdate(renamed, username.userId!, ctx.now()));
+        await answered(ctx, n, renamed, { ...renamed, addressedBy: 'both' });
+      } else if (r < 0.5) {
+        const moved = { ...customer, waId: customers(ctx, 1)[0]!.waId, userId: bsuid(ctx) };
+        await ctx.send(userChangedNumber(n, moved, customer, { id: wamid(ctx), timestamp: String(ctx.now()) }));
+        await answered(ctx, n, moved, { ...customer, addressedBy: 'user_id' });
+      }
+      await ctx.sleep(ctx.between(60, 600));
+    }
+    ctx.log('usernames: 12 customers named by BSUID and number, all answered');
+  } while (ctx.options.loop);
+}
+
 const RUNNERS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<void>> = {
   quality,
   template_pause: templatePause,
@@ -642,6 +692,7 @@ const RUNNERS: Record<ScenarioName, (ctx: ScenarioContext) => Promise<void>> = {
   'ban-scheduled': banScheduled,
   'flow-endpoint-degraded': flowEndpointDegraded,
   'opt-out-wave': optOutWave,
+  usernames,
 };
 
 export function parseScenarioNames(spec: string): ScenarioName[] {

@@ -172,6 +172,31 @@ export interface SimCustomer {
   /** A fictional number from the 555 range: the simulator never holds a real one. */
   waId: string;
   name: string;
+  /** A fictional business-scoped user id (BSUID, "US.…"): sent beside the number, as Meta does since April 2026. */
+  userId?: string;
+  /** A customer with a username: Meta withholds the number, the BSUID alone names them. */
+  withholdsNumber?: boolean;
+  /** How the business addresses its replies (statuses' recipient_id, recipient_user_id or both); default the number. */
+  addressedBy?: 'number' | 'user_id' | 'both';
+}
+
+/** The contact and sender fields of an inbound message from this customer, in the forms Meta would send. */
+function senderOf(c: SimCustomer): { contact: { wa_id?: string; user_id?: string }; from: { from?: string; from_user_id?: string } } {
+  const number = c.withholdsNumber === true ? {} : { wa_id: c.waId };
+  const user = c.userId === undefined ? {} : { user_id: c.userId };
+  return {
+    contact: { ...number, ...user },
+    from: { ...(c.withholdsNumber === true ? {} : { from: c.waId }), ...(c.userId === undefined ? {} : { from_user_id: c.userId }) },
+  };
+}
+
+/** The recipient fields of a status of a message to this customer, as the business addressed it. */
+export function recipientOf(c: SimCustomer): { recipient_id?: string; recipient_user_id?: string } {
+  const by = c.userId === undefined ? 'number' : (c.addressedBy ?? 'number');
+  return {
+    ...(by !== 'user_id' ? { recipient_id: c.waId } : {}),
+    ...(by !== 'number' ? { recipient_user_id: c.userId! } : {}),
+  };
 }
 
 type InboundInput = NonNullable<FieldValueInput<'messages'>['messages']>[number];
@@ -188,8 +213,40 @@ export function inboundMessages(
   return buildChange('messages', {
     messaging_product: 'whatsapp',
     metadata: metadata(number),
-    contacts: messages.map((m) => ({ profile: { name: m.customer.name }, wa_id: m.customer.waId })),
-    messages: messages.map((m) => ({ from: m.customer.waId, ...m.message })),
+    contacts: messages.map((m) => ({ profile: { name: m.customer.name }, ...senderOf(m.customer).contact })),
+    messages: messages.map((m) => ({ ...senderOf(m.customer).from, ...m.message })),
+  });
+}
+
+/** user_id_update [M-BSUID]: the customer's BSUID changed from `previousUserId` to customer.userId. */
+export function userIdUpdate(customer: SimCustomer, previousUserId: string, timestamp: number): BuiltChange<'user_id_update'> {
+  return buildChange('user_id_update', {
+    messaging_product: 'whatsapp',
+    user_id_update: [{
+      ...(customer.withholdsNumber === true ? {} : { wa_id: customer.waId }),
+      detail: `User id for ${customer.name} has been updated.`,
+      user_id: { previous: previousUserId, current: customer.userId! }, timestamp: String(timestamp),
+    }],
+  });
+}
+
+/**
+ * A system message user_changed_number: the customer (now `customer`) wrote from `previous` before;
+ * the new number and BSUID are in `system`, the previous BSUID beside them (Aug 2026). No contacts array.
+ */
+export function userChangedNumber(
+  number: Pick<SimPhoneNumber, 'id' | 'display_phone_number'>, customer: SimCustomer, previous: SimCustomer, message: { id: string; timestamp: string },
+): BuiltChange<'messages'> {
+  return buildChange('messages', {
+    messaging_product: 'whatsapp',
+    metadata: metadata(number),
+    messages: [{
+      from: previous.waId, ...(previous.userId !== undefined && { from_user_id: previous.userId }), ...message, type: 'system',
+      system: {
+        body: `User ${customer.name} changed from ${previous.waId} to ${customer.waId}`, type: 'user_changed_number', wa_id: customer.waId,
+        ...(customer.userId !== undefined && { user_id: customer.userId }), ...(previous.userId !== undefined && { previous_user_id: previous.userId }),
+      },
+    }],
   });
 }
 

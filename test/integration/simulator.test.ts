@@ -292,6 +292,47 @@ describe('scenarios', () => {
     }
   });
 
+  it('play customers in both forms of id (usernames): every wait closes across forms and id changes', async () => {
+    // A clock that moves two hours on every reading: each message comes after the reply before it (an hour at most).
+    const bodies: string[] = [];
+    let clock = 1_763_640_000_000;
+    await runScenarios(['usernames'], {
+      graph: demoState(WABA), wabaId: WABA, speed: 1e7, seed: 7, signal: new AbortController().signal, now: () => (clock += 2 * 3_600_000),
+      deliver: async (b) => void bodies.push(b.toString()),
+    });
+    const store = new MemoryStore({ dedupTtlSeconds: 86400, replyTtlSeconds: 86400 });
+    const metrics = new ExporterMetrics({ version: 't', revision: 't' }, { defaultMetrics: false });
+    const ingest = new Ingest(store, metrics, { conversations: { idleGapSeconds: 3600, waitExpirySeconds: 86400 }, funnels: [], humanHandoff: { templates: [] } });
+    const forms = { bsuidOnlyInbound: 0, numberOnlyStatus: 0, bsuidOnlyStatus: 0, idUpdates: 0, numberChanges: 0 };
+    try {
+      for (const body of bodies) {
+        const json = JSON.parse(body) as { entry: Array<{ changes: Array<{ field: string; value: Record<string, Array<Record<string, unknown>> | undefined> }> }> };
+        for (const c of json.entry[0]!.changes) {
+          for (const m of c.value.messages ?? []) {
+            if (m.from === undefined && m.from_user_id !== undefined) forms.bsuidOnlyInbound++;
+            if ((m.system as { type?: string } | undefined)?.type === 'user_changed_number') forms.numberChanges++;
+          }
+          for (const st of c.value.statuses ?? []) {
+            if (st.recipient_user_id === undefined) forms.numberOnlyStatus++;
+            else if (st.recipient_id === undefined) forms.bsuidOnlyStatus++;
+          }
+          if (c.field === 'user_id_update') forms.idUpdates++;
+        }
+        const parsed = parseWebhookBody(JSON.parse(body), createKeyHasher('k'), 1_763_640_000);
+        for (const c of parsed.changes) expect(c.outcome, `${c.field}: ${c.problems?.join('; ')}`).toBe('ok');
+        await ingest.apply(parsed.changes.map((c) => ({ field: c.field, source: 'webhook' as const, events: c.events, ...(c.dedupeKey && { dedupeKey: c.dedupeKey }) })));
+      }
+      for (const [form, count] of Object.entries(forms)) expect(count, form).toBeGreaterThan(0);
+      // Every customer was answered in whatever form: no wait is left open, each reply was measured.
+      expect((await store.snapshot()).waits.reduce((a, w) => a + w.count, 0)).toBe(0);
+      const text = await metrics.expose(store, 1_763_640_000);
+      const inbound = Number(/whatsapp_messages_received_total\{[^}]*type="text"\} (\d+)/.exec(text)?.[1]);
+      expect(text).toContain(`whatsapp_response_time_seconds_count{waba_id="${WABA}",phone_number_id="${demoState(WABA).waba(WABA).numbers[0]!.id}"} ${inbound}`);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('conversation traffic reaches a real exporter signed and accepted, with realistic reply times', async () => {
     const exporter: TestExporter = await startTestExporter();
     cleanups.push(() => exporter.stop());

@@ -24,14 +24,22 @@ local p = KEYS[1]
 local ttl = ARGV[1]
 local hops = tonumber(ARGV[2])
 local requests = cjson.decode(ARGV[3])
+-- Links written by this call: a batch names one customer many times (sent, delivered, read), and a
+-- key already set to its root here is neither read nor written again.
+local written = {}
+local function get(key)
+  local r = written[key]
+  if r then return r end
+  return redis.call('GET', p .. key)
+end
 local roots = {}
 for i, request in ipairs(requests) do
   local root = false
   for _, key in ipairs(request) do
-    local r = redis.call('GET', p .. key)
+    local r = get(key)
     if r then
       for _ = 1, hops do
-        local nextRoot = redis.call('GET', p .. r)
+        local nextRoot = get(r)
         if not nextRoot or nextRoot == r then break end
         r = nextRoot
       end
@@ -40,7 +48,12 @@ for i, request in ipairs(requests) do
     end
   end
   if not root then root = request[1] end
-  for _, key in ipairs(request) do redis.call('SET', p .. key, root, 'EX', ttl) end
+  for _, key in ipairs(request) do
+    if written[key] ~= root then
+      redis.call('SET', p .. key, root, 'EX', ttl)
+      written[key] = root
+    end
+  end
   roots[i] = root
 end
 return roots
