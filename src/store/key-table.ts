@@ -50,6 +50,25 @@ export class KeyTable {
     return this.shard.insert(k, h >>> 6);
   }
 
+  /**
+   * find(key.slice(0, length)) without making the slice: the stores look records up by the part of a
+   * mark's key before its separator several times per event.
+   */
+  findPrefix(key: string, length: number): number {
+    if (!storedAsIs(key, length)) return this.find(key.slice(0, length));
+    const h = hashOf(key, length);
+    this.shard = this.shards[h & (SHARDS - 1)]!;
+    return this.shard.find(key, h >>> 6, length);
+  }
+
+  /** insert(key.slice(0, length)) without making the slice. */
+  insertPrefix(key: string, length: number): number {
+    if (!storedAsIs(key, length)) return this.insert(key.slice(0, length));
+    const h = hashOf(key, length);
+    this.shard = this.shards[h & (SHARDS - 1)]!;
+    return this.shard.insert(key, h >>> 6, length);
+  }
+
   /** Deletes every entry whose expiry is at or before `now`. */
   deleteExpired(now: number): void {
     for (const s of this.shards) s.deleteExpired(now);
@@ -97,16 +116,17 @@ export class Shard {
     this.numbers = new Float64Array(capacity * floats);
   }
 
-  find(key: string, h: number): number {
+  /** The slot of the key's first `keyLength` characters (all of it by default), or -1. */
+  find(key: string, h: number, keyLength = key.length): number {
     const mask = this.capacity - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const length = this.lengths[i]!;
       if (length === EMPTY) return -1;
-      if (length === key.length && this.matches(i, key)) return i;
+      if (length === keyLength && this.matches(i, key, keyLength)) return i;
     }
   }
 
-  insert(key: string, h: number): number {
+  insert(key: string, h: number, keyLength = key.length): number {
     if (this.size + this.deleted + 1 > this.capacity * MAX_LOAD) this.rebuild();
     const mask = this.capacity - 1;
     let free = -1;
@@ -116,7 +136,7 @@ export class Shard {
       if (length === EMPTY) break;
       if (length === DELETED) {
         if (free === -1) free = i;
-      } else if (length === key.length && this.matches(i, key)) {
+      } else if (length === keyLength && this.matches(i, key, keyLength)) {
         return i;
       }
     }
@@ -124,7 +144,7 @@ export class Shard {
       this.deleted--;
       i = free;
     }
-    this.place(i, key);
+    this.place(i, key, keyLength);
     this.size++;
     return i;
   }
@@ -159,17 +179,17 @@ export class Shard {
     }
   }
 
-  private matches(slot: number, key: string): boolean {
+  private matches(slot: number, key: string, length: number): boolean {
     const keys = this.keys;
     const at = slot * KEY_TABLE_MAX_KEY;
-    for (let j = 0; j < key.length; j++) if (keys[at + j] !== key.charCodeAt(j)) return false;
+    for (let j = 0; j < length; j++) if (keys[at + j] !== key.charCodeAt(j)) return false;
     return true;
   }
 
-  private place(slot: number, key: string): void {
+  private place(slot: number, key: string, length: number): void {
     const at = slot * KEY_TABLE_MAX_KEY;
-    for (let j = 0; j < key.length; j++) this.keys[at + j] = key.charCodeAt(j);
-    this.lengths[slot] = key.length;
+    for (let j = 0; j < length; j++) this.keys[at + j] = key.charCodeAt(j);
+    this.lengths[slot] = length;
     this.expiresAt[slot] = 0;
     this.data.fill(0, slot * this.words, (slot + 1) * this.words);
     this.numbers.fill(0, slot * this.floats, (slot + 1) * this.floats);
@@ -209,24 +229,24 @@ export class Shard {
 
 /** The key as stored: itself when it fits, else \u0000 and a digest (186 bits: a collision is practically impossible). */
 function storedKey(key: string): string {
-  if (key.length > 0 && key.length <= KEY_TABLE_MAX_KEY && key.charCodeAt(0) !== 0) {
-    let plain = true;
-    for (let j = 0; j < key.length; j++) {
-      const c = key.charCodeAt(j);
-      if (c === 0 || c > 255) {
-        plain = false;
-        break;
-      }
-    }
-    if (plain) return key;
-  }
+  if (storedAsIs(key, key.length)) return key;
   return '\u0000' + hash('sha256', key, 'base64url').slice(0, KEY_TABLE_MAX_KEY - 1);
 }
 
-/** FNV-1a: the low 6 bits pick the shard, the rest the first slot. */
-function hashOf(key: string): number {
+/** Whether the key's first `length` characters are kept as they are (see storedKey). */
+function storedAsIs(key: string, length: number): boolean {
+  if (length === 0 || length > KEY_TABLE_MAX_KEY) return false;
+  for (let j = 0; j < length; j++) {
+    const c = key.charCodeAt(j);
+    if (c === 0 || c > 255) return false;
+  }
+  return true;
+}
+
+/** FNV-1a of the first `length` characters: the low 6 bits pick the shard, the rest the first slot. */
+function hashOf(key: string, length = key.length): number {
   let h = 0x811c9dc5;
-  for (let j = 0; j < key.length; j++) h = Math.imul(h ^ key.charCodeAt(j), 0x01000193);
+  for (let j = 0; j < length; j++) h = Math.imul(h ^ key.charCodeAt(j), 0x01000193);
   return h >>> 0;
 }
 

@@ -33,6 +33,8 @@ export class Marks {
   private readonly loneValues = new Map<string, { value: string; expiresAt: number }>();
   private readonly recordOverflow = new Map<string, Map<string, string>>();
   private readonly nameBits = new Map<string, number>();
+  /** nameBits by kind and field name (the part of a key after its separator), so a lookup builds no string. */
+  private readonly fieldBits: Record<MarkKind, Map<string, number>> = { d: new Map(), v: new Map(), a: new Map() };
   private readonly valueIndex = new Map<string, number>();
   private readonly values: string[] = [];
 
@@ -54,26 +56,97 @@ export class Marks {
       const slot = this.lone.find(name);
       return slot !== -1 && this.lone.shard.expiresAt[slot]! > now ? '1' : undefined;
     }
-    const id = key.slice(0, at);
-    const slot = this.records.find(id);
+    const slot = this.records.findPrefix(key, at);
     if (slot === -1) return undefined;
     const shard = this.records.shard;
     if (shard.expiresAt[slot]! <= now) return undefined;
-    const name = kind + ':' + key.slice(at + 1);
+    const field = key.slice(at + 1);
     if (this.recordOverflow.size > 0) {
-      const value = this.recordOverflow.get(id)?.get(name);
+      const value = this.recordOverflow.get(key.slice(0, at))?.get(kind + ':' + field);
       if (value !== undefined) return value;
     }
-    const bit = this.nameBits.get(name);
+    const bit = this.knownBit(kind, field);
     if (bit === undefined || (shard.data[slot * 2]! & (1 << bit)) === 0) return undefined;
     const pair = shard.data[slot * 2 + 1]!;
     return pair >>> 16 === bit + 1 ? this.values[pair & 0xffff] : '1';
   }
 
+  /**
+   * The `once` op on a record key, as get('d'), set('d') when absent, get('v'), set('v', value) when
+   * absent and given — with one lookup of the record instead of four. `first`: the 'd' mark was absent.
+   */
+  once(key: string, value: string | undefined, now: number, expiresAt: number): { first: boolean; kept: string | undefined } {
+    const at = key.indexOf(RECORD_SEPARATOR);
+    const field = at === -1 ? '' : key.slice(at + 1);
+    const dBit = at === -1 ? undefined : this.bitFor('d', field);
+    // The rare cases (a lone key, a 33rd field name, values beside the record) take the general path.
+    if (dBit === undefined || this.recordOverflow.size > 0) return this.onceByParts(key, value, now, expiresAt);
+    const slot = this.records.insertPrefix(key, at);
+    const shard = this.records.shard;
+    const data = shard.data;
+    if (shard.expiresAt[slot]! <= now) {
+      data[slot * 2] = 0;
+      data[slot * 2 + 1] = 0;
+    }
+    const first = (data[slot * 2]! & (1 << dBit)) === 0;
+    if (first) {
+      if (shard.expiresAt[slot]! < expiresAt) shard.expiresAt[slot] = expiresAt;
+      data[slot * 2] = data[slot * 2]! | (1 << dBit);
+      if (data[slot * 2 + 1]! >>> 16 === dBit + 1) data[slot * 2 + 1] = 0;
+      if (this.full()) {
+        // Shedding may take this very record (ties at the threshold go): the rest as set() would see it.
+        this.shedOldest(now);
+        return { first, kept: this.keptByParts(key, value, now, expiresAt) };
+      }
+    }
+    const vBit = this.knownBit('v', field);
+    if (vBit !== undefined && (data[slot * 2]! & (1 << vBit)) !== 0) {
+      const pair = data[slot * 2 + 1]!;
+      return { first, kept: pair >>> 16 === vBit + 1 ? this.values[pair & 0xffff] : '1' };
+    }
+    if (value === undefined) return { first, kept: undefined };
+    this.set('v', key, value, now, expiresAt);
+    return { first, kept: value };
+  }
+
+  private onceByParts(key: string, value: string | undefined, now: number, expiresAt: number): { first: boolean; kept: string | undefined } {
+    const first = this.get('d', key, now) === undefined;
+    if (first) this.set('d', key, '1', now, expiresAt);
+    return { first, kept: this.keptByParts(key, value, now, expiresAt) };
+  }
+
+  private keptByParts(key: string, value: string | undefined, now: number, expiresAt: number): string | undefined {
+    const kept = this.get('v', key, now);
+    if (kept === undefined && value !== undefined) this.set('v', key, value, now, expiresAt);
+    return kept ?? value;
+  }
+
+  /** The bit of a field name already given one, else undefined (allocates none). */
+  private knownBit(kind: MarkKind, field: string): number | undefined {
+    const cached = this.fieldBits[kind].get(field);
+    if (cached !== undefined) return cached;
+    const bit = this.nameBits.get(kind + ':' + field);
+    if (bit !== undefined) this.fieldBits[kind].set(field, bit);
+    return bit;
+  }
+
+  /** The bit of a field name, given one now if there is room (see MAX_NAMES). */
+  private bitFor(kind: MarkKind, field: string): number | undefined {
+    return this.knownBit(kind, field) ?? this.nameBit(kind + ':' + field);
+  }
+
   /** Sets the mark; it (with its record) then lives until `expiresAt` at least, unless shed (see limit). */
   set(kind: MarkKind, key: string, value: string, now: number, expiresAt: number): void {
     this.setMark(kind, key, value, now, expiresAt);
-    if (this.records.size + this.lone.size > this.limit - this.loneValues.size) this.shedOldest(now);
+    this.shedIfFull(now);
+  }
+
+  private shedIfFull(now: number): void {
+    if (this.full()) this.shedOldest(now);
+  }
+
+  private full(): boolean {
+    return this.records.size + this.lone.size > this.limit - this.loneValues.size;
   }
 
   /** Drops the marks that expire first, down to 90 % of the limit (ties at the threshold go too). */
@@ -100,23 +173,21 @@ export class Marks {
       this.setLone(kind + ':' + key, value, expiresAt);
       return;
     }
-    const id = key.slice(0, at);
-    const slot = this.records.insert(id);
+    const slot = this.records.insertPrefix(key, at);
     const shard = this.records.shard;
     const data = shard.data;
     if (shard.expiresAt[slot]! <= now) {
       // New, or expired and not swept yet: nothing of the old record survives.
       data[slot * 2] = 0;
       data[slot * 2 + 1] = 0;
-      if (this.recordOverflow.size > 0) this.recordOverflow.delete(id);
+      if (this.recordOverflow.size > 0) this.recordOverflow.delete(key.slice(0, at));
       shard.expiresAt[slot] = expiresAt;
     } else if (expiresAt > shard.expiresAt[slot]!) {
       shard.expiresAt[slot] = expiresAt;
     }
-    const name = kind + ':' + key.slice(at + 1);
-    const bit = this.nameBit(name);
+    const bit = this.bitFor(kind, key.slice(at + 1));
     if (bit === undefined) {
-      this.overflow(id, name, value);
+      this.overflow(key.slice(0, at), kind + ':' + key.slice(at + 1), value);
       return;
     }
     data[slot * 2] = data[slot * 2]! | (1 << bit);
@@ -124,17 +195,17 @@ export class Marks {
     const holdsThis = pair >>> 16 === bit + 1;
     if (value === '1') {
       if (holdsThis) data[slot * 2 + 1] = 0;
-      this.recordOverflow.get(id)?.delete(name);
+      if (this.recordOverflow.size > 0) this.recordOverflow.get(key.slice(0, at))?.delete(kind + ':' + key.slice(at + 1));
       return;
     }
     const index = this.indexOf(value);
     if (index !== undefined && (pair === 0 || holdsThis)) {
       data[slot * 2 + 1] = ((bit + 1) << 16) | index;
-      this.recordOverflow.get(id)?.delete(name);
+      if (this.recordOverflow.size > 0) this.recordOverflow.get(key.slice(0, at))?.delete(kind + ':' + key.slice(at + 1));
       return;
     }
     if (holdsThis) data[slot * 2 + 1] = 0;
-    this.overflow(id, name, value);
+    this.overflow(key.slice(0, at), kind + ':' + key.slice(at + 1), value);
   }
 
   sweep(now: number): void {

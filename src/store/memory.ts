@@ -148,10 +148,7 @@ export class MemoryStore implements Store {
       }
       case 'advanceFunnel': return this.advanceFunnel(op, now);
       case 'once': {
-        const first = this.marks.get('d', op.key, now) === undefined;
-        if (first) this.marks.set('d', op.key, '1', now, dedupExpiry);
-        let kept = this.marks.get('v', op.key, now);
-        if (kept === undefined && op.value !== undefined) this.marks.set('v', op.key, (kept = op.value), now, dedupExpiry);
+        const { first, kept } = this.marks.once(op.key, op.value, now, dedupExpiry);
         return kept !== undefined ? { first, value: kept } : { first };
       }
       case 'countInBucket':
