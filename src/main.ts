@@ -153,8 +153,11 @@ export async function startExporter(config: Config, options: StartOptions = {}):
   const webhookUrl = (await listen(publicServer, config.webhook.host, config.webhook.port)) + '/webhook';
   const metricsUrl = await listen(metricsServer, config.metrics.host, config.metrics.port);
 
-  const pollerEnabled = config.poller.enabled && config.wabas.length > 0 && (config.graph.accessToken !== undefined || config.wabas.every((w) => w.accessToken));
-  const poller = pollerEnabled ? new Poller({ config, store, ingest, metrics, logger, holderId: `${process.pid}-${randomUUID()}` }) : undefined;
+  const pollerEnabled = config.poller.enabled && (
+    (config.wabas.length > 0 && (config.graph.accessToken !== undefined || config.wabas.every((w) => w.accessToken)))
+    || (config.businesses.length > 0 && (config.graph.accessToken !== undefined || config.businesses.some((b) => b.accessToken)))
+  );
+  const poller = pollerEnabled ? new Poller({ config, store, ingest, metrics, logger, holderId: `${process.pid}-${randomUUID()}`, admission }) : undefined;
   poller?.start();
   const waitExpiry = startWaitExpiry({ store, metrics, config, logger });
   const stopWatchingStore = watchStore(store, metrics, logger);

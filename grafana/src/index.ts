@@ -4,6 +4,7 @@ import { conversationsView } from './conversations.js';
 import { exporterHealth } from './exporter.js';
 import { fleetOverview } from './fleet.js';
 import { phoneNumberView } from './phone-number.js';
+import { providerView } from './provider.js';
 import { spendView } from './spend.js';
 import { templatesView } from './templates.js';
 
@@ -26,7 +27,7 @@ function numberPanels(d: dashboard.Dashboard): dashboard.Dashboard {
 }
 
 export function buildDashboards(): dashboard.Dashboard[] {
-  return [fleetOverview(), phoneNumberView(), templatesView(), conversationsView(), exporterHealth(), spendView()].map((b) =>
+  return [fleetOverview(), phoneNumberView(), templatesView(), conversationsView(), exporterHealth(), spendView(), providerView()].map((b) =>
     numberPanels(b.build()),
   );
 }

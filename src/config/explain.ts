@@ -178,12 +178,16 @@ export function configWarnings(config: Config, fromEnv: ReadonlyMap<string, stri
   const warnings: string[] = [];
   const named = (key: string, env: string) => (fromEnv.get(key) ? `${env}` : `${key} (${env})`);
   const tokenForAll = config.graph.accessToken !== undefined || (config.wabas.length > 0 && config.wabas.every((w) => w.accessToken));
-  if (config.graph.accessToken !== undefined && config.wabas.length === 0) {
+  if (config.graph.accessToken !== undefined && config.wabas.length === 0 && config.businesses.length === 0) {
     warnings.push(`${named('graph.accessToken', 'WHATSAPP_ACCESS_TOKEN')} is set but no WABA is listed, so nothing is polled: set WHATSAPP_WABA_IDS to the WhatsApp Business Account ids to poll (README, "Finding the WABA ids")`);
   }
   if (config.wabas.length > 0 && !tokenForAll && config.poller.enabled) {
     const without = config.wabas.filter((w) => !w.accessToken).map((w) => w.id);
     warnings.push(`WABA${without.length > 1 ? 's' : ''} ${without.join(', ')} ${without.length > 1 ? 'have' : 'has'} no access token, so nothing is polled: set WHATSAPP_ACCESS_TOKEN to a system-user token with whatsapp_business_management (README, "A system-user token")`);
+  }
+  const businessesWithout = config.businesses.filter((b) => !b.accessToken).map((b) => b.id);
+  if (config.graph.accessToken === undefined && businessesWithout.length > 0) {
+    warnings.push(`business${businessesWithout.length > 1 ? 'es' : ''} ${businessesWithout.join(', ')} ${businessesWithout.length > 1 ? 'have' : 'has'} no access token, so ${businessesWithout.length > 1 ? 'their' : 'its'} WABAs are not discovered: set WHATSAPP_ACCESS_TOKEN or businesses[].accessToken`);
   }
   if (config.store.redisUrl === undefined && config.store.keyPrefix !== 'wa:') {
     warnings.push(`${named('store.keyPrefix', 'REDIS_KEY_PREFIX')} does nothing without REDIS_URL: the in-memory store has no keys`);

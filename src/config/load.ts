@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { configWarnings, explainIssue } from './explain.js';
 import { configSchema, type Config } from './schema.js';
 
-type Conversion = 'string' | 'list' | 'int' | 'number' | 'bool' | 'basicAuth' | 'wabaIds';
+type Conversion = 'string' | 'list' | 'int' | 'number' | 'bool' | 'basicAuth' | 'wabaIds' | 'businessIds';
 
 /** The environment contract (tests and the Helm chart depend on these names). */
 export const ENV_VARS: ReadonlyArray<{ env: string; path: string[]; as: Conversion; description: string; secret?: boolean }> = [
@@ -12,6 +12,10 @@ export const ENV_VARS: ReadonlyArray<{ env: string; path: string[]; as: Conversi
   { env: 'WHATSAPP_ACCESS_TOKEN', path: ['graph', 'accessToken'], as: 'string', secret: true, description: 'System-user access token for the Graph API poller' },
   { env: 'WHATSAPP_APP_ID', path: ['graph', 'appId'], as: 'string', description: 'Id of the Meta app whose webhooks reach the exporter: checked among subscribed apps, and its field subscriptions read' },
   { env: 'WHATSAPP_WABA_IDS', path: ['wabas'], as: 'wabaIds', description: 'WhatsApp Business Account ids to poll, comma-separated' },
+  { env: 'WHATSAPP_BUSINESS_IDS', path: ['businesses'], as: 'businessIds', description: 'Business portfolio ids whose WABAs (owned and client) are discovered and polled, comma-separated' },
+  { env: 'DISCOVERY_INTERVAL_SECONDS', path: ['discovery', 'intervalSeconds'], as: 'number', description: 'Seconds between listings of the businesses\' WABAs (default 600)' },
+  { env: 'DISCOVERY_GRACE_SECONDS', path: ['discovery', 'graceSeconds'], as: 'number', description: 'A WABA missing from the listings this long leaves /metrics (default 3600)' },
+  { env: 'DISCOVERY_MAX_WABAS', path: ['discovery', 'maxWabas'], as: 'int', description: 'Most WABAs polled in all, configured and discovered (default 1000)' },
   { env: 'WHATSAPP_GRAPH_URL', path: ['graph', 'url'], as: 'string', description: 'Graph API base URL (default https://graph.facebook.com)' },
   { env: 'WHATSAPP_GRAPH_VERSION', path: ['graph', 'version'], as: 'string', description: 'Graph API version (default v25.0)' },
   { env: 'REDIS_URL', path: ['store', 'redisUrl'], as: 'string', secret: true, description: 'Redis URL (redis://, rediss://, redis+sentinel://, redis+cluster://); in-memory store when unset' },
@@ -54,7 +58,8 @@ function convert(raw: string, as: Conversion, env: string): unknown {
   switch (as) {
     case 'string': return v;
     case 'list': return v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-    case 'wabaIds': return v.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map((id) => ({ id }));
+    case 'wabaIds':
+    case 'businessIds': return v.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map((id) => ({ id }));
     case 'int':
     case 'number': {
       const n = Number(v);
@@ -81,7 +86,7 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
     node = node[key] as Record<string, unknown>;
   }
   const last = path[path.length - 1]!;
-  if (last === 'wabas' && Array.isArray(node[last]) && Array.isArray(value)) {
+  if ((last === 'wabas' || last === 'businesses') && Array.isArray(node[last]) && Array.isArray(value)) {
     // WABAs given in YAML keep their details; env adds the ids YAML does not list.
     const known = new Set((node[last] as Array<{ id?: unknown }>).map((w) => String(w.id)));
     node[last] = [...(node[last] as unknown[]), ...(value as Array<{ id: string }>).filter((w) => !known.has(w.id))];
@@ -126,9 +131,10 @@ export function checkConfig({ env = process.env, configFile }: LoadOptions = {})
       const key = e.path.join('.');
       fromEnv.set(key, e.env);
       if (e.as === 'list') (converted as unknown[]).forEach((_, i) => fromEnv.set(`${key}.${i}`, e.env));
-      if (e.as === 'wabaIds') {
+      if (e.as === 'wabaIds' || e.as === 'businessIds') {
         const added = new Set(converted as unknown[]);
-        (raw.wabas as unknown[]).forEach((w, i) => { if (added.has(w)) fromEnv.set(`wabas.${i}.id`, e.env); });
+        const list = e.as === 'wabaIds' ? 'wabas' : 'businesses';
+        (raw[list] as unknown[]).forEach((w, i) => { if (added.has(w)) fromEnv.set(`${list}.${i}.id`, e.env); });
       }
     } catch (err) {
       if (err instanceof ConfigError) problems.push(...err.problems);
@@ -153,5 +159,6 @@ export function secretValues(config: Config): string[] {
     config.metrics.basicAuth?.password,
     config.customerHashKey,
     ...config.wabas.map((w) => w.accessToken),
+    ...config.businesses.map((b) => b.accessToken),
   ].filter((s): s is string => typeof s === 'string' && s.length > 0);
 }

@@ -18,6 +18,17 @@ export const wabaSchema = z
   })
   .strict();
 
+/** A business portfolio whose WABAs are discovered (owned, and shared with it by clients). */
+export const businessSchema = z
+  .object({
+    id: z.string().regex(/^\d+$/, 'a business id is the numeric id of the business portfolio (Business settings > Business info)'),
+    /** Token for this portfolio's listings and the WABAs found through it; wabas[].accessToken still wins for a WABA. */
+    accessToken: z.string().min(1).optional(),
+    /** Which listings to read: owned_whatsapp_business_accounts, client_whatsapp_business_accounts or both. */
+    edges: z.array(z.enum(['owned', 'client'])).min(1).default(['owned', 'client']),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     webhook: z
@@ -79,6 +90,20 @@ export const configSchema = z
       .strict()
       .prefault({}),
     wabas: z.array(wabaSchema).default([]),
+    businesses: z.array(businessSchema).default([]),
+    discovery: z
+      .object({
+        /** Seconds between listings of each business's WABAs: how soon a new client WABA is polled. */
+        intervalSeconds: seconds.min(1, 'list WABAs at most every second').default(600),
+        /** A WABA missing from every complete listing this long is forgotten: its series leave /metrics. */
+        graceSeconds: z.number().min(0).default(3600),
+        /** Graph API calls per business per hour for listings (separate from each WABA's budget). */
+        requestsPerHour: z.number().int().positive().default(200),
+        /** Most WABAs polled in all (configured and discovered); the rest are counted and logged, not polled. */
+        maxWabas: z.number().int().positive().max(10_000, 'at most 10000 WABAs per exporter').default(1000),
+      })
+      .strict()
+      .prefault({}),
     poller: z
       .object({
         enabled: z.boolean().default(true),
@@ -156,8 +181,8 @@ export const configSchema = z
         }
       }
     }
-    if (c.webhook.wabaAllowlist && c.wabas.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['webhook', 'wabaAllowlist'], message: 'the WABA allowlist is empty: list the WABAs in WHATSAPP_WABA_IDS (wabas) or turn the allowlist off' });
+    if (c.webhook.wabaAllowlist && c.wabas.length === 0 && c.businesses.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['webhook', 'wabaAllowlist'], message: 'the WABA allowlist is empty: list the WABAs in WHATSAPP_WABA_IDS (wabas) or their businesses in WHATSAPP_BUSINESS_IDS, or turn the allowlist off' });
     }
     if (c.webhook.port !== 0 && c.webhook.port === c.metrics.port) {
       ctx.addIssue({ code: 'custom', path: ['metrics', 'port'], message: 'the metrics listener must not share the webhook port: /metrics stays off the public port' });
@@ -166,3 +191,4 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type WabaConfig = z.infer<typeof wabaSchema>;
+export type BusinessConfig = z.infer<typeof businessSchema>;

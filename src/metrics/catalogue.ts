@@ -378,6 +378,36 @@ export const catalogue = {
     help: '1 while this replica holds the polling lease (exactly one replica polls), else 0.',
     labelNames: [],
   }),
+  wabaInfo: def({
+    name: 'whatsapp_waba_info', type: 'gauge', subsystem: 'poller',
+    help: 'Always 1: names a WABA the exporter knows, for joins (* on(waba_id) group_left(waba_name, business_id, business_name)). business_id and business_name are the owning portfolio (the client\'s, for a WABA shared with a provider); empty until polled, and for WABAs known only from webhooks. Names are cut to 128 characters.',
+    labelNames: ['waba_id', 'waba_name', 'business_id', 'business_name', 'source'],
+  }),
+  wabas: def({
+    name: 'whatsapp_wabas', type: 'gauge', subsystem: 'poller',
+    help: 'WABAs the exporter knows by source, each counted once under the first that applies: configured (WHATSAPP_WABA_IDS), owned or client (discovered from WHATSAPP_BUSINESS_IDS), webhook (known only from webhooks, not polled).',
+    labelNames: ['source'],
+  }),
+  discoveryWabasAppeared: def({
+    name: 'whatsapp_discovery_wabas_appeared_total', type: 'counter', subsystem: 'poller',
+    help: 'WABAs that appeared in a business\'s listing after the first one (source owned or client): a new client to poll.',
+    labelNames: ['source'],
+  }),
+  discoveryWabasRemoved: def({
+    name: 'whatsapp_discovery_wabas_removed_total', type: 'counter', subsystem: 'poller',
+    help: 'Discovered WABAs forgotten after missing from complete listings for the grace time (DISCOVERY_GRACE_SECONDS): their series left /metrics.',
+    labelNames: ['source'],
+  }),
+  discoveryMissingWabas: def({
+    name: 'whatsapp_discovery_missing_wabas', type: 'gauge', subsystem: 'poller',
+    help: 'Discovered WABAs missing from the latest complete listings, not polled, kept until the grace time passes.',
+    labelNames: [],
+  }),
+  discoveryLastSuccess: def({
+    name: 'whatsapp_discovery_last_success_timestamp_seconds', type: 'gauge', subsystem: 'poller',
+    help: 'Unix time of the last complete listing of the business portfolio\'s WABAs (every configured edge read to its last page).',
+    labelNames: ['business_id'],
+  }),
 
   // --- conversations (from the messages webhook) ---
   firstResponseTime: def({

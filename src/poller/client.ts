@@ -8,7 +8,7 @@ import { parseUsageHeaders, type Usage } from './usage.js';
 /** Endpoint templates used as metric labels: never an id. */
 export type GraphEndpoint =
   | 'phone_numbers' | 'message_templates' | 'health' | 'subscribed_apps' | 'debug_token' | 'permissions' | 'app_subscriptions'
-  | 'pricing_analytics' | 'template_analytics';
+  | 'pricing_analytics' | 'template_analytics' | 'owned_whatsapp_business_accounts' | 'client_whatsapp_business_accounts';
 
 export type CallOutcome = 'success' | 'throttled' | 'server_error' | 'timeout' | 'token_error' | 'client_error' | 'invalid_response';
 

@@ -5,9 +5,13 @@ import type { ExporterMetrics } from '../metrics/registry.js';
 import type { IncomingChange, Ingest } from '../pipeline.js';
 import { createBucketStore, type AnalyticsBucketStore } from '../store/analytics-buckets/index.js';
 import type { Store } from '../store/types.js';
+import { isMetaId } from '../domain/ids.js';
+import { boundedLabelValue } from '../metrics/labels.js';
+import { catalogue, type MetricKey } from '../metrics/catalogue.js';
 import { AnalyticsPoller, mainPollerBudget } from './analytics/index.js';
 import { failureDelayMs, plannedIntervalSeconds, RequestWindow, roundCost, withJitter, type PageMemory } from './budget.js';
 import { ACCOUNT_GAUGES, AccountChecks } from './account-checks.js';
+import { Discovery, WABA_SOURCES, type WabaSource } from './discovery.js';
 import { CallAbortedError, GraphClient, type CallFailure, type CallOutcome, type GraphEndpoint } from './client.js';
 import { healthEvent, phoneNumberEvent, POLL_FIELDS, portfolioLimitEvent, removedNumbers, removedTemplates, templateEvent } from './events.js';
 import {
@@ -19,6 +23,7 @@ export { AccountChecks, readAppSubscriptions, type AppSubscriptionsRead } from '
 export * from './account.js';
 export { GraphClient, THROTTLING_CODES, TOKEN_ERROR_CODE, classifyStatus, type CallOutcome, type GraphEndpoint } from './client.js';
 export { parseUsageHeaders, type Usage } from './usage.js';
+export { Discovery, reconcile, WABA_SOURCES, type BusinessListing, type KnownWaba, type Reconciled, type WabaSource } from './discovery.js';
 
 export const LEASE_NAME = 'poller';
 /** Fields the metrics need; asking for exactly these keeps responses small. */
@@ -29,7 +34,7 @@ export const PHONE_NUMBER_FIELDS = [
 ].join(',');
 /** The WABA node, in the one call the round already made for health_status: these fields cost no extra request. */
 export const WABA_FIELDS = [
-  'health_status', 'account_review_status', 'business_verification_status', 'owner_business_info', 'whatsapp_business_manager_messaging_limit',
+  'name', 'health_status', 'account_review_status', 'business_verification_status', 'owner_business_info', 'whatsapp_business_manager_messaging_limit',
 ].join(',');
 export const TEMPLATE_FIELDS = 'id,name,status,category,language,quality_score';
 export const TEMPLATE_PAGE_LIMIT = 100;
@@ -48,7 +53,12 @@ export interface PollerDeps {
   now?: () => number;
   /** Baselines of analytics buckets; by default built from config.store (Redis when configured). */
   buckets?: AnalyticsBucketStore;
+  /** Told of WABAs discovery adds and forgets, so webhooks of polled WABAs are admitted (webhook/admission.ts). */
+  admission?: { admitPolled(wabaId: string): void; forget(wabaId: string): void };
 }
+
+/** WABA and business names are sender-chosen: this many characters reach a label. */
+export const WABA_NAME_MAX_LENGTH = 128;
 
 export type RoundOutcome = 'success' | 'failed' | 'throttled' | 'skipped_usage' | 'skipped_budget';
 
@@ -73,6 +83,11 @@ interface WabaPoll {
   /** Last exported values of the WABA node's status fields, so a change removes the old series. */
   reviewStatus: string | undefined;
   verificationStatus: string | undefined;
+  source: Exclude<WabaSource, 'webhook'>;
+  /** Labels of the exported whatsapp_waba_info series (one per WABA). */
+  info: Record<string, string> | undefined;
+  /** Missing from the discovery listings: not polled while the grace time runs. */
+  paused: boolean;
 }
 
 interface Listing<T> {
@@ -114,10 +129,16 @@ export class Poller {
   private leaseErrorLogged = false;
   private leader = false;
   private started = false;
+  private webhookOnly = new Set<string>();
   private stopped = false;
   /** pricing_analytics and template_analytics, in their own module, on this poller's budget and lease. */
   private readonly analytics: AnalyticsPoller | undefined;
   private readonly ownBuckets: AnalyticsBucketStore | undefined;
+  /** Lists the WABAs of config.businesses; undefined without businesses. */
+  private readonly discovery: Discovery | undefined;
+  private discoveryTimer: NodeJS.Timeout | undefined;
+  private discoveryRun: Promise<void> | undefined;
+  private capLogged = false;
 
   constructor(private readonly deps: PollerDeps) {
     const { config } = deps;
@@ -125,26 +146,9 @@ export class Poller {
     this.log = deps.logger.child({ component: 'poller' });
     this.leaseTtlMs = config.poller.leaseTtlSeconds * 1000;
     this.client = new GraphClient({ baseUrl: config.graph.url, version: config.graph.version, timeoutMs: config.graph.timeoutMs, metrics: deps.metrics });
-    for (const w of config.wabas) {
-      this.wabas.set(w.id, {
-        id: w.id,
-        token: w.accessToken ?? config.graph.accessToken,
-        intervalSeconds: w.pollIntervalSeconds ?? config.poller.intervalSeconds,
-        requestsPerHour: w.requestsPerHour ?? config.poller.requestsPerHour,
-        pages: { numberPages: 1, templatePages: 1 },
-        window: new RequestWindow(),
-        usage: undefined,
-        skippedForUsage: false,
-        blockedUntil: 0,
-        consecutiveFailures: 0,
-        lastOutcome: undefined,
-        tokenValid: undefined,
-        plannedIntervalSeconds: undefined,
-        timer: undefined,
-        running: undefined,
-        reviewStatus: undefined,
-        verificationStatus: undefined,
-      });
+    for (const w of config.wabas) this.addPoll(w.id, 'configured', config.graph.accessToken);
+    if (config.businesses.length > 0) {
+      this.discovery = new Discovery({ config, client: this.client, metrics: deps.metrics, logger: this.log, now: this.now, signal: this.abort.signal });
     }
     this.accountChecks = new AccountChecks(this.client, config, deps.metrics, this.log, this.abort.signal);
     deps.metrics.gauge('pollLeader').set(0);
@@ -155,6 +159,192 @@ export class Poller {
         logger: deps.logger, now: this.now, signal: this.abort.signal,
       }, this.wabas.values());
     }
+  }
+
+  /** A WABA to poll: configured, or found by discovery (token: the WABA's own, else the business's, else the global one). */
+  private addPoll(id: string, source: Exclude<WabaSource, 'webhook'>, fallbackToken: string | undefined): WabaPoll {
+    const { config } = this.deps;
+    const own = config.wabas.find((w) => w.id === id);
+    const w: WabaPoll = {
+      id,
+      token: own?.accessToken ?? fallbackToken,
+      intervalSeconds: own?.pollIntervalSeconds ?? config.poller.intervalSeconds,
+      requestsPerHour: own?.requestsPerHour ?? config.poller.requestsPerHour,
+      pages: { numberPages: 1, templatePages: 1 },
+      window: new RequestWindow(),
+      usage: undefined,
+      skippedForUsage: false,
+      blockedUntil: 0,
+      consecutiveFailures: 0,
+      lastOutcome: undefined,
+      tokenValid: undefined,
+      plannedIntervalSeconds: undefined,
+      timer: undefined,
+      running: undefined,
+      reviewStatus: undefined,
+      verificationStatus: undefined,
+      source,
+      info: undefined,
+      paused: false,
+    };
+    this.wabas.set(id, w);
+    return w;
+  }
+
+  /** WABAs polled now, by id (tests and tools). */
+  get polledWabas(): string[] {
+    return [...this.wabas.values()].filter((w) => !w.paused).map((w) => w.id);
+  }
+
+  /** Lists the businesses' WABAs now and starts or stops polling what changed (tests and tools). */
+  async discoverOnce(): Promise<void> {
+    if (!this.discovery) throw new Error('no business to discover WABAs of (set WHATSAPP_BUSINESS_IDS)');
+    await this.discoveryRun?.catch(() => undefined);
+    const run = this.runDiscovery();
+    this.discoveryRun = run;
+    try {
+      await run;
+    } finally {
+      if (this.discoveryRun === run) this.discoveryRun = undefined;
+    }
+  }
+
+  private scheduleDiscovery(delayMs: number): void {
+    clearTimeout(this.discoveryTimer);
+    this.discoveryTimer = setTimeout(() => {
+      this.discoveryTimer = undefined;
+      if (!this.leader || this.stopped) return;
+      const run = this.runDiscovery();
+      this.discoveryRun = run;
+      void run.finally(() => {
+        if (this.discoveryRun === run) this.discoveryRun = undefined;
+        if (this.leader && !this.stopped) this.scheduleDiscovery(withJitter(this.deps.config.discovery.intervalSeconds * 1000, this.deps.config.poller.jitterRatio));
+      });
+    }, Math.max(0, Math.round(delayMs)));
+    this.discoveryTimer.unref();
+  }
+
+  private async runDiscovery(): Promise<void> {
+    const discovery = this.discovery!;
+    const { config, metrics } = this.deps;
+    try {
+      const counted = discovery.initialised;
+      const r = await discovery.round();
+      for (const k of r.appeared) {
+        const held = this.wabas.get(k.id);
+        if (held) {
+          // Configured and listed: configuration wins, the names come from the listing until polled.
+          this.noteInfo(held, k);
+          continue;
+        }
+        if (this.wabas.size >= config.discovery.maxWabas) {
+          metrics.counter('entitiesDropped').inc({ kind: 'waba' });
+          if (!this.capLogged) this.log.warn({ max_wabas: config.discovery.maxWabas }, 'more WABAs discovered than DISCOVERY_MAX_WABAS: the rest are not polled (counted in whatsapp_entities_dropped_total{kind="waba"})');
+          this.capLogged = true;
+          discovery.known.delete(k.id);
+          continue;
+        }
+        const w = this.addPoll(k.id, k.edge, discovery.tokenOf(k.businessId));
+        this.noteInfo(w, k);
+        this.deps.admission?.admitPolled(k.id);
+        this.analytics?.add(w);
+        if (counted) {
+          metrics.counter('discoveryWabasAppeared').inc({ source: k.edge });
+          this.log.info({ waba_id: k.id, business_id: k.businessId, edge: k.edge }, 'new WABA discovered: polling it');
+        }
+        if (this.leader && !this.stopped && w.token) this.schedule(w, withJitter(Math.min(1000, w.intervalSeconds * 1000), 0.5));
+      }
+      for (const k of r.renamed) {
+        const w = this.wabas.get(k.id);
+        if (w) this.noteInfo(w, k);
+      }
+      for (const k of r.missing) {
+        const w = this.wabas.get(k.id);
+        if (!w || w.source === 'configured') continue;
+        w.paused = true;
+        clearTimeout(w.timer);
+        w.timer = undefined;
+        this.analytics?.setPaused(w.id, true);
+        this.log.warn({ waba_id: k.id, business_id: k.businessId, grace_seconds: config.discovery.graceSeconds }, 'WABA no longer listed: polling stopped, its series stay for the grace time');
+      }
+      for (const k of r.returned) {
+        const w = this.wabas.get(k.id);
+        if (!w || !w.paused) continue;
+        w.paused = false;
+        this.analytics?.setPaused(w.id, false);
+        if (this.leader && !this.stopped && w.token) this.schedule(w, withJitter(1000, 0.5));
+        this.log.info({ waba_id: k.id }, 'WABA listed again: polling resumed');
+      }
+      for (const k of r.expired) {
+        const w = this.wabas.get(k.id);
+        if (!w || w.source === 'configured') continue;
+        await this.forget(w);
+        metrics.counter('discoveryWabasRemoved').inc({ source: k.edge });
+        this.log.info({ waba_id: k.id }, 'WABA missing for the grace time: forgotten, its series left /metrics');
+      }
+      await this.noteSources();
+    } catch (err) {
+      if (err instanceof CallAbortedError || this.stopped) return;
+      this.log.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'WABA discovery failed unexpectedly');
+    }
+  }
+
+  /** Stops polling a WABA and removes everything it exported: its entities in the store and its process series. */
+  private async forget(w: WabaPoll): Promise<void> {
+    clearTimeout(w.timer);
+    w.timer = undefined;
+    await w.running?.catch(() => undefined);
+    this.wabas.delete(w.id);
+    await this.analytics?.remove(w.id);
+    const at = Math.floor(this.now() / 1000);
+    const snapshot = await this.deps.store.snapshot();
+    const changes: IncomingChange[] = [];
+    for (const e of removedNumbers(snapshot, w.id, new Set(), at)) changes.push(change(POLL_FIELDS.numbers, e));
+    for (const e of removedTemplates(snapshot, w.id, new Set(), at)) changes.push(change(POLL_FIELDS.templates, e));
+    if (snapshot.health.some((h) => h.wabaId === w.id)) changes.push({ field: POLL_FIELDS.health, source: 'poll', events: [{ kind: 'health', source: 'poll', field: POLL_FIELDS.health, wabaId: w.id, observedAt: at, entities: [] }] });
+    if (changes.length > 0) await this.deps.ingest.apply(changes);
+    await removeWabaSeries(this.deps.metrics, w.id);
+    this.deps.admission?.forget(w.id);
+  }
+
+  /** whatsapp_waba_info for a polled WABA, from the listing or the WABA node (bounded, printable). */
+  private noteInfo(w: WabaPoll, from: { name?: string | undefined; ownerBusinessId?: string | undefined; ownerBusinessName?: string | undefined }): void {
+    const labels = {
+      waba_id: w.id,
+      waba_name: boundedLabelValue(from.name ?? w.info?.waba_name ?? '', WABA_NAME_MAX_LENGTH),
+      business_id: from.ownerBusinessId !== undefined && isMetaId(from.ownerBusinessId) ? from.ownerBusinessId : (w.info?.business_id ?? ''),
+      business_name: boundedLabelValue(from.ownerBusinessName ?? w.info?.business_name ?? '', WABA_NAME_MAX_LENGTH),
+      source: w.source,
+    };
+    const gauge = this.deps.metrics.gauge('wabaInfo');
+    if (w.info && Object.keys(labels).some((k) => w.info![k] !== labels[k as keyof typeof labels])) gauge.remove(w.info);
+    gauge.set(labels, 1);
+    w.info = labels;
+  }
+
+  /** whatsapp_wabas{source} and the info of WABAs known only from webhooks (in the store, not polled). */
+  private async noteSources(): Promise<void> {
+    const counts = new Map<WabaSource, number>(WABA_SOURCES.map((s) => [s, 0]));
+    for (const w of this.wabas.values()) counts.set(w.source, counts.get(w.source)! + 1);
+    const info = this.deps.metrics.gauge('wabaInfo');
+    try {
+      const snapshot = await this.deps.store.snapshot();
+      const webhookOnly = new Set<string>();
+      // Portfolio records (snapshot.wabas) are left out: a forgotten WABA keeps one (README, "Running for many WABAs").
+      for (const list of [snapshot.numbers, snapshot.templates, snapshot.health, snapshot.states ?? []]) {
+        for (const e of list) if (!this.wabas.has(e.wabaId)) webhookOnly.add(e.wabaId);
+      }
+      for (const id of this.webhookOnly) if (!webhookOnly.has(id)) info.remove({ waba_id: id, waba_name: '', business_id: '', business_name: '', source: 'webhook' });
+      for (const id of webhookOnly) info.set({ waba_id: id, waba_name: '', business_id: '', business_name: '', source: 'webhook' }, 1);
+      this.webhookOnly = webhookOnly;
+      counts.set('webhook', webhookOnly.size);
+    } catch {
+      // The store is down: the webhook count stays as it was.
+      counts.set('webhook', this.webhookOnly.size);
+    }
+    const gauge = this.deps.metrics.gauge('wabas');
+    for (const [source, n] of counts) gauge.set({ source }, n);
+    this.deps.metrics.gauge('discoveryMissingWabas').set([...this.wabas.values()].filter((w) => w.paused).length);
   }
 
   /** Runs one analytics round for the WABA now (tests and tools). */
@@ -175,8 +365,8 @@ export class Poller {
       this.log.info('Graph API polling is disabled (poller.enabled=false)');
       return;
     }
-    if (this.wabas.size === 0) {
-      this.log.info('no WABA configured: nothing to poll (set WHATSAPP_WABA_IDS)');
+    if (this.wabas.size === 0 && !this.discovery) {
+      this.log.info('no WABA configured: nothing to poll (set WHATSAPP_WABA_IDS or WHATSAPP_BUSINESS_IDS)');
       return;
     }
     for (const w of this.wabas.values()) {
@@ -196,12 +386,14 @@ export class Poller {
     this.stopped = true;
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     clearTimeout(this.accountTimer);
+    clearTimeout(this.discoveryTimer);
     for (const w of this.wabas.values()) clearTimeout(w.timer);
     this.abort.abort();
     await this.analytics?.stop();
     await this.ownBuckets?.close().catch(() => undefined);
     await this.leaseTick?.catch(() => undefined);
     await this.accountRun?.catch(() => undefined);
+    await this.discoveryRun?.catch(() => undefined);
     await Promise.all([...this.wabas.values()].map((w) => w.running?.catch(() => undefined)));
     if (this.leader) {
       this.leader = false;
@@ -295,8 +487,12 @@ export class Poller {
     this.deps.metrics.gauge('pollLeader').set(1);
     this.log.info({ holder: this.deps.holderId, wabas: this.wabas.size }, 'took the polling lease: this replica polls the Graph API');
     for (const w of this.wabas.values()) {
-      if (w.token) this.schedule(w, withJitter(Math.min(1000, w.intervalSeconds * 1000), 0.5));
+      if (w.token && !w.paused) this.schedule(w, withJitter(Math.min(1000, w.intervalSeconds * 1000), 0.5));
+      if (w.info) this.deps.metrics.gauge('wabaInfo').set(w.info, 1);
     }
+    // Discovery first: the WABAs it finds start their rounds as soon as they are listed.
+    if (this.discovery) this.scheduleDiscovery(0);
+    else void this.noteSources();
     // After the first rounds, so a small budget goes to numbers and templates first.
     this.scheduleAccountChecks(withJitter(Math.min(5000, this.deps.config.poller.accountCheckIntervalSeconds * 1000), 0.5));
     this.analytics?.resume();
@@ -314,11 +510,15 @@ export class Poller {
     }
     clearTimeout(this.accountTimer);
     this.accountTimer = undefined;
+    clearTimeout(this.discoveryTimer);
+    this.discoveryTimer = undefined;
+    this.webhookOnly = new Set();
     this.analytics?.pause();
     // The new leader reports the API side now; this replica's last figures would only go stale.
     for (const key of [
       'pollSuccess', 'pollLastSuccess', 'pollInterval', 'graphApiUsageRatio', 'graphApiTokenValid',
       'wabaAccountReviewStatus', 'wabaBusinessVerificationStatus', ...ACCOUNT_GAUGES,
+      'wabaInfo', 'wabas', 'discoveryMissingWabas', 'discoveryLastSuccess',
     ] as const) {
       this.deps.metrics.gauge(key).reset();
     }
@@ -332,12 +532,12 @@ export class Poller {
 
   private async scheduledRound(w: WabaPoll): Promise<void> {
     w.timer = undefined;
-    if (!this.leader || this.stopped) return;
+    if (!this.leader || this.stopped || w.paused || !this.wabas.has(w.id)) return;
     const run = this.runRound(w);
     w.running = run;
     const delay = await run;
     if (w.running === run) w.running = undefined;
-    if (this.leader && !this.stopped) this.schedule(w, delay);
+    if (this.leader && !this.stopped && !w.paused && this.wabas.has(w.id)) this.schedule(w, delay);
   }
 
   /** One round; resolves to the delay before the next. Never rejects. */
@@ -563,6 +763,7 @@ export class Poller {
       if (previous !== undefined && previous !== next) gauge.remove({ waba_id: w.id, status: previous });
       if (next !== undefined) gauge.set({ waba_id: w.id, status: next }, 1);
     };
+    this.noteInfo(w, { name: node.name, ownerBusinessId: node.owner_business_info?.id, ownerBusinessName: node.owner_business_info?.name });
     update('wabaAccountReviewStatus', w.reviewStatus, review);
     update('wabaBusinessVerificationStatus', w.verificationStatus, verification);
     w.reviewStatus = review;
@@ -619,4 +820,23 @@ export class Poller {
 
 function change(field: string, event: IncomingChange['events'][number]): IncomingChange {
   return { field, source: 'poll', events: [event] };
+}
+
+/** Every process series labelled with this WABA (counters, gauges, histograms), removed. */
+export async function removeWabaSeries(metrics: ExporterMetrics, wabaId: string): Promise<void> {
+  for (const [key, d] of Object.entries(catalogue) as Array<[MetricKey, (typeof catalogue)[MetricKey]]>) {
+    if (!(d.labelNames as readonly string[]).includes('waba_id')) continue;
+    const m = metrics.gauge(key) as unknown as { get(): Promise<{ values: Array<{ labels: Record<string, string | number> }> }>; remove(labels: Record<string, string | number>): void } | undefined;
+    // Snapshot metrics are rendered from the store, not held by the process.
+    if (m === undefined) continue;
+    const seen = new Set<string>();
+    for (const v of (await m.get()).values) {
+      if (v.labels.waba_id !== wabaId) continue;
+      const { le: _le, quantile: _q, ...labels } = v.labels;
+      const k = JSON.stringify(labels);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      m.remove(labels);
+    }
+  }
 }

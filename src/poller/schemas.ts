@@ -82,6 +82,8 @@ const limitValue = z.union([z.string().min(1), z.number().int()]).transform(Stri
 /** The WABA node as the round reads it (`GET /{WABA_ID}?fields=…`, one call). */
 export const wabaHealthSchema = z.object({
   id: graphId.optional(),
+  /** The WABA's display name in Business Manager (sender-chosen: bounded before it reaches a label). */
+  name: z.string().optional(),
   health_status: healthStatusSchema,
   /** APPROVED, PENDING, REJECTED, DEFERRED (the webhook's decision values; no enum found for the field). */
   account_review_status: z.string().optional(),

@@ -11,7 +11,7 @@ import { GraphApiState, type SimPhoneNumber, type SimTemplate, type SimWaba } fr
 
 export type SimEndpoint =
   | 'phone_numbers' | 'message_templates' | 'health' | 'waba' | 'subscribed_apps' | 'debug_token' | 'permissions' | 'app_subscriptions'
-  | 'pricing_analytics' | 'template_analytics' | 'other';
+  | 'pricing_analytics' | 'template_analytics' | 'owned_whatsapp_business_accounts' | 'client_whatsapp_business_accounts' | 'other';
 
 export type GraphFault =
   /** A Graph throttling error body (HTTP 400): 80007 WABA limit, 4 app limit, 613, 17, 32, 130429. */
@@ -97,6 +97,9 @@ const WABA_FIELDS = new Set([
   'id', 'name', 'health_status', 'currency', 'timezone_id', 'account_review_status', 'business_verification_status',
   'owner_business_info', 'whatsapp_business_manager_messaging_limit', 'is_enabled_for_insights', 'pricing_analytics',
 ]);
+
+/** Fields of the WhatsAppBusinessAccount nodes a business's WABA listings return. */
+const LISTED_WABA_FIELDS = new Set(['id', 'name', 'currency', 'timezone_id', 'account_review_status', 'business_verification_status', 'owner_business_info']);
 
 const THROTTLE_MESSAGES: Record<number, string> = {
   4: '(#4) Application request limit reached',
@@ -286,6 +289,17 @@ export async function startGraphApiSimulator(options: GraphApiSimulatorOptions):
       return { data: state.tokenInfo.scopes.map((permission) => ({ permission, status: 'granted' })) };
     }
     if (endpoint === 'app_subscriptions') return { data: state.appSubscriptions };
+    if (endpoint === 'owned_whatsapp_business_accounts' || endpoint === 'client_whatsapp_business_accounts') {
+      const business = nodeId ? state.businesses.get(nodeId) : undefined;
+      if (!business) throw new SimError(400, 100, `(#100) Unsupported get request. Object with ID '${nodeId ?? ''}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`, { type: 'GraphMethodException', error_subcode: 33 });
+      const f = topLevelFields(url.searchParams.get('fields')) ?? DEFAULT_FIELDS.waba;
+      const wabas = state.wabasOf(business.id, endpoint === 'owned_whatsapp_business_accounts' ? 'owned' : 'client');
+      return list(wabas, url, 25, (w) => pick({
+        id: w.id, name: w.name, currency: 'USD', timezone_id: '1', account_review_status: w.account_review_status,
+        business_verification_status: w.business_verification_status,
+        owner_business_info: { id: w.businessId, name: state.businesses.get(w.businessId)?.name ?? `${w.name} portfolio` },
+      }, f, LISTED_WABA_FIELDS, 'WhatsAppBusinessAccount'));
+    }
     const waba = nodeId ? state.wabas.get(nodeId) : undefined;
     if (!waba || segments.length > 3 || endpoint === 'other') {
       throw new SimError(400, 100, `(#100) Unsupported get request. Object with ID '${nodeId ?? ''}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`, { type: 'GraphMethodException', error_subcode: 33 });
@@ -315,7 +329,7 @@ export async function startGraphApiSimulator(options: GraphApiSimulatorOptions):
       {
         id: waba.id, name: waba.name, currency: 'USD', timezone_id: '1', health_status: { can_send_message: worst(entities.map((e) => e.can_send_message)), entities },
         account_review_status: waba.account_review_status, business_verification_status: waba.business_verification_status,
-        owner_business_info: { id: waba.businessId, name: `${waba.name} portfolio` },
+        owner_business_info: { id: waba.businessId, name: state.businesses.get(waba.businessId)?.name ?? `${waba.name} portfolio` },
         whatsapp_business_manager_messaging_limit: waba.whatsapp_business_manager_messaging_limit,
         is_enabled_for_insights: analyticsOf(state, waba.id).insightsEnabled,
         pricing_analytics: f.includes('pricing_analytics') ? analytics(() => pricingAnalyticsValue(state, waba, raw, url, baseUrl)) : undefined,
@@ -340,6 +354,8 @@ export async function startGraphApiSimulator(options: GraphApiSimulatorOptions):
     if (segments.length === 3 && segments[2] === 'subscribed_apps') return 'subscribed_apps';
     if (segments.length === 3 && segments[2] === 'template_analytics') return 'template_analytics';
     if (segments.length === 2 && topLevelFields(url.searchParams.get('fields'))?.includes('pricing_analytics')) return 'pricing_analytics';
+    if (segments.length === 3 && segments[2] === 'owned_whatsapp_business_accounts') return 'owned_whatsapp_business_accounts';
+    if (segments.length === 3 && segments[2] === 'client_whatsapp_business_accounts') return 'client_whatsapp_business_accounts';
     if (segments.length === 3 && segments[2] === 'phone_numbers') return 'phone_numbers';
     if (segments.length === 3 && segments[2] === 'message_templates') return 'message_templates';
     if (segments.length === 2) return topLevelFields(url.searchParams.get('fields'))?.includes('health_status') ? 'health' : 'waba';
@@ -378,6 +394,12 @@ export async function startGraphApiSimulator(options: GraphApiSimulatorOptions):
           }
         } else if (token === undefined || !tokens.has(token)) {
           throw new SimError(401, 190, token === undefined ? 'An access token is required to request this resource.' : 'Invalid OAuth access token - Cannot parse access token', {});
+        }
+        if (token !== undefined && segments[1] !== undefined && !state.tokenReaches(token, segments[1])) {
+          // What Meta answers for a node the token's system user has no asset access to.
+          throw state.businesses.has(segments[1])
+            ? new SimError(403, 200, '(#200) Permissions error', { type: 'OAuthException' })
+            : new SimError(400, 100, `(#100) Unsupported get request. Object with ID '${segments[1]}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`, { type: 'GraphMethodException', error_subcode: 33 });
         }
         if (enforce && !usageOverride && used > requestsPerHour) {
           throw new SimError(400, 80007, THROTTLE_MESSAGES[80007]!, { error_data: { messaging_product: 'whatsapp', details: 'WABA rate limit hit' } });

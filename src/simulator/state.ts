@@ -49,6 +49,14 @@ export interface SimWaba {
   subscribedApps: Array<{ id: string; name: string; override_callback_uri?: string }>;
   numbers: SimPhoneNumber[];
   templates: SimTemplate[];
+  /** Businesses the WABA is shared with: their client_whatsapp_business_accounts list it. */
+  partners: string[];
+}
+
+/** A business portfolio: owned_whatsapp_business_accounts lists the WABAs whose businessId it is. */
+export interface SimBusiness {
+  id: string;
+  name: string;
 }
 
 /** Deterministic pseudo-random numbers (mulberry32): a seed gives the same scenario every run. */
@@ -86,6 +94,12 @@ export const SIM_APP_FIELDS = [
 
 export class GraphApiState {
   readonly wabas = new Map<string, SimWaba>();
+  readonly businesses = new Map<string, SimBusiness>();
+  /**
+   * Tokens limited to some businesses: their listings and the WABAs they own or are shared with
+   * (a system user of one portfolio). Tokens not listed reach everything.
+   */
+  readonly tokenBusinesses = new Map<string, readonly string[]>();
   appId = '900000000000001';
   appName = 'Simulated monitor';
   /** With it, `{appId}|{appSecret}` is accepted as the app access token of GET /{app-id}/subscriptions. */
@@ -108,6 +122,30 @@ export class GraphApiState {
     return `${prefix}${String(this.nextId++).padStart(14, '0')}`;
   }
 
+  addBusiness(id: string, name = `Simulated portfolio ${id.slice(-4)}`): SimBusiness {
+    const b = { id, name };
+    this.businesses.set(id, b);
+    return b;
+  }
+
+  /** WABAs of owned_whatsapp_business_accounts (`owned`) or client_whatsapp_business_accounts of a business. */
+  wabasOf(businessId: string, edge: 'owned' | 'client'): SimWaba[] {
+    return [...this.wabas.values()].filter((w) => (edge === 'owned' ? w.businessId === businessId : w.partners.includes(businessId)));
+  }
+
+  /** Whether the token may read this business or WABA node (see tokenBusinesses). */
+  tokenReaches(token: string, nodeId: string): boolean {
+    const allowed = this.tokenBusinesses.get(token);
+    if (allowed === undefined) return true;
+    if (this.businesses.has(nodeId)) return allowed.includes(nodeId);
+    const w = this.wabas.get(nodeId);
+    return w === undefined || allowed.includes(w.businessId) || w.partners.some((p) => allowed.includes(p));
+  }
+
+  removeWaba(id: string): void {
+    this.wabas.delete(id);
+  }
+
   addWaba(id: string, init: Partial<Omit<SimWaba, 'id' | 'numbers' | 'templates'>> = {}): SimWaba {
     const waba: SimWaba = {
       id,
@@ -120,6 +158,7 @@ export class GraphApiState {
       subscribedApps: init.subscribedApps ?? [{ id: this.appId, name: this.appName }],
       numbers: [],
       templates: [],
+      partners: init.partners ?? [],
     };
     this.wabas.set(id, waba);
     return waba;

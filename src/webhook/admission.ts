@@ -67,6 +67,7 @@ export class Admission {
   private readonly wabas = new Map<string, Admitted>();
   private readonly eventNames = new Set<string>();
   private readonly refused = new Map<string, RefusedWaba>();
+  private readonly polled = new Set<string>();
 
   constructor(private readonly limits: AdmissionLimits, private readonly now: () => number = Date.now) {}
 
@@ -177,6 +178,22 @@ export class Admission {
     return [...this.refused.values()].reverse();
   }
 
+  /**
+   * A WABA the poller polls (configured or discovered): admitted whatever the WABA cap, which bounds
+   * the WABAs known only from webhooks; the poller's own cap (DISCOVERY_MAX_WABAS) bounds these.
+   */
+  admitPolled(wabaId: string): void {
+    this.polled.add(wabaId);
+    if (!this.wabas.has(wabaId)) this.wabas.set(wabaId, { numbers: new Set(), templates: new Set() });
+    this.refused.delete(wabaId);
+  }
+
+  /** A polled WABA discovery forgot: its slot is free again. */
+  forget(wabaId: string): void {
+    if (!this.polled.delete(wabaId)) return;
+    this.wabas.delete(wabaId);
+  }
+
   /** Whether the WABA is admitted already (admits nothing new). */
   admits(wabaId: string): boolean {
     return this.wabas.has(wabaId);
@@ -190,7 +207,7 @@ export class Admission {
     let w = this.wabas.get(wabaId);
     if (w) return w;
     const { allowlist, maxWabas } = this.limits;
-    if (allowlist ? !allowlist.has(wabaId) : this.wabas.size >= maxWabas) return undefined;
+    if (allowlist ? !allowlist.has(wabaId) : this.wabas.size - this.polled.size >= maxWabas) return undefined;
     this.wabas.set(wabaId, (w = { numbers: new Set(), templates: new Set() }));
     this.refused.delete(wabaId);
     return w;

@@ -314,7 +314,7 @@ describe.each(PROMETHEUS_GENERATIONS)('the shipped rules and dashboards on a rea
     const dashboards = Object.values(renderDashboards()).map((text) => JSON.parse(text) as Dashboard);
     const views = (): View[] => dashboards.flatMap((dashboard): View[] => {
       // Grafana's macros for a 5-minute range on a 1s scrape interval, and "All" (.*) for multi-value variables.
-      const base = { __rate_interval: '1m', __range: '5m', waba_id: WABA, phone_number_id: '.*', template_name: '.*', job: JOB, funnel: '.*', variant: '.*' };
+      const base = { __rate_interval: '1m', __range: '5m', waba_id: WABA, phone_number_id: '.*', template_name: '.*', job: JOB, funnel: '.*', variant: '.*', business_id: '.*' };
       if (dashboard.uid !== 'whatsapp-phone-number') return [{ name: dashboard.uid, dashboard, variables: base }];
       // The single-number view, on each number: the flagged one, and the one with conversation traffic.
       return [
@@ -353,6 +353,7 @@ describe.each(PROMETHEUS_GENERATIONS)('the shipped rules and dashboards on a rea
         'Templates by quality', 'Every template', 'Status over time', 'Quality over time', 'Paused and disabled templates', 'Template webhook events per hour',
         'Read rate by template', 'Spend by template', 'Template messages reported per hour', 'Templates by spend',
       ],
+      'whatsapp-provider': ['WABAs', 'WABAs by source', 'WABAs by health, worst first', 'WABAs by source over time'],
       'whatsapp-spend': [
         'Spend today', 'Spend on the last complete day', 'Budget used today', 'Delivered today', 'Template coverage', 'WABAs without template insights',
         'Spend per day by category', 'Spend per day by number', 'Cost per delivered message', 'Delivered messages by pricing type',

@@ -65,12 +65,13 @@ describe('generated dashboards', () => {
     expect(stale, `committed dashboards differ from grafana/src; run: ${REGENERATE}`).toEqual([]);
   });
 
-  it('cover the fleet, a phone number, templates, conversations and funnels, and the exporter', () => {
+  it('cover the fleet, a phone number, templates, conversations and funnels, the exporter and a provider\'s WABAs', () => {
     expect(dashboards.map(({ d }) => d.uid).sort()).toEqual([
       'whatsapp-conversations',
       'whatsapp-exporter-health',
       'whatsapp-fleet',
       'whatsapp-phone-number',
+      'whatsapp-provider',
       'whatsapp-spend',
       'whatsapp-templates',
     ]);

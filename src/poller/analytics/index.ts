@@ -89,6 +89,35 @@ export class AnalyticsPoller {
     }
   }
 
+  /** A WABA discovery found: polled from now on (its first round after the main poller's first listing). */
+  add(w: AnalyticsWaba): void {
+    if (this.wabas.has(w.id)) return;
+    const a: WabaAnalytics = {
+      shared: w, coverage: newCoverageState(), currency: 'unknown', insightsLogged: false, consecutiveFailures: 0,
+      lastProblem: undefined, dayLabels: [], timer: undefined, running: undefined,
+    };
+    this.wabas.set(w.id, a);
+    if (this.active && w.token) this.schedule(a, withJitter(5000, 0.5));
+  }
+
+  /** A WABA missing from discovery's listings: no rounds while paused. */
+  setPaused(wabaId: string, paused: boolean): void {
+    const a = this.wabas.get(wabaId);
+    if (!a) return;
+    clearTimeout(a.timer);
+    a.timer = undefined;
+    if (!paused && this.active && a.shared.token) this.schedule(a, withJitter(5000, 0.5));
+  }
+
+  /** A WABA discovery forgot: no more rounds (its series are removed by the caller). */
+  async remove(wabaId: string): Promise<void> {
+    const a = this.wabas.get(wabaId);
+    if (!a) return;
+    clearTimeout(a.timer);
+    this.wabas.delete(wabaId);
+    await a.running?.catch(() => undefined);
+  }
+
   /** Starts rounds (this replica took the lease); the first one waits for the main poller's first listing. */
   resume(): void {
     if (this.active) return;
@@ -141,7 +170,7 @@ export class AnalyticsPoller {
     a.running = run;
     const delay = await run;
     if (a.running === run) a.running = undefined;
-    if (this.active && !this.deps.signal.aborted) this.schedule(a, delay);
+    if (this.active && !this.deps.signal.aborted && this.wabas.get(a.shared.id) === a) this.schedule(a, delay);
   }
 
   private async runRound(a: WabaAnalytics): Promise<number> {
