@@ -378,9 +378,10 @@ function risk(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
     .withPanel(
       ratioTimeseries({
         title: 'Messaging-limit usage',
-        description: 'Distinct customers reached by business-initiated messages in the rolling 24 hours (HyperLogLog) over the messaging limit, per WABA; none when unlimited. WhatsAppLimitHeadroomLow from 80 %.',
+        description: 'Distinct customers reached by business-initiated messages in the rolling 24 hours (HyperLogLog) over the messaging limit: of the whole business portfolio (every WABA of it, each customer once) where the portfolio is known, else of the WABA; none when unlimited. WhatsAppLimitHeadroomLow from 80 %.',
       })
-        .withTarget(query(recordedSeries(recorded.limitUsage, BY_WABA), 'used')),
+        .withTarget(query(recordedSeries(recorded.limitUsage, BY_WABA), 'WABA {{waba_id}}'))
+        .withTarget(query(`${recorded.limitUsage} and on (business_id) ${catalogue.wabaPortfolioInfo.name}{${BY_WABA}}`, 'portfolio {{business_id}}')),
     );
 }
 

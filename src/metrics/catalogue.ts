@@ -474,6 +474,11 @@ export const catalogue = {
     help: 'Distinct customers reached by business-initiated messages in the rolling 24 hours (hourly HyperLogLog buckets; standard error 0.81 %), per WABA: what the messaging limit counts.',
     labelNames: ['waba_id'],
   }),
+  portfolioCustomersReached24h: def({
+    name: 'whatsapp_portfolio_customers_reached_24h', type: 'gauge', subsystem: 'conversations',
+    help: 'Distinct customers reached by business-initiated messages in the rolling 24 hours across every WABA of a business portfolio the exporter knows (the union of their HyperLogLog buckets, each customer once): what the portfolio\'s messaging limit counts. Only portfolios named by owner_business_info.',
+    labelNames: ['business_id'],
+  }),
   templateMessageStatuses: def({
     name: 'whatsapp_template_message_statuses_total', type: 'counter', subsystem: 'templates',
     help: 'Statuses (sent, delivered, read, failed) of messages attributed to a template by biz_opaque_callback_data = template name, counted once per message and status; at most 500 template names per process.',

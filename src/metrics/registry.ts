@@ -74,11 +74,23 @@ export class ExporterMetrics {
   private async collectReach(snapshot: Snapshot, nowSeconds: number): Promise<void> {
     if (this.sketches === undefined) return;
     const scopes = [...new Set(snapshot.numbers.map((n) => n.wabaId))];
+    // The messaging limit is the business portfolio's: its customers are the union over all its WABAs.
+    const portfolios = new Map<string, string[]>();
+    for (const w of snapshot.wabas) {
+      const business = w.attributes.businessId?.value;
+      if (typeof business === 'string') (portfolios.get(business) ?? portfolios.set(business, []).get(business)!).push(w.wabaId);
+    }
     try {
-      const counts = await this.sketches.countDistinct(scopes, nowSeconds, 24);
+      const [counts, unions] = await Promise.all([
+        this.sketches.countDistinct(scopes, nowSeconds, 24),
+        this.sketches.countUnion(portfolios, nowSeconds, 24),
+      ]);
       const gauge = this.gauge('customersReached24h');
       gauge.reset();
       for (const [waba, count] of counts) gauge.set({ waba_id: waba }, count);
+      const portfolio = this.gauge('portfolioCustomersReached24h');
+      portfolio.reset();
+      for (const [business, count] of unions) portfolio.set({ business_id: business }, count);
     } catch {
       // The last counts stay exposed, as entity state does while the store cannot be read.
       this.counter('storeErrors').inc({ store: this.sketches.kind, operation: 'sketch_count' });

@@ -77,6 +77,19 @@ describe.each(factories)('%s', (_name, make, runs) => {
     expectNear(counts.get('b2'), 5);
   });
 
+  it('counts the union of several scopes (a portfolio\'s WABAs), each member once, and empty groups as 0', async () => {
+    const s = make();
+    const shared = customers(40);
+    await s.add([...items([...shared, ...customers(60)], T0, 'w1'), ...items([...shared, ...customers(20)], T0 + 3600, 'w2'), ...items(customers(7), T0, 'w3')]);
+    const counts = await s.countUnion(new Map([['p1', ['w1', 'w2']], ['p2', ['w3']], ['p3', []], ['p4', ['nobody']]]), T0 + 3600, 24);
+    expectNear(counts.get('p1'), 120); // 40 shared + 60 + 20
+    expectNear(counts.get('p2'), 7);
+    expect(counts.get('p3')).toBe(0);
+    expect(counts.get('p4')).toBe(0);
+    // The window applies to every scope of the group.
+    expectNear((await s.countUnion(new Map([['p1', ['w1', 'w2']]]), T0 + 24 * 3600, 24)).get('p1'), 60);
+  });
+
   it('tells first-time members from members seen in this or the previous generation', async () => {
     const s = make();
     const [x, y] = customers(2);
@@ -121,16 +134,17 @@ describe.each(factories)('%s', (_name, make, runs) => {
 });
 
 describe('RedisSketchStore keys', () => {
-  it('share one hash tag per scope (redis+cluster:// needs one slot for a PFCOUNT), and all expire', async () => {
+  it('hourly keys of every scope share one hash tag (redis+cluster:// needs one slot for a PFCOUNT over a portfolio), seen filters one per scope, and all expire', async () => {
     const prefix = `tag${++prefixCounter}:`;
     const s = track(new RedisSketchStore({ url: redis.url, keyPrefix: prefix }));
-    await s.add([...items(customers(3), T0), ...items(customers(3), T0 + 7200)]);
+    await s.add([...items(customers(3), T0), ...items(customers(3), T0 + 7200), ...items(customers(2), T0, 'other')]);
     const client = new Redis(redis.url);
     try {
       const keys = await client.keys(`${prefix}*`);
-      expect(keys.length).toBe(3); // two hours, one seen generation
-      const tags = new Set(keys.map((k) => /\{([^}]*)\}/.exec(k)?.[1]));
-      expect([...tags]).toEqual([`sk:${WABA}`]);
+      expect(keys.length).toBe(5); // two hours and one seen generation; one hour and one generation
+      const tagOf = (k: string) => /\{([^}]*)\}/.exec(k)?.[1];
+      expect(new Set(keys.filter((k) => k.includes(':{sk:h}:')).map(tagOf))).toEqual(new Set(['sk:h']));
+      expect(new Set(keys.filter((k) => !k.includes(':{sk:h}:')).map(tagOf))).toEqual(new Set([`sk:${WABA}`, 'sk:other']));
       for (const k of keys) expect(await client.ttl(k)).toBeGreaterThan(0);
     } finally {
       client.disconnect();

@@ -28,7 +28,7 @@ function setup(sketches: SketchStore = new MemorySketchStore()) {
   const number: PhoneNumberObserved = { kind: 'phone_number', source: 'poll', field: 'phone_numbers', wabaId: WABA, phoneNumberId: P1, observedAt: T0, attributes: { messagingLimit: 'TIER_250' } };
   const ready = ingest.apply([{ field: 'phone_numbers', source: 'poll', events: [number] }]);
   const scrape = async (now: number) => parseExposition(await metrics.expose(store, now));
-  return { send, scrape, ready, metrics };
+  return { send, scrape, ready, metrics, ingest };
 }
 
 function status(customer: string, s: string, timestamp: number, extra: Partial<MessageStatusObserved> = {}): MessageStatusObserved {
@@ -60,11 +60,31 @@ describe('customers reached by business-initiated messages', () => {
     expect(total(later, RECIPIENTS, { first_time: 'false' })).toBe(2);
   });
 
+  it('counts a business portfolio\'s customers once across its WABAs, and no portfolio where none is known', async () => {
+    const { send, scrape, ready, ingest } = setup();
+    await ready;
+    const W2 = '102290129340399';
+    const W3 = '102290129340400';
+    const limit = (wabaId: string, businessId?: string) => ({
+      kind: 'messaging_limit' as const, source: 'poll' as const, field: 'whatsapp_business_manager_messaging_limit', wabaId, limit: 'TIER_2K', observedAt: T0,
+      ...(businessId !== undefined ? { businessId } : {}),
+    });
+    await ingest.apply([{ field: 'whatsapp_business_manager_messaging_limit', source: 'poll', events: [limit(WABA, '900'), limit(W2, '900'), limit(W3)] }]);
+    // cA reached from both WABAs of portfolio 900; cD only from the WABA without a known portfolio.
+    await send(status('cA', 'sent', T0), status('cB', 'sent', T0 + 1), status('cA', 'sent', T0 + 2, { wabaId: W2 }), status('cC', 'sent', T0 + 3, { wabaId: W2 }));
+    await send(status('cD', 'sent', T0 + 4, { wabaId: W3 }));
+    const s = await scrape(T0 + 10);
+    expect(total(s, 'whatsapp_portfolio_customers_reached_24h', { business_id: '900' })).toBe(3);
+    expect(s.filter((x) => x.name === 'whatsapp_portfolio_customers_reached_24h').map((x) => x.labels.business_id)).toEqual(['900']);
+    expect(total(s, 'whatsapp_customers_reached_24h', { waba_id: WABA })).toBe(2);
+  });
+
   it('counts a sketch failure instead of failing the webhook', async () => {
     const failing: SketchStore = {
       kind: 'redis',
       add: () => Promise.reject(new Error('down')),
       countDistinct: () => Promise.reject(new Error('down')),
+      countUnion: () => Promise.reject(new Error('down')),
       close: () => Promise.resolve(),
     };
     const { send, scrape, ready } = setup(failing);

@@ -75,16 +75,23 @@ export class MemorySketchStore implements SketchStore {
   }
 
   countDistinct(scopes: readonly string[], now: number, hours: number): Promise<Map<string, number>> {
+    return this.countUnion(new Map(scopes.map((id) => [id, [id]])), now, hours);
+  }
+
+  countUnion(groups: ReadonlyMap<string, readonly string[]>, now: number, hours: number): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     const last = hourOf(now);
-    for (const id of scopes) {
-      const s = this.scopes.get(id);
+    for (const [group, ids] of groups) {
+      // Registers merged by maximum over every scope and hour: the union, as Redis's PFCOUNT of several keys.
       const sets: Uint8Array[] = [];
-      if (s) for (let h = last - hours + 1; h <= last; h++) {
-        const r = s.hours.get(h);
-        if (r) sets.push(r);
+      for (const id of new Set(ids)) {
+        const s = this.scopes.get(id);
+        if (s) for (let h = last - hours + 1; h <= last; h++) {
+          const r = s.hours.get(h);
+          if (r) sets.push(r);
+        }
       }
-      out.set(id, hllCount(sets));
+      out.set(group, hllCount(sets));
     }
     return Promise.resolve(out);
   }

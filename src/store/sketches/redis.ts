@@ -16,10 +16,13 @@ export interface RedisSketchStoreOptions {
 }
 
 /**
- * Sketches in Redis: PFADD / PFCOUNT for the hourly distinct counts, SETBIT / GETBIT for the seen
- * filters. Every key of one scope carries the hash tag {sk:<scope>}, so a PFCOUNT over a scope's 24
- * hourly keys stays in one slot under redis+cluster://. Commands go as one pipeline per scope (no
- * script: none of this needs to be atomic, and a lost answer at worst counts a first-time customer twice).
+ * Sketches in Redis: PFADD / PFCOUNT for the hourly distinct counts, BITFIELD / SETBIT / GETBIT for the
+ * seen filters. Every hourly key carries the one hash tag {sk:h}, so a PFCOUNT over the 24 hourly keys of
+ * several scopes (a business portfolio's WABAs, whichever portfolio a WABA turns out to belong to) stays
+ * in one slot under redis+cluster://; they are small (a sparse HyperLogLog up to 3 KB, dense 12 KB, 26 h
+ * each). A scope's seen filters (256 KiB each, never counted together) carry its own tag {sk:<scope>}.
+ * Commands go as pipelines per slot (no script: none of this needs to be atomic, and a lost answer at
+ * worst counts a first-time customer twice).
  */
 export class RedisSketchStore implements SketchStore {
   readonly kind = 'redis' as const;
@@ -57,7 +60,7 @@ export class RedisSketchStore implements SketchStore {
   }
 
   private key(scope: string, kind: 'h' | 's', n: number): string {
-    return `${this.options.keyPrefix}sk:{sk:${scope}}:${kind}:${n}`;
+    return kind === 'h' ? `${this.options.keyPrefix}sk:{sk:h}:${scope}:${n}` : `${this.options.keyPrefix}sk:{sk:${scope}}:s:${n}`;
   }
 
   async add(items: readonly SketchItem[]): Promise<boolean[]> {
@@ -70,16 +73,26 @@ export class RedisSketchStore implements SketchStore {
     const out = new Array<boolean>(items.length).fill(false);
     if (items.length === 0) return out;
     await this.ready();
-    await Promise.all([...byScope].map(([scope, indexes]) => this.addToScope(scope, items, indexes, out)));
+    // Hourly keys share one slot ({sk:h}): one pipeline, one PFADD per key; each scope's seen filters another.
+    const hourly = this.client.pipeline();
+    const byHour = new Map<string, string[]>();
+    for (const { scope, member, at } of items) {
+      const hourKey = this.key(scope, 'h', hourOf(at));
+      const members = byHour.get(hourKey);
+      if (members) members.push(member);
+      else byHour.set(hourKey, [member]);
+    }
+    for (const [hourKey, members] of byHour) hourly.pfadd(hourKey, ...members);
+    for (const hourKey of byHour.keys()) hourly.expire(hourKey, HOURLY_BUCKET_TTL_SECONDS);
+    await Promise.all([this.exec(hourly), ...[...byScope].map(([scope, indexes]) => this.addToScope(scope, items, indexes, out))]);
     return out;
   }
 
   /**
-   * One scope's items in one pipeline. When they share a seen-filter generation (nearly always: a
+   * One scope's seen filters in one pipeline (the hourly PFADDs went in add's). When they share a seen-filter generation (nearly always: a
    * generation is SEEN_GENERATION_SECONDS long) no item's current filter is another's previous one, so
    * the bits go as one BITFIELD SET on the current filter (old values answered in order, so a member
-   * twice in the batch is new only the first time) and one BITFIELD GET on the previous, and the
-   * members as one PFADD per hour: a few commands per call instead of 15 per member (a batch of 100
+   * twice in the batch is new only the first time) and one BITFIELD GET on the previous: a few commands per call instead of 15 per member (a batch of 100
    * statuses cost the exporter more in ioredis than in everything else). Otherwise, item by item.
    */
   private async addToScope(scope: string, items: readonly SketchItem[], indexes: readonly number[], out: boolean[]): Promise<void> {
@@ -89,31 +102,21 @@ export class RedisSketchStore implements SketchStore {
     const generation = generationOf(items[indexes[0]!]!.at);
     if (indexes.every((i) => generationOf(items[i]!.at) === generation)) {
       const current = this.key(scope, 's', generation);
-      const byHour = new Map<string, string[]>();
       const set: Array<string | number> = [];
       const get: Array<string | number> = [];
       for (let j = 0; j < indexes.length; j++) {
-        const { member, at } = items[indexes[j]!]!;
-        const hourKey = this.key(scope, 'h', hourOf(at));
-        const members = byHour.get(hourKey);
-        if (members) members.push(member);
-        else byHour.set(hourKey, [member]);
         for (const p of positions[j]!) {
           set.push('SET', 'u1', p, 1);
           get.push('GET', 'u1', p);
         }
-      }
-      for (const [hourKey, members] of byHour) {
-        pipe.pfadd(hourKey, ...members);
-        touched.set(hourKey, HOURLY_BUCKET_TTL_SECONDS);
       }
       pipe.call('BITFIELD', current, ...set);
       pipe.call('BITFIELD', this.key(scope, 's', generation - 1), ...get);
       touched.set(current, 2 * SEEN_GENERATION_SECONDS);
       for (const [key, ttl] of touched) pipe.expire(key, ttl);
       const results = await this.exec(pipe);
-      const oldBits = results[byHour.size] as number[];
-      const previousBits = results[byHour.size + 1] as number[];
+      const oldBits = results[0] as number[];
+      const previousBits = results[1] as number[];
       let r = 0;
       for (const i of indexes) {
         let newInCurrent = false;
@@ -127,12 +130,8 @@ export class RedisSketchStore implements SketchStore {
       return;
     }
     for (let j = 0; j < indexes.length; j++) {
-      const { member, at } = items[indexes[j]!]!;
-      const hourKey = this.key(scope, 'h', hourOf(at));
-      const g = generationOf(at);
+      const g = generationOf(items[indexes[j]!]!.at);
       const current = this.key(scope, 's', g);
-      pipe.pfadd(hourKey, member);
-      touched.set(hourKey, HOURLY_BUCKET_TTL_SECONDS);
       touched.set(current, 2 * SEEN_GENERATION_SECONDS);
       for (const p of positions[j]!) pipe.setbit(current, p, 1);
       for (const p of positions[j]!) pipe.getbit(this.key(scope, 's', g - 1), p);
@@ -141,7 +140,6 @@ export class RedisSketchStore implements SketchStore {
     const results = await this.exec(pipe);
     let r = 0;
     for (const i of indexes) {
-      r++; // pfadd
       let newInCurrent = false;
       for (let k = 0; k < SEEN_FILTER_HASHES; k++) if (Number(results[r++]) === 0) newInCurrent = true;
       let inPrevious = true;
@@ -150,16 +148,22 @@ export class RedisSketchStore implements SketchStore {
     }
   }
 
-  async countDistinct(scopes: readonly string[], now: number, hours: number): Promise<Map<string, number>> {
+  countDistinct(scopes: readonly string[], now: number, hours: number): Promise<Map<string, number>> {
+    return this.countUnion(new Map(scopes.map((id) => [id, [id]])), now, hours);
+  }
+
+  async countUnion(groups: ReadonlyMap<string, readonly string[]>, now: number, hours: number): Promise<Map<string, number>> {
     const last = hourOf(now);
     const out = new Map<string, number>();
-    if (scopes.length === 0) return out;
+    if (groups.size === 0) return out;
     await this.ready();
-    await Promise.all(scopes.map(async (scope) => {
+    await Promise.all([...groups].map(async ([group, scopes]) => {
       const keys: string[] = [];
-      for (let h = last - hours + 1; h <= last; h++) keys.push(this.key(scope, 'h', h));
+      for (const scope of new Set(scopes)) for (let h = last - hours + 1; h <= last; h++) keys.push(this.key(scope, 'h', h));
+      if (keys.length === 0) return void out.set(group, 0);
       try {
-        out.set(scope, await this.client.pfcount(...keys));
+        // PFCOUNT of several keys counts their union (one slot: the keys share {sk:h}).
+        out.set(group, await this.client.pfcount(...keys));
       } catch (err) {
         throw new StoreUnavailableError(`cannot count distinct customers in Redis: ${(err as Error).message}`, { cause: err });
       }

@@ -20,6 +20,11 @@ export interface SketchStore {
   add(items: readonly SketchItem[]): Promise<boolean[]>;
   /** Distinct members of each scope over the `hours` hourly buckets ending with the one containing `now`. */
   countDistinct(scopes: readonly string[], now: number, hours: number): Promise<Map<string, number>>;
+  /**
+   * Distinct members of the union of each group's scopes over the same buckets (a business portfolio's
+   * customers across its WABAs, each counted once): group id → count.
+   */
+  countUnion(groups: ReadonlyMap<string, readonly string[]>, now: number, hours: number): Promise<Map<string, number>>;
   close(): Promise<void>;
 }
 
