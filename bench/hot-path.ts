@@ -10,6 +10,7 @@ import { Ingest } from '../src/pipeline.js';
 import { createKeyHasher, deriveCustomerHashKey } from '../src/store/keys.js';
 import { createStore } from '../src/store/index.js';
 import { MemorySketchStore, RedisSketchStore } from '../src/store/sketches/index.js';
+import { createCustomerLinks, customerLinkTtlSeconds } from '../src/store/customer-links/index.js';
 import { WebhookReceiver } from '../src/webhook/receiver.js';
 import { sign } from '../src/webhook/signature.js';
 import { cpuSecondsOf } from './lib/proc.js';
@@ -38,7 +39,9 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
   const store = createStore(config, { logger, metrics });
   const sketches = config.store.redisUrl ? new RedisSketchStore({ url: config.store.redisUrl, keyPrefix: config.store.keyPrefix }) : new MemorySketchStore();
-  const ingest = new Ingest(store, metrics, { conversations: config.conversations, funnels: config.funnels, humanHandoff: config.humanHandoff, webhook: config.webhook }, sketches);
+  // HOT_LINKS=memory keeps customer links in this process even with Redis (to see what the shared ones cost).
+  const links = createCustomerLinks(process.env.HOT_LINKS === 'memory' ? { keyPrefix: config.store.keyPrefix } : config.store, customerLinkTtlSeconds(config));
+  const ingest = new Ingest(store, metrics, { conversations: config.conversations, funnels: config.funnels, humanHandoff: config.humanHandoff, webhook: config.webhook }, sketches, links);
   const hashKey = createKeyHasher(deriveCustomerHashKey(config.customerHashKey, config.webhook.appSecrets));
   const receiver = new WebhookReceiver(config.webhook, ingest, metrics, logger, hashKey);
   let redisPid: number | undefined;
@@ -105,6 +108,7 @@ async function main(): Promise<void> {
   }) + '\n');
   await store.close();
   await sketches.close?.();
+  await links.close();
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -16,7 +16,7 @@ import { createLimitedServer } from './server/connections.js';
 import { startWaitExpiry } from './signals/wait-expiry.js';
 import { createStore } from './store/index.js';
 import { MemorySketchStore, RedisSketchStore } from './store/sketches/index.js';
-import { customerLinkTtlSeconds, MemoryCustomerLinks, RedisCustomerLinks } from './store/customer-links/index.js';
+import { createCustomerLinks, customerLinkTtlSeconds } from './store/customer-links/index.js';
 import { createKeyHasher, deriveCustomerHashKey } from './store/keys.js';
 import type { Store } from './store/types.js';
 import { WebhookReceiver } from './webhook/receiver.js';
@@ -125,9 +125,9 @@ export async function startExporter(config: Config, options: StartOptions = {}):
     : new MemorySketchStore();
   // One customer, several forms of id (number, BSUID): replicas on Redis share which key each names.
   const linkTtlSeconds = customerLinkTtlSeconds(config);
-  const links = config.store.redisUrl && store.kind === 'redis'
-    ? new RedisCustomerLinks({ url: config.store.redisUrl, keyPrefix: config.store.keyPrefix, ttlSeconds: linkTtlSeconds })
-    : new MemoryCustomerLinks({ ttlSeconds: linkTtlSeconds, onShed: (n) => metrics.counter('entitiesDropped').inc({ kind: 'customer_link' }, n) });
+  const links = createCustomerLinks(store.kind === 'redis' ? config.store : { keyPrefix: config.store.keyPrefix }, linkTtlSeconds, {
+    onShed: (n) => metrics.counter('entitiesDropped').inc({ kind: 'customer_link' }, n),
+  });
   const ingest = new Ingest(store, metrics, { conversations: config.conversations, funnels: config.funnels, humanHandoff: config.humanHandoff, webhook: config.webhook }, sketches, links);
   metrics.watchReach(sketches);
   const hashKey = createKeyHasher(deriveCustomerHashKey(config.customerHashKey, config.webhook.appSecrets));

@@ -1,8 +1,8 @@
 import type { EventWrite, EventWriteResult } from './types.js';
 
-interface Group {
-  writes: EventWrite[];
-  callers: Array<{ from: number; count: number; resolve: (r: EventWriteResult[]) => void; reject: (err: unknown) => void }>;
+interface Group<W, R> {
+  writes: W[];
+  callers: Array<{ from: number; count: number; resolve: (r: R[]) => void; reject: (err: unknown) => void }>;
 }
 
 /**
@@ -13,8 +13,8 @@ interface Group {
  * commit fails, every caller of the group fails (and answers 503; Meta redelivers); a write repeated
  * within the group is a duplicate for the later caller, as within one call.
  */
-export class GroupCommit {
-  private pending: Group | undefined;
+export class GroupCommit<W = EventWrite, R = EventWriteResult> {
+  private pending: Group<W, R> | undefined;
 
   /**
    * leaveAt: a group leaves as soon as it holds this many writes instead of at the turn's end (a
@@ -25,7 +25,7 @@ export class GroupCommit {
    * writes plus one caller's.
    */
   constructor(
-    private readonly commit: (writes: readonly EventWrite[]) => Promise<EventWriteResult[]>,
+    private readonly commit: (writes: readonly W[]) => Promise<R[]>,
     private readonly leaveAt = Infinity,
   ) {}
 
@@ -34,7 +34,7 @@ export class GroupCommit {
     return this.pending === undefined;
   }
 
-  add(writes: readonly EventWrite[]): Promise<EventWriteResult[]> {
+  add(writes: readonly W[]): Promise<R[]> {
     return new Promise((resolve, reject) => {
       if (this.pending === undefined) {
         this.pending = { writes: [], callers: [] };

@@ -114,6 +114,13 @@ describe('RedisCustomerLinks', () => {
     }
   });
 
+  it('resolves the calls of one turn in one script run, in call order, each caller getting its own roots', async () => {
+    const s = track(new RedisCustomerLinks({ url: redis.url, keyPrefix: `grp${++prefixCounter}:`, ttlSeconds: 600, readyTimeoutMs: 10_000 }));
+    await s.resolve([['warm']]);
+    const answers = await Promise.all([s.resolve([['p1']]), s.resolve([['b1', 'p1'], ['b2']]), s.resolve([['b1'], ['p2', 'b2']])]);
+    expect(answers).toEqual([['p1'], ['p1', 'b2'], ['p1', 'b2']]);
+  });
+
   it('fails with StoreUnavailableError when Redis does not answer', async () => {
     const s = track(new RedisCustomerLinks({ url: 'redis://127.0.0.1:1', keyPrefix: 'x:', ttlSeconds: 60 }));
     await expect(s.resolve([['a']])).rejects.toMatchObject({ code: 'WAE_STORE_UNAVAILABLE' });

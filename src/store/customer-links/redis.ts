@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { GroupCommit } from '../group-commit.js';
 import { connect } from '../redis.js';
 import { StoreUnavailableError } from '../types.js';
 import { MAX_LINK_HOPS, type CustomerLinkStore, type LinkRequest } from './types.js';
@@ -67,6 +68,11 @@ export class RedisCustomerLinks implements CustomerLinkStore {
   private readonly client: Redis | Cluster;
   /** `<prefix>cl:{cl}:`, or `<prefix>cl:` when the prefix holds a hash tag of its own (the first tag decides the slot). */
   private readonly linkPrefix: string;
+  /**
+   * The resolves of one event-loop turn go as one script call (in groups of about this many requests):
+   * concurrent single-status webhooks would otherwise cost a round trip and a script run each.
+   */
+  private readonly group = new GroupCommit<LinkRequest, string>((requests) => this.resolveNow(requests), 256);
 
   constructor(private readonly options: RedisCustomerLinkOptions) {
     this.client = connect(options.url, {
@@ -101,8 +107,12 @@ export class RedisCustomerLinks implements CustomerLinkStore {
     if (!ok) throw new StoreUnavailableError(`Redis is not connected (${client.status}): customer links cannot be read or written`);
   }
 
-  async resolve(requests: readonly LinkRequest[]): Promise<string[]> {
-    if (requests.length === 0) return [];
+  resolve(requests: readonly LinkRequest[]): Promise<string[]> {
+    if (requests.length === 0) return Promise.resolve([]);
+    return this.group.add(requests);
+  }
+
+  private async resolveNow(requests: readonly LinkRequest[]): Promise<string[]> {
     await this.ready();
     const call = (this.client as unknown as { waCustomerLinks: ResolveCall }).waCustomerLinks;
     try {
