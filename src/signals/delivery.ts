@@ -1,6 +1,6 @@
 import type { MessageStatusObserved } from '../events.js';
 import { MESSAGE_STATUSES, MESSAGE_TYPES, PRICING_CATEGORIES, PRICING_MODELS, PRICING_TYPES } from '../domain/index.js';
-import { recordKey, type OnceResult } from '../store/types.js';
+import { recordKey, type OnceResult, type StoreOp } from '../store/types.js';
 import { errorCodeLabel, userSideReason } from './error-codes.js';
 import { attributedTemplate, reachObservation } from './reach.js';
 import type { WritePart } from './parts.js';
@@ -52,8 +52,6 @@ export function messageTypeLabel(type: string): string {
 
 // Every key about one outbound message names the message's record, so the store keeps them together.
 const categoryKey = (message: string) => recordKey(message, 'category');
-const sentKey = (message: string) => recordKey(message, 'sent');
-const deliveredKey = (message: string) => recordKey(message, 'delivered');
 /** Meta puts `pricing` on `sent` and again on delivered or read: the message is priced once. */
 const pricedKey = (message: string) => recordKey(message, 'priced');
 const KNOWN_PRICING_TYPES: ReadonlySet<string> = new Set(PRICING_TYPES);
@@ -78,32 +76,34 @@ export function statusDedupeKey(e: Pick<MessageStatusObserved, 'messageKey' | 's
   return recordKey(e.messageKey, `s:${e.status.slice(0, 32)}`);
 }
 
+/** What a status counts: itself, then the ones it implies, each behind a `once` of its message's record (field). */
+interface Guard { status: string; field?: string }
+const GUARDS: ReadonlyMap<string, readonly Guard[]> = new Map([
+  ['sent', [{ status: 'sent', field: 'sent' }]],
+  ['delivered', [{ status: 'delivered', field: 'delivered' }, { status: 'sent', field: 'sent' }]],
+  ['read', [{ status: 'read' }, { status: 'delivered', field: 'delivered' }, { status: 'sent', field: 'sent' }]],
+]);
+
 export function statusCountPart(e: MessageStatusObserved): WritePart {
-  const number = { waba_id: e.wabaId, phone_number_id: e.phoneNumberId };
   const category = categoryLabel(e.category);
   const status = statusLabel(e.status);
-  // What this status counts: the status itself, then the ones it implies, each behind a `once`.
-  const guarded: Array<{ status: string; key?: string }> = [];
-  if (status === 'sent') guarded.push({ status: 'sent', key: sentKey(e.messageKey) });
-  else if (status === 'delivered') guarded.push({ status: 'delivered', key: deliveredKey(e.messageKey) }, { status: 'sent', key: sentKey(e.messageKey) });
-  else if (status === 'read') guarded.push({ status: 'read' }, { status: 'delivered', key: deliveredKey(e.messageKey) }, { status: 'sent', key: sentKey(e.messageKey) });
-  else guarded.push({ status });
-  const withKeys = guarded.filter((g) => g.key !== undefined);
+  // Plain loops and shared tables: this runs for every status of every batch.
+  const guarded = GUARDS.get(status) ?? [{ status }];
   const template = attributedTemplate(e.callbackData);
   const priced = e.pricingType !== undefined || e.pricingModel !== undefined;
+  const ops: StoreOp[] = [category !== undefined ? { op: 'once', key: categoryKey(e.messageKey), value: category } : { op: 'once', key: categoryKey(e.messageKey) }];
+  for (const g of guarded) if (g.field !== undefined) ops.push({ op: 'once', key: recordKey(e.messageKey, g.field) });
+  if (priced) ops.push({ op: 'once', key: pricedKey(e.messageKey) });
 
   return {
-    ops: [
-      { op: 'once', key: categoryKey(e.messageKey), ...(category !== undefined ? { value: category } : {}) },
-      ...withKeys.map((g) => ({ op: 'once' as const, key: g.key! })),
-      ...(priced ? [{ op: 'once' as const, key: pricedKey(e.messageKey) }] : []),
-    ],
+    ops,
     interpret(results) {
+      const number = { waba_id: e.wabaId, phone_number_id: e.phoneNumberId };
       const kept = (results[0] as OnceResult | undefined)?.value ?? 'unknown';
       const out: Observation[] = [];
       let i = 1;
       for (const g of guarded) {
-        const counts = g.key === undefined || (results[i++] as OnceResult | undefined)?.first === true;
+        const counts = g.field === undefined || (results[i++] as OnceResult | undefined)?.first === true;
         if (!counts) continue;
         out.push({ metric: 'messageStatuses', labels: { ...number, status: g.status, category: kept } });
         if (g.status === 'sent') {
