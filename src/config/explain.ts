@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Config } from './schema.js';
+import { DEFAULT_MAX_DEDUP_MARKS } from '../store/marks.js';
 
 /** How an environment variable maps onto the config (the subset of ENV_VARS this module needs). */
 export interface EnvMapping {
@@ -191,6 +192,9 @@ export function configWarnings(config: Config, fromEnv: ReadonlyMap<string, stri
   }
   if (config.store.redisUrl === undefined && config.store.keyPrefix !== 'wa:') {
     warnings.push(`${named('store.keyPrefix', 'REDIS_KEY_PREFIX')} does nothing without REDIS_URL: the in-memory store has no keys`);
+  }
+  if (config.store.redisUrl !== undefined && config.store.memoryMaxDedupMarks !== DEFAULT_MAX_DEDUP_MARKS) {
+    warnings.push(`${named('store.memoryMaxDedupMarks', 'MEMORY_STORE_MAX_DEDUP_MARKS')} does nothing with REDIS_URL: Redis's de-duplication marks expire instead`);
   }
   const handoffSet = config.humanHandoff.templates.length > 0 || config.humanHandoff.textPattern !== undefined;
   if (handoffSet && !config.funnels.some((f) => f.steps.some((s) => s.match.handoff))) {

@@ -20,6 +20,7 @@ export const ENV_VARS: ReadonlyArray<{ env: string; path: string[]; as: Conversi
   { env: 'WHATSAPP_GRAPH_VERSION', path: ['graph', 'version'], as: 'string', description: 'Graph API version (default v25.0)' },
   { env: 'REDIS_URL', path: ['store', 'redisUrl'], as: 'string', secret: true, description: 'Redis URL (redis://, rediss://, redis+sentinel://, redis+cluster://); in-memory store when unset' },
   { env: 'REDIS_KEY_PREFIX', path: ['store', 'keyPrefix'], as: 'string', description: 'Prefix of every Redis key (default wa:)' },
+  { env: 'MEMORY_STORE_MAX_DEDUP_MARKS', path: ['store', 'memoryMaxDedupMarks'], as: 'int', description: 'In-memory store: most de-duplication marks kept, the oldest shed beyond it (default 10000000, about 1-2 GB)' },
   { env: 'WEBHOOK_HOST', path: ['webhook', 'host'], as: 'string', description: 'Address of the public webhook listener (default 0.0.0.0)' },
   { env: 'WEBHOOK_PORT', path: ['webhook', 'port'], as: 'int', description: 'Port of the public webhook listener (default 8080)' },
   { env: 'WEBHOOK_SYSTEM_ERROR_WINDOW_SECONDS', path: ['webhook', 'systemErrorWindowSeconds'], as: 'int', description: 'The same system error list within this window is one error redelivered (default 900)' },

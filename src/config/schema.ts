@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MONITOR_WEBHOOK_FIELDS } from '../domain/index.js';
+import { DEFAULT_MAX_DEDUP_MARKS } from '../store/marks.js';
 import { funnelSchema, humanHandoffSchema } from './funnels.js';
 
 const port = z.number().int().min(0).max(65535);
@@ -150,6 +151,8 @@ export const configSchema = z
         keyPrefix: z.string().default('wa:'),
         /** Meta redelivers for up to 7 days: de-duplication keys must outlive that. */
         dedupTtlSeconds: z.number().int().min(8 * 86400, 'keep de-duplication keys at least 8 days: Meta redelivers for up to 7').default(8 * 86400),
+        /** The in-memory store's cap on de-duplication marks (the oldest are shed beyond it); Redis's marks expire instead. */
+        memoryMaxDedupMarks: z.number().int().min(10_000, 'keep at least 10,000 de-duplication marks: below that, redeliveries of recent messages are counted twice').default(DEFAULT_MAX_DEDUP_MARKS),
       })
       .strict()
       .prefault({}),

@@ -36,7 +36,7 @@ export function createStore(config: Config, options: CreateStoreOptions = {}): S
   const store: Store = config.store.redisUrl
     ? new RedisStore({ ...common, url: config.store.redisUrl, keyPrefix: config.store.keyPrefix, ...(options.logger ? { logger: options.logger } : {}) })
     : new MemoryStore({
-      ...common, ...(options.now ? { now: options.now } : {}),
+      ...common, ...(options.now ? { now: options.now } : {}), maxDedupMarks: config.store.memoryMaxDedupMarks,
       ...(options.metrics ? { onMarksShed: (n: number) => options.metrics!.counter('entitiesDropped').inc({ kind: 'dedup_mark' }, n) } : {}),
     });
   return options.metrics ? instrument(store, options.metrics) : store;

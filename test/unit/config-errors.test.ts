@@ -37,7 +37,7 @@ describe('configuration errors name the fix', () => {
     expect(problemsOf(base, 'wabbas: []\n')).toEqual(['wabbas: unknown key; did you mean `wabas`?']);
     expect(problemsOf(base, 'wabas:\n  - id: "1"\n    pollInterval: 60\n')).toEqual(['wabas.0.pollInterval: unknown key; did you mean `pollIntervalSeconds`?']);
     // Nothing close: the keys that are accepted instead.
-    expect(problemsOf(base, 'store:\n  zzz: 1\n')[0]).toBe('store.zzz: unknown key; store accepts `redisUrl`, `keyPrefix`, `dedupTtlSeconds`');
+    expect(problemsOf(base, 'store:\n  zzz: 1\n')[0]).toBe('store.zzz: unknown key; store accepts `redisUrl`, `keyPrefix`, `dedupTtlSeconds`, `memoryMaxDedupMarks`');
   });
 
   it('a WABA id written as a number is to be quoted', () => {
@@ -84,9 +84,18 @@ describe('configurations that do nothing are warned about', () => {
     ]);
     expect(checkConfig({ env: { ...base, WHATSAPP_WABA_IDS: '111,222' } }).warnings[0]).toMatch(/^WABAs 111, 222 have no access token, so nothing is polled: set WHATSAPP_ACCESS_TOKEN/);
     expect(checkConfig({ env: { ...base, REDIS_KEY_PREFIX: 'x:' } }).warnings).toEqual(['REDIS_KEY_PREFIX does nothing without REDIS_URL: the in-memory store has no keys']);
+    expect(checkConfig({ env: { ...base, REDIS_URL: 'redis://r:6379', MEMORY_STORE_MAX_DEDUP_MARKS: '50000' } }).warnings)
+      .toEqual(["MEMORY_STORE_MAX_DEDUP_MARKS does nothing with REDIS_URL: Redis's de-duplication marks expire instead"]);
     const file = join(mkdtempSync(join(tmpdir(), 'wae-config-')), 'c.yaml');
     writeFileSync(file, 'humanHandoff:\n  templates: [agent_takeover]\n');
     expect(checkConfig({ env: base, configFile: file }).warnings).toEqual(['humanHandoff does nothing until a funnel step matches { handoff: true }']);
+  });
+
+  it('the memory store\'s de-duplication cap: from the environment, at least 10,000', () => {
+    expect(checkConfig({ env: base }).config.store.memoryMaxDedupMarks).toBe(10_000_000);
+    expect(checkConfig({ env: { ...base, MEMORY_STORE_MAX_DEDUP_MARKS: '250000' } }).config.store.memoryMaxDedupMarks).toBe(250_000);
+    const [problem] = problemsOf({ ...base, MEMORY_STORE_MAX_DEDUP_MARKS: '500' });
+    expect(problem).toMatch(/^store\.memoryMaxDedupMarks \(env MEMORY_STORE_MAX_DEDUP_MARKS\): keep at least 10,000 de-duplication marks/);
   });
 
   it('a working configuration has no warnings', () => {
