@@ -72,7 +72,13 @@ export class Ingest {
   async apply(changes: readonly IncomingChange[]): Promise<EventOutcome[]> {
     // Plain loops rather than flatMap/slice/spread: a batch of 100 statuses runs this 100 times.
     // Every form of a customer id (number, BSUID) becomes the one key its state is kept under.
-    await resolveCustomers(changes, this.links);
+    try {
+      await resolveCustomers(changes, this.links);
+    } catch (err) {
+      // Nothing is applied: the caller answers 503 and Meta redelivers.
+      this.sink.record([{ metric: 'storeErrors', labels: { store: this.links.kind, operation: 'customer_links' } }]);
+      throw err;
+    }
     const writes: EventWrite[] = [];
     const slots: Slot[] = [];
     const now = Date.now();

@@ -5,6 +5,7 @@ import { Ingest } from '../../src/pipeline.js';
 import type { SignalContext } from '../../src/signals/types.js';
 import { customerLinkTtlSeconds, MAX_LINK_HOPS, MemoryCustomerLinks, resolveOne } from '../../src/store/customer-links/index.js';
 import { MemoryStore } from '../../src/store/memory.js';
+import { StoreUnavailableError } from '../../src/store/types.js';
 
 /**
  * One customer, several forms of id (issue 17 item 13): the resolution rule, and what it means for
@@ -217,5 +218,22 @@ describe('one customer in two forms, through the ingest', () => {
     expect(await t.waiting()).toBe(0);
     expect(await t.counter('whatsapp_business_initiated_recipients_total', { first_time: 'true' })).toBe(1);
     await t.close();
+  });
+});
+
+describe('a link store that fails', () => {
+  it('fails the apply before anything is written, counted in whatsapp_store_errors_total{operation="customer_links"}', async () => {
+    const store = new MemoryStore({ dedupTtlSeconds: 8 * 86400, replyTtlSeconds: 86400 });
+    const metrics = new ExporterMetrics({ version: 'test', revision: 'test' }, { defaultMetrics: false });
+    const ctx: SignalContext = { conversations: { idleGapSeconds: 86400, waitExpirySeconds: 86400 }, funnels: [], humanHandoff: { templates: [] } };
+    const failing = { kind: 'redis' as const, resolve: () => Promise.reject(new StoreUnavailableError('down')), close: () => Promise.resolve() };
+    const ingest = new Ingest(store, metrics, ctx, undefined, failing);
+    await expect(ingest.apply([{ field: 'messages', source: 'webhook', events: [inbound(forms(BSUID, PHONE), T0)] }])).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect((await store.snapshot()).waits).toEqual([]);
+    const { values } = await metrics.registry.getSingleMetric('whatsapp_store_errors_total')!.get();
+    expect(values.find((v) => v.labels.operation === 'customer_links')?.value).toBe(1);
+    // Management changes name no customer: they do not need the link store.
+    await expect(ingest.apply([{ field: 'account_review_update', source: 'webhook', events: [] }])).resolves.toEqual(['applied']);
+    await store.close();
   });
 });
