@@ -12,7 +12,14 @@ const unixSeconds = z.union([z.number().int(), z.string().regex(/^\d+$/).transfo
 export const pricingDataPointSchema = z.object({
   start: unixSeconds,
   end: unixSeconds,
-  /** Present with the PHONE dimension (named as in conversation_analytics). */
+  /**
+   * Present with the PHONE dimension. Meta's pricing_analytics reference lists the PHONE dimension
+   * (dimensions enum {PHONE, COUNTRY, PRICING_TYPE, PRICING_CATEGORY, TIER}) but its example (reference
+   * §8, [M-AN]) was requested without it, so it shows no phone key;
+   * `phone_number` is the key of Meta's conversation_analytics example for the same dimension, and
+   * the pricing data points of the Go SDK the reference cites (piusalfred/whatsapp, `PricingDataPoint`)
+   * and of two other public clients use it too. Checked Dec 2026; still not seen in a Meta example.
+   */
   phone_number: z.string().optional(),
   country: z.string().optional(),
   tier: z.string().optional(),
