@@ -146,7 +146,7 @@ export async function startExporter(config: Config, options: StartOptions = {}):
   const routers: Record<string, Router> = { '/report': createReportRouter({ store, config }) };
   const app = createPrivateApp({
     config, store, metrics, deadLetters: receiver.deadLetters, logger, routers, version: packageVersion(),
-    statusPage: createStatusPage({ store, metrics, version: packageVersion(), funnels: config.funnels, refusedWabas: () => admission.refusedWabas() }),
+    statusPage: createStatusPage({ store, metrics, version: packageVersion(), funnels: config.funnels, refusedWabas: () => admission.refusedWabas(), earlyWarningThresholds: config.earlyWarning.thresholds }),
   });
   // The private listener gets the same connection limits as the public one (see server/connections.ts).
   const metricsServer = createLimitedServer(config.webhook, app);

@@ -21,7 +21,7 @@ export interface ScenarioResult {
   firstWarningAt: number | null;
   /** metaEventAt − firstWarningAt when a warning came first, else null. */
   leadSeconds: number | null;
-  /** Warnings (episodes: an alert's label set starting to fire) with no Meta action in the next 48 h (nor in the 48 h before: the same incident). */
+  /** Warnings (episodes: an alert's label set starting to fire) with no Meta action following within 48 h (issue 19's definition). */
   falseWarnings: number;
   /** Every warning episode, for the human-readable report. */
   warnings: Array<{ alertname: string; at: number; labels: Record<string, string> }>;
@@ -91,6 +91,14 @@ function episodes(firings: readonly Firing[], checkSeconds: number): Firing[] {
   return out.sort((a, b) => a.at - b.at);
 }
 
+/**
+ * Issue 19: a warning is false when no Meta action follows it within 48 h, whatever came before: one
+ * that starts after Meta already acted, with nothing more from Meta, warned of nothing.
+ */
+export function isFalseWarning(at: number, metaTimes: readonly number[]): boolean {
+  return !metaTimes.some((m) => m >= at && m - at <= TRUE_WARNING_SECONDS);
+}
+
 export async function runScenario(trace: Trace, ruleFiles = shippedRuleFiles()): Promise<ScenarioResult> {
   const recording = await replay(trace, metricsUsedBy(ruleFiles));
   const output = await runPromtool(promtoolTest(recording, ruleFiles));
@@ -99,9 +107,7 @@ export async function runScenario(trace: Trace, ruleFiles = shippedRuleFiles()):
   const metaEventAt = metaTimes[0] ?? null;
   const firstWarningAt = warnings[0]?.at ?? null;
   const leadSeconds = metaEventAt !== null && firstWarningAt !== null && firstWarningAt <= metaEventAt ? metaEventAt - firstWarningAt : null;
-  // A warning is false when no Meta action follows within 48 h. One that starts after Meta already
-  // acted (within 48 h before) belongs to that incident: reported, not counted either way.
-  const falseWarnings = warnings.filter((w) => !metaTimes.some((m) => Math.abs(m - w.at) <= TRUE_WARNING_SECONDS)).length;
+  const falseWarnings = warnings.filter((w) => isFalseWarning(w.at, metaTimes)).length;
   return { name: trace.name, metaEventAt, firstWarningAt, leadSeconds, falseWarnings, warnings };
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MONITOR_WEBHOOK_FIELDS } from '../domain/index.js';
 import { DEFAULT_MAX_DEDUP_MARKS } from '../store/marks.js';
+import { EARLY_WARNING_THRESHOLD_NAMES, type EarlyWarningThresholdName } from '../domain/early-warning.js';
 import { funnelSchema, humanHandoffSchema } from './funnels.js';
 
 const port = z.number().int().min(0).max(65535);
@@ -166,6 +167,16 @@ export const configSchema = z
       .strict()
       .prefault({}),
     funnels: z.array(funnelSchema).default([]),
+    /**
+     * The status page's risk levels use the recording rules' thresholds (domain/early-warning.ts); set
+     * the same overrides here as in the rules (the Helm chart copies prometheusRule.earlyWarningThresholds).
+     */
+    earlyWarning: z
+      .object({
+        thresholds: z.object(Object.fromEntries(EARLY_WARNING_THRESHOLD_NAMES.map((n) => [n, z.number().nonnegative().optional()])) as Record<EarlyWarningThresholdName, z.ZodOptional<z.ZodNumber>>).strict().default({}),
+      })
+      .strict()
+      .prefault({}),
     humanHandoff: humanHandoffSchema,
     /** Key for the HMAC of customer numbers in the store; derived from the first app secret when unset. */
     customerHashKey: z.string().min(16, 'use at least 16 characters').optional(),

@@ -5,6 +5,7 @@ import type { Snapshot, Store } from '../store/types.js';
 import { catalogue, metricDefinitions, type MetricDefinition, type MetricKey } from './catalogue.js';
 import { renderAccountState } from './render-account.js';
 import { renderEntitiesYielding, renderWaits, SNAPSHOT_METRICS } from './render.js';
+import { RiskWindows } from './risk-windows.js';
 
 type AnyMetric = client.Counter<string> | client.Gauge<string> | client.Histogram<string>;
 
@@ -22,8 +23,11 @@ export class ExporterMetrics {
   private readonly metrics = new Map<MetricKey, AnyMetric>();
   private rendered: { store: Store; snapshot: Snapshot; entities: Buffer } | undefined;
   private sketches: SketchStore | undefined;
+  /** Hourly counts of the early-warning signals per number, for the status page's risk (signals/risk.ts). */
+  readonly risk: RiskWindows;
 
-  constructor(build: BuildInfo, options: { defaultMetrics?: boolean } = {}) {
+  constructor(build: BuildInfo, options: { defaultMetrics?: boolean; /** Unix seconds (the backtest's simulated clock). */ now?: () => number } = {}) {
+    this.risk = new RiskWindows(options.now);
     for (const [key, d] of Object.entries(catalogue) as Array<[MetricKey, MetricDefinition]>) {
       if (SNAPSHOT_METRICS.has(d.name)) continue;
       this.metrics.set(key, create(d, this.registry));
@@ -49,6 +53,7 @@ export class ExporterMetrics {
     // prom-client validates and hashes each label set once per batch rather than once per event.
     const counts = new Map<string, { counter: client.Counter<string>; labels: Record<string, string>; value: number }>();
     for (const o of observations) {
+      this.risk.observe(o);
       const m = this.metrics.get(o.metric);
       if (!m) throw new Error(`observation for ${o.metric}, which is not a process metric`);
       if (m instanceof client.Histogram) {

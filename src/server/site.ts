@@ -133,5 +133,6 @@ td.who{min-width:220px}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#eff1f3;padding:1px 4px;border-radius:4px}
 ul.plain{margin:4px 0;padding-left:18px}
 ul.notices{list-style:none;margin:4px 0;padding:0}ul.notices li{padding:6px 8px;border-bottom:1px solid #d0d7de}li.row-bad{box-shadow:inset 4px 0 #cf222e}li.row-warn{box-shadow:inset 4px 0 #d4a72c}
+ul.why{margin:0;padding-left:1.1em}ul.why li{margin:2px 0}
 footer{color:#59636e;font-size:12px;margin-top:32px}
 `;

@@ -2,7 +2,9 @@ import type { FunnelConfig } from '../config/funnels.js';
 import type { ExporterMetrics } from '../metrics/registry.js';
 import { loadReport, reportWindows } from '../report/index.js';
 import type { FunnelReport } from '../report/model.js';
-import { numbersWithPortfolioLimits } from '../metrics/render.js';
+import { numbersWithPortfolioLimits, waitScope } from '../metrics/render.js';
+import { EARLY_WARNING_THRESHOLDS, type EarlyWarningThresholds } from '../domain/early-warning.js';
+import { assessRisk, type RiskAssessment } from '../signals/risk.js';
 import type { Snapshot, Store } from '../store/types.js';
 import type { RefusedWaba } from '../webhook/admission.js';
 
@@ -46,6 +48,14 @@ export interface StatusPageInput {
   conversations?: readonly ConversationSummary[];
   /** The funnel report's per-variant tables over the store's history; absent when the store cannot be read. */
   funnels?: readonly FunnelReport[];
+  /** Early-warning risk per number this replica counted signals for (signals/risk.ts), worst first. */
+  risks?: readonly NumberRisk[];
+}
+
+export interface NumberRisk {
+  wabaId: string;
+  phoneNumberId: string;
+  assessment: RiskAssessment;
 }
 
 export interface StatusPageSources {
@@ -58,6 +68,8 @@ export interface StatusPageSources {
   refusedWabas?: () => readonly RefusedWaba[];
   /** Configured funnels, summarised on the page (the store's hourly counts). */
   funnels?: readonly FunnelConfig[];
+  /** Overrides of the early-warning thresholds (config earlyWarning.thresholds), as in the rules. */
+  earlyWarningThresholds?: Partial<EarlyWarningThresholds>;
 }
 
 type Sample = { labels: Partial<Record<string, string | number>>; value: number; metricName?: string };
@@ -118,7 +130,19 @@ async function samples(metric: { get(): Promise<{ values: Sample[] }> }): Promis
 }
 
 /** One snapshot and the process metrics the page needs; a failed snapshot is shown, not thrown. */
-export async function gatherStatusPageInput({ store, metrics, version, now = Date.now, refusedWabas, funnels }: StatusPageSources): Promise<StatusPageInput> {
+/** The risk of every number the snapshot knows and this process counted signals for; worst first. */
+export function numberRisks(snapshot: Snapshot, metrics: ExporterMetrics, nowSeconds: number, overrides: Partial<EarlyWarningThresholds> = {}): NumberRisk[] {
+  const thresholds = { ...EARLY_WARNING_THRESHOLDS, ...overrides };
+  const out: NumberRisk[] = [];
+  for (const n of snapshot.numbers) {
+    if (n.phoneNumberId === undefined) continue;
+    const counts = metrics.risk.counts(waitScope(n.wabaId, n.phoneNumberId), nowSeconds);
+    if (counts) out.push({ wabaId: n.wabaId, phoneNumberId: n.phoneNumberId, assessment: assessRisk(counts, nowSeconds, thresholds) });
+  }
+  return out.sort((x, y) => y.assessment.level - x.assessment.level || `${x.wabaId}:${x.phoneNumberId}`.localeCompare(`${y.wabaId}:${y.phoneNumberId}`));
+}
+
+export async function gatherStatusPageInput({ store, metrics, version, now = Date.now, refusedWabas, funnels, earlyWarningThresholds }: StatusPageSources): Promise<StatusPageInput> {
   let snapshot: Snapshot | undefined;
   const started = performance.now();
   try {
@@ -177,6 +201,7 @@ export async function gatherStatusPageInput({ store, metrics, version, now = Dat
     snapshot,
     nowSeconds: now() / 1000,
     conversations: await conversationSummaries(metrics),
+    ...(snapshot ? { risks: numberRisks(snapshot, metrics, now() / 1000, earlyWarningThresholds) } : {}),
     ...(funnelReports ? { funnels: funnelReports } : funnels && funnels.length > 0 ? {} : { funnels: [] }),
     version,
     wabas,

@@ -5,6 +5,7 @@ import type { FunnelReport } from '../report/model.js';
 import { refreshSeconds, siteBottom, siteTop, DEFAULT_REFRESH_SECONDS } from './site.js';
 import { accountNotices } from './account-notices.js';
 import { gatherStatusPageInput, type StatusPageInput, type StatusPageSources, type WabaHealth } from './status-page-data.js';
+import { RISK_LEVEL_NAMES } from '../domain/early-warning.js';
 
 export type { ConversationSummary, StatusPageInput, WabaHealth } from './status-page-data.js';
 
@@ -258,6 +259,30 @@ function templatesSection(templates: readonly TemplateRecord[], now: number): Sa
 ${rest > 0 ? html`<p class="note">${integer.format(rest)} more templates need attention and are not listed here; every template is in <a href="/metrics">/metrics</a> (<code>whatsapp_template_status</code>).</p>` : ''}`;
 }
 
+const RISK_TONE: Record<number, Tone> = { 0: 'good', 1: 'warn', 2: 'bad' };
+
+/**
+ * Numbers whose early-warning level is watch or at risk, with the components that put them there: the
+ * same components and thresholds as the recording rules (WhatsAppQualityAtRisk), from this replica's
+ * counts. Healthy numbers are not listed.
+ */
+function riskSection(input: StatusPageInput, numbers: readonly PhoneNumberRecord[]): SafeHtml {
+  const risks = input.risks ?? [];
+  const shown = risks.filter((r) => r.assessment.level >= 1);
+  const byScope = new Map(numbers.filter((n) => n.phoneNumberId).map((n) => [`${n.wabaId}:${n.phoneNumberId}`, n]));
+  const body = shown.length === 0
+    ? html`<div class="empty">${risks.length === 0 ? 'No business-initiated traffic counted by this replica yet.' : `No number at risk: all ${risks.length} with traffic are ok.`}</div>`
+    : html`<table id="risk"><thead><tr><th>Number</th><th>Level</th><th>Why</th></tr></thead><tbody>${shown.map((r) => {
+      const tone = RISK_TONE[r.assessment.level]!;
+      const why = r.assessment.components.filter((c) => c.level >= 1);
+      return html`<tr class="row-${tone}" data-level="${r.assessment.level}"><td class="who">${numberCell(byScope.get(`${r.wabaId}:${r.phoneNumberId}`), r.wabaId, r.phoneNumberId)}</td>
+<td>${badge(RISK_LEVEL_NAMES[r.assessment.level]!.toUpperCase(), tone)}</td>
+<td><ul class="why">${why.map((c) => html`<li data-component="${c.component}"><b>${c.component}</b> ${RISK_LEVEL_NAMES[c.level]}: ${c.detail}</li>`)}</ul></td></tr>`;
+    })}</tbody></table>`;
+  return html`<section id="risk-section"><h2>Numbers at risk <span class="count">(early warning: the alert rules' components and thresholds, from this replica's counts)</span></h2>${body}
+<p class="note">Watch or at risk before Meta acts: marketing stops, failed sends to a bad list, a read rate sliding below the number's own week, a volume shock to first-time customers. What to do: <a href="/runbook#whatsappqualityatrisk">runbook</a>.</p></section>`;
+}
+
 function waitsSection(waits: readonly WaitSummary[], numbers: readonly PhoneNumberRecord[], now: number): SafeHtml {
   const open = waits.filter((w) => w.count > 0).sort((x, y) => x.oldestAt - y.oldestAt || x.scope.localeCompare(y.scope));
   if (open.length === 0) return html`<div class="empty">No customer is waiting for a reply.</div>`;
@@ -404,6 +429,7 @@ ${snapshot ? '' : html`<div class="banner" role="alert">The ${input.store.kind} 
 ${snapshot ? accountSection(snapshot, now) : ''}
 ${cards(input)}
 ${snapshot ? html`<section><h2>Phone numbers <span class="count">(worst first)</span></h2>${numbersSection(snapshot.numbers, now)}</section>
+${riskSection(input, snapshot.numbers)}
 <section><h2>Templates needing attention <span class="count">(not APPROVED, or quality YELLOW or RED)</span></h2>${templatesSection(snapshot.templates, now)}</section>
 <section><h2>Customers waiting for a reply</h2>${waitsSection(snapshot.waits, snapshot.numbers, now)}</section>
 ${healthEntitiesSection(snapshot, now)}` : ''}

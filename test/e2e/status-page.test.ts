@@ -96,10 +96,10 @@ describe('status page in a real browser', () => {
     const config = loadConfig({ env: { WHATSAPP_APP_SECRET: 'status-page-secret-0123456789', WHATSAPP_VERIFY_TOKEN: 'verify', POLL_ENABLED: 'false' } });
     const logger = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
     const store = new MemoryStore({ dedupTtlSeconds: 3600, replyTtlSeconds: 86400 });
-    const metrics = new ExporterMetrics({ version: '9.9.9-test', revision: 'test' }, { defaultMetrics: false });
+    const now = Math.floor(Date.now() / 1000);
+    const metrics = new ExporterMetrics({ version: '9.9.9-test', revision: 'test' }, { defaultMetrics: false, now: () => now });
     const ingest = new Ingest(store, metrics, { conversations: config.conversations, funnels: config.funnels, humanHandoff: config.humanHandoff });
 
-    const now = Math.floor(Date.now() / 1000);
     const numberEvent = (id: string, display: string, attributes: Record<string, string | boolean>, ago: number): ExporterEvent => ({
       kind: 'phone_number', source: 'poll', field: 'phone_numbers', wabaId: WABA, phoneNumberId: id, displayPhoneNumber: display, observedAt: now - ago, attributes,
     });
@@ -121,6 +121,22 @@ describe('status page in a real browser', () => {
         templateEvent('1002', { name: HOSTILE_TEMPLATE, language: 'en_US', category: 'MARKETING', status: 'REJECTED', reason: 'INVALID_FORMAT' }, 1800),
         templateEvent('1003', { name: HOSTILE_TEMPLATE_2, language: 'de', category: 'MARKETING', status: 'PAUSED', qualityScore: 'RED', reason: 'NONE' }, 120),
         templateEvent('1004', { name: 'spring_sale', language: 'en_GB', category: 'MARKETING', status: 'APPROVED', qualityScore: 'YELLOW' }, 7200),
+      ],
+    }]);
+    // Early warning: Red Rose's marketing is stopped (131050) and bounces (131026) far above the
+    // thresholds; Lucky Shrub's is delivered cleanly; Amber sends nothing.
+    let message = 0;
+    const status = (phoneNumberId: string, s: string, errorCodes: number[] = []): ExporterEvent => ({
+      kind: 'message_status', source: 'webhook', field: 'messages', wabaId: WABA, phoneNumberId, messageKey: `wamid.${++message}`,
+      customer: `risk-${message}`, status: s, timestamp: now - 600, errorCodes, category: 'marketing',
+    });
+    await ingest.apply([{
+      field: 'messages', source: 'webhook',
+      events: [
+        ...Array.from({ length: 300 }, () => status('106540352242923', 'delivered')),
+        ...Array.from({ length: 12 }, () => status('106540352242923', 'failed', [131050])),
+        ...Array.from({ length: 20 }, () => status('106540352242923', 'failed', [131026])),
+        ...Array.from({ length: 300 }, () => status('106540352242922', 'delivered')),
       ],
     }]);
     await store.apply([
@@ -224,6 +240,30 @@ describe('status page in a real browser', () => {
     expect(note).toContain('bad_signature 2');
     expect(note).toContain('Dead letters kept: 3');
     for (const href of ['/metrics', '/report/funnels', '/deadletters']) expect(await page.locator(`a[href="${href}"]`).count()).toBeGreaterThan(0);
+  });
+
+  it('shows a number at risk with the components that put it there, and not a healthy one', async () => {
+    const rows = page.locator('#risk tbody tr');
+    expect(await rows.count()).toBe(1);
+    expect(await rows.locator('td:first-child .name').innerText()).toBe('Red Rose Florist');
+    expect(await rows.first().getAttribute('data-level')).toBe('2');
+    expect(await rows.locator('td:nth-child(2)').innerText()).toBe('AT RISK');
+    const why = await rows.locator('ul.why li').allInnerTexts();
+    expect(why.map((w) => w.split(' ')[0])).toEqual(['marketing_stops', 'bad_list']);
+    // 12 stops of 300 delivered; 20 bounces of 332 sends.
+    expect(why[0]).toContain('40.0 per 1,000');
+    expect(why[1]).toContain('60.2 per 1,000');
+    const section = await page.locator('#risk-section').innerText();
+    for (const healthy of ['Lucky Shrub', 'Amber Tea Rooms']) expect(section).not.toContain(healthy);
+    const path = join(shotDir, 'status-page-risk.png');
+    await page.locator('#risk-section').screenshot({ path });
+    const { channels, pixels } = decodePng(await readFile(path));
+    let red = 0;
+    for (let i = 0; i < pixels.length; i += channels) {
+      if (Math.abs(pixels[i]! - 0xcf) < 6 && Math.abs(pixels[i + 1]! - 0x22) < 6 && Math.abs(pixels[i + 2]! - 0x2e) < 6) red++;
+    }
+    // The AT RISK badge and the row marker, drawn.
+    expect(red).toBeGreaterThan(200);
   });
 
   it('renders a screenshot that is a real, coloured page', async () => {

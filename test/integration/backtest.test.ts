@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { missedTarget, TARGETS } from '../../src/backtest/cli.js';
-import { builtInScenarioFiles, readTrace, runBacktest, shippedRuleFiles, toJson, type ScenarioResult } from '../../src/backtest/index.js';
+import { builtInScenarioFiles, isFalseWarning, readTrace, runBacktest, shippedRuleFiles, toJson, type ScenarioResult } from '../../src/backtest/index.js';
 import { encodeValues, parseFirings, promtoolTest, recordingGroupsOf } from '../../src/backtest/promtool.js';
 import { parseTrace } from '../../src/backtest/trace.js';
 
@@ -33,6 +33,18 @@ describe('the pieces', () => {
     expect(missedTarget(blast)).toMatch(/target ≥ 7200/);
     expect(missedTarget({ ...blast, firstWarningAt: 1000, leadSeconds: 9000, falseWarnings: 1 })).toMatch(/false warning/);
     expect(missedTarget({ ...blast, firstWarningAt: 1000, leadSeconds: 9000 })).toBeUndefined();
+  });
+
+  it('counts a warning as false unless a Meta action follows it within 48 h (issue 19), also after Meta already acted', () => {
+    const H = 3600;
+    expect(isFalseWarning(0, [])).toBe(true);
+    expect(isFalseWarning(0, [48 * H])).toBe(false);
+    expect(isFalseWarning(0, [48 * H + 1])).toBe(true);
+    expect(isFalseWarning(10 * H, [10 * H])).toBe(false);
+    // After Meta's only action: nothing followed, so it warned of nothing.
+    expect(isFalseWarning(10 * H, [9 * H])).toBe(true);
+    // After the first action, before the next one: true.
+    expect(isFalseWarning(10 * H, [9 * H, 11 * H])).toBe(false);
   });
 
   it('has promtool evaluate recording groups before alerts (its order is random otherwise)', () => {

@@ -171,5 +171,12 @@ Input: dict "name" alert, "expr", "value".
 
 {{/* The exporter's YAML config file, as mounted; the Deployment hashes it so that a change rolls the pods. */}}
 {{- define "whatsapp-exporter.configFile" -}}
-{{- toYaml .Values.config }}
+{{- /* The status page's risk levels use the same early-warning thresholds as the PrometheusRule. */}}
+{{- $cfg := deepCopy (default dict .Values.config) }}
+{{- with .Values.prometheusRule.earlyWarningThresholds }}
+{{- $ew := deepCopy (default dict $cfg.earlyWarning) }}
+{{- $_ := set $ew "thresholds" (merge (deepCopy (default dict $ew.thresholds)) .) }}
+{{- $_ := set $cfg "earlyWarning" $ew }}
+{{- end }}
+{{- toYaml $cfg }}
 {{- end }}
