@@ -1,14 +1,13 @@
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { inflateSync } from 'node:zlib';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { runDemo } from '../../src/simulator/cli.js';
+import { decodePng, launchChromium, nearColour, publishScreenshot, type DecodedPng, type Rgb } from '../support/chromium.js';
 import { parseExposition, total } from '../support/metrics.js';
 
 /**
@@ -16,49 +15,6 @@ import { parseExposition, total } from '../support/metrics.js';
  * half (conversations, funnels), the funnel report in the same frame, the refresh switch, and
  * screenshots checked. UPDATE_SCREENSHOTS=1 also writes them to docs/images/ (README shows them).
  */
-const CHROMIUM = '/usr/bin/chromium';
-const DOCS_IMAGES = new URL('../../docs/images/', import.meta.url);
-
-/** Rows of an 8-bit RGB(A) PNG (what Chromium writes): enough to find colours and where they are. */
-function decodePng(png: Buffer): { width: number; height: number; at(x: number, y: number): [number, number, number] } {
-  let offset = 8;
-  let width = 0, height = 0, channels = 0;
-  const idat: Buffer[] = [];
-  while (offset < png.length) {
-    const length = png.readUInt32BE(offset);
-    const type = png.toString('ascii', offset + 4, offset + 8);
-    const data = png.subarray(offset + 8, offset + 8 + length);
-    if (type === 'IHDR') {
-      width = data.readUInt32BE(0);
-      height = data.readUInt32BE(4);
-      channels = data[9] === 6 ? 4 : 3;
-    } else if (type === 'IDAT') idat.push(data);
-    offset += 12 + length;
-  }
-  const raw = inflateSync(Buffer.concat(idat));
-  const stride = width * channels;
-  const pixels = Buffer.alloc(stride * height);
-  for (let y = 0; y < height; y++) {
-    const filter = raw[y * (stride + 1)]!;
-    const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
-    for (let x = 0; x < stride; x++) {
-      const a = x >= channels ? pixels[y * stride + x - channels]! : 0;
-      const b = y > 0 ? pixels[(y - 1) * stride + x]! : 0;
-      const c = x >= channels && y > 0 ? pixels[(y - 1) * stride + x - channels]! : 0;
-      let p = 0;
-      if (filter === 1) p = a;
-      else if (filter === 2) p = b;
-      else if (filter === 3) p = (a + b) >> 1;
-      else if (filter === 4) {
-        const q = a + b - c;
-        const pa = Math.abs(q - a), pb = Math.abs(q - b), pc = Math.abs(q - c);
-        p = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-      }
-      pixels[y * stride + x] = (line[x]! + p) & 0xff;
-    }
-  }
-  return { width, height, at: (x, y) => [pixels[y * stride + x * channels]!, pixels[y * stride + x * channels + 1]!, pixels[y * stride + x * channels + 2]!] };
-}
 
 /** Polls until fn gives a value (expect.poll is for tests, not hooks). */
 async function until<T>(fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
@@ -71,7 +27,7 @@ async function until<T>(fn: () => Promise<T | undefined>, timeoutMs: number): Pr
   }
 }
 
-const near = (c: [number, number, number], hex: number) => Math.abs(c[0] - (hex >> 16)) < 8 && Math.abs(c[1] - ((hex >> 8) & 0xff)) < 8 && Math.abs(c[2] - (hex & 0xff)) < 8;
+const near = (c: Rgb, hex: number) => nearColour(c, hex);
 const HEADER = 0x0b3d2e;
 
 describe('the status page, the funnel report and the runbook: one site, in Chromium, fed by the demo', () => {
@@ -84,7 +40,6 @@ describe('the status page, the funnel report and the runbook: one site, in Chrom
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: run scripts/setup-tools.sh`);
     let metricsUrl: string | undefined;
     demo = runDemo({
       signal: controller.signal, webhookPort: 0, metricsPort: 0, pollIntervalSeconds: 5,
@@ -98,7 +53,7 @@ describe('the status page, the funnel report and the runbook: one site, in Chrom
     };
     await until(async () => ((await hasData()) ? true : undefined), 120_000);
     shots = await mkdtemp(join(tmpdir(), 'site-'));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'] });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
     page.on('pageerror', (e) => consoleErrors.push(e.message));
@@ -111,13 +66,10 @@ describe('the status page, the funnel report and the runbook: one site, in Chrom
     if (shots) await rm(shots, { recursive: true, force: true });
   });
 
-  async function shot(name: string): Promise<ReturnType<typeof decodePng>> {
+  async function shot(name: string): Promise<DecodedPng> {
     const path = join(shots, name);
     await page.screenshot({ path, fullPage: true });
-    if (process.env.UPDATE_SCREENSHOTS === '1') {
-      await mkdir(DOCS_IMAGES, { recursive: true });
-      await copyFile(path, new URL(name, DOCS_IMAGES));
-    }
+    await publishScreenshot(path, name);
     return decodePng(await readFile(path));
   }
 

@@ -1,12 +1,10 @@
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { inflateSync } from 'node:zlib';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import type { ExporterEvent } from '../../src/events.js';
@@ -18,58 +16,11 @@ import { createPrivateApp } from '../../src/server/private.js';
 import { createStatusPage } from '../../src/server/status-page.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { DeadLetters } from '../../src/webhook/dead-letters.js';
+import { decodePng, launchChromium } from '../support/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const WABA = '102290129340398';
 const HOSTILE_TEMPLATE = '<script>alert(1)</script>';
 const HOSTILE_TEMPLATE_2 = '"><img src=x onerror=alert(1)>';
-
-/** Decodes an 8-bit RGB(A) PNG, the kind Chromium writes, into raw pixels: enough to tell a blank shot from a page. */
-function decodePng(png: Buffer): { width: number; height: number; channels: number; pixels: Buffer } {
-  expect(png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).toBe(true);
-  let offset = 8;
-  let width = 0, height = 0, channels = 0;
-  const idat: Buffer[] = [];
-  while (offset < png.length) {
-    const length = png.readUInt32BE(offset);
-    const type = png.toString('ascii', offset + 4, offset + 8);
-    const data = png.subarray(offset + 8, offset + 8 + length);
-    if (type === 'IHDR') {
-      width = data.readUInt32BE(0);
-      height = data.readUInt32BE(4);
-      expect(data[8]).toBe(8); // bit depth
-      expect(data[12]).toBe(0); // not interlaced
-      channels = data[9] === 6 ? 4 : data[9] === 2 ? 3 : 0;
-      expect(channels).toBeGreaterThan(0);
-    } else if (type === 'IDAT') {
-      idat.push(data);
-    }
-    offset += 12 + length;
-  }
-  const raw = inflateSync(Buffer.concat(idat));
-  const stride = width * channels;
-  const pixels = Buffer.alloc(stride * height);
-  for (let y = 0; y < height; y++) {
-    const filter = raw[y * (stride + 1)]!;
-    const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
-    for (let x = 0; x < stride; x++) {
-      const a = x >= channels ? pixels[y * stride + x - channels]! : 0;
-      const b = y > 0 ? pixels[(y - 1) * stride + x]! : 0;
-      const c = x >= channels && y > 0 ? pixels[(y - 1) * stride + x - channels]! : 0;
-      let predictor = 0;
-      if (filter === 1) predictor = a;
-      else if (filter === 2) predictor = b;
-      else if (filter === 3) predictor = (a + b) >> 1;
-      else if (filter === 4) {
-        const p = a + b - c;
-        const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
-        predictor = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-      }
-      pixels[y * stride + x] = (line[x]! + predictor) & 0xff;
-    }
-  }
-  return { width, height, channels, pixels };
-}
 
 function rgb(css: string): [number, number, number] {
   const m = /^rgba?\((\d+), (\d+), (\d+)/.exec(css);
@@ -90,9 +41,6 @@ describe('status page in a real browser', () => {
   let csp: string | null = null;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}: install it (Debian: apt-get install -y chromium, or run scripts/setup-tools.sh)`);
-    }
     const config = loadConfig({ env: { WHATSAPP_APP_SECRET: 'status-page-secret-0123456789', WHATSAPP_VERIFY_TOKEN: 'verify', POLL_ENABLED: 'false' } });
     const logger = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
     const store = new MemoryStore({ dedupTtlSeconds: 3600, replyTtlSeconds: 86400 });
@@ -163,10 +111,7 @@ describe('status page in a real browser', () => {
 
     shotDir = process.env.STATUS_PAGE_SCREENSHOT_DIR ?? (await mkdtemp(join(tmpdir(), 'status-page-')));
     await mkdir(shotDir, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('dialog', (d) => {
       dialogs.push(d.message());

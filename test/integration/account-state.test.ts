@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ExporterMetrics } from '../../src/metrics/registry.js';
 import { Ingest, type IncomingChange } from '../../src/pipeline.js';
 import { MemoryStore } from '../../src/store/memory.js';
@@ -8,7 +8,7 @@ import type { Store } from '../../src/store/types.js';
 import { createKeyHasher } from '../../src/store/keys.js';
 import { parseWebhookBody } from '../../src/webhook/parse.js';
 import { parseExposition, select, total, type Sample } from '../support/metrics.js';
-import { startRedis, type TestRedis } from '../support/redis.js';
+import { storeHarness } from '../support/contract.js';
 
 /**
  * Account state Meta sends once (whatsapp-platform-2026.md §1–§5), from webhook body to /metrics, with
@@ -16,29 +16,15 @@ import { startRedis, type TestRedis } from '../support/redis.js';
  * alert ACTIVE then NONE, Flow alerts per threshold, out-of-order and duplicate deliveries.
  */
 
-let redis: TestRedis;
-let prefixCounter = 0;
-const opened: Store[] = [];
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const stores = storeHarness<Store>('as');
+const track = stores.track;
 
 // A short de-duplication TTL: state must outlive it (it is never expired).
 const ttl = { dedupTtlSeconds: 1, replyTtlSeconds: 60 };
 const factories: Array<[string, (prefix?: string) => Store]> = [
   ['MemoryStore', () => track(new MemoryStore(ttl))],
-  ['RedisStore', (prefix) => track(new RedisStore({ ...ttl, url: redis.url, keyPrefix: prefix ?? `as${++prefixCounter}:` }))],
+  ['RedisStore', (prefix) => track(new RedisStore({ ...ttl, url: stores.redis.url, keyPrefix: prefix ?? stores.prefix() }))],
 ];
-function track(s: Store): Store {
-  opened.push(s);
-  return s;
-}
 
 const WABA = '102290129340398';
 const BUSINESS = '506914307656634';
@@ -148,7 +134,7 @@ describe.each(factories)('account state: %s', (_name, make) => {
     await h.deliver(alert('ACTIVE', T0, 'CRITICAL', 'OBA_REJECTED'));
     await h.deliver(alert('ACTIVE', T0));
     const labels = { waba_id: WABA, entity_type: 'BUSINESS', entity_id: BUSINESS, alert_type: 'INCREASED_CAPABILITIES_ELIGIBILITY_DEFERRED', severity: 'WARNING' };
-    let text = await h.metrics.expose(opened.at(-1)!, T0);
+    let text = await h.metrics.expose(stores.latest(), T0);
     expect(text).not.toContain('Limits cannot be increased');
     let s = parseExposition(text);
     expect(value(s, 'whatsapp_account_alert_active', labels)).toBe(1);
@@ -159,7 +145,7 @@ describe.each(factories)('account state: %s', (_name, make) => {
     }, T0 + 60));
     // The ACTIVE delivered again late stays behind the NONE.
     await h.deliver(alert('ACTIVE', T0 + 30));
-    text = await h.metrics.expose(opened.at(-1)!, T0 + 120);
+    text = await h.metrics.expose(stores.latest(), T0 + 120);
     s = parseExposition(text);
     expect(value(s, 'whatsapp_account_alert_active', labels)).toBe(0);
     expect(value(s, 'whatsapp_account_alert_active', { alert_type: 'OBA_REJECTED' })).toBe(1);
@@ -218,7 +204,7 @@ describe.each(factories)('account state: %s', (_name, make) => {
     await h.deliver(body('message_template_components_update', {
       message_template_id: '1234567', message_template_name: 'order_update', message_template_language: 'en_US', message_template_element: 'Hi {{1}}',
     }, T0 + 1));
-    const text = await h.metrics.expose(opened.at(-1)!, T0);
+    const text = await h.metrics.expose(stores.latest(), T0);
     expect(text).not.toContain('16505551234');
     const s = parseExposition(text);
     expect(value(s, 'whatsapp_marketing_preference_changes_total', { waba_id: WABA, phone_number_id: PHONE, value: 'stop' })).toBe(1);
@@ -233,7 +219,7 @@ describe.each(factories)('account state: %s', (_name, make) => {
 
 describe('account state in Redis', () => {
   it('survives a restart of the exporter (a new store on the same prefix) with no TTL on its keys', async () => {
-    const prefix = `asr${++prefixCounter}:`;
+    const prefix = stores.prefix();
     const first = factories[1]![1](prefix);
     await harness(first).deliver(ban('SCHEDULE_FOR_DISABLE', 'May 2, 2026', T0));
     await harness(first).deliver(restriction([{ restriction_type: 'RESTRICTED_BIZ_INITIATED_MESSAGING' }], T0));
@@ -242,7 +228,7 @@ describe('account state in Redis', () => {
     const s = await harness(second).scrape(T0 + 365 * 86400);
     expect(value(s, 'whatsapp_waba_ban_state', { state: 'SCHEDULE_FOR_DISABLE' })).toBe(1);
     expect(value(s, 'whatsapp_waba_restriction', { restriction_type: 'RESTRICTED_BIZ_INITIATED_MESSAGING' })).toBe(1);
-    const client = new Redis(redis.url);
+    const client = new Redis(stores.redis.url);
     try {
       const keys = await client.keys(`${prefix}s:*`);
       expect(keys.length).toBe(2);

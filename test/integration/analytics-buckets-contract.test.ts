@@ -1,36 +1,25 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bucketChanges, MemoryBucketStore, RedisBucketStore, type AnalyticsBucketStore, type BucketPoint } from '../../src/store/analytics-buckets/index.js';
-import { startRedis, type TestRedis } from '../support/redis.js';
+import { storeHarness } from '../support/contract.js';
 
 /**
  * One contract, two stores: the bucket store remembers the last values per (stream, start, dims),
  * returns what it held before, and forgets buckets older than the lookback.
  */
 
-let redis: TestRedis;
-let n = 0;
-const opened: AnalyticsBucketStore[] = [];
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const harness = storeHarness<AnalyticsBucketStore>('ab');
 
 /** `open()` is a fresh store; `again()` another handle on the same data (a restart or a second replica where the store is shared). */
 type Pair = { open: () => AnalyticsBucketStore; shared: boolean };
-const track = <T extends AnalyticsBucketStore>(s: T): T => (opened.push(s), s);
+const track = harness.track;
 const factories: Array<[string, () => Pair]> = [
   ['MemoryBucketStore', () => {
     const s = track(new MemoryBucketStore());
     return { open: () => s, shared: false };
   }],
   ['RedisBucketStore', () => {
-    const prefix = `ab${++n}:`;
-    return { open: () => track(new RedisBucketStore({ url: redis.url, keyPrefix: prefix })), shared: true };
+    const prefix = harness.prefix();
+    return { open: () => track(new RedisBucketStore({ url: harness.redis.url, keyPrefix: prefix })), shared: true };
   }],
 ];
 
@@ -115,22 +104,22 @@ describe.each(factories)('%s', (_name, make) => {
 
 describe('RedisBucketStore', () => {
   it('keeps the baselines across a process restart (a new client on the same data)', async () => {
-    const prefix = `restart${++n}:`;
-    const first = track(new RedisBucketStore({ url: redis.url, keyPrefix: prefix }));
+    const prefix = harness.prefix();
+    const first = track(new RedisBucketStore({ url: harness.redis.url, keyPrefix: prefix }));
     await first.record('w1:pricing', [point(D1, 'a', { cost: 10 })], 0);
     await first.close();
-    const second = track(new RedisBucketStore({ url: redis.url, keyPrefix: prefix }));
+    const second = track(new RedisBucketStore({ url: harness.redis.url, keyPrefix: prefix }));
     // Without stored baselines this first read would set a baseline and count nothing; with them it counts the growth.
     expect(await counted(second, 'w1:pricing', [point(D1, 'a', { cost: 12 })])).toEqual({ growth: { cost: 2 }, down: {} });
   });
 
   it('sets an expiry on every key so nothing outlives the lookback', async () => {
-    const prefix = `ttl${++n}:`;
+    const prefix = harness.prefix();
     const now = (D1 + 10 * DAY) * 1000;
-    const store = track(new RedisBucketStore({ url: redis.url, keyPrefix: prefix, now: () => now }));
+    const store = track(new RedisBucketStore({ url: harness.redis.url, keyPrefix: prefix, now: () => now }));
     await store.record('w1:pricing', [point(D1 + 9 * DAY, 'a', { cost: 1 })], D1 + 2 * DAY);
     const { Redis } = await import('ioredis');
-    const raw = new Redis(redis.url);
+    const raw = new Redis(harness.redis.url);
     try {
       const keys = await raw.keys(`${prefix}*`);
       expect(keys.sort()).toEqual([`${prefix}ab:w1:pricing:${D1 + 9 * DAY}`, `${prefix}ab:w1:pricing:i`]);

@@ -1,38 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   MemorySketchStore, RedisSketchStore, SEEN_GENERATION_SECONDS, type SketchItem, type SketchStore,
 } from '../../src/store/sketches/index.js';
-import { startRedis, type TestRedis } from '../support/redis.js';
+import { storeHarness } from '../support/contract.js';
 
 /** One contract, two sketch stores (memory and a real redis-server): every expectation holds for both. */
 
-let redis: TestRedis;
-let prefixCounter = 0;
-const opened: SketchStore[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const harness = storeHarness<SketchStore>('k');
+const track = harness.track;
 
 const factories: Array<[string, () => SketchStore, number]> = [
   // [name, factory, runs of the error measurement]: Redis's runs cost a round of pipelines each.
   ['MemorySketchStore', () => track(new MemorySketchStore()), 200],
   // A generous wait for the connection: on a loaded machine the first connect can take over a second.
-  ['RedisSketchStore', () => track(new RedisSketchStore({ url: redis.url, keyPrefix: `k${++prefixCounter}:`, readyTimeoutMs: 10_000 })), 20],
+  ['RedisSketchStore', () => track(new RedisSketchStore({ url: harness.redis.url, keyPrefix: harness.prefix(), readyTimeoutMs: 10_000 })), 20],
 ];
 
-function track(s: SketchStore): SketchStore {
-  opened.push(s);
-  return s;
-}
 
 const T0 = 1_780_000_000 - (1_780_000_000 % 3600);
 const WABA = '102290129340398';
@@ -135,10 +120,10 @@ describe.each(factories)('%s', (_name, make, runs) => {
 
 describe('RedisSketchStore keys', () => {
   it('hourly keys of every scope share one hash tag (redis+cluster:// needs one slot for a PFCOUNT over a portfolio), seen filters one per scope, and all expire', async () => {
-    const prefix = `tag${++prefixCounter}:`;
-    const s = track(new RedisSketchStore({ url: redis.url, keyPrefix: prefix }));
+    const prefix = harness.prefix();
+    const s = track(new RedisSketchStore({ url: harness.redis.url, keyPrefix: prefix }));
     await s.add([...items(customers(3), T0), ...items(customers(3), T0 + 7200), ...items(customers(2), T0, 'other')]);
-    const client = new Redis(redis.url);
+    const client = new Redis(harness.redis.url);
     try {
       const keys = await client.keys(`${prefix}*`);
       expect(keys.length).toBe(5); // two hours and one seen generation; one hour and one generation

@@ -1,8 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { AttributeMap, EventWrite, OpResult, Snapshot, Store, StoreOp } from '../../src/store/types.js';
-import { startRedis, type TestRedis } from '../support/redis.js';
+import { storeHarness } from '../support/contract.js';
 
 /**
  * One contract, two stores: every expectation here holds for MemoryStore and RedisStore alike.
@@ -12,31 +12,15 @@ import { startRedis, type TestRedis } from '../support/redis.js';
 interface TtlOptions { dedupTtlSeconds?: number; replyTtlSeconds?: number; historyTtlSeconds?: number }
 type Factory = (ttl?: TtlOptions) => Store;
 
-let redis: TestRedis;
-let prefixCounter = 0;
-const opened: Store[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const harness = storeHarness<Store>('c');
+const track = harness.track;
 
 const defaults = { dedupTtlSeconds: 3600, replyTtlSeconds: 3600 };
 const factories: Array<[string, Factory]> = [
   ['MemoryStore', (ttl = {}) => track(new MemoryStore({ ...defaults, ...ttl }))],
   // A fresh prefix per store keeps tests apart on the one server.
-  ['RedisStore', (ttl = {}) => track(new RedisStore({ ...defaults, ...ttl, url: redis.url, keyPrefix: `c${++prefixCounter}:` }))],
+  ['RedisStore', (ttl = {}) => track(new RedisStore({ ...defaults, ...ttl, url: harness.redis.url, keyPrefix: harness.prefix() }))],
 ];
-
-function track(store: Store): Store {
-  opened.push(store);
-  return store;
-}
 
 const WABA = '102290129340398';
 const PHONE = '106540352242922';
