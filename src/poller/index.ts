@@ -57,6 +57,9 @@ export interface PollerDeps {
   admission?: { admitPolled(wabaId: string): void; forget(wabaId: string): void };
 }
 
+/** Between the first rounds of WABAs discovered together (500 WABAs: their first rounds start over 50 s). */
+export const DISCOVERED_START_SPACING_MS = 100;
+
 /** WABA and business names are sender-chosen: this many characters reach a label. */
 export const WABA_NAME_MAX_LENGTH = 128;
 
@@ -229,6 +232,7 @@ export class Poller {
     const { config, metrics } = this.deps;
     try {
       const counted = discovery.initialised;
+      let started = 0;
       const r = await discovery.round();
       for (const k of r.appeared) {
         const held = this.wabas.get(k.id);
@@ -252,7 +256,9 @@ export class Poller {
           metrics.counter('discoveryWabasAppeared').inc({ source: k.edge });
           this.log.info({ waba_id: k.id, business_id: k.businessId, edge: k.edge }, 'new WABA discovered: polling it');
         }
-        if (this.leader && !this.stopped && w.token) this.schedule(w, withJitter(Math.min(1000, w.intervalSeconds * 1000), 0.5));
+        // Hundreds of WABAs found at once start one after another: all at once, their calls would queue
+        // behind the client's connections past the call timeout.
+        if (this.leader && !this.stopped && w.token) this.schedule(w, withJitter(Math.min(1000, w.intervalSeconds * 1000), 0.5) + started++ * DISCOVERED_START_SPACING_MS);
       }
       for (const k of r.renamed) {
         const w = this.wabas.get(k.id);
