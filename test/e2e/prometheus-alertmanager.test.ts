@@ -280,12 +280,14 @@ describe.each(PROMETHEUS_GENERATIONS)('the shipped rules and dashboards on a rea
 
     expect(ban.labels).toEqual({ alertname: 'WhatsAppAccountScheduledForDisable', severity: 'critical', job: JOB, waba_id: WABA, state: 'SCHEDULE_FOR_DISABLE' });
     expect(ban.annotations.summary).toBe(alertRule('WhatsAppAccountScheduledForDisable').annotations.summary);
-    expect(ban.annotations.description).toBe(`WABA ${WABA} will be disabled on 2031-04-17 00:00:00 +0000 UTC unless the violation is appealed or fixed.`);
+    // The client's names come from whatsapp_waba_info (the simulator's poll answers them).
+    const client = ' Client: Lucky Shrub, business Lucky Shrub portfolio (300000000000001).';
+    expect(ban.annotations.description).toBe(`WABA ${WABA} will be disabled on 2031-04-17 00:00:00 +0000 UTC unless the violation is appealed or fixed.${client}`);
     expect(restriction.labels).toEqual({
       alertname: 'WhatsAppAccountMessagingRestricted', severity: 'critical', job: JOB, waba_id: WABA, restriction_type: 'RESTRICTED_BIZ_INITIATED_MESSAGING',
     });
     const until = new Date(expiration * 1000).toISOString().replace('T', ' ').replace('.000Z', ' +0000 UTC');
-    expect(restriction.annotations.description).toBe(`WABA ${WABA} has restriction RESTRICTED_BIZ_INITIATED_MESSAGING until ${until}.`);
+    expect(restriction.annotations.description).toBe(`WABA ${WABA} has restriction RESTRICTED_BIZ_INITIATED_MESSAGING until ${until}.${client}`);
     // Nothing else of the account group fired: the review, Flows and account alerts are quiet.
     const others = receiver.alerts().filter((a) => /^WhatsApp(Account(Disabled|AlertActive|ReviewRejected|Restricted)|Flow)/.test(a.labels.alertname ?? ''));
     expect(others).toEqual([]);
