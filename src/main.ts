@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -7,7 +6,7 @@ import type { Config } from './config/index.js';
 import { createLogger, type Logger } from './log.js';
 import { ExporterMetrics } from './metrics/registry.js';
 import { Ingest } from './pipeline.js';
-import { Poller } from './poller/index.js';
+import { Poller, replicaId } from './poller/index.js';
 import { createReportRouter } from './report/index.js';
 import { createPrivateApp } from './server/private.js';
 import { createPublicServer } from './server/public.js';
@@ -157,7 +156,7 @@ export async function startExporter(config: Config, options: StartOptions = {}):
     (config.wabas.length > 0 && (config.graph.accessToken !== undefined || config.wabas.every((w) => w.accessToken)))
     || (config.businesses.length > 0 && (config.graph.accessToken !== undefined || config.businesses.some((b) => b.accessToken)))
   );
-  const poller = pollerEnabled ? new Poller({ config, store, ingest, metrics, logger, holderId: `${process.pid}-${randomUUID()}`, admission }) : undefined;
+  const poller = pollerEnabled ? new Poller({ config, store, ingest, metrics, logger, holderId: replicaId(), admission }) : undefined;
   poller?.start();
   const waitExpiry = startWaitExpiry({ store, metrics, config, logger });
   const stopWatchingStore = watchStore(store, metrics, logger);

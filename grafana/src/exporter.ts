@@ -2,6 +2,8 @@
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import {
   BY_WABA,
+  PER_HOUR,
+  perHour,
   alarmThresholds,
   booleanMappings,
   catalogue,
@@ -56,19 +58,13 @@ function overview(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
     )
     .withPanel(
       stat({
-        title: 'Polling leaders',
-        description: 'Replicas holding the polling lease: exactly one should poll the Graph API. 0 means nobody polls; 2 or more waste the rate budget.',
+        title: 'Polling replicas',
+        description: 'Replicas polling at least one WABA (the replicas on one Redis split the WABAs between them). 0 means nobody polls.',
         unit: 'none',
       })
-        // Summed on purpose: each replica reports whether it holds the lease.
+        // Summed on purpose: each replica reports whether it polls.
         .withTarget(instantQuery(`sum(${series(c.pollLeader, BY_JOB)})`))
-        .thresholds(
-          new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps([
-            { value: null, color: 'red' },
-            { value: 1, color: 'green' },
-            { value: 2, color: 'red' },
-          ]),
-        ),
+        .thresholds(healthyAtLeast(1)),
     )
     .withPanel(
       stat({ title: 'Store up', description: 'Whether every replica\'s last store health check (Redis ping or memory) succeeded.', unit: 'none' })
@@ -181,6 +177,22 @@ function polling(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
         description: 'Interval planned between polling rounds per WABA; above the configured one while the rate budget or throttling stretches it.',
         unit: 's',
       }).withTarget(query(gauge(c.pollInterval, BY_JOB_WABA), '{{waba_id}}')),
+    )
+    .withPanel(
+      stackedTimeseries({
+        title: 'WABAs polled per replica',
+        description: 'WABAs each replica polls (holds the lease of); the stack is every WABA polled. A replica that joins or leaves moves its share; the live replicas each one sees are in whatsapp_poll_replicas.',
+        unit: 'none',
+      })
+        .withTarget(query(`sum by (instance, pod) (${series(c.pollWabasOwned, BY_JOB)})`, '{{pod}} {{instance}}'))
+        .withTarget(query(`max(${series(c.pollReplicas, BY_JOB)})`, 'live replicas')),
+    )
+    .withPanel(
+      timeseries({
+        title: 'WABA lease takeovers',
+        description: 'WABA leases taken per hour by each replica: at start, when replicas join or leave, or after one died. Steady takeovers mean replicas come and go.',
+        unit: PER_HOUR,
+      }).withTarget(query(perHour(`sum by (instance, pod) (rate(${series(c.pollLeaseTakeovers, BY_JOB)}[$__rate_interval]))`), '{{pod}} {{instance}}')),
     )
     .withPanel(
       stackedTimeseries({

@@ -375,7 +375,24 @@ export const catalogue = {
   }),
   pollLeader: def({
     name: 'whatsapp_poll_leader', type: 'gauge', subsystem: 'poller',
-    help: '1 while this replica holds the polling lease (exactly one replica polls), else 0.',
+    help: '1 while this replica polls at least one WABA (holds its lease), else 0.',
+    labelNames: [],
+  }),
+  // Per replica without a replica label: Prometheus's instance/pod label already says which replica,
+  // and a replica id (pod name + random) would be a new series at every restart.
+  pollReplicas: def({
+    name: 'whatsapp_poll_replicas', type: 'gauge', subsystem: 'poller',
+    help: 'Replicas taking part in polling as this replica sees them (live heartbeats in the lease store; 1 with the memory store).',
+    labelNames: [],
+  }),
+  pollWabasOwned: def({
+    name: 'whatsapp_poll_wabas_owned', type: 'gauge', subsystem: 'poller',
+    help: 'WABAs this replica polls (holds the lease of); summed over replicas it equals the WABAs polled.',
+    labelNames: [],
+  }),
+  pollLeaseTakeovers: def({
+    name: 'whatsapp_poll_lease_takeovers_total', type: 'counter', subsystem: 'poller',
+    help: 'WABA leases this replica took that it did not hold before: at start, when replicas join or leave, or after a replica died.',
     labelNames: [],
   }),
   wabaInfo: def({

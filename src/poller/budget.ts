@@ -63,14 +63,51 @@ export function failureDelayMs(
   }
 }
 
+const MINUTE_MS = 60_000;
+const MAX_IMPORTED_CALLS = 100_000;
+
 /** Calls made in the last hour, to keep the rolling budget Meta enforces. */
 export class RequestWindow {
   private readonly calls: number[] = [];
+  private recordedCount = 0;
 
   constructor(private readonly windowMs = HOUR_MS) {}
 
   record(at: number): void {
     this.calls.push(at);
+    this.recordedCount++;
+  }
+
+  /** Calls ever recorded here: tells whether the window changed since a caller last looked. */
+  get recorded(): number {
+    return this.recordedCount;
+  }
+
+  /**
+   * The window's calls as [minute end, count], oldest first, for another replica to take over
+   * (at most 61 entries). A call counts until the end of its minute: never less than it did.
+   */
+  export(now: number): Array<[number, number]> {
+    this.prune(now);
+    const out: Array<[number, number]> = [];
+    for (const at of this.calls) {
+      const end = Math.ceil((at + 1) / MINUTE_MS) * MINUTE_MS;
+      const last = out[out.length - 1];
+      if (last && last[0] === end) last[1]++;
+      else out.push([end, 1]);
+    }
+    return out;
+  }
+
+  /** Replaces the calls with those another replica exported (the previous owner's record is the whole record). */
+  import(entries: ReadonlyArray<readonly [number, number]>, now: number): void {
+    this.calls.length = 0;
+    const sorted = [...entries].sort((a, b) => a[0] - b[0]);
+    for (const [at, count] of sorted) {
+      // Bounded: more calls than an hour could ever allow would only mean a corrupt record.
+      for (let i = 0; i < Math.min(count, MAX_IMPORTED_CALLS) && this.calls.length < MAX_IMPORTED_CALLS; i++) this.calls.push(at);
+    }
+    this.prune(now);
   }
 
   count(now: number): number {

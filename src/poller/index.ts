@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { ExporterMetrics } from '../metrics/registry.js';
 import type { IncomingChange, Ingest } from '../pipeline.js';
 import { createBucketStore, type AnalyticsBucketStore } from '../store/analytics-buckets/index.js';
+import { createLeaseStore, type LeaseStore, type PollHandover } from '../store/leases/index.js';
 import type { Store } from '../store/types.js';
 import { isMetaId } from '../domain/ids.js';
 import { boundedLabelValue } from '../metrics/labels.js';
@@ -17,6 +18,7 @@ import { healthEvent, phoneNumberEvent, POLL_FIELDS, portfolioLimitEvent, remove
 import {
   phoneNumbersPageSchema, templatesPageSchema, wabaHealthSchema, type GraphHealthStatus, type GraphPhoneNumber, type GraphTemplate, type GraphWabaNode, type Page,
 } from './schemas.js';
+import { Ownership, removeWabaGauges } from './ownership.js';
 import { maxUsage, peakRatio, USAGE_KINDS, type Usage } from './usage.js';
 
 export { AccountChecks, readAppSubscriptions, type AppSubscriptionsRead } from './account-checks.js';
@@ -24,8 +26,8 @@ export * from './account.js';
 export { GraphClient, THROTTLING_CODES, TOKEN_ERROR_CODE, classifyStatus, type CallOutcome, type GraphEndpoint } from './client.js';
 export { parseUsageHeaders, type Usage } from './usage.js';
 export { Discovery, reconcile, WABA_SOURCES, type BusinessListing, type KnownWaba, type Reconciled, type WabaSource } from './discovery.js';
+export { rendezvousOwner, replicaId } from './ownership.js';
 
-export const LEASE_NAME = 'poller';
 /** Fields the metrics need; asking for exactly these keeps responses small. */
 export const PHONE_NUMBER_FIELDS = [
   'id', 'display_phone_number', 'verified_name', 'quality_rating', 'status', 'name_status', 'throughput',
@@ -47,7 +49,7 @@ export interface PollerDeps {
   ingest: Ingest;
   metrics: ExporterMetrics;
   logger: Logger;
-  /** Identifies this replica in the lease. */
+  /** Identifies this replica among the live ones and in the WABAs' leases (replicaId()). */
   holderId: string;
   /** Clock in milliseconds (tests move it). */
   now?: () => number;
@@ -55,6 +57,8 @@ export interface PollerDeps {
   buckets?: AnalyticsBucketStore;
   /** Told of WABAs discovery adds and forgets, so webhooks of polled WABAs are admitted (webhook/admission.ts). */
   admission?: { admitPolled(wabaId: string): void; forget(wabaId: string): void };
+  /** Live replicas and per-WABA leases; by default built from config.store (Redis when configured). */
+  leases?: LeaseStore;
 }
 
 /** Between the first rounds of WABAs discovered together (500 WABAs: their first rounds start over 50 s). */
@@ -91,6 +95,12 @@ interface WabaPoll {
   info: Record<string, string> | undefined;
   /** Missing from the discovery listings: not polled while the grace time runs. */
   paused: boolean;
+  /** This replica holds the WABA's lease and polls it. */
+  owned: boolean;
+  /** When the last round started (ms), handed over so the next owner keeps the schedule. */
+  lastRoundAt: number | undefined;
+  /** What the handover state was when last saved, to save only changes. */
+  savedHandover: string | undefined;
 }
 
 interface Listing<T> {
@@ -112,7 +122,8 @@ interface RoundState {
 }
 
 /**
- * Polls the Graph API for each configured WABA while this replica holds the 'poller' lease.
+ * Polls the Graph API for the WABAs (configured and discovered) this replica holds the lease of
+ * (ownership.ts: the replicas on one Redis split the WABAs; with the memory store this one polls them all).
  * Polled state goes through the same Ingest as webhooks; rounds respect the hourly budget,
  * Meta's usage headers and throttling, and a failed or partial listing never removes anything.
  */
@@ -128,8 +139,9 @@ export class Poller {
   private readonly leaseTtlMs: number;
   private leaseTimer: NodeJS.Timeout | undefined;
   private leaseTick: Promise<void> | undefined;
-  private lastLeaseRenewal = 0;
-  private leaseErrorLogged = false;
+  private readonly ownership: Ownership;
+  private readonly ownLeases: LeaseStore | undefined;
+  /** Taking part in polling (started, not stopped); which WABAs this replica polls: WabaPoll.owned. */
   private leader = false;
   private started = false;
   private webhookOnly = new Set<string>();
@@ -153,6 +165,16 @@ export class Poller {
     if (config.businesses.length > 0) {
       this.discovery = new Discovery({ config, client: this.client, metrics: deps.metrics, logger: this.log, now: this.now, signal: this.abort.signal });
     }
+    this.ownLeases = deps.leases ? undefined : createLeaseStore(config.store);
+    this.ownership = new Ownership({
+      leases: deps.leases ?? this.ownLeases!, replica: deps.holderId, ttlMs: this.leaseTtlMs, log: this.log, metrics: deps.metrics,
+      // Every replica lists the same WABAs (configured, and discovered by each replica itself).
+      // A WABA missing from discovery stays with its owner (not polled, its series kept) until forgotten.
+      candidates: () => [...this.wabas.values()].filter((w) => w.token).map((w) => w.id),
+      take: (id, handover) => this.take(id, handover),
+      drop: (id) => this.drop(id),
+      changed: (ids) => this.changedHandovers(ids),
+    });
     this.accountChecks = new AccountChecks(this.client, config, deps.metrics, this.log, this.abort.signal);
     deps.metrics.gauge('pollLeader').set(0);
     if (config.analytics.enabled) {
@@ -189,6 +211,9 @@ export class Poller {
       source,
       info: undefined,
       paused: false,
+      owned: false,
+      lastRoundAt: undefined,
+      savedHandover: undefined,
     };
     this.wabas.set(id, w);
     return w;
@@ -359,8 +384,14 @@ export class Poller {
     await this.analytics.pollOnce(wabaId);
   }
 
+  /** Whether this replica polls at least one WABA. */
   get isLeader(): boolean {
-    return this.leader;
+    return this.ownership.owned.size > 0;
+  }
+
+  /** The WABAs this replica polls now (tests and tools). */
+  get ownedWabas(): string[] {
+    return [...this.ownership.owned];
   }
 
   start(): void {
@@ -378,9 +409,10 @@ export class Poller {
     for (const w of this.wabas.values()) {
       if (!w.token) this.log.warn({ waba_id: w.id }, 'no access token for this WABA (set WHATSAPP_ACCESS_TOKEN or wabas[].accessToken): it will not be polled');
     }
+    this.becomeLeader();
     const tick = () => {
       // A slow store must not pile up renewals: one at a time.
-      if (!this.leaseTick) this.leaseTick = this.renewLease().finally(() => (this.leaseTick = undefined));
+      if (!this.leaseTick && !this.stopped) this.leaseTick = this.ownership.tick().finally(() => (this.leaseTick = undefined));
     };
     tick();
     this.leaseTimer = setInterval(tick, Math.max(100, this.leaseTtlMs / 3));
@@ -403,10 +435,11 @@ export class Poller {
     await Promise.all([...this.wabas.values()].map((w) => w.running?.catch(() => undefined)));
     if (this.leader) {
       this.leader = false;
-      // Handing the lease back lets another replica take over at once instead of after the TTL.
-      await this.deps.store.releaseLease(LEASE_NAME, this.deps.holderId).catch(() => undefined);
+      // Handing the leases back lets the other replicas take over at once instead of after the TTL.
+      await this.ownership.leave();
     }
     this.deps.metrics.gauge('pollLeader').set(0);
+    await this.ownLeases?.close().catch(() => undefined);
     await this.client.close();
   }
 
@@ -437,7 +470,8 @@ export class Poller {
   }
 
   private async runAccountChecks(): Promise<void> {
-    const wabas = [...this.wabas.values()].map((w) => ({
+    // Each replica checks the WABAs it polls (runs outside start(), for tests and tools, check them all).
+    const wabas = [...this.wabas.values()].filter((w) => w.owned || !this.leader).map((w) => ({
       id: w.id,
       token: w.token,
       spend: () => {
@@ -470,33 +504,15 @@ export class Poller {
     this.accountTimer.unref();
   }
 
-  private async renewLease(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      const held = await this.deps.store.acquireLease(LEASE_NAME, this.deps.holderId, this.leaseTtlMs);
-      this.lastLeaseRenewal = this.now();
-      if (this.leaseErrorLogged) this.log.info('polling lease store reachable again');
-      this.leaseErrorLogged = false;
-      if (this.stopped) return;
-      if (held && !this.leader) this.becomeLeader();
-      else if (!held && this.leader) this.stepDown('another replica holds the polling lease');
-    } catch (err) {
-      if (!this.leaseErrorLogged) this.log.warn({ err: { name: (err as Error).name, message: (err as Error).message } }, 'could not renew the polling lease');
-      this.leaseErrorLogged = true;
-      // Once the lease may have expired, another replica may poll: stop to keep a single poller.
-      if (this.leader && this.now() - this.lastLeaseRenewal >= this.leaseTtlMs) this.stepDown('the polling lease could not be renewed within its TTL');
-    }
-  }
-
+  /**
+   * Takes part in polling: discovery, account checks and analytics run on every replica (each for
+   * the WABAs it comes to hold), so that every replica knows the same WABAs to split.
+   */
   private becomeLeader(): void {
     this.leader = true;
-    this.deps.metrics.gauge('pollLeader').set(1);
-    this.log.info({ holder: this.deps.holderId, wabas: this.wabas.size }, 'took the polling lease: this replica polls the Graph API');
-    for (const w of this.wabas.values()) {
-      if (w.token && !w.paused) this.schedule(w, withJitter(Math.min(1000, w.intervalSeconds * 1000), 0.5));
-      if (w.info) this.deps.metrics.gauge('wabaInfo').set(w.info, 1);
-    }
-    // Discovery first: the WABAs it finds start their rounds as soon as they are listed.
+    this.log.info({ replica: this.deps.holderId, wabas: this.wabas.size }, 'joined the replicas polling the Graph API: polling the WABAs whose lease this replica takes');
+    for (const w of this.wabas.values()) if (w.info) this.deps.metrics.gauge('wabaInfo').set(w.info, 1);
+    // Discovery first: the WABAs it finds are split as soon as they are listed.
     if (this.discovery) this.scheduleDiscovery(0);
     else void this.noteSources();
     // After the first rounds, so a small budget goes to numbers and templates first.
@@ -504,30 +520,55 @@ export class Poller {
     this.analytics?.resume();
   }
 
-  private stepDown(reason: string): void {
-    this.leader = false;
-    this.deps.metrics.gauge('pollLeader').set(0);
-    this.log.warn({ holder: this.deps.holderId }, `stopped polling: ${reason}`);
-    for (const w of this.wabas.values()) {
-      clearTimeout(w.timer);
-      w.timer = undefined;
-      w.reviewStatus = undefined;
-      w.verificationStatus = undefined;
+  /** This replica now holds the WABA's lease: poll it, keeping its budget and schedule from the handover. */
+  private take(id: string, handover: PollHandover | undefined): void {
+    const w = this.wabas.get(id);
+    if (!w || this.stopped) return;
+    w.owned = true;
+    const now = this.now();
+    if (handover) {
+      w.window.import(handover.calls, now);
+      w.blockedUntil = Math.max(w.blockedUntil, handover.blockedUntil);
+      w.lastRoundAt = handover.lastRoundAt;
     }
-    clearTimeout(this.accountTimer);
-    this.accountTimer = undefined;
-    clearTimeout(this.discoveryTimer);
-    this.discoveryTimer = undefined;
-    this.webhookOnly = new Set();
-    this.analytics?.pause();
-    // The new leader reports the API side now; this replica's last figures would only go stale.
-    for (const key of [
-      'pollSuccess', 'pollLastSuccess', 'pollInterval', 'graphApiUsageRatio', 'graphApiTokenValid',
-      'wabaAccountReviewStatus', 'wabaBusinessVerificationStatus', ...ACCOUNT_GAUGES,
-      'wabaInfo', 'wabas', 'discoveryMissingWabas', 'discoveryLastSuccess',
-    ] as const) {
-      this.deps.metrics.gauge(key).reset();
+    w.savedHandover = handoverSignature(w);
+    // The previous owner's last round counts: the next one is due an interval after it, not now.
+    const first = w.lastRoundAt !== undefined
+      ? Math.max(0, w.lastRoundAt + this.planInterval(w, roundCost(w.pages)) * 1000 - now)
+      : withJitter(Math.min(1000, w.intervalSeconds * 1000), 0.5);
+    this.schedule(w, first);
+    void this.analytics?.setPolled(id, true);
+  }
+
+  /** Stops polling the WABA (handed over, lost or forgotten); resolves after its rounds in flight, with its handover state. */
+  private async drop(id: string): Promise<PollHandover | undefined> {
+    const w = this.wabas.get(id);
+    if (!w) return undefined;
+    w.owned = false;
+    clearTimeout(w.timer);
+    w.timer = undefined;
+    await this.analytics?.setPolled(id, false);
+    await w.running?.catch(() => undefined);
+    if (w.owned) return undefined;
+    w.reviewStatus = undefined;
+    w.verificationStatus = undefined;
+    // The next owner reports the WABA now; this replica's last figures would only go stale.
+    await removeWabaGauges(this.deps.metrics, id);
+    if (this.ownership.owned.size === 0) for (const key of ACCOUNT_GAUGES) this.deps.metrics.gauge(key).reset();
+    return handoverOf(w, this.now());
+  }
+
+  private changedHandovers(ids: ReadonlySet<string>): Map<string, PollHandover> {
+    const out = new Map<string, PollHandover>();
+    for (const id of ids) {
+      const w = this.wabas.get(id);
+      if (!w) continue;
+      const signature = handoverSignature(w);
+      if (signature === w.savedHandover) continue;
+      w.savedHandover = signature;
+      out.set(id, handoverOf(w, this.now()));
     }
+    return out;
   }
 
   private schedule(w: WabaPoll, delayMs: number): void {
@@ -538,12 +579,14 @@ export class Poller {
 
   private async scheduledRound(w: WabaPoll): Promise<void> {
     w.timer = undefined;
-    if (!this.leader || this.stopped || w.paused || !this.wabas.has(w.id)) return;
+    if (!this.leader || this.stopped || w.paused || !this.wabas.has(w.id) || !w.owned) return;
+    // The lease may have lapsed since the last renewal: wait for the next one rather than poll unleased.
+    if (!this.ownership.holds(w.id)) return this.schedule(w, this.leaseTtlMs / 3);
     const run = this.runRound(w);
     w.running = run;
     const delay = await run;
     if (w.running === run) w.running = undefined;
-    if (this.leader && !this.stopped && !w.paused && this.wabas.has(w.id)) this.schedule(w, delay);
+    if (this.leader && !this.stopped && !w.paused && this.wabas.has(w.id) && w.owned) this.schedule(w, delay);
   }
 
   /** One round; resolves to the delay before the next. Never rejects. */
@@ -561,6 +604,7 @@ export class Poller {
   private async round(w: WabaPoll): Promise<number> {
     const { config, metrics } = this.deps;
     const started = this.now();
+    w.lastRoundAt = started;
     const cost = Math.min(roundCost(w.pages), w.requestsPerHour);
     const intervalMs = this.planInterval(w, cost) * 1000;
     const jitterRatio = config.poller.jitterRatio;
@@ -822,6 +866,14 @@ export class Poller {
     }
     w.lastOutcome = outcome;
   }
+}
+
+function handoverOf(w: WabaPoll, now: number): PollHandover {
+  return { lastRoundAt: w.lastRoundAt, blockedUntil: w.blockedUntil, calls: w.window.export(now) };
+}
+
+function handoverSignature(w: WabaPoll): string {
+  return `${w.window.recorded}:${w.lastRoundAt}:${w.blockedUntil}`;
 }
 
 function change(field: string, event: IncomingChange['events'][number]): IncomingChange {

@@ -61,6 +61,8 @@ export interface RecordedRequest {
   query: Record<string, string>;
   /** Whether the token came in the Authorization header (never logged, never in URLs). */
   tokenInHeader: boolean;
+  /** When it arrived (the simulator's clock, ms). */
+  at: number;
 }
 
 export interface GraphApiSimulator {
@@ -371,7 +373,7 @@ export async function startGraphApiSimulator(options: GraphApiSimulatorOptions):
     const headerToken = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
     const token = headerToken ?? url.searchParams.get('access_token') ?? undefined;
     const query = Object.fromEntries([...url.searchParams].filter(([k]) => k !== 'access_token'));
-    recorded.push({ endpoint, path: url.pathname, query, tokenInHeader: headerToken !== undefined });
+    recorded.push({ endpoint, path: url.pathname, query, tokenInHeader: headerToken !== undefined, at: now() });
     if (recorded.length > MAX_RECORDED) recorded.splice(0, recorded.length - MAX_RECORDED);
 
     // Meta's WABA rate limit counts the WABA's own endpoints only; debug_token and the app's are not one.

@@ -11,6 +11,7 @@ import {
   type BuiltChange, type GraphApiSimulator,
 } from '../../src/simulator/index.js';
 import { createKeyHasher } from '../../src/store/keys.js';
+import { MemoryLeaseStore } from '../../src/store/leases/index.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
 import { parseWebhookBody } from '../../src/webhook/parse.js';
@@ -24,6 +25,7 @@ interface Harness {
   state: GraphApiState;
   poller: Poller;
   store: MemoryStore;
+  leases: MemoryLeaseStore;
   metrics: ExporterMetrics;
   logs: Array<Record<string, unknown>>;
   rawLogs: string[];
@@ -81,10 +83,11 @@ async function setup(options: {
     },
   });
   const logger = createLogger({ level: 'debug', destination });
-  const poller = new Poller({ config, store: flaky, ingest, metrics, logger, holderId: 'test-replica', now: () => clock.now });
+  const leases = new MemoryLeaseStore();
+  const poller = new Poller({ config, store: flaky, ingest, metrics, logger, holderId: 'test-replica', now: () => clock.now, leases });
   const scrape = async () => parseExposition(await metrics.expose(store, clock.now / 1000));
   const h: Harness = {
-    sim, state, poller, store, metrics, logs, rawLogs, clock, storeDown, config, scrape,
+    sim, state, poller, store, leases, metrics, logs, rawLogs, clock, storeDown, config, scrape,
     value: async (name, labels = {}) => total(await scrape(), name, labels),
   };
   harnesses.push(h);
@@ -385,8 +388,9 @@ describe('poller against the Graph API simulator', () => {
     await h.poller.stop();
     const after = h.sim.calls();
     expect(await h.value('whatsapp_poll_leader')).toBe(0);
-    // The lease is handed back at once.
-    expect(await h.store.acquireLease('poller', 'other-replica', 10_000)).toBe(true);
+    // The lease is handed back and the replica leaves the live set at once.
+    expect(await h.leases.acquire([WABA], 'other-replica', 10_000)).toEqual(['acquired']);
+    expect(await h.leases.heartbeat('other-replica', 10_000)).toEqual(['other-replica']);
     await new Promise((r) => setTimeout(r, 400));
     expect(h.sim.calls()).toBe(after);
   });
@@ -394,12 +398,13 @@ describe('poller against the Graph API simulator', () => {
   it('does not poll while another replica holds the lease', async () => {
     const h = await setup({ poller: { intervalSeconds: 0.2, leaseTtlSeconds: 0.6 } });
     h.clock.now = Date.now();
-    expect(await h.store.acquireLease('poller', 'other-replica', 60_000)).toBe(true);
+    expect(await h.leases.acquire([WABA], 'other-replica', 60_000)).toEqual(['acquired']);
     h.poller.start();
     await new Promise((r) => setTimeout(r, 500));
     expect(h.sim.calls()).toBe(0);
     expect(await h.value('whatsapp_poll_leader')).toBe(0);
-    await h.store.releaseLease('poller', 'other-replica');
+    expect(await h.value('whatsapp_poll_wabas_owned')).toBe(0);
+    await h.leases.release([WABA], 'other-replica');
     await expect.poll(() => h.poller.isLeader, { timeout: 3000, interval: 50 }).toBe(true);
   });
 });

@@ -26,6 +26,8 @@ export interface AnalyticsWaba {
   readonly window: RequestWindow;
   blockedUntil: number;
   usage: Usage | undefined;
+  /** This replica holds the WABA's polling lease (false: another replica reads its analytics). */
+  readonly owned?: boolean;
 }
 
 export interface AnalyticsDeps {
@@ -61,6 +63,9 @@ interface Round {
   maxCalls: number;
   failure: Exclude<CallOutcome, 'success'> | 'skipped_budget' | 'store' | undefined;
 }
+
+/** Read on every use: ownership changes while a round runs. */
+const polledHere = (a: WabaAnalytics): boolean => a.shared.owned !== false;
 
 const PRICING_DIMENSIONS = ['PRICING_CATEGORY', 'PRICING_TYPE', 'PHONE'];
 const TEMPLATE_METRICS = ['SENT', 'DELIVERED', 'READ', 'CLICKED', 'COST'];
@@ -122,7 +127,22 @@ export class AnalyticsPoller {
   resume(): void {
     if (this.active) return;
     this.active = true;
-    for (const a of this.wabas.values()) if (a.shared.token) this.schedule(a, withJitter(5000, 0.5));
+    for (const a of this.wabas.values()) if (a.shared.token && polledHere(a)) this.schedule(a, withJitter(5000, 0.5));
+  }
+
+  /** Starts or stops one WABA's rounds (the replica took or handed over its lease); resolves after a round in flight. */
+  async setPolled(wabaId: string, polled: boolean): Promise<void> {
+    const a = this.wabas.get(wabaId);
+    if (!a) return;
+    clearTimeout(a.timer);
+    a.timer = undefined;
+    if (polled) {
+      if (this.active && a.shared.token) this.schedule(a, withJitter(5000, 0.5));
+      return;
+    }
+    // Its day gauges are withdrawn by the caller with the WABA's other poll gauges.
+    a.dayLabels = [];
+    await a.running?.catch(() => undefined);
   }
 
   /** Stops rounds (lease lost or shutdown) and withdraws what only the polling replica reports. */
@@ -165,12 +185,12 @@ export class AnalyticsPoller {
 
   private async scheduled(a: WabaAnalytics): Promise<void> {
     a.timer = undefined;
-    if (!this.active || this.deps.signal.aborted) return;
+    if (!this.active || this.deps.signal.aborted || !polledHere(a)) return;
     const run = this.runRound(a);
     a.running = run;
     const delay = await run;
     if (a.running === run) a.running = undefined;
-    if (this.active && !this.deps.signal.aborted && this.wabas.get(a.shared.id) === a) this.schedule(a, delay);
+    if (this.active && !this.deps.signal.aborted && this.wabas.get(a.shared.id) === a && polledHere(a)) this.schedule(a, delay);
   }
 
   private async runRound(a: WabaAnalytics): Promise<number> {
