@@ -32,6 +32,7 @@ export const ENV_VARS: ReadonlyArray<{ env: string; path: string[]; as: Conversi
   { env: 'POLL_ENABLED', path: ['poller', 'enabled'], as: 'bool', description: 'Poll the Graph API (default true when a token and WABA ids are set)' },
   { env: 'POLL_INTERVAL_SECONDS', path: ['poller', 'intervalSeconds'], as: 'number', description: 'Seconds between polling rounds per WABA (default 300)' },
   { env: 'POLL_REQUESTS_PER_HOUR', path: ['poller', 'requestsPerHour'], as: 'int', description: 'Graph API budget per WABA per hour (default 200, Meta\'s default)' },
+  { env: 'POLL_LEASE_TTL_SECONDS', path: ['poller', 'leaseTtlSeconds'], as: 'number', description: 'Seconds a replica holds a WABA\'s polling lease and heartbeat without renewing (default 30): a dead replica\'s WABAs move within it' },
   { env: 'ANALYTICS_ENABLED', path: ['analytics', 'enabled'], as: 'bool', description: 'Poll pricing_analytics and template_analytics (default true when polling)' },
   { env: 'ANALYTICS_POLL_INTERVAL_SECONDS', path: ['analytics', 'intervalSeconds'], as: 'number', description: 'Seconds between analytics rounds per WABA (default 900)' },
   { env: 'ANALYTICS_DAILY_SPEND_BUDGET', path: ['analytics', 'dailySpendBudget'], as: 'number', description: 'Daily spend budget per WABA in its currency, for the budget alerts (wabas[].dailySpendBudget overrides it)' },

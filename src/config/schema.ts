@@ -114,6 +114,10 @@ export const configSchema = z
         requestsPerHour: z.number().int().positive().default(200),
         /** Skip a round while Meta reports more than this share of the rate limit used. */
         usageThreshold: z.number().gt(0).max(1).default(0.75),
+        /**
+         * How long a WABA's polling lease and a replica's heartbeat last unrenewed (renewed every third
+         * of it): a replica that dies has its WABAs polled by the others within about this long.
+         */
         leaseTtlSeconds: seconds.default(30),
         /** Subscribed apps, the app's webhook fields and token expiry change rarely: read them this often. */
         accountCheckIntervalSeconds: seconds.default(600),
