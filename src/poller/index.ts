@@ -168,8 +168,8 @@ export class Poller {
     this.ownLeases = deps.leases ? undefined : createLeaseStore(config.store);
     this.ownership = new Ownership({
       leases: deps.leases ?? this.ownLeases!, replica: deps.holderId, ttlMs: this.leaseTtlMs, log: this.log, metrics: deps.metrics,
-      // Every replica lists the same WABAs (configured, and discovered by each replica itself).
-      // A WABA missing from discovery stays with its owner (not polled, its series kept) until forgotten.
+      // Every replica lists the same WABAs (configured, and discovered by each replica itself); one
+      // missing from discovery stays with its owner (not polled, its series kept) until forgotten.
       candidates: () => [...this.wabas.values()].filter((w) => w.token).map((w) => w.id),
       take: (id, handover) => this.take(id, handover),
       drop: (id) => this.drop(id),
