@@ -116,7 +116,7 @@ function close(server: Server): Promise<void> {
 /** Wires config → store → ingest → listeners → poller. */
 export async function startExporter(config: Config, options: StartOptions = {}): Promise<RunningExporter> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  const metrics = new ExporterMetrics({ version: packageVersion(), revision: process.env.WHATSAPP_EXPORTER_REVISION ?? 'unknown' }, { defaultMetrics: options.defaultMetrics ?? true });
+  const metrics = new ExporterMetrics({ version: packageVersion(), revision: process.env.WHATSAPP_EXPORTER_REVISION ?? 'unknown' }, { defaultMetrics: options.defaultMetrics ?? true, templates: { mode: config.templates.export, exceptionsAbove: config.templates.exceptionsAbove, recentChangeWindowSeconds: config.templates.recentChangeWindowSeconds } });
   const store = options.store ?? createStore(config, { logger, metrics });
   // Replicas sharing a Redis store share the sketches too, so every replica reports the same reach.
   const sketches = config.store.redisUrl && store.kind === 'redis'

@@ -86,7 +86,7 @@ function atAGlance(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
         description: 'Message templates Meta paused or disabled for low quality; sends with them fail until they are fixed.',
         unit: 'none',
       })
-        .withTarget(instantQuery(`count(${gauge(c.templateStatus, `${BY_WABA}, status=~"PAUSED|DISABLED"`)}) or vector(0)`))
+        .withTarget(instantQuery(`sum(${gauge(c.templates, `${BY_WABA}, status=~"PAUSED|DISABLED"`)}) or vector(0)`))
         .thresholds(alarmThresholds(1, 1)),
     )
     .withPanel(
@@ -214,7 +214,7 @@ function templates(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
         unit: 'none',
       })
         .span(6)
-        .withTarget(instantQuery(`count by (status) (${gauge(c.templateStatus, BY_WABA)})`, '{{status}}')),
+        .withTarget(instantQuery(`sum by (status) (${gauge(c.templates, BY_WABA)})`, '{{status}}')),
     )
     .withPanel(
       barGauge({
@@ -223,14 +223,14 @@ function templates(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
         unit: 'none',
       })
         .span(6)
-        .withTarget(instantQuery(`count by (score) (${gauge(c.templateQuality, BY_WABA)})`, '{{score}}')),
+        .withTarget(instantQuery(`sum by (score) (${gauge(c.templates, `${BY_WABA}, score!=""`)})`, '{{score}}')),
     )
     .withPanel(
       stackedTimeseries({
         title: 'Templates by status over time',
         description: 'How many templates were in each status over the selected period; a growing PAUSED or DISABLED band needs attention.',
         unit: 'none',
-      }).withTarget(query(`count by (status) (${gauge(c.templateStatus, BY_WABA)})`, '{{status}}')),
+      }).withTarget(query(`sum by (status) (${gauge(c.templates, BY_WABA)})`, '{{status}}')),
     );
 }
 

@@ -10,6 +10,7 @@ import {
   encodeState,
   gauge,
   instantQuery,
+  labelStat,
   labelVariable,
   newDashboard,
   perHour,
@@ -33,13 +34,21 @@ export const TEMPLATES_UID = 'whatsapp-templates';
 const BY_TEMPLATE = `${BY_WABA}, template_name=~"$template_name"`;
 const TEMPLATE_LEGEND = '{{template_name}} ({{language}})';
 
+/**
+ * Counts read whatsapp_templates, which counts every template in either export mode (the per-template
+ * series hold only exceptions in exceptions mode); it has no template name, so the Template filter
+ * does not narrow them.
+ */
 function countInStatus(statusRegex: string): string {
-  return `count(${gauge(catalogue.templateStatus, `${BY_TEMPLATE}, status=~"${statusRegex}"`)}) or vector(0)`;
+  return `sum(${gauge(catalogue.templates, `${BY_WABA}, status=~"${statusRegex}"`)}) or vector(0)`;
 }
+
+/** Said on every per-template panel: in exceptions mode it shows only the templates worth a look. */
+const EXCEPTIONS_NOTE = ' In exceptions export mode (see "Per-template series"), only templates not APPROVED, with a YELLOW or RED score, or changed within the recent window.';
 
 function now(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
   const counts: { title: string; description: string; status: string; warn?: number; critical?: number }[] = [
-    { title: 'Approved', description: 'Templates Meta approved; only these can be sent.', status: 'APPROVED' },
+    { title: 'Approved', description: 'Templates Meta approved; only these can be sent. Every template of the selected WABAs, whatever the Template filter.', status: 'APPROVED' },
     { title: 'Pending review', description: 'Templates waiting for Meta review (PENDING or IN_APPEAL).', status: 'PENDING|IN_APPEAL' },
     { title: 'Rejected', description: 'Templates Meta rejected at review; edit and resubmit them.', status: 'REJECTED', warn: 1, critical: 1 },
     { title: 'Paused', description: 'Templates paused for low quality; sends fail until the pause ends or the template is edited.', status: 'PAUSED', warn: 1, critical: 1 },
@@ -54,12 +63,21 @@ function now(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
   return out.withPanel(
     barGauge({
       title: 'Templates by quality',
-      description: 'Number of templates with each quality score; new templates stay UNKNOWN until they have enough sends.',
+      description: 'Number of templates of the selected WABAs with each quality score; new templates stay UNKNOWN until they have enough sends.',
       unit: 'none',
     })
       .height(4)
       .span(4)
-      .withTarget(instantQuery(`count by (score) (${gauge(catalogue.templateQuality, BY_TEMPLATE)})`, '{{score}}')),
+      .withTarget(instantQuery(`sum by (score) (${gauge(catalogue.templates, `${BY_WABA}, score!=""`)})`, '{{score}}')),
+  ).withPanel(
+    labelStat(
+      {
+        title: 'Per-template series',
+        description: 'Template export mode in effect (TEMPLATES_EXPORT): all, or exceptions, where only templates not APPROVED, with a YELLOW or RED score, or changed within the recent window have per-template series. The counts above always cover every template.',
+      },
+      `max by (mode) (${catalogue.templateExportMode.name}) == 1`,
+      '{{mode}}',
+    ).span(4),
   );
 }
 
@@ -73,7 +91,7 @@ function everyTemplate(d: dashboard.DashboardBuilder): dashboard.DashboardBuilde
   const templatesTable = tableLayout(
     table({
       title: 'Every template',
-      description: 'Current status, quality score and category of each template and language, with the age of the newest observation.',
+      description: 'Current status, quality score and category of each template and language, with the age of the newest observation.' + EXCEPTIONS_NOTE,
       unit: 'none',
     })
       .height(12)
@@ -105,7 +123,7 @@ function history(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
     .withRow(row('History'))
     .withPanel(
       stateTimeline(
-        { title: 'Status over time', description: 'Status of each template over the selected period: pauses, disables, approvals and rejections.' },
+        { title: 'Status over time', description: 'Status of each template over the selected period: pauses, disables, approvals and rejections.' + EXCEPTIONS_NOTE },
         templateStatus,
         encodeState(templateStatus, BY_TEMPLATE),
         TEMPLATE_LEGEND,
@@ -113,7 +131,7 @@ function history(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
     )
     .withPanel(
       stateTimeline(
-        { title: 'Quality over time', description: 'Quality score of each template over the selected period; RED often precedes a pause.' },
+        { title: 'Quality over time', description: 'Quality score of each template over the selected period; RED often precedes a pause.' + EXCEPTIONS_NOTE },
         templateQuality,
         encodeState(templateQuality, BY_TEMPLATE),
         TEMPLATE_LEGEND,
@@ -125,7 +143,7 @@ function history(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
         description: 'How many templates were paused or disabled over the selected period.',
         unit: 'none',
       }).withTarget(
-        query(`count by (status) (${gauge(c.templateStatus, `${BY_TEMPLATE}, status=~"PAUSED|DISABLED"`)})`, '{{status}}'),
+        query(`sum by (status) (${gauge(c.templates, `${BY_WABA}, status=~"PAUSED|DISABLED"`)})`, '{{status}}'),
       ),
     )
     .withPanel(

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Config } from './schema.js';
 import { DEFAULT_MAX_DEDUP_MARKS } from '../store/marks.js';
+import { DEFAULT_TEMPLATE_EXPORT } from '../metrics/template-export.js';
 
 /** How an environment variable maps onto the config (the subset of ENV_VARS this module needs). */
 export interface EnvMapping {
@@ -195,6 +196,9 @@ export function configWarnings(config: Config, fromEnv: ReadonlyMap<string, stri
   }
   if (config.store.redisUrl !== undefined && config.store.memoryMaxDedupMarks !== DEFAULT_MAX_DEDUP_MARKS) {
     warnings.push(`${named('store.memoryMaxDedupMarks', 'MEMORY_STORE_MAX_DEDUP_MARKS')} does nothing with REDIS_URL: Redis's de-duplication marks expire instead`);
+  }
+  if (config.templates.export !== 'auto' && (fromEnv.has('templates.exceptionsAbove') || config.templates.exceptionsAbove !== DEFAULT_TEMPLATE_EXPORT.exceptionsAbove)) {
+    warnings.push(`${named('templates.exceptionsAbove', 'TEMPLATES_EXPORT_THRESHOLD')} does nothing with ${named('templates.export', 'TEMPLATES_EXPORT')}=${config.templates.export}: the threshold only chooses the mode under auto`);
   }
   const handoffSet = config.humanHandoff.templates.length > 0 || config.humanHandoff.textPattern !== undefined;
   if (handoffSet && !config.funnels.some((f) => f.steps.some((s) => s.match.handoff))) {

@@ -45,6 +45,9 @@ export const ENV_VARS: ReadonlyArray<{ env: string; path: string[]; as: Conversi
   { env: 'WEBHOOK_MAX_TEMPLATES_PER_WABA', path: ['webhook', 'maxTemplatesPerWaba'], as: 'int', description: 'Most templates kept per WABA (default 10000, at most 20000)' },
   { env: 'WEBHOOK_MAX_EVENT_NAMES', path: ['webhook', 'maxEventNames'], as: 'int', description: 'Most distinct undocumented account event names counted (default 200)' },
   { env: 'METRICS_LABEL_VALUE_MAX_LENGTH', path: ['metrics', 'labelValueMaxLength'], as: 'int', description: 'Longest label value exported; longer ones are cut (default 512)' },
+  { env: 'TEMPLATES_EXPORT', path: ['templates', 'export'], as: 'string', description: 'Per-template series: all, exceptions (only templates needing attention or recently changed; whatsapp_templates counts all) or auto (default: all up to TEMPLATES_EXPORT_THRESHOLD templates, exceptions above)' },
+  { env: 'TEMPLATES_EXPORT_THRESHOLD', path: ['templates', 'exceptionsAbove'], as: 'int', description: 'With TEMPLATES_EXPORT=auto, known templates above which only exceptions are exported (default 2000)' },
+  { env: 'TEMPLATES_RECENT_CHANGE_WINDOW_SECONDS', path: ['templates', 'recentChangeWindowSeconds'], as: 'int', description: 'In exceptions mode, a template whose status, quality or category changed this recently keeps its series (default 86400)' },
 ];
 
 export class ConfigError extends Error {

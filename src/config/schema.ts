@@ -3,6 +3,7 @@ import { MONITOR_WEBHOOK_FIELDS } from '../domain/index.js';
 import { DEFAULT_MAX_DEDUP_MARKS } from '../store/marks.js';
 import { EARLY_WARNING_THRESHOLD_NAMES, type EarlyWarningThresholdName } from '../domain/early-warning.js';
 import { funnelSchema, humanHandoffSchema } from './funnels.js';
+import { DEFAULT_TEMPLATE_EXPORT } from '../metrics/template-export.js';
 
 const port = z.number().int().min(0).max(65535);
 const seconds = z.number().positive();
@@ -72,6 +73,21 @@ export const configSchema = z
         basicAuth: z.object({ username: z.string().min(1), password: z.string().min(1) }).strict().optional(),
         /** Longer label values (template names, event names, ...) are cut, ending in "…"; Meta's template names are at most 512 characters. */
         labelValueMaxLength: z.number().int().min(32).max(4096).default(512),
+      })
+      .strict()
+      .prefault({}),
+    templates: z
+      .object({
+        /**
+         * all: every template's series; exceptions: only templates not APPROVED, with a YELLOW or RED
+         * score, or changed within recentChangeWindowSeconds, plus whatsapp_templates counting them all;
+         * auto: all up to exceptionsAbove known templates, exceptions above (README, "Template export mode").
+         */
+        export: z.enum(['auto', 'all', 'exceptions']).default(DEFAULT_TEMPLATE_EXPORT.mode),
+        /** 2,000 templates are ~8,000 per-template series: every single business stays below, a provider's fleet above. */
+        exceptionsAbove: z.number().int().min(0).default(DEFAULT_TEMPLATE_EXPORT.exceptionsAbove),
+        /** A day: a recovery (PAUSED → APPROVED, YELLOW → GREEN) stays on the per-template panels and in next morning's review. */
+        recentChangeWindowSeconds: z.number().int().min(0).default(DEFAULT_TEMPLATE_EXPORT.recentChangeWindowSeconds),
       })
       .strict()
       .prefault({}),

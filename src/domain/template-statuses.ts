@@ -17,3 +17,11 @@ export const TEMPLATE_STATUS_TRANSITIONS: Readonly<Record<string, string>> = {
 export function templateStatusAfter(event: string): string {
   return Object.hasOwn(TEMPLATE_STATUS_TRANSITIONS, event) ? TEMPLATE_STATUS_TRANSITIONS[event]! : event;
 }
+
+/**
+ * A template Meta lets the business send without anything to act on: APPROVED, with a GREEN score
+ * or none yet (UNKNOWN is Meta's "quality pending": new and rarely sent templates stay there, and
+ * no alert or rule reads it). Every other template is an exception the exceptions-only export keeps.
+ */
+export const TEMPLATE_SETTLED_STATUS = 'APPROVED';
+export const TEMPLATE_SETTLED_QUALITY_SCORES: readonly string[] = ['GREEN', 'UNKNOWN'];

@@ -116,6 +116,16 @@ export const catalogue = {
     help: 'Unix time of the newest observation (webhook or poll) of the template.',
     labelNames: ['waba_id', 'template_id'],
   }),
+  templates: def({
+    name: 'whatsapp_templates', type: 'gauge', subsystem: 'templates',
+    help: 'Templates of the WABA by status, quality score and category (empty while not known), counting every template in either export mode: count dashboards and fleet views read this, not the per-template series.',
+    labelNames: ['waba_id', 'status', 'score', 'category'],
+  }),
+  templateExportMode: def({
+    name: 'whatsapp_template_export_mode', type: 'gauge', subsystem: 'templates',
+    help: 'Template export mode in effect as a state set over all, exceptions: in exceptions mode the per-template series exist only for templates not APPROVED, with a YELLOW or RED score, or changed within the recent window.',
+    labelNames: ['mode'],
+  }),
 
   // --- health_status from the Graph API ---
   healthStatus: def({

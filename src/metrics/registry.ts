@@ -6,6 +6,7 @@ import { catalogue, metricDefinitions, type MetricDefinition, type MetricKey } f
 import { renderAccountState } from './render-account.js';
 import { renderEntitiesYielding, renderWaits, SNAPSHOT_METRICS } from './render.js';
 import { RiskWindows } from './risk-windows.js';
+import { DEFAULT_TEMPLATE_EXPORT, selectTemplates, type TemplateExportPolicy } from './template-export.js';
 
 type AnyMetric = client.Counter<string> | client.Gauge<string> | client.Histogram<string>;
 
@@ -21,13 +22,15 @@ export interface BuildInfo {
 export class ExporterMetrics {
   readonly registry = new client.Registry();
   private readonly metrics = new Map<MetricKey, AnyMetric>();
-  private rendered: { store: Store; snapshot: Snapshot; entities: Buffer } | undefined;
+  private rendered: { store: Store; snapshot: Snapshot; entities: Buffer; validUntil: number } | undefined;
   private sketches: SketchStore | undefined;
   /** Hourly counts of the early-warning signals per number, for the status page's risk (signals/risk.ts). */
   readonly risk: RiskWindows;
+  private readonly templateExport: TemplateExportPolicy;
 
-  constructor(build: BuildInfo, options: { defaultMetrics?: boolean; /** Unix seconds (the backtest's simulated clock). */ now?: () => number } = {}) {
+  constructor(build: BuildInfo, options: { defaultMetrics?: boolean; /** Unix seconds (the backtest's simulated clock). */ now?: () => number; templates?: TemplateExportPolicy } = {}) {
     this.risk = new RiskWindows(options.now);
+    this.templateExport = options.templates ?? DEFAULT_TEMPLATE_EXPORT;
     for (const [key, d] of Object.entries(catalogue) as Array<[MetricKey, MetricDefinition]>) {
       if (SNAPSHOT_METRICS.has(d.name)) continue;
       this.metrics.set(key, create(d, this.registry));
@@ -122,8 +125,17 @@ export class ExporterMetrics {
     const last = this.rendered?.store === store ? this.rendered : undefined;
     try {
       const snapshot = await store.snapshot(last?.snapshot);
-      const entities = last !== undefined && last.snapshot.entityVersion === snapshot.entityVersion ? last.entities : await renderEntitiesYielding(snapshot);
-      this.rendered = { store, snapshot, entities };
+      // A template shown for a recent change leaves /metrics when its window passes, even if nothing else moved.
+      let entities: Buffer;
+      let validUntil: number;
+      if (last !== undefined && last.snapshot.entityVersion === snapshot.entityVersion && nowSeconds < last.validUntil) {
+        ({ entities, validUntil } = last);
+      } else {
+        const selection = selectTemplates(snapshot.templates, this.templateExport, nowSeconds);
+        entities = await renderEntitiesYielding(snapshot, selection);
+        validUntil = selection.validUntil;
+      }
+      this.rendered = { store, snapshot, entities, validUntil };
       await this.collectReach(snapshot, nowSeconds);
       parts.push(entities, Buffer.from(renderWaits(snapshot, nowSeconds) + renderAccountState(snapshot, nowSeconds), 'utf8'));
       this.gauge('storeSnapshotTimestamp').set({ store: store.kind }, nowSeconds);

@@ -2,6 +2,7 @@ import type { AttributeMap, Observed, PhoneNumberRecord, Snapshot, TemplateRecor
 import { catalogue, type MetricDefinition } from './catalogue.js';
 import { effectiveLimit, HEALTH_STATUSES, messagingLimitOf, QUALITY_SCORES } from '../domain/index.js';
 import { boundedLabelValue } from './labels.js';
+import { countTemplates, type TemplateSelection } from './template-export.js';
 
 /** State-set members always exported for a number, so a change shows as 1→0 rather than a vanishing series. */
 export const NUMBER_STATUSES = [
@@ -142,15 +143,23 @@ function sortTemplates(ts: readonly TemplateRecord[]): TemplateRecord[] {
  * Exposition text of every metric built from the store at collect time: a deleted template or a
  * removed number is simply absent, never a stale series. Pure: the same snapshot gives the same text.
  */
-export function renderSnapshot(snapshot: Snapshot, nowSeconds: number): string {
-  return renderEntities(snapshot) + renderWaits(snapshot, nowSeconds);
+export function renderSnapshot(snapshot: Snapshot, nowSeconds: number, templates?: TemplateSelection): string {
+  return renderEntities(snapshot, templates) + renderWaits(snapshot, nowSeconds);
 }
 
-/** Numbers, templates and health: depends on the snapshot only, so a scrape can reuse it while the entity version stands. */
-export function renderEntities(snapshot: Snapshot): string {
+/**
+ * Numbers, templates and health: depends on the snapshot and the template selection only, so a scrape
+ * can reuse it while the entity version stands and the selection is valid (TemplateSelection.validUntil).
+ * Without a selection, every template (as below the auto threshold).
+ */
+export function renderEntities(snapshot: Snapshot, templates?: TemplateSelection): string {
   const out = new Exposition();
-  for (const _ of entitySteps(snapshot, out));
+  for (const _ of entitySteps(snapshot, out, templates ?? everyTemplate(snapshot)));
   return out.text();
+}
+
+function everyTemplate(snapshot: Snapshot): TemplateSelection {
+  return { mode: 'all', shown: snapshot.templates, validUntil: Infinity };
 }
 
 /** Longest stretch a background render holds the event loop before it lets webhooks in. */
@@ -162,10 +171,10 @@ const SAMPLES_PER_CHECK = 64;
  * renderEntities, giving the event loop a turn every couple of milliseconds: the first scrape after
  * a change to 10,000 templates would otherwise hold webhooks back for the whole render (~70 ms).
  */
-export async function renderEntitiesYielding(snapshot: Snapshot): Promise<Buffer> {
+export async function renderEntitiesYielding(snapshot: Snapshot, templates?: TemplateSelection): Promise<Buffer> {
   const out = new Exposition();
   let sliceStart = performance.now();
-  for (const _ of entitySteps(snapshot, out)) {
+  for (const _ of entitySteps(snapshot, out, templates ?? everyTemplate(snapshot))) {
     if (performance.now() - sliceStart < SLICE_MS) continue;
     await new Promise<void>((resolve) => setImmediate(resolve));
     sliceStart = performance.now();
@@ -173,10 +182,10 @@ export async function renderEntitiesYielding(snapshot: Snapshot): Promise<Buffer
   return out.buffer();
 }
 
-function* entitySteps(snapshot: Snapshot, out: Exposition): Generator<void> {
+function* entitySteps(snapshot: Snapshot, out: Exposition, selection: TemplateSelection): Generator<void> {
   let rendered = 0;
   const numbers = sortNumbers(numbersWithPortfolioLimits(snapshot));
-  const templates = sortTemplates(snapshot.templates);
+  const templates = sortTemplates(selection.shown);
   const N = ['waba_id', 'phone_number_id'];
 
   out.begin(catalogue.phoneNumberInfo);
@@ -266,6 +275,13 @@ function* entitySteps(snapshot: Snapshot, out: Exposition): Generator<void> {
     if (++rendered % SAMPLES_PER_CHECK === 0) yield;
     out.sample(['waba_id', 'template_id'], [t.wabaId, t.templateId], latest(t.attributes));
   }
+  out.begin(catalogue.templates);
+  for (const c of countTemplates(snapshot.templates)) {
+    if (++rendered % SAMPLES_PER_CHECK === 0) yield;
+    out.sample(catalogue.templates.labelNames, [c.wabaId, c.status, c.score, c.category], c.count);
+  }
+  out.begin(catalogue.templateExportMode);
+  stateSet(out, catalogue.templateExportMode.labelNames, [], ['all', 'exceptions'], selection.mode);
 
   out.begin(catalogue.healthStatus);
   const health = [...snapshot.health].sort((x, y) => `${x.wabaId}|${x.entityType}|${x.entityId}`.localeCompare(`${y.wabaId}|${y.entityType}|${y.entityId}`));
@@ -357,6 +373,7 @@ export const SNAPSHOT_METRICS: ReadonlySet<string> = new Set([
   catalogue.phoneNumberPlatformType, catalogue.phoneNumberOnBusinessApp, catalogue.phoneNumberOfficialBusinessAccount,
   catalogue.phoneNumberCodeVerificationStatus, catalogue.phoneNumberWebhookTarget,
   catalogue.templateInfo, catalogue.templateStatus, catalogue.templateQuality, catalogue.templateLastUpdate,
+  catalogue.templates, catalogue.templateExportMode,
   catalogue.healthStatus, catalogue.conversationsAwaitingReply, catalogue.oldestAwaitingReplyAge,
   // Account state (render-account.ts), by name: that module imports this one.
   catalogue.wabaRestriction, catalogue.wabaRestrictionExpiration, catalogue.wabaBanState, catalogue.wabaBanDate,

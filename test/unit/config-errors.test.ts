@@ -67,6 +67,15 @@ describe('configuration errors name the fix', () => {
     expect(problemsOf(base, 'metrics:\n  bearerToken: ""\n')).toEqual(['metrics.bearerToken: must not be empty']);
   });
 
+  it('template export settings: the mode among its values, the window and threshold as whole non-negative numbers', () => {
+    expect(problemsOf({ ...base, TEMPLATES_EXPORT: 'exception' })).toEqual(['templates.export (env TEMPLATES_EXPORT): the text "exception" is not one of auto, all, exceptions; did you mean exceptions?']);
+    expect(problemsOf({ ...base, TEMPLATES_RECENT_CHANGE_WINDOW_SECONDS: '-1' })).toEqual(['templates.recentChangeWindowSeconds (env TEMPLATES_RECENT_CHANGE_WINDOW_SECONDS): must be at least 0, not -1']);
+    expect(problemsOf(base, 'templates:\n  exceptionsAbove: 2k\n')).toEqual(['templates.exceptionsAbove: must be a number, not the text "2k"']);
+    const { config } = checkConfig({ env: { ...base, TEMPLATES_EXPORT: 'exceptions', TEMPLATES_RECENT_CHANGE_WINDOW_SECONDS: '3600' } });
+    expect(config.templates).toEqual({ export: 'exceptions', exceptionsAbove: 2000, recentChangeWindowSeconds: 3600 });
+    expect(checkConfig({ env: base }).config.templates).toEqual({ export: 'auto', exceptionsAbove: 2000, recentChangeWindowSeconds: 86400 });
+  });
+
   it('keeps messages the schema words itself', () => {
     expect(problemsOf({ ...base, WEBHOOK_PORT: '9000', METRICS_PORT: '9000' })[0]).toMatch(/^metrics\.port \(env METRICS_PORT\): the metrics listener must not share the webhook port/);
   });
@@ -96,6 +105,13 @@ describe('configurations that do nothing are warned about', () => {
     expect(checkConfig({ env: { ...base, MEMORY_STORE_MAX_DEDUP_MARKS: '250000' } }).config.store.memoryMaxDedupMarks).toBe(250_000);
     const [problem] = problemsOf({ ...base, MEMORY_STORE_MAX_DEDUP_MARKS: '500' });
     expect(problem).toMatch(/^store\.memoryMaxDedupMarks \(env MEMORY_STORE_MAX_DEDUP_MARKS\): keep at least 10,000 de-duplication marks/);
+  });
+
+  it('a template export threshold with a mode that is not auto', () => {
+    expect(checkConfig({ env: { ...base, TEMPLATES_EXPORT: 'all', TEMPLATES_EXPORT_THRESHOLD: '500' } }).warnings).toEqual([
+      'TEMPLATES_EXPORT_THRESHOLD does nothing with TEMPLATES_EXPORT=all: the threshold only chooses the mode under auto',
+    ]);
+    expect(checkConfig({ env: { ...base, TEMPLATES_EXPORT: 'auto', TEMPLATES_EXPORT_THRESHOLD: '500' } }).warnings).toEqual([]);
   });
 
   it('a working configuration has no warnings', () => {

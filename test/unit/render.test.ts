@@ -75,7 +75,8 @@ describe('renderSnapshot', () => {
     const text = renderSnapshot(empty, 0);
     expect(text).toBe(renderSnapshot(empty, 0));
     expect(text).toContain('# TYPE whatsapp_health_status gauge\n');
-    expect(text.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual([]);
+    // Only the export mode, which a dashboard shows even before anything is known.
+    expect(text.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['whatsapp_template_export_mode{mode="all"} 1', 'whatsapp_template_export_mode{mode="exceptions"} 0']);
   });
 
   it('renders health status as a state set per entity', () => {
