@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { stringify as stringifyYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ExporterMetrics } from '../../src/metrics/registry.js';
 import type { TemplateExportPolicy } from '../../src/metrics/template-export.js';
 import { MemoryStore } from '../../src/store/memory.js';
@@ -162,6 +162,8 @@ describe('the shipped alert rules on an exceptions-mode scrape (promtool)', () =
       .map(([k, v]) => `${k}="${v}"`).join(',');
     const dir = mkdtempSync(join(tmpdir(), 'wae-te-'));
     const root = fileURLToPath(new URL('../../prometheus/', import.meta.url));
+    const shipped = parseYaml(readFileSync(join(root, 'alerts.yaml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert?: string; annotations?: Record<string, string> }> }> };
+    const runbookOf = (alert: string) => shipped.groups.flatMap((g) => g.rules).find((r) => r.alert === alert)!.annotations!.runbook_url;
     const description = (name: string, language: string, category: string, id: string, tail: string) =>
       `Template ${name} (${language}, ${category}; template_id ${id}, WABA ${WABA}) ${tail}`;
     writeFileSync(join(dir, 'test.yaml'), stringifyYaml({
@@ -178,7 +180,7 @@ describe('the shipped alert rules on an exceptions-mode scrape (promtool)', () =
               exp_annotations: {
                 summary: 'Meta paused a WhatsApp message template for low quality.',
                 description: description('spring_sale', 'en_US', 'MARKETING', '3001', 'is PAUSED: sends with it fail until Meta unpauses it (3 hours the first time, 6 the second; the third pause disables it).'),
-                runbook_url: 'https://github.com/whatsapp-exporter/whatsapp-exporter/blob/main/prometheus/runbook.md#whatsapptemplatepaused',
+                runbook_url: runbookOf('WhatsAppTemplatePaused'),
               },
             }],
           },
@@ -191,7 +193,7 @@ describe('the shipped alert rules on an exceptions-mode scrape (promtool)', () =
                 exp_annotations: {
                   summary: 'A WhatsApp message template has a low (RED) quality score.',
                   description: description(name!, language!, category!, id, 'has quality score RED: Meta is likely to pause it.'),
-                  runbook_url: 'https://github.com/whatsapp-exporter/whatsapp-exporter/blob/main/prometheus/runbook.md#whatsapptemplatequalityred',
+                  runbook_url: runbookOf('WhatsAppTemplateQualityRed'),
                 },
               };
             }),
