@@ -371,7 +371,7 @@ describe.each(PROMETHEUS_GENERATIONS)('the shipped rules and dashboards on a rea
       ],
       'whatsapp-conversations': ['Inbound messages by type'],
       'whatsapp-exporter-health': [
-        'Version', 'Replicas up', 'Polling leaders', 'Store up', 'Since last webhook',
+        'Version', 'Replicas up', 'Polling replicas', 'Store up', 'Since last webhook',
         'Webhook requests by outcome', 'Changes by field and outcome', 'Webhook handling time',
         'Polling round result', 'Polling rounds by outcome', 'Since last successful poll', 'Polling interval',
         'Graph API calls by endpoint and outcome', 'Graph API latency p90', 'Graph API rate-limit usage', 'Access token', 'Store health',
@@ -390,7 +390,7 @@ describe.each(PROMETHEUS_GENERATIONS)('the shipped rules and dashboards on a rea
       // The panels' value mappings: quality 3 = GREEN, status 1 = CONNECTED and 2 = FLAGGED, health 3 = AVAILABLE; TIER_2K = 2000.
       'whatsapp-phone-number (flagged)': { 'Quality rating': 3, 'Status': 2, 'Messaging health': 3, 'Messaging limit': 2000, 'Flagged': 1 },
       'whatsapp-phone-number (busy)': { 'Quality rating': 3, 'Status': 1, 'Messaging health': 3, 'Messaging limit': 2000, 'Flagged': 0 },
-      'whatsapp-exporter-health': { 'Replicas up': 1, 'Polling leaders': 1, 'Store up': 1 },
+      'whatsapp-exporter-health': { 'Replicas up': 1, 'Polling replicas': 1, 'Store up': 1 },
       'whatsapp-spend': { 'Template coverage': 1, 'WABAs without template insights': 0 },
     };
 
