@@ -150,7 +150,7 @@ describe('secrets and personal data after a full run', () => {
       'Redis keyspace': store.text,
     };
     // The search is not vacuous: each source holds what the run produced.
-    for (const msg of ['webhook verification refused', 'dead-lettered', 'webhook refused: signature', 'took the polling lease']) {
+    for (const msg of ['webhook verification refused', 'dead-lettered', 'webhook refused: signature', 'took over polling of WABAs']) {
       expect(t.logs.some((l) => l.includes(msg)), msg).toBe(true);
     }
     expect(sources['/metrics']).toContain('whatsapp_message_statuses_total');
