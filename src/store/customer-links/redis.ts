@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { GroupCommit } from '../group-commit.js';
 import { connect } from '../redis.js';
 import { StoreUnavailableError } from '../types.js';
+import { redisReady } from '../redis-ready.js';
 import { MAX_LINK_HOPS, type CustomerLinkStore, type LinkRequest } from './types.js';
 
 export interface RedisCustomerLinkOptions {
@@ -90,21 +91,8 @@ export class RedisCustomerLinks implements CustomerLinkStore {
     this.linkPrefix = /\{[^}]+\}/.test(options.keyPrefix) ? `${options.keyPrefix}cl:` : `${options.keyPrefix}cl:{cl}:`;
   }
 
-  /** Commands are not queued while disconnected (a call fails instead): wait briefly for a connection. */
-  private async ready(): Promise<void> {
-    if (this.client.status === 'ready') return;
-    const client = this.client;
-    const ok = await new Promise<boolean>((resolve) => {
-      const done = (value: boolean): void => {
-        clearTimeout(timer);
-        client.off('ready', onReady);
-        resolve(value);
-      };
-      const onReady = (): void => done(true);
-      const timer = setTimeout(() => done(false), this.options.readyTimeoutMs ?? 1000);
-      client.on('ready', onReady);
-    });
-    if (!ok) throw new StoreUnavailableError(`Redis is not connected (${client.status}): customer links cannot be read or written`);
+  private ready(): Promise<void> {
+    return redisReady(this.client, this.options.readyTimeoutMs ?? 1000, 'customer links cannot be read or written');
   }
 
   resolve(requests: readonly LinkRequest[]): Promise<string[]> {

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { clusterPrefix, connect } from '../redis.js';
 import { StoreUnavailableError } from '../types.js';
+import { redisReady } from '../redis-ready.js';
 import { decodeHandover, encodeHandover, type LeaseResult, type LeaseStore, type PollHandover } from './types.js';
 
 /**
@@ -112,21 +113,8 @@ export class RedisLeaseStore implements LeaseStore {
     return `${this.prefix}pl:s:${id}`;
   }
 
-  /** Commands are not queued while disconnected (a call fails instead): wait briefly for a connection. */
-  private async ready(): Promise<void> {
-    if (this.client.status === 'ready') return;
-    const client = this.client;
-    const ok = await new Promise<boolean>((resolve) => {
-      const done = (value: boolean): void => {
-        clearTimeout(timer);
-        client.off('ready', onReady);
-        resolve(value);
-      };
-      const onReady = (): void => done(true);
-      const timer = setTimeout(() => done(false), this.options.readyTimeoutMs ?? 1000);
-      client.on('ready', onReady);
-    });
-    if (!ok) throw new StoreUnavailableError(`Redis is not connected (${client.status}): polling leases cannot be read or renewed`);
+  private ready(): Promise<void> {
+    return redisReady(this.client, this.options.readyTimeoutMs ?? 1000, 'polling leases cannot be read or renewed');
   }
 
   private async call<T>(what: string, run: () => Promise<T>): Promise<T> {

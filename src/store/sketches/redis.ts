@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { connect } from '../redis.js';
 import { StoreUnavailableError } from '../types.js';
+import { redisReady } from '../redis-ready.js';
 import { bloomPositions } from './bloom.js';
 import {
   generationOf, hourOf, HOURLY_BUCKET_TTL_SECONDS, SEEN_FILTER_HASHES, SEEN_GENERATION_SECONDS, type SketchItem, type SketchStore,
@@ -42,21 +43,8 @@ export class RedisSketchStore implements SketchStore {
     this.client.on('error', () => undefined);
   }
 
-  /** Commands are not queued while disconnected (a call fails instead): wait briefly for a connection. */
-  private async ready(): Promise<void> {
-    if (this.client.status === 'ready') return;
-    const client = this.client;
-    const ok = await new Promise<boolean>((resolve) => {
-      const done = (value: boolean): void => {
-        clearTimeout(timer);
-        client.off('ready', onReady);
-        resolve(value);
-      };
-      const onReady = (): void => done(true);
-      const timer = setTimeout(() => done(false), this.options.readyTimeoutMs ?? 1000);
-      client.on('ready', onReady);
-    });
-    if (!ok) throw new StoreUnavailableError(`Redis is not connected (${client.status}): sketches cannot be read or written`);
+  private ready(): Promise<void> {
+    return redisReady(this.client, this.options.readyTimeoutMs ?? 1000, 'sketches cannot be read or written');
   }
 
   private key(scope: string, kind: 'h' | 's', n: number): string {

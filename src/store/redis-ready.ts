@@ -1,0 +1,21 @@
+import type { Cluster, Redis } from 'ioredis';
+import { StoreUnavailableError } from './types.js';
+
+/**
+ * The store modules' own connections do not queue commands while disconnected (a call fails instead):
+ * wait briefly for a connection, else fail with StoreUnavailableError naming what cannot be done.
+ */
+export async function redisReady(client: Redis | Cluster, timeoutMs: number, what: string): Promise<void> {
+  if (client.status === 'ready') return;
+  const ok = await new Promise<boolean>((resolve) => {
+    const done = (value: boolean): void => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      resolve(value);
+    };
+    const onReady = (): void => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    client.on('ready', onReady);
+  });
+  if (!ok) throw new StoreUnavailableError(`Redis is not connected (${client.status}): ${what}`);
+}
