@@ -61,8 +61,6 @@ function instrument(store: Store, metrics: NonNullable<CreateStoreOptions['metri
     snapshot: (previous) => store.snapshot(previous),
     readCounts: (series, from, to) => timed('readCounts', () => store.readCounts(series, from, to)),
     expireWaits: (before) => timed('expireWaits', () => store.expireWaits(before)),
-    acquireLease: (name, holder, ttlMs) => store.acquireLease(name, holder, ttlMs),
-    releaseLease: (name, holder) => store.releaseLease(name, holder),
     ping: () => store.ping(),
     close: () => store.close(),
   };

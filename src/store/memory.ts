@@ -53,7 +53,6 @@ export class MemoryStore implements Store {
   /** De-duplication and `once` marks, values kept by `once`, messages that answered (see marks.ts). */
   private readonly marks: Marks;
   private readonly buckets = new Map<string, Map<number, { count: number; expiresAt: number }>>();
-  private readonly leases = new Map<string, { holder: string; expiresAt: number }>();
   private readonly now: () => number;
   private entityVersion = 0;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -290,18 +289,6 @@ export class MemoryStore implements Store {
       if (count > 0) expired.push({ scope, count });
     }
     return expired;
-  }
-
-  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
-    const now = this.now();
-    const lease = this.leases.get(name);
-    if (lease && lease.expiresAt > now && lease.holder !== holder) return false;
-    this.leases.set(name, { holder, expiresAt: now + ttlMs });
-    return true;
-  }
-
-  async releaseLease(name: string, holder: string): Promise<void> {
-    if (this.leases.get(name)?.holder === holder) this.leases.delete(name);
   }
 
   async ping(): Promise<void> {}

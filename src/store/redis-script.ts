@@ -33,7 +33,6 @@
  *                           as fields d:{name}, v:{name}, a:{name}; TTL dedupTtl from its last new mark
  *   {p}mp:{kind}:{key}      string a record field's value too long for the hash's compact encoding
  *                           (a long kept value); the field holds a placeholder meanwhile
- *   {p}l:{name}             string lease holder, TTL the lease
  *   {p}c:{series}           hash  bucket → count; {p}ct:{series} bucket → expiry (Unix seconds): a
  *                           bucket lives historyTtl after its last increment, as in MemoryStore
  * An entity hash without attributes (a tombstone, or meta only) expires after dedupTtl: by then
@@ -652,23 +651,3 @@ return out
 
 /** The server's clock, on the node that holds the keyspace (KEYS[1]). */
 export const TIME_SCRIPT = `return redis.call('TIME')`;
-
-/** KEYS[1]: lease key. ARGV: holder, ttl ms. 1 when `holder` now holds the lease. */
-export const ACQUIRE_LEASE_SCRIPT = `
-local current = redis.call('GET', KEYS[1])
-if not current then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-if current == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
-`;
-
-/** KEYS[1]: lease key. ARGV: holder. Deletes the lease only if `holder` still holds it. */
-export const RELEASE_LEASE_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 0
-`;

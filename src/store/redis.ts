@@ -4,7 +4,7 @@ import { DEFAULT_HISTORY_TTL_SECONDS } from './memory.js';
 import { GroupCommit } from './group-commit.js';
 import { checkWrites } from './merge.js';
 import {
-  ABANDON_SCRIPT, ACQUIRE_LEASE_SCRIPT, APPLY_SCRIPT, CONFIRM_SCRIPT, EXPIRE_WAITS_SCRIPT, READ_COUNTS_SCRIPT, RELEASE_LEASE_SCRIPT, SNAPSHOT_SCRIPT, TIME_SCRIPT,
+  ABANDON_SCRIPT, APPLY_SCRIPT, CONFIRM_SCRIPT, EXPIRE_WAITS_SCRIPT, READ_COUNTS_SCRIPT, SNAPSHOT_SCRIPT, TIME_SCRIPT,
 } from './redis-script.js';
 import {
   StoreUnavailableError,
@@ -44,8 +44,6 @@ interface StoreScripts {
   waStoreSnapshot: ScriptCall;
   waStoreExpireWaits: ScriptCall;
   waStoreReadCounts: ScriptCall;
-  waStoreAcquireLease: ScriptCall;
-  waStoreReleaseLease: ScriptCall;
   waStoreTime: ScriptCall;
 }
 
@@ -56,8 +54,6 @@ const scripts: Record<keyof StoreScripts, { lua: string; numberOfKeys: number }>
   waStoreSnapshot: { lua: SNAPSHOT_SCRIPT, numberOfKeys: 1 },
   waStoreExpireWaits: { lua: EXPIRE_WAITS_SCRIPT, numberOfKeys: 1 },
   waStoreReadCounts: { lua: READ_COUNTS_SCRIPT, numberOfKeys: 1 },
-  waStoreAcquireLease: { lua: ACQUIRE_LEASE_SCRIPT, numberOfKeys: 1 },
-  waStoreReleaseLease: { lua: RELEASE_LEASE_SCRIPT, numberOfKeys: 1 },
   waStoreTime: { lua: TIME_SCRIPT, numberOfKeys: 1 },
 };
 
@@ -352,16 +348,6 @@ export class RedisStore implements Store {
     return (raw as Array<[string, number]>).map(([scope, count]) => ({ scope, count: Number(count) }));
   }
 
-  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
-    const ttl = String(Math.max(1, Math.ceil(ttlMs)));
-    const raw = await this.call('acquireLease', (s) => s.waStoreAcquireLease(this.leaseKey(name), holder, ttl));
-    return Number(raw) === 1;
-  }
-
-  async releaseLease(name: string, holder: string): Promise<void> {
-    await this.call('releaseLease', (s) => s.waStoreReleaseLease(this.leaseKey(name), holder));
-  }
-
   async ping(): Promise<void> {
     await this.call('ping', () => Promise.all([this.client.ping(), this.confirmClient.ping()]));
   }
@@ -378,10 +364,6 @@ export class RedisStore implements Store {
   /** Any key of the keyspace: it only tells Redis Cluster which node runs a script. */
   private get anchorKey(): string {
     return `${this.keyPrefix}ni`;
-  }
-
-  private leaseKey(name: string): string {
-    return `${this.keyPrefix}l:${name}`;
   }
 
   /**

@@ -178,9 +178,6 @@ export interface Store {
   readCounts(series: readonly string[], fromBucket: number, toBucket: number): Promise<Record<string, Record<number, number>>>;
   /** Removes waits opened before `before`; returns how many per scope. */
   expireWaits(before: number): Promise<Array<{ scope: string; count: number }>>;
-  /** Takes or renews a lease; true while `holder` holds it. */
-  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
-  releaseLease(name: string, holder: string): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

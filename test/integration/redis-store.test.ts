@@ -72,7 +72,6 @@ describe('RedisStore', () => {
         { op: 'advanceFunnel', funnel: 'f', customer: 'c1', step: 0, at: 100, runTimeoutSeconds: 600, variant: 'A' },
       ],
     }]);
-    expect(await first.acquireLease('poller', 'replica-1', 60_000)).toBe(true);
     const before = await first.snapshot();
     await first.close();
     await expect(first.apply([{ ops: [] }])).rejects.toBeInstanceOf(StoreUnavailableError);
@@ -82,7 +81,6 @@ describe('RedisStore', () => {
     expect(await second.apply([{ dedupeKey: 'chg-1', ops: [] }])).toEqual([{ duplicate: true }]);
     expect(await ok(second, { op: 'advanceFunnel', funnel: 'f', customer: 'c1', step: 1, at: 110, runTimeoutSeconds: 600 }))
       .toEqual([{ counted: true, newRun: false, variant: 'A' }]);
-    expect(await second.acquireLease('poller', 'replica-2', 60_000)).toBe(false);
   });
 
   it('lets two store objects on one server see each other’s writes at once', async () => {
@@ -95,8 +93,6 @@ describe('RedisStore', () => {
     expect((await a.snapshot()).numbers).toEqual([{ wabaId: WABA, displayDigits: '15550783881', attributes: { qualityRating: { value: 'RED', at: 1, since: 1 } } }]);
     expect(await a.apply([{ dedupeKey: 'm', ops: [] }])).toEqual([{ duplicate: false, results: [] }]);
     expect(await b.apply([{ dedupeKey: 'm', ops: [] }])).toEqual([{ duplicate: true }]);
-    expect(await a.acquireLease('poller', 'a', 10_000)).toBe(true);
-    expect(await b.acquireLease('poller', 'b', 10_000)).toBe(false);
     // Writes racing from both objects stay atomic: exactly one of them opens the wait.
     const raced = await Promise.all(Array.from({ length: 20 }, (_, i) =>
       ok(i % 2 ? a : b, { op: 'openWait', scope: SCOPE, customer: 'c2', at: 200 + i })));
@@ -310,7 +306,7 @@ describe('RedisStore', () => {
     expect(await inspector.get('race:d:status-1')).toMatch(/^~/);
   });
 
-  it('sets a TTL on every de-duplication, once, reply, funnel, lease, bucket and tombstone key, and on nothing that must stay', async () => {
+  it('sets a TTL on every de-duplication, once, reply, funnel, bucket and tombstone key, and on nothing that must stay', async () => {
     const store = newStore({ dedupTtlSeconds: 5000, replyTtlSeconds: 4000, historyTtlSeconds: 7000 });
     const p = store.keyPrefix;
     await store.apply([{
@@ -333,7 +329,6 @@ describe('RedisStore', () => {
         { op: 'mergeNumber', ref: { wabaId: WABA, phoneNumberId: 'p2' }, attributes: {} },
       ],
     }, { dedupeKey: 'out-2#s:read', ops: [] }]);
-    await store.acquireLease('poller', 'h', 9_000_000);
     await store.snapshot();
     const keys = await dump(inspector, p);
     // The call's record (g:{token}) stays the abandon window after its confirmation.
@@ -345,7 +340,6 @@ describe('RedisStore', () => {
       [`r:${SCOPE}:c2`]: within(4000), [`r:${SCOPE}:c3`]: within(4000),
       'f:f:c1': within(3000),
       'c:s': within(7000), 'ct:s': within(7000), 'c:f:0:': within(7000), 'ct:f:0:': within(7000),
-      'l:poller': within(9000),
       [`t:${WABA}:gone`]: within(5000), [`n:${WABA}:p2`]: within(5000),
       [`t:${WABA}:live`]: -1, [`n:${WABA}:p1`]: -1, [`nl:${WABA}`]: -1, ti: -1, ni: -1, ws: -1, [`w:${SCOPE}`]: -1, ev: -1,
     });
@@ -534,7 +528,7 @@ describe('RedisStore when redis-server fails', () => {
     const started = performance.now();
     const attempts = await Promise.allSettled([
       ...Array.from({ length: 20 }, () => store.apply([{ ops: [{ op: 'once', key: 'during' }] }])),
-      store.snapshot(), store.ping(), store.expireWaits(1), store.acquireLease('l', 'h', 1000), store.readCounts(['s'], 0, 1),
+      store.snapshot(), store.ping(), store.expireWaits(1), store.readCounts(['s'], 0, 1),
     ]);
     expect(performance.now() - started).toBeLessThan(1500);
     for (const a of attempts) {
@@ -621,8 +615,6 @@ describe('RedisStore through Sentinel and Cluster URLs', () => {
     expect(snapshot.templates).toHaveLength(1);
     expect(await store.expireWaits(101)).toEqual([{ scope: SCOPE, count: 1 }]);
     expect(await store.readCounts(['s'], 0, 10)).toEqual({ s: { 3: 1 } });
-    expect(await store.acquireLease('poller', 'a', 5000)).toBe(true);
-    expect(await store.acquireLease('poller', 'b', 5000)).toBe(false);
     await store.ping();
   }
 

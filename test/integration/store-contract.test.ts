@@ -550,24 +550,6 @@ describe.each(factories)('store contract: %s', (_name, make) => {
     expect(await store.readCounts(['f:onboarding:0', 'f:onboarding:1'], 0, 100_000)).toEqual({ 'f:onboarding:0': {}, 'f:onboarding:1': { 19001: 2 } });
   });
 
-  it('grants a lease to one holder at a time until it lapses or is released', async () => {
-    const store = make();
-    expect(await store.acquireLease('poller', 'a', 400)).toBe(true);
-    expect(await store.acquireLease('poller', 'b', 400)).toBe(false);
-    expect(await store.acquireLease('other', 'b', 400)).toBe(true);
-    await sleep(250);
-    expect(await store.acquireLease('poller', 'a', 400)).toBe(true); // renewed: lives 400 ms from now
-    await sleep(250);
-    expect(await store.acquireLease('poller', 'b', 400)).toBe(false);
-    await sleep(300);
-    expect(await store.acquireLease('poller', 'b', 400)).toBe(true);
-    expect(await store.acquireLease('poller', 'a', 400)).toBe(false);
-    await store.releaseLease('poller', 'a'); // not the holder: no effect
-    expect(await store.acquireLease('poller', 'a', 400)).toBe(false);
-    await store.releaseLease('poller', 'b');
-    expect(await store.acquireLease('poller', 'a', 400)).toBe(true);
-  });
-
   describe('account state (mergeState)', () => {
     const mergeState = (kind: string, key: string, attributes: AttributeMap, wabaId = WABA): StoreOp => ({ op: 'mergeState', kind, wabaId, key, attributes });
     const states = async (store: Store) => ((await store.snapshot()).states ?? []).map(withoutSince)
