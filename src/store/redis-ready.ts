@@ -7,7 +7,8 @@ import { StoreUnavailableError } from './types.js';
  */
 export async function redisReady(client: Redis | Cluster, timeoutMs: number, what: string): Promise<void> {
   if (client.status === 'ready') return;
-  const ok = await new Promise<boolean>((resolve) => {
+  // A closed client never becomes ready again.
+  const ok = client.status === 'end' ? false : await new Promise<boolean>((resolve) => {
     const done = (value: boolean): void => {
       clearTimeout(timer);
       client.off('ready', onReady);

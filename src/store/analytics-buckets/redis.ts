@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { clusterPrefix, connect } from '../redis.js';
+import { redisReady } from '../redis-ready.js';
 import { StoreUnavailableError } from '../types.js';
 import { decodeValues, encodeValues, type AnalyticsBucketStore, type BucketPoint, type BucketPrevious } from './types.js';
 
@@ -96,15 +97,9 @@ export class RedisBucketStore implements AnalyticsBucketStore {
     return this.client as unknown as BucketScripts;
   }
 
-  private async ready(): Promise<void> {
-    if (this.client.status === 'ready') return;
-    // The first call after start may come before the connection is up; wait a little for it.
-    const deadline = Date.now() + 2000;
-    const status = (): string => this.client.status;
-    while (status() !== 'ready') {
-      if (Date.now() > deadline || status() === 'end') throw new StoreUnavailableError('Redis is not connected (analytics buckets)');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  /** The first call after start may come before the connection is up: wait a little for it. */
+  private ready(): Promise<void> {
+    return redisReady(this.client, 2000, 'analytics buckets cannot be read or written');
   }
 
   async record(stream: string, points: readonly BucketPoint[], forgetBefore: number): Promise<BucketPrevious[]> {
