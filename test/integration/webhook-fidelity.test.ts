@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestExporter, type TestExporter } from '../support/exporter.js';
+import { describe, expect, it } from 'vitest';
+import { exporterOnStore, type StoreKind, type TestExporter } from '../support/exporter.js';
 import { select } from '../support/metrics.js';
-import { startRedis, type TestRedis } from '../support/redis.js';
 
 /**
  * Shapes of real deliveries (issue 17), replayed from test/fixtures/webhooks over HTTP: what an
@@ -45,24 +44,12 @@ function inbound(phoneNumberId: string, display: string, customer: string, id: s
   };
 }
 
-type StoreKind = 'memory' | 'redis';
-
 describe.each<StoreKind>(['memory', 'redis'])('webhook fidelity with the %s store', (kind) => {
-  let redis: TestRedis | undefined;
+  const store = exporterOnStore(kind, 'f');
   let t: TestExporter;
 
-  beforeAll(async () => {
-    if (kind === 'redis') redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
-  afterEach(async () => {
-    await t?.stop();
-  });
-
   async function start(env: Record<string, string> = {}): Promise<TestExporter> {
-    t = await startTestExporter({ ...(redis ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `f${Math.random().toString(36).slice(2, 8)}:` } : {}), ...env });
+    t = await store.start(env);
     return t;
   }
 

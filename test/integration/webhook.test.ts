@@ -1,8 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gunzipSync, inflateRawSync } from 'node:zlib';
 import { request } from 'undici';
 import { sign } from '../../src/webhook/signature.js';
-import { startTestExporter, TEST_APP_SECRET, TEST_VERIFY_TOKEN, type TestExporter } from '../support/exporter.js';
+import { exporterOnStore, startTestExporter, TEST_APP_SECRET, TEST_VERIFY_TOKEN, type StoreKind, type TestExporter } from '../support/exporter.js';
 import { select, total } from '../support/metrics.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 
@@ -38,24 +38,12 @@ function inboundText(id: string, timestamp: number, body = 'Hi, where is my orde
   });
 }
 
-type StoreKind = 'memory' | 'redis';
-
 describe.each<StoreKind>(['memory', 'redis'])('webhook over HTTP with the %s store', (kind) => {
-  let redis: TestRedis | undefined;
+  const store = exporterOnStore(kind, 't');
   let t: TestExporter;
 
-  beforeAll(async () => {
-    if (kind === 'redis') redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
-  afterEach(async () => {
-    await t?.stop();
-  });
-
   async function start(env: Record<string, string> = {}): Promise<TestExporter> {
-    t = await startTestExporter({ ...(redis ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `t${Math.random().toString(36).slice(2, 8)}:` } : {}), ...env });
+    t = await store.start(env);
     return t;
   }
 

@@ -1,10 +1,12 @@
 import { Writable } from 'node:stream';
 import { request } from 'undici';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log.js';
 import { startExporter, type RunningExporter } from '../../src/main.js';
 import { sign } from '../../src/webhook/signature.js';
 import { parseExposition, total, type Sample } from './metrics.js';
+import { startRedis, type TestRedis } from './redis.js';
 
 export const TEST_APP_SECRET = 'test-app-secret-0123456789';
 export const TEST_VERIFY_TOKEN = 'test-verify-token-abcdef';
@@ -68,5 +70,39 @@ export async function startTestExporter(env: Record<string, string> = {}, config
       return total(await scrape(), name, labels);
     },
     stop: () => exporter.stop(),
+  };
+}
+
+export type StoreKind = 'memory' | 'redis';
+
+export interface ExporterOnStore {
+  /** Starts the test's exporter on this store (Redis: a key prefix no other start used), stopped after the test. */
+  start(env?: Record<string, string>, configFile?: string): Promise<TestExporter>;
+}
+
+/**
+ * What a test file run with each store kind (`describe.each`) needs: for 'redis' one real
+ * redis-server for the describe block, and each test's exporter stopped after it. Call at the top
+ * of the describe block.
+ */
+export function exporterOnStore(kind: StoreKind, tag: string): ExporterOnStore {
+  let redis: TestRedis | undefined;
+  let current: TestExporter | undefined;
+  beforeAll(async () => {
+    if (kind === 'redis') redis = await startRedis();
+  });
+  afterEach(async () => {
+    await current?.stop();
+    current = undefined;
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  return {
+    async start(env = {}, configFile) {
+      const store: Record<string, string> = redis ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `${tag}${Math.random().toString(36).slice(2, 8)}:` } : {};
+      current = await startTestExporter({ ...store, ...env }, configFile);
+      return current;
+    },
   };
 }
