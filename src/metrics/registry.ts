@@ -6,7 +6,7 @@ import { catalogue, metricDefinitions, type MetricDefinition, type MetricKey } f
 import { renderAccountState } from './render-account.js';
 import { renderEntitiesYielding, renderWaits, SNAPSHOT_METRICS } from './render.js';
 import { RiskWindows } from './risk-windows.js';
-import { DEFAULT_TEMPLATE_EXPORT, selectTemplates, type TemplateExportPolicy } from './template-export.js';
+import { DEFAULT_TEMPLATE_EXPORT, selectTemplates, type TemplateExportMode, type TemplateExportPolicy } from './template-export.js';
 
 type AnyMetric = client.Counter<string> | client.Gauge<string> | client.Histogram<string>;
 
@@ -27,6 +27,8 @@ export class ExporterMetrics {
   /** Hourly counts of the early-warning signals per number, for the status page's risk (signals/risk.ts). */
   readonly risk: RiskWindows;
   private readonly templateExport: TemplateExportPolicy;
+  /** The template mode of the last render: auto leaves `exceptions` only well below its threshold. */
+  private templateMode: TemplateExportMode | undefined;
 
   constructor(build: BuildInfo, options: { defaultMetrics?: boolean; /** Unix seconds (the backtest's simulated clock). */ now?: () => number; templates?: TemplateExportPolicy } = {}) {
     this.risk = new RiskWindows(options.now);
@@ -131,7 +133,8 @@ export class ExporterMetrics {
       if (last !== undefined && last.snapshot.entityVersion === snapshot.entityVersion && nowSeconds < last.validUntil) {
         ({ entities, validUntil } = last);
       } else {
-        const selection = selectTemplates(snapshot.templates, this.templateExport, nowSeconds);
+        const selection = selectTemplates(snapshot.templates, this.templateExport, nowSeconds, this.templateMode);
+        this.templateMode = selection.mode;
         entities = await renderEntitiesYielding(snapshot, selection);
         validUntil = selection.validUntil;
       }

@@ -25,9 +25,16 @@ export const DEFAULT_TEMPLATE_EXPORT: TemplateExportPolicy = { mode: 'auto', exc
 /** Attributes whose change keeps a settled template's series for the recent window. */
 const WATCHED = ['status', 'qualityScore', 'category'] as const;
 
-export function effectiveTemplateMode(policy: TemplateExportPolicy, knownTemplates: number): TemplateExportMode {
+/**
+ * auto goes back to `all` only below 90 % of the threshold: a fleet hovering at it would otherwise
+ * add and drop thousands of series with every template created or deleted.
+ */
+export const AUTO_RETURN_SHARE = 0.9;
+
+export function effectiveTemplateMode(policy: TemplateExportPolicy, knownTemplates: number, previous?: TemplateExportMode): TemplateExportMode {
   if (policy.mode !== 'auto') return policy.mode;
-  return knownTemplates > policy.exceptionsAbove ? 'exceptions' : 'all';
+  if (knownTemplates > policy.exceptionsAbove) return 'exceptions';
+  return previous === 'exceptions' && knownTemplates > policy.exceptionsAbove * AUTO_RETURN_SHARE ? 'exceptions' : 'all';
 }
 
 function text(a: AttributeMap, name: string): string | undefined {
@@ -68,8 +75,8 @@ export interface TemplateSelection {
   validUntil: number;
 }
 
-export function selectTemplates(templates: readonly TemplateRecord[], policy: TemplateExportPolicy, nowSeconds: number): TemplateSelection {
-  const mode = effectiveTemplateMode(policy, templates.length);
+export function selectTemplates(templates: readonly TemplateRecord[], policy: TemplateExportPolicy, nowSeconds: number, previous?: TemplateExportMode): TemplateSelection {
+  const mode = effectiveTemplateMode(policy, templates.length, previous);
   if (mode === 'all') return { mode, shown: [...templates], validUntil: Infinity };
   const shown: TemplateRecord[] = [];
   let validUntil = Infinity;

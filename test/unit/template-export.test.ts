@@ -47,6 +47,13 @@ describe('selectTemplates', () => {
     expect(selectTemplates(all, { mode: 'all', exceptionsAbove: 0, recentChangeWindowSeconds: 0 }, 1e9).shown).toHaveLength(4);
     expect(selectTemplates(all, { mode: 'auto', exceptionsAbove: 4, recentChangeWindowSeconds: 0 }, 1e9)).toMatchObject({ mode: 'all', validUntil: Infinity });
     expect(selectTemplates(all, { mode: 'auto', exceptionsAbove: 3, recentChangeWindowSeconds: 0 }, 1e9).mode).toBe('exceptions');
+    // Hysteresis: once in exceptions, auto returns to all only at or below 90 % of the threshold.
+    const auto = (exceptionsAbove: number, previous?: 'all' | 'exceptions') =>
+      selectTemplates(all, { mode: 'auto', exceptionsAbove, recentChangeWindowSeconds: 0 }, 1e9, previous).mode;
+    expect(auto(4, 'exceptions')).toBe('exceptions'); // 4 templates > 0.9 × 4
+    expect(auto(4, 'all')).toBe('all');
+    expect(auto(5, 'exceptions')).toBe('all'); // 4 ≤ 0.9 × 5
+    expect(auto(3, 'all')).toBe('exceptions');
   });
 });
 
