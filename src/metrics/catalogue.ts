@@ -407,7 +407,7 @@ export const catalogue = {
   }),
   wabaInfo: def({
     name: 'whatsapp_waba_info', type: 'gauge', subsystem: 'poller',
-    help: 'Always 1: names a WABA the exporter knows, for joins (* on(waba_id) group_left(waba_name, business_id, business_name)). business_id and business_name are the owning portfolio (the client\'s, for a WABA shared with a provider); empty until polled, and for WABAs known only from webhooks. Names are cut to 128 characters.',
+    help: 'Always 1: names a WABA the exporter knows, for joins (* on(waba_id) group_left(waba_name, business_id, business_name)). business_id and business_name are the owning portfolio (the client\'s, for a WABA shared with a provider); empty until polled, and for WABAs known only from webhooks. Names are cut to 128 characters. Rendered by every replica from the shared store, so each exposes the same series whoever polls the WABA: join through max by (waba_id, waba_name, business_id, business_name).',
     labelNames: ['waba_id', 'waba_name', 'business_id', 'business_name', 'source'],
   }),
   wabas: def({
@@ -429,6 +429,16 @@ export const catalogue = {
     name: 'whatsapp_discovery_missing_wabas', type: 'gauge', subsystem: 'poller',
     help: 'Discovered WABAs missing from the latest complete listings, not polled, kept until the grace time passes.',
     labelNames: [],
+  }),
+  wabaLastPolled: def({
+    name: 'whatsapp_waba_last_polled_timestamp_seconds', type: 'gauge', subsystem: 'poller',
+    help: 'Unix time of the last polling round of the WABA by any replica, whatever its outcome; until its first round, when the exporter first knew of it. Rendered from the shared store by every replica (max by (waba_id) across replicas), for WABAs configured, discovered (not while missing from the listings) or known from webhooks.',
+    labelNames: ['waba_id'],
+  }),
+  wabaPollPlannedInterval: def({
+    name: 'whatsapp_waba_poll_planned_interval_seconds', type: 'gauge', subsystem: 'poller',
+    help: 'Wait planned after the WABA\'s last polling round by whichever replica ran it (the interval, stretched by the rate budget or a backoff); the configured interval until its first round. Rendered from the shared store by every replica.',
+    labelNames: ['waba_id'],
   }),
   discoveryLastSuccess: def({
     name: 'whatsapp_discovery_last_success_timestamp_seconds', type: 'gauge', subsystem: 'poller',

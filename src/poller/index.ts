@@ -5,6 +5,7 @@ import type { ExporterMetrics } from '../metrics/registry.js';
 import type { IncomingChange, Ingest } from '../pipeline.js';
 import { createBucketStore, type AnalyticsBucketStore } from '../store/analytics-buckets/index.js';
 import { createLeaseStore, type LeaseStore, type PollHandover } from '../store/leases/index.js';
+import { createWabaDirectory, type DirectoryRecord, type PollMark, type WabaDirectory, type WabaNames } from '../store/waba-directory/index.js';
 import type { Store } from '../store/types.js';
 import { isMetaId } from '../domain/ids.js';
 import { boundedLabelValue } from '../metrics/labels.js';
@@ -59,6 +60,8 @@ export interface PollerDeps {
   admission?: { admitPolled(wabaId: string): void; forget(wabaId: string): void };
   /** Live replicas and per-WABA leases; by default built from config.store (Redis when configured). */
   leases?: LeaseStore;
+  /** The WABAs' names and last polling rounds, shared by the replicas; by default built from config.store. */
+  directory?: WabaDirectory;
 }
 
 /** Between the first rounds of WABAs discovered together (500 WABAs: their first rounds start over 50 s). */
@@ -154,6 +157,17 @@ export class Poller {
   private discoveryTimer: NodeJS.Timeout | undefined;
   private discoveryRun: Promise<void> | undefined;
   private capLogged = false;
+  private readonly directory: WabaDirectory;
+  private readonly ownDirectory: WabaDirectory | undefined;
+  /** Written to the directory at the next sync (a failed write is retried then). */
+  private pendingNames = new Map<string, WabaNames>();
+  private pendingPolls = new Map<string, PollMark>();
+  /** whatsapp_waba_info as last rendered from the directory, by WABA id. */
+  private readonly renderedInfo = new Map<string, Record<string, string>>();
+  private directorySync: Promise<void> | undefined;
+  private directoryAgain = false;
+  private directoryTimer: NodeJS.Timeout | undefined;
+  private directoryErrorLogged = false;
 
   constructor(private readonly deps: PollerDeps) {
     const { config } = deps;
@@ -166,6 +180,8 @@ export class Poller {
       this.discovery = new Discovery({ config, client: this.client, metrics: deps.metrics, logger: this.log, now: this.now, signal: this.abort.signal });
     }
     this.ownLeases = deps.leases ? undefined : createLeaseStore(config.store);
+    this.ownDirectory = deps.directory ? undefined : createWabaDirectory(config.store);
+    this.directory = deps.directory ?? this.ownDirectory!;
     this.ownership = new Ownership({
       leases: deps.leases ?? this.ownLeases!, replica: deps.holderId, ttlMs: this.leaseTtlMs, log: this.log, metrics: deps.metrics,
       // Every replica lists the same WABAs (configured, and discovered by each replica itself); one
@@ -335,10 +351,17 @@ export class Poller {
     if (snapshot.health.some((h) => h.wabaId === w.id)) changes.push({ field: POLL_FIELDS.health, source: 'poll', events: [{ kind: 'health', source: 'poll', field: POLL_FIELDS.health, wabaId: w.id, observedAt: at, entities: [] }] });
     if (changes.length > 0) await this.deps.ingest.apply(changes);
     await removeWabaSeries(this.deps.metrics, w.id);
+    this.renderedInfo.delete(w.id);
+    this.pendingNames.delete(w.id);
+    this.pendingPolls.delete(w.id);
+    await this.directory.remove([w.id]).catch(() => undefined);
     this.deps.admission?.forget(w.id);
   }
 
-  /** whatsapp_waba_info for a polled WABA, from the listing or the WABA node (bounded, printable). */
+  /**
+   * The WABA's names from the listing or the WABA node (bounded, printable): written to the shared
+   * directory, from which every replica renders whatsapp_waba_info (syncDirectory).
+   */
   private noteInfo(w: WabaPoll, from: { name?: string | undefined; ownerBusinessId?: string | undefined; ownerBusinessName?: string | undefined }): void {
     const labels = {
       waba_id: w.id,
@@ -347,17 +370,114 @@ export class Poller {
       business_name: boundedLabelValue(from.ownerBusinessName ?? w.info?.business_name ?? '', WABA_NAME_MAX_LENGTH),
       source: w.source,
     };
-    const gauge = this.deps.metrics.gauge('wabaInfo');
-    if (w.info && Object.keys(labels).some((k) => w.info![k] !== labels[k as keyof typeof labels])) gauge.remove(w.info);
-    gauge.set(labels, 1);
+    if (w.info && !Object.keys(labels).some((k) => w.info![k] !== labels[k as keyof typeof labels])) return;
     w.info = labels;
+    this.pendingNames.set(w.id, { name: labels.waba_name, businessId: labels.business_id, businessName: labels.business_name });
+    this.syncDirectorySoon();
+  }
+
+  /** A sync shortly (names or the known WABAs changed), coalescing what changes meanwhile. */
+  private syncDirectorySoon(): void {
+    if (this.directoryTimer || this.stopped) return;
+    this.directoryTimer = setTimeout(() => {
+      this.directoryTimer = undefined;
+      void this.syncDirectory();
+    }, 50);
+    this.directoryTimer.unref();
+  }
+
+  /** Writes what this replica learned to the shared directory and renders what every replica learned (tests and tools). */
+  async syncDirectory(): Promise<void> {
+    if (this.directorySync) {
+      this.directoryAgain = true;
+      return this.directorySync;
+    }
+    const run = (async () => {
+      do {
+        this.directoryAgain = false;
+        await this.syncDirectoryOnce();
+      } while (this.directoryAgain && !this.stopped);
+    })();
+    this.directorySync = run;
+    try {
+      await run;
+    } finally {
+      this.directorySync = undefined;
+    }
+  }
+
+  private async syncDirectoryOnce(): Promise<void> {
+    const names = this.pendingNames;
+    const polls = this.pendingPolls;
+    this.pendingNames = new Map();
+    this.pendingPolls = new Map();
+    const ids = [...this.wabas.keys(), ...[...this.webhookOnly].filter((id) => !this.wabas.has(id))];
+    try {
+      await this.directory.putNames(names);
+      names.clear();
+      await this.directory.notePolled(polls);
+      polls.clear();
+      await this.directory.register(ids, this.now());
+      this.renderDirectory(ids, await this.directory.read(ids));
+      if (this.directoryErrorLogged) this.log.info('WABA directory reachable again');
+      this.directoryErrorLogged = false;
+    } catch (err) {
+      // Kept for the next sync (newer values first); what was rendered stays exposed meanwhile.
+      for (const [id, n] of names) if (!this.pendingNames.has(id)) this.pendingNames.set(id, n);
+      for (const [id, m] of polls) if (!this.pendingPolls.has(id)) this.pendingPolls.set(id, m);
+      if (!this.directoryErrorLogged) this.log.warn({ err: { name: (err as Error).name, message: (err as Error).message } }, 'could not read or write the WABA directory: whatsapp_waba_info stays as last read');
+      this.directoryErrorLogged = true;
+    }
+  }
+
+  /**
+   * whatsapp_waba_info of every WABA this replica knows, from the shared directory: the same series
+   * on every replica whoever polls the WABA, so that joins and alert annotations do not move or flap.
+   */
+  private renderDirectory(ids: readonly string[], records: ReadonlyMap<string, DirectoryRecord>): void {
+    const gauge = this.deps.metrics.gauge('wabaInfo');
+    const next = new Map<string, Record<string, string>>();
+    for (const id of ids) {
+      const names = records.get(id)?.names;
+      const w = this.wabas.get(id);
+      next.set(id, {
+        waba_id: id,
+        waba_name: boundedLabelValue(names?.name ?? w?.info?.waba_name ?? '', WABA_NAME_MAX_LENGTH),
+        business_id: names && isMetaId(names.businessId) ? names.businessId : (w?.info?.business_id ?? ''),
+        business_name: boundedLabelValue(names?.businessName ?? w?.info?.business_name ?? '', WABA_NAME_MAX_LENGTH),
+        source: w?.source ?? 'webhook',
+      });
+    }
+    for (const [id, labels] of this.renderedInfo) {
+      const now = next.get(id);
+      if (!now || Object.keys(labels).some((k) => labels[k] !== now[k])) gauge.remove(labels);
+    }
+    this.renderedInfo.clear();
+    for (const [id, labels] of next) {
+      gauge.set(labels, 1);
+      this.renderedInfo.set(id, labels);
+    }
+    // For the alert on a WABA no replica polls (WhatsAppWabaNotPolled): a WABA missing from discovery
+    // is not polled on purpose while its grace time runs, and is left out.
+    const last = this.deps.metrics.gauge('wabaLastPolled');
+    const interval = this.deps.metrics.gauge('wabaPollPlannedInterval');
+    last.reset();
+    interval.reset();
+    for (const id of ids) {
+      const w = this.wabas.get(id);
+      if (w?.paused) continue;
+      const r = records.get(id);
+      const since = r?.polled?.at ?? r?.knownAt;
+      if (since === undefined) continue;
+      last.set({ waba_id: id }, Math.floor(since / 1000));
+      interval.set({ waba_id: id }, r?.polled?.intervalSeconds ?? w?.intervalSeconds ?? this.deps.config.poller.intervalSeconds);
+    }
   }
 
   /** whatsapp_wabas{source} and the info of WABAs known only from webhooks (in the store, not polled). */
   private async noteSources(): Promise<void> {
     const counts = new Map<WabaSource, number>(WABA_SOURCES.map((s) => [s, 0]));
     for (const w of this.wabas.values()) counts.set(w.source, counts.get(w.source)! + 1);
-    const info = this.deps.metrics.gauge('wabaInfo');
     try {
       const snapshot = await this.deps.store.snapshot();
       const webhookOnly = new Set<string>();
@@ -365,8 +485,7 @@ export class Poller {
       for (const list of [snapshot.numbers, snapshot.templates, snapshot.health, snapshot.states ?? []]) {
         for (const e of list) if (!this.wabas.has(e.wabaId)) webhookOnly.add(e.wabaId);
       }
-      for (const id of this.webhookOnly) if (!webhookOnly.has(id)) info.remove({ waba_id: id, waba_name: '', business_id: '', business_name: '', source: 'webhook' });
-      for (const id of webhookOnly) info.set({ waba_id: id, waba_name: '', business_id: '', business_name: '', source: 'webhook' }, 1);
+      if (webhookOnly.size !== this.webhookOnly.size || [...webhookOnly].some((id) => !this.webhookOnly.has(id))) this.syncDirectorySoon();
       this.webhookOnly = webhookOnly;
       counts.set('webhook', webhookOnly.size);
     } catch {
@@ -412,7 +531,7 @@ export class Poller {
     this.becomeLeader();
     const tick = () => {
       // A slow store must not pile up renewals: one at a time.
-      if (!this.leaseTick && !this.stopped) this.leaseTick = this.ownership.tick().finally(() => (this.leaseTick = undefined));
+      if (!this.leaseTick && !this.stopped) this.leaseTick = this.ownership.tick().then(() => this.syncDirectory()).finally(() => (this.leaseTick = undefined));
     };
     tick();
     this.leaseTimer = setInterval(tick, Math.max(100, this.leaseTtlMs / 3));
@@ -425,6 +544,7 @@ export class Poller {
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     clearTimeout(this.accountTimer);
     clearTimeout(this.discoveryTimer);
+    clearTimeout(this.directoryTimer);
     for (const w of this.wabas.values()) clearTimeout(w.timer);
     this.abort.abort();
     await this.analytics?.stop();
@@ -440,6 +560,8 @@ export class Poller {
     }
     this.deps.metrics.gauge('pollLeader').set(0);
     await this.ownLeases?.close().catch(() => undefined);
+    await this.directorySync?.catch(() => undefined);
+    await this.ownDirectory?.close().catch(() => undefined);
     await this.client.close();
   }
 
@@ -511,7 +633,6 @@ export class Poller {
   private becomeLeader(): void {
     this.leader = true;
     this.log.info({ replica: this.deps.holderId, wabas: this.wabas.size }, 'joined the replicas polling the Graph API: polling the WABAs whose lease this replica takes');
-    for (const w of this.wabas.values()) if (w.info) this.deps.metrics.gauge('wabaInfo').set(w.info, 1);
     // Discovery first: the WABAs it finds are split as soon as they are listed.
     if (this.discovery) this.scheduleDiscovery(0);
     else void this.noteSources();
@@ -591,14 +712,21 @@ export class Poller {
 
   /** One round; resolves to the delay before the next. Never rejects. */
   private async runRound(w: WabaPoll): Promise<number> {
+    let delay: number;
     try {
-      return await this.round(w);
+      delay = await this.round(w);
     } catch (err) {
       if (err instanceof CallAbortedError || this.stopped) return 0;
       this.log.error({ waba_id: w.id, err: { name: (err as Error).name, message: (err as Error).message } }, 'polling round failed unexpectedly');
       this.finish(w, 'failed');
-      return failureDelayMs('transient', w.consecutiveFailures, w.intervalSeconds * 1000, 0);
+      delay = failureDelayMs('transient', w.consecutiveFailures, w.intervalSeconds * 1000, 0);
     }
+    // Some replica attends to the WABA, whatever the outcome (failures have their own alerts): written
+    // at the next sync, with the wait before the next round, which "overdue" is measured in.
+    if (w.lastRoundAt !== undefined) {
+      this.pendingPolls.set(w.id, { at: w.lastRoundAt, intervalSeconds: Math.max(w.plannedIntervalSeconds ?? w.intervalSeconds, Math.ceil(delay / 1000)) });
+    }
+    return delay;
   }
 
   private async round(w: WabaPoll): Promise<number> {
