@@ -231,7 +231,7 @@ export const inboundMessageSchema = z.object({
 });
 
 /** Whether a message names its customer: by from, from_user_id, or (BSUID-only examples) the change's only contact. */
-function namesCustomer(m: z.output<typeof inboundMessageSchema>, contacts: ReadonlyArray<z.output<typeof contactSchema>> | undefined): boolean {
+export function namesCustomer(m: z.output<typeof inboundMessageSchema>, contacts: ReadonlyArray<z.output<typeof contactSchema>> | undefined): boolean {
   if (m.from !== undefined || m.from_user_id !== undefined) return true;
   if (m.system?.previous_user_id !== undefined || m.system?.user_id !== undefined) return true;
   const only = contacts?.length === 1 ? contacts[0]! : undefined;
