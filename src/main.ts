@@ -16,6 +16,7 @@ import { startWaitExpiry } from './signals/wait-expiry.js';
 import { createStore } from './store/index.js';
 import { MemorySketchStore, RedisSketchStore } from './store/sketches/index.js';
 import { createCustomerLinks, customerLinkTtlSeconds } from './store/customer-links/index.js';
+import { createLastTemplates } from './store/last-template/index.js';
 import { createKeyHasher, deriveCustomerHashKey } from './store/keys.js';
 import type { Store } from './store/types.js';
 import { WebhookReceiver } from './webhook/receiver.js';
@@ -127,7 +128,11 @@ export async function startExporter(config: Config, options: StartOptions = {}):
   const links = createCustomerLinks(store.kind === 'redis' ? config.store : { keyPrefix: config.store.keyPrefix }, linkTtlSeconds, {
     onShed: (n) => metrics.counter('entitiesDropped').inc({ kind: 'customer_link' }, n),
   });
-  const ingest = new Ingest(store, metrics, { conversations: config.conversations, funnels: config.funnels, humanHandoff: config.humanHandoff, webhook: config.webhook }, sketches, links);
+  // The marketing template last sent to each customer, so a user_preferences stop counts for it.
+  const lastTemplates = createLastTemplates(store.kind === 'redis' ? config.store : { keyPrefix: config.store.keyPrefix }, {
+    onShed: (n) => metrics.counter('entitiesDropped').inc({ kind: 'last_template' }, n),
+  });
+  const ingest = new Ingest(store, metrics, { conversations: config.conversations, funnels: config.funnels, humanHandoff: config.humanHandoff, webhook: config.webhook }, sketches, links, lastTemplates);
   metrics.watchReach(sketches);
   const hashKey = createKeyHasher(deriveCustomerHashKey(config.customerHashKey, config.webhook.appSecrets));
   setLabelValueMaxLength(config.metrics.labelValueMaxLength);
@@ -174,7 +179,7 @@ export async function startExporter(config: Config, options: StartOptions = {}):
         stopWatchingStore();
         await Promise.all([close(publicServer), poller?.stop()]);
         await close(metricsServer);
-        await Promise.all([store.close(), sketches.close(), links.close()]);
+        await Promise.all([store.close(), sketches.close(), links.close(), lastTemplates.close()]);
         logger.info('whatsapp-exporter stopped');
       })();
       return stopping;

@@ -2,6 +2,8 @@ import type { ExporterEvent } from './events.js';
 import { planEvent, type EventOutcome, type Observation, type PlannedWrite, type SignalContext } from './signals/index.js';
 import { MemorySketchStore, type SketchStore } from './store/sketches/index.js';
 import { customerLinkTtlSeconds, MemoryCustomerLinks, resolveCustomers, type CustomerLinkStore } from './store/customer-links/index.js';
+import { MemoryLastTemplates, type LastTemplateStore } from './store/last-template/index.js';
+import { attributedStop } from './signals/template-stops.js';
 import type { EventWrite, EventWriteResult, MergeResult, OpResult, Store, StoreOp } from './store/types.js';
 
 /** A group of events that arrived together: one webhook change, or one polled entity. */
@@ -67,6 +69,8 @@ export class Ingest {
     readonly sketches: SketchStore = new MemorySketchStore(),
     /** Which customer each form of a customer id names (see store/customer-links); this process's memory by default. */
     readonly links: CustomerLinkStore = new MemoryCustomerLinks({ ttlSeconds: customerLinkTtlSeconds(context) }),
+    /** The marketing template last sent to each customer, for user_preferences stops (see signals/template-stops.ts). */
+    readonly lastTemplates: LastTemplateStore = new MemoryLastTemplates(),
   ) {}
 
   async apply(changes: readonly IncomingChange[]): Promise<EventOutcome[]> {
@@ -149,8 +153,40 @@ export class Ingest {
   private async record(observations: Observation[]): Promise<void> {
     const reached: Observation[] = [];
     const plain: Observation[] = [];
-    for (const o of observations) (o.reach !== undefined ? reached : plain).push(o);
+    const sends: Observation[] = [];
+    for (const o of observations) {
+      (o.reach !== undefined ? reached : plain).push(o);
+      if (o.lastTemplate !== undefined) sends.push(o);
+    }
     if (plain.length > 0) this.sink.record(plain);
+    await Promise.all([this.recordReach(reached), this.recordTemplateStops(sends)]);
+  }
+
+  /**
+   * Sends remember their marketing template and stops look up theirs, in the order they came (a stop
+   * in the same batch as the send sees it). As with the sketches, a failure loses the attribution only
+   * (counted), never the webhook.
+   */
+  private async recordTemplateStops(items: Observation[]): Promise<void> {
+    if (items.length === 0) return;
+    let answers: Array<string | undefined>;
+    try {
+      answers = await this.lastTemplates.apply(items.map((o) => o.lastTemplate!));
+    } catch {
+      this.sink.record([{ metric: 'storeErrors', labels: { store: this.lastTemplates.kind, operation: 'last_template' } }]);
+      return;
+    }
+    const stops: Observation[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const template = answers[i];
+      if (template === undefined) continue;
+      const stop = attributedStop(items[i]!.labels.waba_id!, template);
+      if (stop) stops.push(stop);
+    }
+    if (stops.length > 0) this.sink.record(stops);
+  }
+
+  private async recordReach(reached: Observation[]): Promise<void> {
     if (reached.length === 0) return;
     let firstTime: boolean[];
     try {

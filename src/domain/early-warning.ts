@@ -35,6 +35,8 @@ export const MIN_BAD_LIST_ERRORS = 10;
 
 /** A number's components, as the rules' `component` label. */
 export const RISK_COMPONENTS = ['marketing_stops', 'bad_list', 'read_slide', 'volume_shock'] as const;
+/** A template's components (whatsapp:early_warning_template_component_level:max). */
+export const TEMPLATE_RISK_COMPONENTS = ['read_slide', 'marketing_stops', 'quality'] as const;
 export type RiskComponent = (typeof RISK_COMPONENTS)[number];
 
 /** 0 ok, 1 watch, 2 at risk. */
@@ -42,4 +44,9 @@ export const RISK_LEVEL_NAMES = ['ok', 'watch', 'at risk'] as const;
 
 /** Error codes of the components (reference: whatsapp-platform-2026.md, error codes). */
 export const MARKETING_STOP_ERROR = '131050';
+/** Pricing categories of marketing sends: what a marketing stop reacts to (template stops, signals/template-stops.ts). */
+export const MARKETING_CATEGORIES: ReadonlySet<string> = new Set(['marketing', 'marketing_lite']);
+/** whatsapp_template_marketing_stops_total's `source`: how the stop was tied to its template. */
+export const TEMPLATE_STOP_SOURCES = ['error_131050', 'user_preferences'] as const;
+export type TemplateStopSource = (typeof TEMPLATE_STOP_SOURCES)[number];
 export const BAD_LIST_ERRORS: ReadonlySet<string> = new Set(['131026', '131047']);

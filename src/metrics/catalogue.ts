@@ -268,7 +268,7 @@ export const catalogue = {
   }),
   entitiesDropped: def({
     name: 'whatsapp_entities_dropped_total', type: 'counter', subsystem: 'webhook',
-    help: 'Webhook data refused by a cap (kind: waba beyond WEBHOOK_MAX_WABAS or outside the allowlist, phone_number beyond WEBHOOK_MAX_PHONE_NUMBERS_PER_WABA, template beyond WEBHOOK_MAX_TEMPLATES_PER_WABA, event_name beyond WEBHOOK_MAX_EVENT_NAMES, dedup_mark: oldest de-duplication marks the memory store shed beyond its cap, customer_link: least recently named customer links the memory store shed beyond its cap): changes for a waba; otherwise each refused entity once per change.',
+    help: 'Webhook data refused by a cap (kind: waba beyond WEBHOOK_MAX_WABAS or outside the allowlist, phone_number beyond WEBHOOK_MAX_PHONE_NUMBERS_PER_WABA, template beyond WEBHOOK_MAX_TEMPLATES_PER_WABA, event_name beyond WEBHOOK_MAX_EVENT_NAMES, dedup_mark: oldest de-duplication marks the memory store shed beyond its cap, customer_link: least recently named customer links the memory store shed beyond its cap, last_template: least recently written last-template-per-customer entries the memory store shed beyond its cap): changes for a waba; otherwise each refused entity once per change.',
     labelNames: ['kind'],
   }),
   webhookDeadLetters: def({
@@ -520,6 +520,11 @@ export const catalogue = {
     name: 'whatsapp_template_message_statuses_total', type: 'counter', subsystem: 'templates',
     help: 'Statuses (sent, delivered, read, failed) of messages attributed to a template by biz_opaque_callback_data = template name, counted once per message and status; at most 500 template names per process.',
     labelNames: ['waba_id', 'template_name', 'status'],
+  }),
+  templateMarketingStops: def({
+    name: 'whatsapp_template_marketing_stops_total', type: 'counter', subsystem: 'templates',
+    help: 'Customers who stopped marketing, by the template they reacted to (biz_opaque_callback_data = template name) and source: error_131050 (a send of the template refused because the customer had stopped), user_preferences (a stop webhook, attributed to the marketing template last sent to that customer from that number within 7 days). Same 500-name bound as whatsapp_template_message_statuses_total.',
+    labelNames: ['waba_id', 'template_name', 'source'],
   }),
 
   // --- funnels ---

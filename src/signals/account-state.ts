@@ -4,6 +4,7 @@ import type {
 } from '../events.js';
 import type { AccountStateKind } from '../domain/index.js';
 import type { AttributeMap, EventWriteResult, MergeResult } from '../store/types.js';
+import { stopLookup } from './template-stops.js';
 import type { Observation, PlannedWrite } from './types.js';
 
 /*
@@ -75,8 +76,9 @@ export function formatThreshold(threshold: number): string {
 
 /** Counted once per change (the change is de-duplicated whole); no state to keep. */
 export function planCountedNotice(e: MarketingPreferenceObserved | SecurityEventObserved | TemplateNoticeObserved): PlannedWrite {
+  const lookup = e.kind === 'marketing_preference' ? stopLookup(e) : undefined;
   const observation: Observation = e.kind === 'marketing_preference'
-    ? { metric: 'marketingPreferenceChanges', labels: { waba_id: e.wabaId, phone_number_id: e.phoneNumberId, value: e.value } }
+    ? { metric: 'marketingPreferenceChanges', labels: { waba_id: e.wabaId, phone_number_id: e.phoneNumberId, value: e.value }, ...(lookup && { lastTemplate: lookup }) }
     : e.kind === 'security_event'
       ? { metric: 'securityEvents', labels: { waba_id: e.wabaId, display_phone_number: e.displayDigits, event: e.event } }
       : { metric: 'templateNotices', labels: { waba_id: e.wabaId, template_id: e.templateId, kind: e.notice } };

@@ -2,7 +2,9 @@ import type { MessageStatusObserved } from '../events.js';
 import { MESSAGE_STATUSES, MESSAGE_TYPES, PRICING_CATEGORIES, PRICING_MODELS, PRICING_TYPES } from '../domain/index.js';
 import { recordKey, type OnceResult, type StoreOp } from '../store/types.js';
 import { errorCodeLabel, userSideReason } from './error-codes.js';
+import { MARKETING_CATEGORIES, MARKETING_STOP_ERROR } from '../domain/early-warning.js';
 import { attributedTemplate, reachObservation } from './reach.js';
+import { errorStop, rememberSend } from './template-stops.js';
 import type { WritePart } from './parts.js';
 import type { Observation } from './types.js';
 
@@ -110,13 +112,19 @@ export function statusCountPart(e: MessageStatusObserved): WritePart {
           const reach = reachObservation(e, kept);
           if (reach) out.push(reach);
         }
-        if (template !== undefined) out.push({ metric: 'templateMessageStatuses', labels: { waba_id: e.wabaId, template_name: template, status: g.status } });
+        if (template !== undefined) {
+          const o: Observation = { metric: 'templateMessageStatuses', labels: { waba_id: e.wabaId, template_name: template, status: g.status } };
+          // A marketing template's send, for a later user_preferences stop to be attributed to (signals/template-stops.ts).
+          if (g.status === 'sent' && MARKETING_CATEGORIES.has(kept) && e.customer !== '') o.lastTemplate = rememberSend(e, template);
+          out.push(o);
+        }
       }
       if (priced && (results[i] as OnceResult | undefined)?.first === true) out.push({ metric: 'messagesPriced', labels: { ...number, ...pricingLabels(e) } });
       if (status === 'failed') {
         const codes = e.errorCodes.length > 0 ? e.errorCodes : [undefined];
         for (const code of codes) {
           out.push({ metric: 'messageErrors', labels: { ...number, code: code === undefined ? 'unknown' : errorCodeLabel(code) } });
+          if (template !== undefined && code !== undefined && String(code) === MARKETING_STOP_ERROR) out.push(errorStop(e.wabaId, template));
           const reason = code === undefined ? undefined : userSideReason(code);
           if (reason !== undefined) out.push({ metric: 'messageUserSideFailures', labels: { ...number, reason } });
         }

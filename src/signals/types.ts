@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { MetricKey } from '../metrics/catalogue.js';
+import type { LastTemplateOp } from '../store/last-template/types.js';
 import type { EventWrite, EventWriteResult } from '../store/types.js';
 
 /**
@@ -15,6 +16,12 @@ export interface Observation {
    * the distinct-count sketches, then counts `metric` with a first_time label from their answer.
    */
   reach?: { scope: string; customer: string; at: number };
+  /**
+   * A marketing template sent to a customer (remember) or a customer's marketing stop (lookup): the
+   * ingest passes it to the last-template store (store/last-template) and counts a looked-up stop for
+   * the template it follows (whatsapp_template_marketing_stops_total{source="user_preferences"}).
+   */
+  lastTemplate?: LastTemplateOp;
 }
 
 /** What an event wants from the store, and how to read the answer back as observations. */

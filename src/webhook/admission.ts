@@ -31,7 +31,7 @@ export interface AdmissionLimits {
   maxEventNames: number;
 }
 
-export const DROPPED_KINDS = ['waba', 'phone_number', 'template', 'event_name', 'dedup_mark', 'customer_link'] as const;
+export const DROPPED_KINDS = ['waba', 'phone_number', 'template', 'event_name', 'dedup_mark', 'customer_link', 'last_template'] as const;
 export type DroppedKind = (typeof DROPPED_KINDS)[number];
 
 /** Refused WABA ids kept for the status page: the most recent distinct ones. */
