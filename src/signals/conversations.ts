@@ -1,11 +1,10 @@
 import type { MessageReceived, MessageStatusObserved, SystemErrorObserved } from '../events.js';
 import { waitScope } from '../metrics/render.js';
-import type { CloseWaitResult } from '../store/types.js';
-import { messageTypeLabel, replyMarkKey, statusCountPart, statusDedupeKey } from './delivery.js';
+import { messageTypeLabel, statusCountPart, statusDedupeKey } from './delivery.js';
 import { errorCodeLabel } from './error-codes.js';
 import { compileFunnels, funnelPartForInbound, funnelPartForStatus } from './funnels.js';
-import { combineParts, observe, type WritePart } from './parts.js';
-import type { Observation, PlannedWrite, SignalContext } from './types.js';
+import { combineParts, observe, singlePart, type WritePart } from './parts.js';
+import type { PlannedWrite, SignalContext } from './types.js';
 
 /**
  * What the messages webhook means: response times (waits), delivery and read counts, failures,
@@ -58,29 +57,12 @@ function planInbound(e: MessageReceived, ctx: SignalContext): PlannedWrite {
   return combineParts(`m:${e.messageKey}`, parts);
 }
 
-function replyPart(e: MessageStatusObserved, idleGapSeconds: number): WritePart {
-  const number = { waba_id: e.wabaId, phone_number_id: e.phoneNumberId };
-  return {
-    ops: [{ op: 'closeWait', scope: waitScope(e.wabaId, e.phoneNumberId), customer: e.customer, at: e.timestamp, messageKey: replyMarkKey(e.messageKey) }],
-    interpret(results) {
-      const r = results[0] as CloseWaitResult | undefined;
-      if (!r?.closed || r.openedAt === undefined) return [];
-      const seconds = e.timestamp - r.openedAt;
-      const out: Observation[] = [{ metric: 'responseTime', labels: number, value: seconds }];
-      if (r.previousReplyAt === undefined || r.openedAt - r.previousReplyAt > idleGapSeconds) {
-        out.push({ metric: 'firstResponseTime', labels: number, value: seconds });
-      }
-      return out;
-    },
-  };
-}
-
 function planStatus(e: MessageStatusObserved, ctx: SignalContext): PlannedWrite {
-  const parts: WritePart[] = [statusCountPart(e)];
-  if (REPLY_STATUSES.has(e.status)) parts.push(replyPart(e, ctx.conversations.idleGapSeconds));
+  // One op of the message's record counts the status and closes the wait it answers (see delivery.ts).
+  const reply = REPLY_STATUSES.has(e.status) ? { scope: waitScope(e.wabaId, e.phoneNumberId), idleGapSeconds: ctx.conversations.idleGapSeconds } : undefined;
+  const count = statusCountPart(e, reply);
   const funnel = funnelPartForStatus(e, compileFunnels(ctx.funnels, ctx.humanHandoff));
-  if (funnel) parts.push(funnel);
-  return combineParts(statusDedupeKey(e), parts);
+  return funnel ? combineParts(statusDedupeKey(e), [count, funnel]) : singlePart(statusDedupeKey(e), count);
 }
 
 /** Used when the context names no window (config default: webhook.systemErrorWindowSeconds). */

@@ -1,11 +1,12 @@
 import type { MessageStatusObserved } from '../events.js';
 import { MESSAGE_STATUSES, MESSAGE_TYPES, PRICING_CATEGORIES, PRICING_MODELS, PRICING_TYPES } from '../domain/index.js';
-import { recordKey, type OnceResult, type StoreOp } from '../store/types.js';
+import { recordKey, type RecordMarksResult, type StoreOp } from '../store/types.js';
 import { errorCodeLabel, userSideReason } from './error-codes.js';
 import { MARKETING_CATEGORIES, MARKETING_STOP_ERROR } from '../domain/early-warning.js';
 import { attributedTemplate, reachObservation } from './reach.js';
 import { errorStop, rememberSend } from './template-stops.js';
 import type { WritePart } from './parts.js';
+import { observeReply, type ReplyRule } from './response-time.js';
 import type { Observation } from './types.js';
 
 /**
@@ -52,10 +53,6 @@ export function messageTypeLabel(type: string): string {
   return KNOWN_MESSAGE_TYPES.has(type) ? type : 'other';
 }
 
-// Every key about one outbound message names the message's record, so the store keeps them together.
-const categoryKey = (message: string) => recordKey(message, 'category');
-/** Meta puts `pricing` on `sent` and again on delivered or read: the message is priced once. */
-const pricedKey = (message: string) => recordKey(message, 'priced');
 const KNOWN_PRICING_TYPES: ReadonlySet<string> = new Set(PRICING_TYPES);
 const KNOWN_PRICING_MODELS: ReadonlySet<string> = new Set(PRICING_MODELS);
 
@@ -70,44 +67,62 @@ export function pricingLabels(e: Pick<MessageStatusObserved, 'pricingType' | 'pr
   };
 }
 
-/** The mark that a message answered a customer (closeWait), in the message's record. */
-export const replyMarkKey = (message: string) => recordKey(message, 'reply');
-
 /** Status values become a store key: bounded so an odd value cannot make a large one. */
 export function statusDedupeKey(e: Pick<MessageStatusObserved, 'messageKey' | 'status'>): string {
   return recordKey(e.messageKey, `s:${e.status.slice(0, 32)}`);
 }
 
-/** What a status counts: itself, then the ones it implies, each behind a `once` of its message's record (field). */
-interface Guard { status: string; field?: string }
-const GUARDS: ReadonlyMap<string, readonly Guard[]> = new Map([
-  ['sent', [{ status: 'sent', field: 'sent' }]],
-  ['delivered', [{ status: 'delivered', field: 'delivered' }, { status: 'sent', field: 'sent' }]],
-  ['read', [{ status: 'read' }, { status: 'delivered', field: 'delivered' }, { status: 'sent', field: 'sent' }]],
-]);
+/**
+ * What a status counts: itself, then the ones it implies, each behind a `once` mark (field) of its
+ * message's record; `bit` is the field's place in the recordMarks op's fields (and result bits).
+ */
+interface Guard { status: string; bit?: number }
+/** A status's record fields and what each bit of the answer counts, made once per (status, priced). */
+interface StatusPlan { fields: readonly string[]; guards: readonly Guard[]; pricedBit?: number }
 
-export function statusCountPart(e: MessageStatusObserved): WritePart {
+/**
+ * Every mark about one outbound message is a field of the message's record, so the store keeps them
+ * together and a status is one recordMarks op: `category` (the first category seen is kept: Meta
+ * puts `pricing` only on `sent` and one of delivered/read), the statuses counted, `priced` (Meta
+ * prices a message once but sends `pricing` twice), and the reply mark (see planStatus).
+ */
+function statusPlan(status: string, priced: boolean): StatusPlan {
+  const implied = status === 'read' ? ['delivered', 'sent'] : status === 'delivered' ? ['delivered', 'sent'] : status === 'sent' ? ['sent'] : [];
+  const fields = ['category', ...implied];
+  const guards: Guard[] = status === 'read' ? [{ status: 'read' }] : status === 'sent' || status === 'delivered' ? [] : [{ status }];
+  implied.forEach((s, i) => guards.push({ status: s, bit: i + 1 }));
+  if (priced) fields.push('priced');
+  return { fields, guards, ...(priced ? { pricedBit: fields.length - 1 } : {}) };
+}
+
+/** Plans of the known statuses with and without pricing (shared: no per-status arrays); others are made per call. */
+const STATUS_PLANS: ReadonlyMap<string, readonly [StatusPlan, StatusPlan]> = new Map(
+  [...MESSAGE_STATUSES, 'other'].map((s) => [s, [statusPlan(s, false), statusPlan(s, true)] as const]),
+);
+
+/**
+ * The part counting a status (and with `reply`, closing its customer's wait: see conversations.ts),
+ * as one recordMarks op of the message's record.
+ */
+export function statusCountPart(e: MessageStatusObserved, reply?: ReplyRule): WritePart {
   const category = categoryLabel(e.category);
   const status = statusLabel(e.status);
-  // Plain loops and shared tables: this runs for every status of every batch.
-  const guarded = GUARDS.get(status) ?? [{ status }];
-  const template = attributedTemplate(e.callbackData);
   const priced = e.pricingType !== undefined || e.pricingModel !== undefined;
-  const ops: StoreOp[] = [category !== undefined ? { op: 'once', key: categoryKey(e.messageKey), value: category } : { op: 'once', key: categoryKey(e.messageKey) }];
-  for (const g of guarded) if (g.field !== undefined) ops.push({ op: 'once', key: recordKey(e.messageKey, g.field) });
-  if (priced) ops.push({ op: 'once', key: pricedKey(e.messageKey) });
-
+  const plan = STATUS_PLANS.get(status)?.[priced ? 1 : 0] ?? statusPlan(status, priced);
+  const op: Extract<StoreOp, { op: 'recordMarks' }> = { op: 'recordMarks', record: e.messageKey, fields: plan.fields };
+  if (category !== undefined) op.value = category;
+  if (reply !== undefined) op.reply = { scope: reply.scope, customer: e.customer, at: e.timestamp };
   return {
-    ops,
+    ops: [op],
     interpret(results) {
-      const number = { waba_id: e.wabaId, phone_number_id: e.phoneNumberId };
-      const kept = (results[0] as OnceResult | undefined)?.value ?? 'unknown';
+      const r = results[0] as RecordMarksResult | undefined;
+      const first = r?.first ?? 0;
+      const kept = r?.value ?? 'unknown';
+      const template = attributedTemplate(e.callbackData);
       const out: Observation[] = [];
-      let i = 1;
-      for (const g of guarded) {
-        const counts = g.field === undefined || (results[i++] as OnceResult | undefined)?.first === true;
-        if (!counts) continue;
-        out.push({ metric: 'messageStatuses', labels: { ...number, status: g.status, category: kept } });
+      for (const g of plan.guards) {
+        if (g.bit !== undefined && (first & (1 << g.bit)) === 0) continue;
+        out.push({ metric: 'messageStatuses', labels: { waba_id: e.wabaId, phone_number_id: e.phoneNumberId, status: g.status, category: kept } });
         if (g.status === 'sent') {
           const reach = reachObservation(e, kept);
           if (reach) out.push(reach);
@@ -119,16 +134,20 @@ export function statusCountPart(e: MessageStatusObserved): WritePart {
           out.push(o);
         }
       }
-      if (priced && (results[i] as OnceResult | undefined)?.first === true) out.push({ metric: 'messagesPriced', labels: { ...number, ...pricingLabels(e) } });
+      if (plan.pricedBit !== undefined && (first & (1 << plan.pricedBit)) !== 0) {
+        const p = pricingLabels(e);
+        out.push({ metric: 'messagesPriced', labels: { waba_id: e.wabaId, phone_number_id: e.phoneNumberId, pricing_type: p.pricing_type, category: p.category, pricing_model: p.pricing_model } });
+      }
       if (status === 'failed') {
         const codes = e.errorCodes.length > 0 ? e.errorCodes : [undefined];
         for (const code of codes) {
-          out.push({ metric: 'messageErrors', labels: { ...number, code: code === undefined ? 'unknown' : errorCodeLabel(code) } });
+          out.push({ metric: 'messageErrors', labels: { waba_id: e.wabaId, phone_number_id: e.phoneNumberId, code: code === undefined ? 'unknown' : errorCodeLabel(code) } });
           if (template !== undefined && code !== undefined && String(code) === MARKETING_STOP_ERROR) out.push(errorStop(e.wabaId, template));
           const reason = code === undefined ? undefined : userSideReason(code);
-          if (reason !== undefined) out.push({ metric: 'messageUserSideFailures', labels: { ...number, reason } });
+          if (reason !== undefined) out.push({ metric: 'messageUserSideFailures', labels: { waba_id: e.wabaId, phone_number_id: e.phoneNumberId, reason } });
         }
       }
+      if (reply !== undefined && r?.reply !== undefined) observeReply(e, r.reply, reply.idleGapSeconds, out);
       return out;
     },
   };

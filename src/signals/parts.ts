@@ -33,6 +33,14 @@ export function combineParts(dedupeKey: string | undefined, parts: readonly Writ
 
 const NO_RESULTS: readonly OpResult[] = [];
 
+/** combineParts of one part, without the copies: a status with no funnel. */
+export function singlePart(dedupeKey: string | undefined, part: WritePart): PlannedWrite {
+  return {
+    write: dedupeKey !== undefined ? { dedupeKey, ops: part.ops } : { ops: part.ops },
+    interpret: (result) => (result.duplicate ? [] : part.interpret(result.results)),
+  };
+}
+
 /** A part with no store ops: observations that follow from the event alone (once it is not a duplicate). */
 export function observe(observations: Observation[]): WritePart {
   return { ops: [], interpret: () => observations };

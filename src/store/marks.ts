@@ -1,5 +1,5 @@
 import { KeyTable } from './key-table.js';
-import { RECORD_SEPARATOR } from './types.js';
+import { RECORD_SEPARATOR, REPLY_FIELD } from './types.js';
 
 /** Namespaces of marks: a de-duplication or `once` mark, the value `once` keeps, the reply mark. */
 export type MarkKind = 'd' | 'v' | 'a';
@@ -107,6 +107,104 @@ export class Marks {
     if (value === undefined) return { first, kept: undefined };
     this.set('v', key, value, now, expiresAt);
     return { first, kept: value };
+  }
+
+  /**
+   * The recordMarks op's marks (see StoreOp): `once` of each field of the record in order, the first
+   * keeping `value`, then with `reply` the reply mark ('a', REPLY_FIELD) set when absent — with one
+   * lookup of the record instead of two to four per field. first: bit i set when fields[i] was new;
+   * replied: the reply mark was absent (and is now set).
+   */
+  recordMarks(
+    record: string, fields: readonly string[], value: string | undefined, reply: boolean, now: number, expiresAt: number,
+  ): { first: number; kept: string | undefined; replied: boolean } {
+    // The rare cases (a mark that could shed, values beside the record, more names than bits, a
+    // value that is '1' or does not fit) take the general path, whose answers this one must equal.
+    if (this.recordOverflow.size > 0 || this.records.size + this.lone.size + 1 > this.limit - this.loneValues.size) {
+      return this.recordMarksByParts(record, fields, value, reply, now, expiresAt);
+    }
+    const aBit = reply ? this.bitFor('a', REPLY_FIELD) : -1;
+    if (aBit === undefined) return this.recordMarksByParts(record, fields, value, reply, now, expiresAt);
+    for (const field of fields) {
+      if (this.bitFor('d', field) === undefined) return this.recordMarksByParts(record, fields, value, reply, now, expiresAt);
+    }
+    const slot = this.records.insert(record);
+    const shard = this.records.shard;
+    const data = shard.data;
+    const at = slot * 2;
+    if (shard.expiresAt[slot]! <= now) {
+      data[at] = 0;
+      data[at + 1] = 0;
+    }
+    let kept: string | undefined;
+    let bits = data[at]!;
+    let first = 0;
+    let renew = false;
+    // In the order the parts would run: the first field's mark, its kept value, the other fields, the reply.
+    for (let i = 0; i < fields.length; i++) {
+      const bit = this.knownBit('d', fields[i]!)!;
+      if ((bits & (1 << bit)) === 0) {
+        first |= 1 << i;
+        bits |= 1 << bit;
+        renew = true;
+        if (data[at + 1]! >>> 16 === bit + 1) data[at + 1] = 0;
+      }
+      if (i > 0) continue;
+      const vBit = this.knownBit('v', fields[0]!);
+      if (vBit !== undefined && (bits & (1 << vBit)) !== 0) {
+        const pair = data[at + 1]!;
+        kept = pair >>> 16 === vBit + 1 ? this.values[pair & 0xffff] : '1';
+        continue;
+      }
+      if (value === undefined) continue;
+      const vNew = value === '1' ? undefined : this.bitFor('v', fields[0]!);
+      const index = vNew === undefined ? undefined : this.indexOf(value);
+      const pair = data[at + 1]!;
+      if (vNew === undefined || index === undefined || (pair !== 0 && pair >>> 16 !== vNew + 1)) {
+        // The general path (setMark looks the record up again and may move it), and the rest by parts.
+        data[at] = bits;
+        if (shard.expiresAt[slot]! < expiresAt) shard.expiresAt[slot] = expiresAt;
+        this.setMark('v', record + RECORD_SEPARATOR + fields[0]!, value, now, expiresAt);
+        for (let j = 1; j < fields.length; j++) {
+          if (this.once(record + RECORD_SEPARATOR + fields[j]!, undefined, now, expiresAt).first) first |= 1 << j;
+        }
+        return { first, kept: value, replied: reply && this.replyByParts(record, now, expiresAt) };
+      }
+      bits |= 1 << vNew;
+      data[at + 1] = ((vNew + 1) << 16) | index;
+      kept = value;
+      renew = true;
+    }
+    let replied = false;
+    if (reply && (bits & (1 << aBit)) === 0) {
+      bits |= 1 << aBit;
+      if (data[at + 1]! >>> 16 === aBit + 1) data[at + 1] = 0;
+      replied = true;
+      renew = true;
+    }
+    data[at] = bits;
+    if (renew && shard.expiresAt[slot]! < expiresAt) shard.expiresAt[slot] = expiresAt;
+    return { first, kept, replied };
+  }
+
+  private recordMarksByParts(
+    record: string, fields: readonly string[], value: string | undefined, reply: boolean, now: number, expiresAt: number,
+  ): { first: number; kept: string | undefined; replied: boolean } {
+    let first = 0;
+    let kept: string | undefined;
+    for (let i = 0; i < fields.length; i++) {
+      const r = this.once(record + RECORD_SEPARATOR + fields[i]!, i === 0 ? value : undefined, now, expiresAt);
+      if (r.first) first |= 1 << i;
+      if (i === 0) kept = r.kept;
+    }
+    return { first, kept, replied: reply && this.replyByParts(record, now, expiresAt) };
+  }
+
+  private replyByParts(record: string, now: number, expiresAt: number): boolean {
+    const key = record + RECORD_SEPARATOR + REPLY_FIELD;
+    if (this.get('a', key, now) !== undefined) return false;
+    this.set('a', key, '1', now, expiresAt);
+    return true;
   }
 
   private onceByParts(key: string, value: string | undefined, now: number, expiresAt: number): { first: boolean; kept: string | undefined } {

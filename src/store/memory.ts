@@ -1,6 +1,6 @@
 import type {
   AttributeMap, CloseWaitResult, EventWrite, EventWriteResult, FunnelAdvanceResult, HealthRecord, MergeResult, WaitSummary,
-  NumberRef, OpResult, PhoneNumberRecord, Snapshot, StateRecord, Store, StoreOp, TemplateRecord, WabaRecord,
+  NumberRef, OpResult, PhoneNumberRecord, RecordMarksResult, Snapshot, StateRecord, Store, StoreOp, TemplateRecord, WabaRecord,
 } from './types.js';
 import { GroupCommit } from './group-commit.js';
 import { KeyTable } from './key-table.js';
@@ -149,6 +149,12 @@ export class MemoryStore implements Store {
       case 'once': {
         const { first, kept } = this.marks.once(op.key, op.value, now, dedupExpiry);
         return kept !== undefined ? { first, value: kept } : { first };
+      }
+      case 'recordMarks': {
+        const marks = this.marks.recordMarks(op.record, op.fields, op.value, op.reply !== undefined, now, dedupExpiry);
+        const result: RecordMarksResult = marks.kept !== undefined ? { first: marks.first, value: marks.kept } : { first: marks.first };
+        if (op.reply !== undefined) result.reply = marks.replied ? this.closeWait(op.reply.scope, op.reply.customer, op.reply.at, now) : { closed: false };
+        return result;
       }
       case 'countInBucket':
         this.addToBucket(op.series, op.bucket, op.by ?? 1, now);

@@ -1,4 +1,4 @@
-import type { AttributeMap, EventWrite, MergeResult, StoreOp } from './types.js';
+import { RECORD_SEPARATOR, type AttributeMap, type EventWrite, type MergeResult, type StoreOp } from './types.js';
 
 /**
  * Last-writer-wins per attribute by observation time. An equal time lets the later arrival win
@@ -23,7 +23,7 @@ export function mergeAttributes(stored: AttributeMap, incoming: AttributeMap, re
 }
 
 const OP_NAMES = new Set<StoreOp['op']>([
-  'mergeNumber', 'mergeTemplate', 'mergeWaba', 'mergeState', 'removeNumber', 'removeTemplate', 'replaceHealth', 'openWait', 'closeWait', 'advanceFunnel', 'once', 'countInBucket',
+  'mergeNumber', 'mergeTemplate', 'mergeWaba', 'mergeState', 'removeNumber', 'removeTemplate', 'replaceHealth', 'openWait', 'closeWait', 'advanceFunnel', 'once', 'recordMarks', 'countInBucket',
 ]);
 
 /**
@@ -56,9 +56,26 @@ export function checkWrites(writes: readonly EventWrite[]): void {
       if (op.op === 'advanceFunnel' && op.tally !== undefined && !Number.isFinite(op.tally.bucket)) {
         fail(i, 'advanceFunnel needs a finite tally bucket');
       }
+      if (op.op === 'recordMarks') {
+        // A record's marks are bits of one word (31 of them reported as the bits of `first`).
+        if (op.record === '' || op.record.includes(RECORD_SEPARATOR)) fail(i, `recordMarks needs a record without ${RECORD_SEPARATOR}`);
+        if (op.fields.length === 0 || op.fields.length > 31 || !distinctNames(op.fields)) {
+          fail(i, 'recordMarks needs 1 to 31 distinct field names');
+        }
+        if (op.reply !== undefined && !Number.isFinite(op.reply.at)) fail(i, 'recordMarks needs a finite reply time');
+      }
       if (op.op === 'countInBucket' && (!Number.isFinite(op.bucket) || !Number.isFinite(op.by ?? 1))) {
         fail(i, 'countInBucket needs a finite bucket and increment');
       }
     }
   });
+}
+
+/** No empty and no repeated name (a plain loop: this runs for every status, with a handful of names). */
+function distinctNames(names: readonly string[]): boolean {
+  for (let i = 0; i < names.length; i++) {
+    if (names[i] === '') return false;
+    for (let j = 0; j < i; j++) if (names[j] === names[i]) return false;
+  }
+  return true;
 }

@@ -150,6 +150,9 @@ end
  *   ['f', funnel, customer, step, at, timeout, variant|false, tally series|false, tally bucket|false]
  *                                                               advanceFunnel → [counted, newRun, variant|false]
  *   ['o', key, value|false]                                     once → [first, kept value|false]
+ *   ['M', record, value|false, scope|false, customer|false, at|false, field…]
+ *                                                               recordMarks → [first bits, kept value|false,
+ *                                                               closeWait's answer|false]
  *   ['c', series, bucket, by]                                   countInBucket → 1
  * Attributes: name, value pairs sharing the op's `at`, or (at false) name, value, at triples.
  *
@@ -428,9 +431,59 @@ local function advanceFunnel(op)
   return { true, false, run.variant }
 end
 
+-- As MemoryStore's recordMarks (see StoreOp): the once marks of one record, the first field's kept
+-- value and the reply mark, read with one HMGET and written with one HSET (the fields are distinct).
+local function recordMarks(op)
+  local record, value, scope = op[2], op[3], op[4]
+  local k = p .. 'm:' .. record
+  local n = #op - 6
+  local names = {}
+  for i = 1, n do names[i] = 'd:' .. op[6 + i] end
+  names[n + 1] = 'v:' .. op[7]
+  if scope then names[n + 2] = 'a:reply' end
+  local got = redis.call('HMGET', k, unpack(names))
+  local first, bit = 0, 1
+  local updates = {}
+  for i = 1, n do
+    if not got[i] then
+      first = first + bit
+      updates[#updates + 1] = names[i]
+      updates[#updates + 1] = '1'
+    end
+    bit = bit * 2
+  end
+  local kept = got[n + 1]
+  if kept == PENDING then kept = redis.call('GET', sideKey('v', record .. '#' .. op[7])) or '1' end
+  if not kept and value then
+    kept = value
+    if isShort(value) then
+      updates[#updates + 1] = names[n + 1]
+      updates[#updates + 1] = value
+    else
+      updates[#updates + 1] = names[n + 1]
+      updates[#updates + 1] = PENDING
+      redis.call('SET', sideKey('v', record .. '#' .. op[7]), value, 'EX', dedupTtl)
+    end
+  end
+  local replied = scope and not got[n + 2]
+  if replied then
+    updates[#updates + 1] = 'a:reply'
+    updates[#updates + 1] = '1'
+  end
+  if #updates > 0 then
+    redis.call('HSET', k, unpack(updates))
+    renewed[k] = true
+  end
+  local reply = false
+  if replied then reply = closeWait(scope, op[5], op[6], nil)
+  elseif scope then reply = { false, false, false } end
+  return { first, kept or false, reply }
+end
+
 local function run(op)
   local kind = op[1]
-  if kind == 'o' then
+  if kind == 'M' then return recordMarks(op)
+  elseif kind == 'o' then
     local key, value = op[2], op[3]
     local first = setMarkIfNew('d', key, '1')
     local kept = getMark('v', key)

@@ -9,7 +9,7 @@ import {
 import {
   StoreUnavailableError,
   type AttributeMap, type EventWrite, type Observed, type EventWriteResult, type HealthRecord, type OpResult, type PhoneNumberRecord,
-  type Snapshot, type StateRecord, type Store, type StoreOp, type TemplateRecord, type WabaRecord, type WaitSummary,
+  type RecordMarksResult, type CloseWaitResult, type Snapshot, type StateRecord, type Store, type StoreOp, type TemplateRecord, type WabaRecord, type WaitSummary,
 } from './types.js';
 
 /** The part of a pino logger the store uses. */
@@ -552,6 +552,12 @@ function opToWire(op: StoreOp): unknown[] {
       ];
     case 'once':
       return ['o', op.key, op.value ?? false];
+    case 'recordMarks': {
+      const r = op.reply;
+      const row: unknown[] = ['M', op.record, op.value ?? false, r?.scope ?? false, r?.customer ?? false, r !== undefined ? String(r.at) : false];
+      for (const f of op.fields) row.push(f);
+      return row;
+    }
     case 'countInBucket':
       return ['c', op.series, String(op.bucket), String(op.by ?? 1)];
   }
@@ -607,14 +613,8 @@ function decodeResult(op: StoreOp, raw: unknown): OpResult {
       return { ok: true };
     case 'openWait':
       return { opened: raw === true };
-    case 'closeWait': {
-      const [closed, openedAt, previousReplyAt] = list(raw);
-      return {
-        closed: closed === true,
-        ...(typeof openedAt === 'string' ? { openedAt: Number(openedAt) } : {}),
-        ...(typeof previousReplyAt === 'string' ? { previousReplyAt: Number(previousReplyAt) } : {}),
-      };
-    }
+    case 'closeWait':
+      return decodeCloseWait(raw);
     case 'advanceFunnel': {
       const [counted, newRun, variant] = list(raw);
       return { counted: counted === true, newRun: newRun === true, ...(typeof variant === 'string' ? { variant } : {}) };
@@ -623,7 +623,22 @@ function decodeResult(op: StoreOp, raw: unknown): OpResult {
       const [first, value] = list(raw);
       return { first: first === true, ...(typeof value === 'string' ? { value } : {}) };
     }
+    case 'recordMarks': {
+      const [first, value, reply] = list(raw);
+      const result: RecordMarksResult = typeof value === 'string' ? { first: Number(first) | 0, value } : { first: Number(first) | 0 };
+      if (op.reply !== undefined) result.reply = decodeCloseWait(reply);
+      return result;
+    }
   }
+}
+
+function decodeCloseWait(raw: unknown): CloseWaitResult {
+  const [closed, openedAt, previousReplyAt] = list(raw);
+  return {
+    closed: closed === true,
+    ...(typeof openedAt === 'string' ? { openedAt: Number(openedAt) } : {}),
+    ...(typeof previousReplyAt === 'string' ? { previousReplyAt: Number(previousReplyAt) } : {}),
+  };
 }
 
 type NamedResult = { c?: unknown; s?: unknown; o?: string; p?: string; n?: boolean; v?: string; f?: boolean };

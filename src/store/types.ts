@@ -67,6 +67,16 @@ export type StoreOp =
    * returns the kept one: a message's pricing category, which only some of its statuses carry.
    */
   | { op: 'once'; key: string; value?: string }
+  /**
+   * The marks an event sets in one record (an outbound message's status: its category, the statuses
+   * it implies, priced, its reply), as one op: one lookup of the record in MemoryStore, one HMGET and
+   * one HSET in the Redis script. Exactly what these ops in order would do and answer: `once` of
+   * recordKey(record, f) for each f of `fields` (1 to 31 distinct names, bit i of the result's
+   * `first` set when fields[i] was new), the first field keeping `value` when given (the result's
+   * `value` is the first field's kept value); then with `reply`, closeWait with messageKey
+   * recordKey(record, REPLY_FIELD). `record` holds no RECORD_SEPARATOR.
+   */
+  | { op: 'recordMarks'; record: string; fields: readonly string[]; value?: string; reply?: { scope: string; customer: string; at: number } }
   /** Adds to a counter kept per time bucket (funnel reports compare time windows); kept historyTtlSeconds. */
   | { op: 'countInBucket'; series: string; bucket: number; by?: number };
 
@@ -82,9 +92,11 @@ export type CloseWaitResult = { closed: boolean; openedAt?: number; previousRepl
 /** counted: the step is new for this run. variant: the run's variant, fixed when the run started. */
 export type FunnelAdvanceResult = { counted: boolean; variant?: string; newRun: boolean };
 export type OnceResult = { first: boolean; value?: string };
+/** first: bit i set when fields[i] was new. reply: closeWait's answer, when the op had a reply. */
+export type RecordMarksResult = { first: number; value?: string; reply?: CloseWaitResult };
 export type PlainResult = { ok: true };
 
-export type OpResult = MergeResult | OpenWaitResult | CloseWaitResult | FunnelAdvanceResult | OnceResult | PlainResult;
+export type OpResult = MergeResult | OpenWaitResult | CloseWaitResult | FunnelAdvanceResult | OnceResult | RecordMarksResult | PlainResult;
 
 /**
  * Keys given to the store for de-duplication and `once` (and a message's reply mark) may name a
@@ -94,6 +106,9 @@ export type OpResult = MergeResult | OpenWaitResult | CloseWaitResult | FunnelAd
  * stands alone. Both stores follow the same rule (the Redis script splits keys the same way).
  */
 export const RECORD_SEPARATOR = '#';
+
+/** The field of a record that marks the message as having answered a customer (closeWait's messageKey, recordMarks' reply). */
+export const REPLY_FIELD = 'reply';
 
 /** A key of the record `record`: `recordKey(messageKey, 's:read')`. */
 export function recordKey(record: string, field: string): string {

@@ -1,7 +1,11 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
-import type { AttributeMap, EventWrite, OpResult, Snapshot, Store, StoreOp } from '../../src/store/types.js';
+import {
+  REPLY_FIELD, recordKey, type AttributeMap, type CloseWaitResult, type EventWrite, type OnceResult, type OpResult, type RecordMarksResult, type Snapshot, type Store,
+  type StoreOp,
+} from '../../src/store/types.js';
 import { storeHarness } from '../support/contract.js';
 
 /**
@@ -458,6 +462,96 @@ describe.each(factories)('store contract: %s', (_name, make) => {
       expect(await one(store, closeWait('c', 500))).toEqual({ closed: true, openedAt: 300 });
       expect((await snap(store)).waits).toEqual([{ scope: 'x:1', count: 1, oldestAt: 400 }]);
     });
+  });
+
+  describe('recordMarks (a status as one op of its message record)', () => {
+    const marks = (record: string, fields: string[], extra: { value?: string; reply?: number; customer?: string } = {}): StoreOp => ({
+      op: 'recordMarks', record, fields,
+      ...(extra.value !== undefined && { value: extra.value }),
+      ...(extra.reply !== undefined && { reply: { scope: SCOPE, customer: extra.customer ?? 'c', at: extra.reply } }),
+    });
+
+    it('sets the once marks of a record, keeps the first field\'s first value and closes a wait once per message', async () => {
+      const store = make();
+      await run(store, openWait('c', 100));
+      expect(await one(store, marks('m1', ['category', 'sent'], { value: 'marketing', reply: 110 }))).toEqual({
+        first: 0b11, value: 'marketing', reply: { closed: true, openedAt: 100 },
+      });
+      await run(store, openWait('c', 120));
+      // delivered after sent: only `delivered` is new; the category is kept; the message answered already.
+      expect(await one(store, marks('m1', ['category', 'delivered', 'sent'], { value: 'utility', reply: 130 }))).toEqual({
+        first: 0b010, value: 'marketing', reply: { closed: false },
+      });
+      expect(await one(store, marks('m2', ['category'], {}))).toEqual({ first: 1 });
+      // The marks are the record's `once` keys: a `once` of the same key sees them.
+      expect(await one(store, { op: 'once', key: recordKey('m1', 'delivered') })).toEqual({ first: false });
+      expect(await one(store, { op: 'once', key: recordKey('m1', 'category') })).toEqual({ first: false, value: 'marketing' });
+      expect(await one(store, { op: 'closeWait', scope: SCOPE, customer: 'c', at: 140, messageKey: recordKey('m2', REPLY_FIELD) }))
+        .toEqual({ closed: true, openedAt: 120, previousReplyAt: 110 });
+    });
+
+    it('refuses a record with the separator, no fields, repeated fields or more than 31', async () => {
+      const store = make();
+      await expect(store.apply([{ ops: [marks('a#b', ['x'])] }])).rejects.toThrow(/record/);
+      await expect(store.apply([{ ops: [marks('a', [])] }])).rejects.toThrow(/distinct/);
+      await expect(store.apply([{ ops: [marks('a', ['x', 'x'])] }])).rejects.toThrow(/distinct/);
+      await expect(store.apply([{ ops: [marks('a', Array.from({ length: 32 }, (_, i) => `f${i}`))] }])).rejects.toThrow(/distinct/);
+      await expect(store.apply([{ ops: [marks('a', ['x'], { reply: Number.NaN })] }])).rejects.toThrow(/finite/);
+    });
+
+    /** The ops a recordMarks stands for (see StoreOp), and their answers folded into its answer. */
+    const expand = (op: Extract<StoreOp, { op: 'recordMarks' }>): StoreOp[] => [
+      ...op.fields.map((f, i): StoreOp => ({ op: 'once', key: recordKey(op.record, f), ...(i === 0 && op.value !== undefined && { value: op.value }) })),
+      ...(op.reply ? [{ op: 'closeWait' as const, ...op.reply, messageKey: recordKey(op.record, REPLY_FIELD) }] : []),
+    ];
+    const fold = (op: Extract<StoreOp, { op: 'recordMarks' }>, results: OpResult[]): RecordMarksResult => {
+      let first = 0;
+      op.fields.forEach((_, i) => { if ((results[i] as OnceResult).first) first |= 1 << i; });
+      const value = (results[0] as OnceResult).value;
+      return { first, ...(value !== undefined && { value }), ...(op.reply && { reply: results[op.fields.length] as CloseWaitResult }) };
+    };
+
+    it('answers and leaves exactly what its once and closeWait ops would (random sequences, long values, redeliveries)', async () => {
+      const fields = ['category', 'sent', 'delivered', 'priced', 's:read'];
+      const step = fc.oneof(
+        {
+          weight: 5,
+          arbitrary: fc.record({
+            record: fc.constantFrom('m1', 'm2', 'm3'),
+            fields: fc.shuffledSubarray(fields, { minLength: 1 }),
+            value: fc.option(fc.constantFrom('marketing', 'utility', '1', 'v'.repeat(40)), { nil: undefined }),
+            reply: fc.option(fc.integer({ min: 100, max: 200 }), { nil: undefined }),
+            customer: fc.constantFrom('c', 'd'),
+            dedupe: fc.option(fc.constantFrom('s:sent', 's:read'), { nil: undefined }),
+          }),
+        },
+        { weight: 2, arbitrary: fc.record({ open: fc.integer({ min: 90, max: 210 }), customer: fc.constantFrom('c', 'd') }) },
+        { weight: 1, arbitrary: fc.record({ once: fc.constantFrom('m1', 'm2'), field: fc.constantFrom(...fields, REPLY_FIELD) }) },
+      );
+      await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 25 }), async (steps) => {
+        const one_ = make();
+        const parts = make();
+        for (const s of steps) {
+          if ('open' in s) {
+            for (const st of [one_, parts]) await run(st, openWait(s.customer, s.open));
+            continue;
+          }
+          if ('once' in s) {
+            const op: StoreOp = { op: 'once', key: recordKey(s.once, s.field) };
+            expect(await one(one_, op)).toEqual(await one(parts, op));
+            continue;
+          }
+          const op = marks(s.record, s.fields, { ...(s.value !== undefined && { value: s.value }), ...(s.reply !== undefined && { reply: s.reply }), customer: s.customer }) as Extract<StoreOp, { op: 'recordMarks' }>;
+          const dedupe = s.dedupe === undefined ? {} : { dedupeKey: recordKey(s.record, s.dedupe) };
+          const [a] = await one_.apply([{ ...dedupe, ops: [op] }]);
+          const [b] = await parts.apply([{ ...dedupe, ops: expand(op) }]);
+          expect(a!.duplicate).toBe(b!.duplicate);
+          if (!a!.duplicate && !b!.duplicate) expect(a!.results).toEqual([fold(op, b!.results)]);
+        }
+        expect((await one_.snapshot()).waits).toEqual((await parts.snapshot()).waits);
+        await Promise.all([one_.close(), parts.close()]);
+      }), { seed: 20261207, numRuns: 40 });
+    }, 120_000);
   });
 
   describe('funnels', () => {

@@ -61,3 +61,84 @@ describe('Marks.once', () => {
     }), { seed: 20261207, numRuns: 300 });
   });
 });
+
+/**
+ * Marks.recordMarks (one lookup of the record for all of a status's marks) must answer and leave
+ * what its parts do: once() of each field in order (the first with the value), then the reply mark
+ * by get('a') and set('a'). Same random sequences, with sets of any kind in between (values held by
+ * 'd' and 'a' marks too), many field names and a small cap.
+ */
+type RecordOp = Op | { kind: 'marks'; record: number; fields: number[]; value?: string; reply: boolean };
+
+const recordOp: fc.Arbitrary<RecordOp> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({
+    kind: fc.constant('marks' as const), record: fc.nat(7), fields: fc.uniqueArray(fc.oneof(fc.nat(3), fc.nat(40)), { minLength: 1, maxLength: 4 }),
+    value: fc.option(fc.constantFrom('utility', 'marketing', '1', 'x'.repeat(70)), { nil: undefined }), reply: fc.boolean(),
+  }, { requiredKeys: ['kind', 'record', 'fields', 'reply'] }) },
+  { weight: 3, arbitrary: op },
+);
+
+/** Only what keeps recordMarks on its one-lookup path (no values beside records, few names, no cap reached). */
+const fastOp: fc.Arbitrary<RecordOp> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({
+    kind: fc.constant('marks' as const), record: fc.nat(3), fields: fc.uniqueArray(fc.nat(4), { minLength: 1, maxLength: 3 }),
+    value: fc.option(fc.constantFrom('utility', 'marketing'), { nil: undefined }), reply: fc.boolean(),
+  }, { requiredKeys: ['kind', 'record', 'fields', 'reply'] }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.constantFrom(1, 500, 1000, 5000) }) },
+);
+
+describe('Marks.recordMarks', () => {
+  it('keeps a record dedupTtl after its last new mark, the reply mark included', () => {
+    const m = new Marks();
+    const now = 1_000_000;
+    expect(m.recordMarks('w', ['sent'], undefined, false, now, now + TTL)).toEqual({ first: 1, kept: undefined, replied: false });
+    expect(m.recordMarks('w', ['sent'], undefined, true, now + 1000, now + 1000 + TTL)).toEqual({ first: 0, kept: undefined, replied: true });
+    expect(m.recordMarks('w', ['sent'], 'utility', true, now + 2500, now + 2500 + TTL)).toEqual({ first: 0, kept: 'utility', replied: false });
+    expect(m.recordMarks('w', ['sent'], 'marketing', false, now + 4000, now + 4000 + TTL)).toEqual({ first: 0, kept: 'utility', replied: false });
+    expect(m.recordMarks('w', ['sent'], undefined, false, now + 4600, now + 4600 + TTL)).toEqual({ first: 1, kept: undefined, replied: false });
+  });
+
+  it('answers and keeps what once() per field and the reply mark by parts would', () => {
+    const sequence = fc.oneof(fc.array(recordOp, { maxLength: 300 }), fc.array(fastOp, { maxLength: 100 }));
+    fc.assert(fc.property(sequence, fc.constantFrom(6, 1000), (ops, limit) => {
+      const fast = new Marks(limit);
+      const slow = new Marks(limit);
+      let now = 1_000_000;
+      for (const o of ops) {
+        if (o.kind === 'tick') {
+          now += o.ms;
+        } else if (o.kind === 'marks') {
+          const names = o.fields.map((f) => `f${f}`);
+          let first = 0;
+          let kept: string | undefined;
+          names.forEach((name, i) => {
+            const r = byParts(slow, `wamid${o.record}#${name}`, i === 0 ? o.value : undefined, now);
+            if (r.first) first |= 1 << i;
+            if (i === 0) kept = r.kept;
+          });
+          let replied = false;
+          if (o.reply && slow.get('a', `wamid${o.record}#reply`, now) === undefined) {
+            slow.set('a', `wamid${o.record}#reply`, '1', now, now + TTL);
+            replied = true;
+          }
+          expect(fast.recordMarks(`wamid${o.record}`, names, o.value, o.reply, now, now + TTL)).toEqual({ first, kept, replied });
+        } else if (o.kind === 'once') {
+          const k = key(o.record, o.field);
+          expect(fast.once(k, o.value, now, now + TTL)).toEqual(byParts(slow, k, o.value, now));
+        } else if (o.kind === 'set') {
+          for (const m of [fast, slow]) m.set(o.mark, key(o.record, o.field), o.value, now, now + TTL);
+        } else {
+          const k = `e:lone${o.record}`;
+          expect(fast.once(k, undefined, now, now + TTL)).toEqual(byParts(slow, k, undefined, now));
+        }
+        expect(fast.size).toBe(slow.size);
+      }
+      for (let r = 0; r < 8; r++) {
+        for (let f = 0; f <= 40; f++) {
+          for (const kind of ['d', 'v', 'a'] as const) expect(fast.get(kind, key(r, f), now)).toBe(slow.get(kind, key(r, f), now));
+        }
+        for (const kind of ['d', 'v', 'a'] as const) expect(fast.get(kind, `wamid${r}#reply`, now)).toBe(slow.get(kind, `wamid${r}#reply`, now));
+      }
+    }), { seed: 20261207, numRuns: 300 });
+  });
+});
