@@ -2,7 +2,7 @@ import type { Benchmark } from './lib/benchmark.js';
 import { bodiesFile } from './lib/bodies.js';
 import { httpGet, type RunContext } from './lib/context.js';
 import { countSeries } from './lib/exposition.js';
-import { fillFleet } from './lib/fill.js';
+import { EVERY_TEMPLATE, fillFleet } from './lib/fill.js';
 import { runFixedRate, type FixedRateResult } from './lib/fixed-rate.js';
 import { foreignLoad } from './lib/cpu.js';
 import { log, sleep } from './lib/options.js';
@@ -83,7 +83,7 @@ interface LatencyFigure {
 async function measure(ctx: RunContext, store: 'memory' | 'redis', round: number): Promise<LatencyFigure> {
   const o = ctx.options;
   const redis = store === 'redis' ? await ctx.freshRedis() : undefined;
-  const exporter = await startExporterProcess({ ...(redis ? { redisUrl: redis.url } : {}), ...(ctx.profileDir ? { profileDir: ctx.profileDir } : {}), label: `exporter-${store}-latency` });
+  const exporter = await startExporterProcess({ ...(redis ? { redisUrl: redis.url } : {}), ...(ctx.profileDir ? { profileDir: ctx.profileDir } : {}), label: `exporter-${store}-latency`, env: EVERY_TEMPLATE });
   const fleet = o.quick ? { numbers: 100, templates: 2_000 } : { numbers: 100, templates: 7_000 };
   const w = workloads['message-status']!;
   const roundNote = ctx.options.rounds > 1 ? ` (round ${round + 1})` : '';
@@ -145,7 +145,7 @@ export const latencyBenchmark: Benchmark = {
   name: 'latency',
   title: '2. Webhook latency at half the maximum rate, scraped every second',
   async run(ctx): Promise<BenchmarkResult> {
-    const stores = ['memory', 'redis'] as const;
+    const stores = ctx.options.stores;
     const figures: LatencyFigure[] = [];
     for (let round = 0; round < ctx.options.rounds; round++) {
       for (const store of stores) figures.push(await measure(ctx, store, round));

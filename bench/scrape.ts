@@ -5,7 +5,7 @@ import { request } from 'undici';
 import type { Benchmark } from './lib/benchmark.js';
 import { httpGet, type RunContext } from './lib/context.js';
 import { countSeries } from './lib/exposition.js';
-import { fillFleet } from './lib/fill.js';
+import { EVERY_TEMPLATE, fillFleet } from './lib/fill.js';
 import { log } from './lib/options.js';
 import { runJsonChild, startBenchServer, startExporterProcess, type ServerProcess } from './lib/proc.js';
 import { fmt, ratio, type BenchmarkResult, type Check, type Cell } from './lib/report.js';
@@ -49,7 +49,7 @@ interface StoreScrape {
 
 async function measure(ctx: RunContext, store: 'memory' | 'redis', templates: number): Promise<StoreScrape> {
   const redis = store === 'redis' ? await ctx.freshRedis() : undefined;
-  const exporter = await startExporterProcess({ ...(redis ? { redisUrl: redis.url } : {}), ...(ctx.profileDir ? { profileDir: ctx.profileDir } : {}), label: `exporter-${store}-scrape` });
+  const exporter = await startExporterProcess({ ...(redis ? { redisUrl: redis.url } : {}), ...(ctx.profileDir ? { profileDir: ctx.profileDir } : {}), label: `exporter-${store}-scrape`, env: EVERY_TEMPLATE });
   let exporterFigure: ScrapeFigure;
   let exporterGzip: ScrapeFigure;
   const file = join(ctx.tmpDir, `exposition-${store}.txt`);

@@ -142,6 +142,8 @@ export interface ExporterOptions {
   profileDir?: string;
   configFile?: string;
   label?: string;
+  /** More environment for the exporter (e.g. TEMPLATES_EXPORT). */
+  env?: Record<string, string>;
 }
 
 /** The real CLI, `node dist/src/cli.js start`, configured by environment as in production. */
@@ -164,6 +166,7 @@ export async function startExporterProcess(o: ExporterOptions = {}): Promise<Ser
         METRICS_HOST: '127.0.0.1', METRICS_PORT: String(metricsPort),
         POLL_ENABLED: 'false', LOG_LEVEL: 'warn',
         ...(o.redisUrl ? { REDIS_URL: o.redisUrl, REDIS_KEY_PREFIX: o.keyPrefix ?? 'bench:' } : {}),
+        ...o.env,
       },
     });
     const metricsUrl = `http://127.0.0.1:${metricsPort}`;

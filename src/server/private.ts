@@ -7,6 +7,7 @@ import type { ExporterMetrics } from '../metrics/registry.js';
 import type { Store } from '../store/types.js';
 import type { DeadLetters } from '../webhook/dead-letters.js';
 import { runbookPage } from './runbook.js';
+import { writeInSlices } from './write-slices.js';
 
 export interface PrivateServerDeps {
   config: Config;
@@ -84,8 +85,7 @@ export function createPrivateApp(deps: PrivateServerDeps): express.Express {
       res.setHeader('Content-Encoding', 'gzip');
     }
     res.setHeader('Content-Length', parts.reduce((n, p) => n + p.length, 0));
-    for (const part of parts) res.write(part);
-    res.end();
+    await writeInSlices(res, parts);
   });
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok');
