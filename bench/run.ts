@@ -9,6 +9,7 @@ import { RunContext } from './lib/context.js';
 import { log, readOptions, REPO_ROOT } from './lib/options.js';
 import { renderMarkdown, renderText, type BenchmarkResult, type RunInfo } from './lib/report.js';
 import { memoryBenchmark } from './memory-bench.js';
+import { providerBenchmark } from './provider.js';
 import { scrapeBenchmark } from './scrape.js';
 import { soakBenchmark } from './soak.js';
 
@@ -17,7 +18,7 @@ import { soakBenchmark } from './soak.js';
  * BENCH_QUICK=1 for a smoke run, BENCH_ONLY=name[,name] to pick (see bench/README.md).
  */
 const BENCHMARKS: readonly Benchmark[] = [
-  ingestBenchmark, latencyBenchmark, scrapeBenchmark, memoryBenchmark, messagesBenchmark, soakBenchmark,
+  ingestBenchmark, latencyBenchmark, scrapeBenchmark, memoryBenchmark, messagesBenchmark, soakBenchmark, providerBenchmark,
 ];
 
 function commit(): string {

@@ -16,6 +16,8 @@ export interface ServerProcess {
   /** User + system CPU seconds the process has used so far. */
   cpuSeconds(): number;
   rssBytes(): number;
+  /** The last few KiB of its stdout and stderr (its log lines), for a failure's message. */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -109,12 +111,13 @@ function stopper(child: ChildProcess): () => Promise<void> {
   };
 }
 
-function serverProcess(name: string, child: ChildProcess, url: string, metricsUrl?: string): ServerProcess {
+function serverProcess(name: string, child: ChildProcess, url: string, metricsUrl?: string, output: () => string = () => ''): ServerProcess {
   const pid = child.pid!;
   return {
     name, pid, url, ...(metricsUrl !== undefined ? { metricsUrl } : {}),
     cpuSeconds: () => cpuSecondsOf(pid),
     rssBytes: () => rssBytesOf(pid),
+    output,
     stop: stopper(child),
   };
 }
@@ -172,7 +175,7 @@ export async function startExporterProcess(o: ExporterOptions = {}): Promise<Ser
     const metricsUrl = `http://127.0.0.1:${metricsPort}`;
     try {
       await waitForHttp(`${metricsUrl}/readyz`, (s) => s === 200, child, output);
-      return serverProcess(name, child, `http://127.0.0.1:${webhookPort}`, metricsUrl);
+      return serverProcess(name, child, `http://127.0.0.1:${webhookPort}`, metricsUrl, output);
     } catch (err) {
       await stopper(child)();
       // A port found free can be taken before the child binds it: try again with new ones.
@@ -183,7 +186,7 @@ export async function startExporterProcess(o: ExporterOptions = {}): Promise<Ser
 
 /** A bench/*.js server that listens on port 0 and prints `listening <port>` as its first line. */
 export async function startBenchServer(name: string, script: string, args: string[] = [], profileDir?: string): Promise<ServerProcess> {
-  const { child, firstLine } = spawnNode({
+  const { child, firstLine, output } = spawnNode({
     name,
     script: join(DIST_ROOT, 'bench', script),
     args,
@@ -196,7 +199,7 @@ export async function startBenchServer(name: string, script: string, args: strin
     await stopper(child)();
     throw new Error(`${name}: unexpected first line "${line}"`);
   }
-  return serverProcess(name, child, `http://127.0.0.1:${m[1]}`);
+  return serverProcess(name, child, `http://127.0.0.1:${m[1]}`, undefined, output);
 }
 
 /** Runs a bench/*.js child to completion and returns the JSON it prints last on stdout. */
@@ -224,4 +227,62 @@ export function runJsonChild<T>(name: string, script: string, args: string[], no
       }
     });
   });
+}
+
+/** A bench/*.js child driven over Node's IPC channel: it sends `{ ready: … }` once, then answers each request `{ id, … }` with `{ id, answer }`. */
+export interface IpcChild<Ready> {
+  readonly process: ServerProcess;
+  readonly ready: Ready;
+  ask<T>(request: Record<string, unknown>, timeoutMs?: number): Promise<T>;
+}
+
+export async function startIpcChild<Ready>(name: string, script: string, args: string[] = [], nodeFlags: string[] = []): Promise<IpcChild<Ready>> {
+  const child = spawn(process.execPath, [...nodeFlags, join(DIST_ROOT, 'bench', script), ...args], {
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  track(child);
+  let out = '';
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const waiting = new Map<number, (answer: unknown) => void>();
+  let nextId = 0;
+  let readyResolve: (m: Ready) => void = () => undefined;
+  const ready = new Promise<Ready>((resolve, reject) => {
+    readyResolve = resolve;
+    child.once('exit', (code, signal) => reject(new Error(`${name} exited (${signal ?? code}): ${out.trim()}`)));
+  });
+  ready.catch(() => undefined);
+  child.on('message', (m: { ready?: Ready; id?: number; answer?: unknown }) => {
+    if (m.id === undefined) return readyResolve(m.ready as Ready);
+    const done = waiting.get(m.id);
+    waiting.delete(m.id);
+    done?.(m.answer);
+  });
+  const first = await Promise.race([ready, sleep(60_000).then(() => undefined)]);
+  if (first === undefined) {
+    await stopper(child)();
+    throw new Error(`${name} was not ready within 60 s: ${out.trim()}`);
+  }
+  return {
+    process: serverProcess(name, child, '', undefined, () => out),
+    ready: first,
+    ask<T>(request: Record<string, unknown>, timeoutMs = 30_000): Promise<T> {
+      const id = nextId++;
+      return new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiting.delete(id);
+          reject(new Error(`${name} did not answer ${JSON.stringify(request)} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiting.set(id, (answer) => {
+          clearTimeout(timer);
+          resolve(answer as T);
+        });
+        child.send({ ...request, id });
+      });
+    },
+  };
 }

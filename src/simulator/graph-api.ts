@@ -53,6 +53,8 @@ export interface GraphApiSimulatorOptions {
   enforceRateLimit?: boolean;
   /** Clock in milliseconds. */
   now?: () => number;
+  /** Told of every request as it arrives, with its WABA and that WABA's calls in the last hour (load tests count per WABA). */
+  onRequest?: (r: RecordedRequest & { wabaId: string | undefined; wabaCallsInHour: number }) => void;
 }
 
 export interface RecordedRequest {
@@ -373,12 +375,14 @@ export async function startGraphApiSimulator(options: GraphApiSimulatorOptions):
     const headerToken = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
     const token = headerToken ?? url.searchParams.get('access_token') ?? undefined;
     const query = Object.fromEntries([...url.searchParams].filter(([k]) => k !== 'access_token'));
-    recorded.push({ endpoint, path: url.pathname, query, tokenInHeader: headerToken !== undefined, at: now() });
+    const record: RecordedRequest = { endpoint, path: url.pathname, query, tokenInHeader: headerToken !== undefined, at: now() };
+    recorded.push(record);
     if (recorded.length > MAX_RECORDED) recorded.splice(0, recorded.length - MAX_RECORDED);
 
     // Meta's WABA rate limit counts the WABA's own endpoints only; debug_token and the app's are not one.
     const wabaId = segments[1] !== undefined && state.wabas.has(segments[1]) ? segments[1] : undefined;
     const used = wabaId ? countCall(wabaId) : 0;
+    options.onRequest?.({ ...record, wabaId, wabaCallsInHour: used });
     const usage = usageHeaders(wabaId, used);
     const fault = takeFault(endpoint);
 

@@ -125,6 +125,29 @@ describe('Graph API simulator', () => {
     expect(JSON.parse(fixed.headers['x-app-usage'] as string)).toEqual({ call_count: 5, total_cputime: 6, total_time: 7 });
   });
 
+  it('tells onRequest of every request with its WABA and that WABA\'s calls in the hour, the over-limit ones being those answered 80007', async () => {
+    const seen: Array<{ endpoint: string; wabaId: string | undefined; wabaCallsInHour: number }> = [];
+    const s = await startGraphApiSimulator({
+      accessToken: TOKEN, state: demoState(WABA), requestsPerHour: 3,
+      onRequest: (r) => seen.push({ endpoint: r.endpoint, wabaId: r.wabaId, wabaCallsInHour: r.wabaCallsInHour }),
+    });
+    cleanups.push(() => s.close());
+    const codes: Array<number | undefined> = [];
+    for (let i = 0; i < 4; i++) codes.push((await get(`${s.url}/v25.0/${WABA}/phone_numbers`)).json.error?.code);
+    await get(`${s.url}/v25.0/${WABA}?fields=health_status`);
+    await get(`${s.url}/v25.0/debug_token?input_token=${TOKEN}`);
+    expect(codes).toEqual([undefined, undefined, undefined, 80007]);
+    expect(seen).toEqual([
+      { endpoint: 'phone_numbers', wabaId: WABA, wabaCallsInHour: 1 },
+      { endpoint: 'phone_numbers', wabaId: WABA, wabaCallsInHour: 2 },
+      { endpoint: 'phone_numbers', wabaId: WABA, wabaCallsInHour: 3 },
+      { endpoint: 'phone_numbers', wabaId: WABA, wabaCallsInHour: 4 },
+      { endpoint: 'health', wabaId: WABA, wabaCallsInHour: 5 },
+      // Not a WABA's endpoint: not on any WABA's budget.
+      { endpoint: 'debug_token', wabaId: undefined, wabaCallsInHour: 0 },
+    ]);
+  });
+
   it('injects faults per endpoint, for N calls, after M calls, until cleared', async () => {
     const s = await sim();
     const numbers = `${s.url}/v25.0/${WABA}/phone_numbers`;
