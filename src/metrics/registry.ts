@@ -10,6 +10,25 @@ import { DEFAULT_TEMPLATE_EXPORT, selectTemplates, type TemplateExportMode, type
 
 type AnyMetric = client.Counter<string> | client.Gauge<string> | client.Histogram<string>;
 
+/** A counter's series as record() adds to it: its labels (the first seen) and what this batch adds. */
+interface CounterSeries {
+  readonly counter: client.Counter<string>;
+  readonly labels: Record<string, string>;
+  pending: number;
+  /** The record() call that last added to it. */
+  batch: number;
+}
+
+interface CounterIndex {
+  readonly names: readonly string[];
+  /** Label value → (next label's value → …) → series, in the order of `names`. */
+  readonly root: Map<string, unknown>;
+  size: number;
+}
+
+/** Series indexed per counter before its index starts again. */
+const COUNTER_SERIES_INDEXED = 10_000;
+
 export interface BuildInfo {
   version: string;
   revision: string;
@@ -27,6 +46,11 @@ export class ExporterMetrics {
   /** Hourly counts of the early-warning signals per number, for the status page's risk (signals/risk.ts). */
   readonly risk: RiskWindows;
   private readonly templateExport: TemplateExportPolicy;
+  /** Per counter, its series by label values (see counterSeries). */
+  private readonly counterIndexes = new Map<MetricKey, CounterIndex>();
+  /** The series one record() call added to, and its number. */
+  private readonly touched: CounterSeries[] = [];
+  private batch = 0;
   /** The template mode of the last render: auto leaves `exceptions` only well below its threshold. */
   private templateMode: TemplateExportMode | undefined;
 
@@ -56,24 +80,85 @@ export class ExporterMetrics {
   record(observations: readonly Observation[]): void {
     // A batch of 100 statuses yields ~100 increments of a handful of series: add them up first, so
     // prom-client validates and hashes each label set once per batch rather than once per event.
-    const counts = new Map<string, { counter: client.Counter<string>; labels: Record<string, string>; value: number }>();
-    for (const o of observations) {
-      this.risk.observe(o);
-      const m = this.metrics.get(o.metric);
-      if (!m) throw new Error(`observation for ${o.metric}, which is not a process metric`);
-      if (m instanceof client.Histogram) {
-        m.observe(o.labels, o.value ?? 0);
-      } else if (m instanceof client.Counter) {
-        let key: string = o.metric;
-        for (const name in o.labels) key += `\u0000${name}=${o.labels[name]}`;
-        const sum = counts.get(key);
-        if (sum) sum.value += o.value ?? 1;
-        else counts.set(key, { counter: m, labels: o.labels, value: o.value ?? 1 });
-      } else {
-        m.set(o.labels, o.value ?? 0);
+    // The series are found through each counter's index of label values (no key string per event).
+    const batch = ++this.batch;
+    const touched = this.touched;
+    let counts: Map<string, { counter: client.Counter<string>; labels: Record<string, string>; value: number }> | undefined;
+    try {
+      for (const o of observations) {
+        this.risk.observe(o);
+        const m = this.metrics.get(o.metric);
+        if (!m) throw new Error(`observation for ${o.metric}, which is not a process metric`);
+        if (m instanceof client.Histogram) {
+          m.observe(o.labels, o.value ?? 0);
+        } else if (m instanceof client.Counter) {
+          const series = this.counterSeries(o.metric, m, o.labels);
+          if (series !== undefined) {
+            if (series.batch !== batch) {
+              series.batch = batch;
+              series.pending = 0;
+              touched.push(series);
+            }
+            series.pending += o.value ?? 1;
+            continue;
+          }
+          // Labels the catalogue does not name (prom-client refuses them below) or not strings: added up by a key as before.
+          let key: string = o.metric;
+          for (const name in o.labels) key += `\u0000${name}=${o.labels[name]}`;
+          counts ??= new Map();
+          const sum = counts.get(key);
+          if (sum) sum.value += o.value ?? 1;
+          else counts.set(key, { counter: m, labels: o.labels, value: o.value ?? 1 });
+        } else {
+          m.set(o.labels, o.value ?? 0);
+        }
       }
+      for (const series of touched) series.counter.inc(series.labels, series.pending);
+      if (counts !== undefined) for (const { counter, labels, value } of counts.values()) counter.inc(labels, value);
+    } finally {
+      touched.length = 0;
     }
-    for (const { counter, labels, value } of counts.values()) counter.inc(labels, value);
+  }
+
+  /**
+   * The series of a counter that `labels` names, from an index of label values in the catalogue's
+   * order; undefined when `labels` has a name the counter does not declare or a value that is not a
+   * string. Bounded: an index past COUNTER_SERIES_INDEXED series starts again (labels are bounded by
+   * the catalogue's conventions, so this only guards against a mistake).
+   */
+  private counterSeries(key: MetricKey, counter: client.Counter<string>, labels: Record<string, string>): CounterSeries | undefined {
+    let index = this.counterIndexes.get(key);
+    if (index === undefined) {
+      index = { names: catalogue[key].labelNames, root: new Map(), size: 0 };
+      this.counterIndexes.set(key, index);
+    }
+    const names = index.names;
+    let given = 0;
+    for (const _ in labels) given++;
+    if (given !== names.length) return undefined;
+    let node: Map<string, unknown> = index.root;
+    for (let i = 0; i < names.length - 1; i++) {
+      const v = labels[names[i]!];
+      if (typeof v !== 'string') return undefined;
+      let next = node.get(v) as Map<string, unknown> | undefined;
+      if (next === undefined) node.set(v, (next = new Map()));
+      node = next;
+    }
+    const last = names.length === 0 ? '' : labels[names[names.length - 1]!];
+    if (typeof last !== 'string') return undefined;
+    let series = node.get(last) as CounterSeries | undefined;
+    if (series === undefined) {
+      if (index.size >= COUNTER_SERIES_INDEXED) {
+        index.root.clear();
+        index.size = 0;
+        return this.counterSeries(key, counter, labels);
+      }
+      // A copy: the caller's object may be reused for other values after this call.
+      series = { counter, labels: { ...labels }, pending: 0, batch: 0 };
+      node.set(last, series);
+      index.size++;
+    }
+    return series;
   }
 
   /** whatsapp_customers_reached_24h is read from these sketches at every scrape, for the WABAs the store knows. */

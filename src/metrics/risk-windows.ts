@@ -14,6 +14,9 @@ interface Scope {
   /** hour → counts by INPUTS index */
   hours: Map<number, Float64Array>;
   since: number;
+  /** The hour counted last, and its counts. */
+  lastHour?: number;
+  lastCounts?: Float64Array;
 }
 
 /**
@@ -25,6 +28,10 @@ interface Scope {
  */
 export class RiskWindows {
   private readonly scopes = new Map<string, Scope>();
+  /** The number counted last (see observe). */
+  private lastScope: Scope | undefined;
+  private lastWaba: string | undefined;
+  private lastPhone: string | undefined;
 
   constructor(private readonly now: () => number = () => Date.now() / 1000) {}
 
@@ -57,13 +64,21 @@ export class RiskWindows {
     }
     if (input === undefined || l.waba_id === undefined || l.phone_number_id === undefined) return;
     const at = this.now();
-    const s = this.scope(`${l.waba_id}:${l.phone_number_id}`, at);
+    // A batch's observations name the same number one after another: it is the most recent already.
+    let s = this.lastScope;
+    if (s === undefined || l.waba_id !== this.lastWaba || l.phone_number_id !== this.lastPhone) {
+      s = this.lastScope = this.scope(`${l.waba_id}:${l.phone_number_id}`, at);
+      this.lastWaba = l.waba_id;
+      this.lastPhone = l.phone_number_id;
+    }
     const hour = Math.floor(at / 3600);
-    let counts = s.hours.get(hour);
+    let counts = s.lastHour === hour ? s.lastCounts : s.hours.get(hour);
     if (!counts) {
       s.hours.set(hour, (counts = new Float64Array(INPUTS.length)));
       for (const h of s.hours.keys()) if (h <= hour - RISK_HOURS) s.hours.delete(h);
     }
+    s.lastHour = hour;
+    s.lastCounts = counts;
     counts[INDEX.get(input)!]! += o.value ?? 1;
     if (also !== undefined) counts[INDEX.get(also)!]! += o.value ?? 1;
   }

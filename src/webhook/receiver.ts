@@ -3,6 +3,7 @@ import type { Config } from '../config/index.js';
 import { LogThrottle, type Logger } from '../log.js';
 import type { ExporterMetrics } from '../metrics/registry.js';
 import type { IncomingChange, Ingest } from '../pipeline.js';
+import type { Observation } from '../signals/types.js';
 import type { KeyHasher } from '../store/keys.js';
 import { StoreUnavailableError } from '../store/types.js';
 import { inSpan } from '../tracing.js';
@@ -156,13 +157,16 @@ export class WebhookReceiver {
     // Counted only once the store took the batch: a 503'd request leaves no trace to double-count.
     const changes = this.metrics.counter('webhookChanges');
     const redelivered = (i: number): boolean => acceptedIndex[i] !== undefined && outcomes[acceptedIndex[i]!] === 'duplicate';
+    // Added up per series by record(): a body of 100 changes is one increment per field and outcome.
+    const counted: Observation[] = [];
     parsed.changes.forEach((change, i) => {
       const index = acceptedIndex[i];
-      if (index !== undefined && (change.outcome === 'ok' || redelivered(i))) changes.inc({ field: acceptedFields[index]!, outcome: outcomes[index]! });
+      if (index !== undefined && (change.outcome === 'ok' || redelivered(i))) counted.push({ metric: 'webhookChanges', labels: { field: acceptedFields[index]!, outcome: outcomes[index]! } });
       // Unknown values are counted once per change, like the change: not again for Meta's redelivery.
       if (change.outcome === 'refused' || redelivered(i)) return;
       for (const attribute of change.unknownValues) this.metrics.counter('webhookUnknownValues').inc({ field: change.field, attribute });
     });
+    this.metrics.record(counted);
     for (const [kind, n] of dropped) this.metrics.counter('entitiesDropped').inc({ kind }, n);
     // Once per change: a redelivery (duplicate) is not logged again. A body of thousands of them writes the
     // first few and one line counting the rest.
