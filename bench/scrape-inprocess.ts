@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../src/config/index.js';
+import { DEFAULT_TEMPLATE_EXPORT } from '../src/metrics/template-export.js';
 import { MemoryStore } from '../src/store/memory.js';
 import { buildBareRegistry } from './bare-registry.js';
 import { countSeries } from './lib/exposition.js';
@@ -27,7 +28,8 @@ async function main(): Promise<void> {
   const iterations = Number(process.argv[3] ?? 40);
   const config = loadConfig({ env: { WHATSAPP_APP_SECRET: BENCH_APP_SECRET, WHATSAPP_VERIFY_TOKEN: BENCH_VERIFY_TOKEN } });
   const store = new MemoryStore(storeOptions(config));
-  const exporter = inProcessExporter(store);
+  // Every template as its own series, as the HTTP scrape measures it (EVERY_TEMPLATE).
+  const exporter = inProcessExporter(store, { templates: { ...DEFAULT_TEMPLATE_EXPORT, mode: 'all' } });
   for (const body of fleetBodies(100, templates)) await exporter.feed(body);
   const text = await exporter.metrics.expose(store);
   const registry = buildBareRegistry(text);

@@ -1,5 +1,6 @@
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { ExporterMetrics } from '../../src/metrics/registry.js';
+import type { TemplateExportPolicy } from '../../src/metrics/template-export.js';
 import { Ingest, type IncomingChange } from '../../src/pipeline.js';
 import { createKeyHasher, deriveCustomerHashKey, type KeyHasher } from '../../src/store/keys.js';
 import type { Store } from '../../src/store/types.js';
@@ -16,9 +17,9 @@ export interface InProcessExporter {
 }
 
 /** The exporter's pipeline without its listeners, wired as src/main.ts wires it, for in-process measurements. */
-export function inProcessExporter(store: Store, options: { defaultMetrics?: boolean } = {}): InProcessExporter {
+export function inProcessExporter(store: Store, options: { defaultMetrics?: boolean; templates?: TemplateExportPolicy } = {}): InProcessExporter {
   const config = loadConfig({ env: { WHATSAPP_APP_SECRET: BENCH_APP_SECRET, WHATSAPP_VERIFY_TOKEN: BENCH_VERIFY_TOKEN, POLL_ENABLED: 'false' } });
-  const metrics = new ExporterMetrics({ version: 'bench', revision: 'bench' }, { defaultMetrics: options.defaultMetrics ?? true });
+  const metrics = new ExporterMetrics({ version: 'bench', revision: 'bench' }, { defaultMetrics: options.defaultMetrics ?? true, ...(options.templates ? { templates: options.templates } : {}) });
   const ingest = new Ingest(store, metrics, { conversations: config.conversations, funnels: config.funnels, humanHandoff: config.humanHandoff });
   const hashKey = createKeyHasher(deriveCustomerHashKey(config.customerHashKey, config.webhook.appSecrets));
   return {
