@@ -417,12 +417,12 @@ export const catalogue = {
   }),
   discoveryWabasAppeared: def({
     name: 'whatsapp_discovery_wabas_appeared_total', type: 'counter', subsystem: 'poller',
-    help: 'WABAs that appeared in a business\'s listing after the first one (source owned or client): a new client to poll.',
+    help: 'WABAs that appeared in a business\'s listing after the first one (source owned or client): a new client to poll. Counted by the replica that ran the listing (one at a time): sum over replicas.',
     labelNames: ['source'],
   }),
   discoveryWabasRemoved: def({
     name: 'whatsapp_discovery_wabas_removed_total', type: 'counter', subsystem: 'poller',
-    help: 'Discovered WABAs forgotten after missing from complete listings for the grace time (DISCOVERY_GRACE_SECONDS): their series left /metrics.',
+    help: 'Discovered WABAs forgotten after missing from complete listings for the grace time (DISCOVERY_GRACE_SECONDS): their series left /metrics. Counted by the replica that ran the listing: sum over replicas.',
     labelNames: ['source'],
   }),
   discoveryMissingWabas: def({
@@ -442,7 +442,7 @@ export const catalogue = {
   }),
   discoveryLastSuccess: def({
     name: 'whatsapp_discovery_last_success_timestamp_seconds', type: 'gauge', subsystem: 'poller',
-    help: 'Unix time of the last complete listing of the business portfolio\'s WABAs (every configured edge read to its last page).',
+    help: 'Unix time of the last complete listing of the business portfolio\'s WABAs (every configured edge read to its last page), by whichever replica lists; every replica exposes it from the shared result.',
     labelNames: ['business_id'],
   }),
 

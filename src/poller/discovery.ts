@@ -3,6 +3,7 @@ import type { BusinessConfig, Config } from '../config/index.js';
 import { isMetaId } from '../domain/ids.js';
 import type { Logger } from '../log.js';
 import type { ExporterMetrics } from '../metrics/registry.js';
+import type { SharedDiscovery } from '../store/waba-directory/index.js';
 import { RequestWindow } from './budget.js';
 import type { GraphClient, GraphEndpoint } from './client.js';
 import { pageSchema } from './schemas.js';
@@ -130,6 +131,8 @@ export interface DiscoveryDeps {
 /** Reads every configured business's listings and reconciles them with what it knew. */
 export class Discovery {
   readonly known = new Map<string, KnownWaba>();
+  /** Last complete listing per business (ms). */
+  readonly lastSuccess = new Map<string, number>();
   private readonly windows = new Map<string, RequestWindow>();
   private readonly problems = new Map<string, string>();
   private rounds = 0;
@@ -150,6 +153,25 @@ export class Discovery {
     return this.rounds > 0;
   }
 
+  /** What the replicas share after a round (the replica holding the discovery lease writes it). */
+  export(at: number): SharedDiscovery {
+    return {
+      at, rounds: this.rounds, lastSuccess: Object.fromEntries(this.lastSuccess),
+      wabas: [...this.known.values()].map((k) => ({
+        id: k.id, name: k.name, ownerBusinessId: k.ownerBusinessId, ownerBusinessName: k.ownerBusinessName, businessId: k.businessId, edge: k.edge, missingSince: k.missingSince,
+      })),
+    };
+  }
+
+  /** Continues from the shared result of another replica's rounds: what is new since is counted as new, missing times run on. */
+  restore(shared: SharedDiscovery): void {
+    this.known.clear();
+    for (const w of shared.wabas) this.known.set(w.id, { ...w });
+    this.lastSuccess.clear();
+    for (const [b, at] of Object.entries(shared.lastSuccess)) this.lastSuccess.set(b, at);
+    this.rounds = Math.max(this.rounds, shared.rounds);
+  }
+
   async round(): Promise<Reconciled> {
     const listings: BusinessListing[] = [];
     for (const b of this.deps.config.businesses) {
@@ -161,7 +183,7 @@ export class Discovery {
         listings.push(l);
         allComplete &&= l.complete;
       }
-      if (allComplete) this.deps.metrics.gauge('discoveryLastSuccess').set({ business_id: b.id }, this.deps.now() / 1000);
+      if (allComplete) this.lastSuccess.set(b.id, this.deps.now());
     }
     const result = reconcile(this.known, listings, this.deps.now(), this.deps.config.discovery.graceSeconds * 1000);
     this.rounds++;

@@ -19,7 +19,7 @@ import { healthEvent, phoneNumberEvent, POLL_FIELDS, portfolioLimitEvent, remove
 import {
   phoneNumbersPageSchema, templatesPageSchema, wabaHealthSchema, type GraphHealthStatus, type GraphPhoneNumber, type GraphTemplate, type GraphWabaNode, type Page,
 } from './schemas.js';
-import { Ownership, removeWabaGauges } from './ownership.js';
+import { Ownership, removeWabaGauges, rendezvousOwner } from './ownership.js';
 import { maxUsage, peakRatio, USAGE_KINDS, type Usage } from './usage.js';
 
 export { AccountChecks, readAppSubscriptions, type AppSubscriptionsRead } from './account-checks.js';
@@ -28,6 +28,9 @@ export { GraphClient, THROTTLING_CODES, TOKEN_ERROR_CODE, classifyStatus, type C
 export { parseUsageHeaders, type Usage } from './usage.js';
 export { Discovery, reconcile, WABA_SOURCES, type BusinessListing, type KnownWaba, type Reconciled, type WabaSource } from './discovery.js';
 export { rendezvousOwner, replicaId } from './ownership.js';
+
+/** The lease (src/store/leases) of the replica that runs discovery; WABA ids are digits, so it cannot clash. */
+export const DISCOVERY_LEASE = 'discovery';
 
 /** Fields the metrics need; asking for exactly these keeps responses small. */
 export const PHONE_NUMBER_FIELDS = [
@@ -156,6 +159,13 @@ export class Poller {
   private readonly discovery: Discovery | undefined;
   private discoveryTimer: NodeJS.Timeout | undefined;
   private discoveryRun: Promise<void> | undefined;
+  /** This replica holds the discovery lease and lists the businesses' WABAs. */
+  private discovering = false;
+  /** Version (round time) of the shared discovery result last applied. */
+  private followedVersion: number | undefined;
+  /** WABAs admitted by the round in progress, not yet added (the cap counts them). */
+  private pendingDiscovered = 0;
+  private discoveryErrorLogged = false;
   private capLogged = false;
   private readonly directory: WabaDirectory;
   private readonly ownDirectory: WabaDirectory | undefined;
@@ -257,15 +267,67 @@ export class Poller {
     clearTimeout(this.discoveryTimer);
     this.discoveryTimer = setTimeout(() => {
       this.discoveryTimer = undefined;
-      if (!this.leader || this.stopped) return;
+      if (!this.discovering || this.stopped) return;
       const run = this.runDiscovery();
       this.discoveryRun = run;
       void run.finally(() => {
         if (this.discoveryRun === run) this.discoveryRun = undefined;
-        if (this.leader && !this.stopped) this.scheduleDiscovery(withJitter(this.deps.config.discovery.intervalSeconds * 1000, this.deps.config.poller.jitterRatio));
+        if (this.discovering && !this.stopped) this.scheduleDiscovery(withJitter(this.deps.config.discovery.intervalSeconds * 1000, this.deps.config.poller.jitterRatio));
       });
     }, Math.max(0, Math.round(delayMs)));
     this.discoveryTimer.unref();
+  }
+
+  /**
+   * Discovery runs on one replica at a time: the live replica rendezvous hashing prefers for it, while
+   * it holds the discovery lease (renewed on every tick, as a WABA's). It shares its result through the
+   * store; the other replicas read it and poll the same WABAs without listing them again, so the
+   * listings cost the Graph API one replica's calls, and appear/vanish are counted once.
+   */
+  private async tickDiscovery(): Promise<void> {
+    const discovery = this.discovery;
+    if (!discovery || this.stopped) return;
+    const { holderId } = this.deps;
+    const leases = this.deps.leases ?? this.ownLeases!;
+    try {
+      const preferred = this.ownership.replicas.length > 0 && rendezvousOwner(DISCOVERY_LEASE, this.ownership.replicas) === holderId;
+      const held = preferred && (await leases.acquire([DISCOVERY_LEASE], holderId, this.leaseTtlMs))[0] !== 'held';
+      if (held && !this.discovering) {
+        // Continue from the last shared round: its WABAs are not new, its next round is due an interval after it.
+        const shared = await this.directory.loadDiscovery();
+        if (shared && shared !== 'unchanged') discovery.restore(shared);
+        this.discovering = true;
+        const due = shared && shared !== 'unchanged' ? shared.at + this.deps.config.discovery.intervalSeconds * 1000 - this.now() : 0;
+        this.log.info({ replica: holderId }, 'took over WABA discovery');
+        this.scheduleDiscovery(Math.max(0, due));
+      } else if (!held && this.discovering) {
+        this.stopDiscovering();
+        if (!preferred) await leases.release([DISCOVERY_LEASE], holderId);
+      }
+      if (!this.discovering) await this.followDiscovery();
+      this.discoveryErrorLogged = false;
+    } catch (err) {
+      if (!this.discoveryErrorLogged) this.log.warn({ err: { name: (err as Error).name, message: (err as Error).message } }, 'could not renew the discovery lease or read the shared discovery');
+      this.discoveryErrorLogged = true;
+      // As with a WABA's lease: once it may have expired, another replica may list; stop listing.
+      if (this.discovering) this.stopDiscovering();
+    }
+  }
+
+  private stopDiscovering(): void {
+    this.discovering = false;
+    clearTimeout(this.discoveryTimer);
+    this.discoveryTimer = undefined;
+    this.log.info({ replica: this.deps.holderId }, 'handed WABA discovery over');
+  }
+
+  /** Applies the discovery result another replica shared, when it changed. */
+  private async followDiscovery(): Promise<void> {
+    const shared = await this.directory.loadDiscovery(this.followedVersion);
+    if (shared === 'unchanged' || shared === undefined) return;
+    this.followedVersion = shared.at;
+    this.discovery!.restore(shared);
+    await this.applyDiscovered(false);
   }
 
   private async runDiscovery(): Promise<void> {
@@ -273,76 +335,105 @@ export class Poller {
     const { config, metrics } = this.deps;
     try {
       const counted = discovery.initialised;
-      let started = 0;
       const r = await discovery.round();
       for (const k of r.appeared) {
-        const held = this.wabas.get(k.id);
-        if (held) {
-          // Configured and listed: configuration wins, the names come from the listing until polled.
-          this.noteInfo(held, k);
-          continue;
-        }
-        if (this.wabas.size >= config.discovery.maxWabas) {
+        if (this.wabas.has(k.id)) continue;
+        if (this.wabas.size + this.pendingDiscovered >= config.discovery.maxWabas) {
           metrics.counter('entitiesDropped').inc({ kind: 'waba' });
           if (!this.capLogged) this.log.warn({ max_wabas: config.discovery.maxWabas }, 'more WABAs discovered than DISCOVERY_MAX_WABAS: the rest are not polled (counted in whatsapp_entities_dropped_total{kind="waba"})');
           this.capLogged = true;
           discovery.known.delete(k.id);
           continue;
         }
-        const w = this.addPoll(k.id, k.edge, discovery.tokenOf(k.businessId));
-        this.noteInfo(w, k);
-        this.deps.admission?.admitPolled(k.id);
-        this.analytics?.add(w);
+        this.pendingDiscovered++;
         if (counted) {
           metrics.counter('discoveryWabasAppeared').inc({ source: k.edge });
           this.log.info({ waba_id: k.id, business_id: k.businessId, edge: k.edge }, 'new WABA discovered: polling it');
         }
-        // Hundreds of WABAs found at once start one after another: all at once, their calls would queue
-        // behind the client's connections past the call timeout.
-        if (this.leader && !this.stopped && w.token) this.schedule(w, withJitter(Math.min(1000, w.intervalSeconds * 1000), 0.5) + started++ * DISCOVERED_START_SPACING_MS);
       }
-      for (const k of r.renamed) {
-        const w = this.wabas.get(k.id);
-        if (w) this.noteInfo(w, k);
-      }
+      this.pendingDiscovered = 0;
       for (const k of r.missing) {
-        const w = this.wabas.get(k.id);
-        if (!w || w.source === 'configured') continue;
-        w.paused = true;
-        clearTimeout(w.timer);
-        w.timer = undefined;
-        this.analytics?.setPaused(w.id, true);
+        if (this.wabas.get(k.id)?.source === 'configured') continue;
         this.log.warn({ waba_id: k.id, business_id: k.businessId, grace_seconds: config.discovery.graceSeconds }, 'WABA no longer listed: polling stopped, its series stay for the grace time');
       }
-      for (const k of r.returned) {
-        const w = this.wabas.get(k.id);
-        if (!w || !w.paused) continue;
-        w.paused = false;
-        this.analytics?.setPaused(w.id, false);
-        if (this.leader && !this.stopped && w.token) this.schedule(w, withJitter(1000, 0.5));
-        this.log.info({ waba_id: k.id }, 'WABA listed again: polling resumed');
-      }
+      for (const k of r.returned) this.log.info({ waba_id: k.id }, 'WABA listed again: polling resumed');
       for (const k of r.expired) {
-        const w = this.wabas.get(k.id);
-        if (!w || w.source === 'configured') continue;
-        await this.forget(w);
+        if (this.wabas.get(k.id)?.source === 'configured') continue;
         metrics.counter('discoveryWabasRemoved').inc({ source: k.edge });
         this.log.info({ waba_id: k.id }, 'WABA missing for the grace time: forgotten, its series left /metrics');
       }
-      await this.noteSources();
+      const shared = discovery.export(this.now());
+      this.followedVersion = shared.at;
+      // Shared before it is applied here, so the other replicas start on the new WABAs as soon as possible.
+      await this.directory.saveDiscovery(shared).catch((err: unknown) => {
+        this.log.warn({ err: { name: (err as Error).name, message: (err as Error).message } }, 'could not share the discovery result: the other replicas keep the previous one');
+      });
+      await this.applyDiscovered(true);
     } catch (err) {
       if (err instanceof CallAbortedError || this.stopped) return;
       this.log.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'WABA discovery failed unexpectedly');
     }
   }
 
+  /**
+   * Brings the polled WABAs in line with discovery's (this replica's round, or another's shared
+   * result): new ones polled, missing ones paused, returned ones resumed, forgotten ones removed.
+   * `owner`: this replica ran the round, so it also removes a forgotten WABA's entities from the store.
+   */
+  private async applyDiscovered(owner: boolean): Promise<void> {
+    const discovery = this.discovery!;
+    const { config } = this.deps;
+    let started = 0;
+    for (const k of discovery.known.values()) {
+      let w = this.wabas.get(k.id);
+      if (!w) {
+        // The sharing replica applied the cap already; a replica with another config keeps its own.
+        if (this.wabas.size >= config.discovery.maxWabas) continue;
+        w = this.addPoll(k.id, k.edge, discovery.tokenOf(k.businessId));
+        this.deps.admission?.admitPolled(k.id);
+        this.analytics?.add(w);
+        // Hundreds of WABAs found at once start one after another: all at once, their calls would queue
+        // behind the client's connections past the call timeout.
+        if (this.leader && !this.stopped && w.token) this.schedule(w, withJitter(Math.min(1000, w.intervalSeconds * 1000), 0.5) + started++ * DISCOVERED_START_SPACING_MS);
+      }
+      // Configured and listed: configuration wins, the names come from the listing until polled.
+      this.noteInfo(w, k);
+      const paused = k.missingSince !== undefined && w.source !== 'configured';
+      if (paused && !w.paused) {
+        w.paused = true;
+        clearTimeout(w.timer);
+        w.timer = undefined;
+        this.analytics?.setPaused(w.id, true);
+      } else if (!paused && w.paused) {
+        w.paused = false;
+        this.analytics?.setPaused(w.id, false);
+        if (this.leader && !this.stopped && w.token) this.schedule(w, withJitter(1000, 0.5));
+      }
+    }
+    for (const w of [...this.wabas.values()]) {
+      if (w.source === 'configured' || discovery.known.has(w.id)) continue;
+      await this.forget(w, owner);
+    }
+    const gauge = this.deps.metrics.gauge('discoveryLastSuccess');
+    gauge.reset();
+    for (const [business, at] of discovery.lastSuccess) gauge.set({ business_id: business }, at / 1000);
+    await this.noteSources();
+  }
+
   /** Stops polling a WABA and removes everything it exported: its entities in the store and its process series. */
-  private async forget(w: WabaPoll): Promise<void> {
+  private async forget(w: WabaPoll, fromStore: boolean): Promise<void> {
     clearTimeout(w.timer);
     w.timer = undefined;
     await w.running?.catch(() => undefined);
     this.wabas.delete(w.id);
     await this.analytics?.remove(w.id);
+    await removeWabaSeries(this.deps.metrics, w.id);
+    this.renderedInfo.delete(w.id);
+    this.pendingNames.delete(w.id);
+    this.pendingPolls.delete(w.id);
+    this.deps.admission?.forget(w.id);
+    // The replica that ran discovery removes what the WABA left in the shared store, once.
+    if (!fromStore) return;
     const at = Math.floor(this.now() / 1000);
     const snapshot = await this.deps.store.snapshot();
     const changes: IncomingChange[] = [];
@@ -350,12 +441,7 @@ export class Poller {
     for (const e of removedTemplates(snapshot, w.id, new Set(), at)) changes.push(change(POLL_FIELDS.templates, e));
     if (snapshot.health.some((h) => h.wabaId === w.id)) changes.push({ field: POLL_FIELDS.health, source: 'poll', events: [{ kind: 'health', source: 'poll', field: POLL_FIELDS.health, wabaId: w.id, observedAt: at, entities: [] }] });
     if (changes.length > 0) await this.deps.ingest.apply(changes);
-    await removeWabaSeries(this.deps.metrics, w.id);
-    this.renderedInfo.delete(w.id);
-    this.pendingNames.delete(w.id);
-    this.pendingPolls.delete(w.id);
     await this.directory.remove([w.id]).catch(() => undefined);
-    this.deps.admission?.forget(w.id);
   }
 
   /**
@@ -531,7 +617,9 @@ export class Poller {
     this.becomeLeader();
     const tick = () => {
       // A slow store must not pile up renewals: one at a time.
-      if (!this.leaseTick && !this.stopped) this.leaseTick = this.ownership.tick().then(() => this.syncDirectory()).finally(() => (this.leaseTick = undefined));
+      if (!this.leaseTick && !this.stopped) {
+        this.leaseTick = this.ownership.tick().then(() => this.tickDiscovery()).then(() => this.syncDirectory()).finally(() => (this.leaseTick = undefined));
+      }
     };
     tick();
     this.leaseTimer = setInterval(tick, Math.max(100, this.leaseTtlMs / 3));
@@ -552,6 +640,11 @@ export class Poller {
     await this.leaseTick?.catch(() => undefined);
     await this.accountRun?.catch(() => undefined);
     await this.discoveryRun?.catch(() => undefined);
+    if (this.discovering) {
+      this.discovering = false;
+      // Another replica lists at its next tick rather than after the lease's TTL.
+      await (this.deps.leases ?? this.ownLeases!).release([DISCOVERY_LEASE], this.deps.holderId).catch(() => undefined);
+    }
     await Promise.all([...this.wabas.values()].map((w) => w.running?.catch(() => undefined)));
     if (this.leader) {
       this.leader = false;
@@ -634,8 +727,8 @@ export class Poller {
     this.leader = true;
     this.log.info({ replica: this.deps.holderId, wabas: this.wabas.size }, 'joined the replicas polling the Graph API: polling the WABAs whose lease this replica takes');
     // Discovery first: the WABAs it finds are split as soon as they are listed.
-    if (this.discovery) this.scheduleDiscovery(0);
-    else void this.noteSources();
+    // Discovery starts on the replica that takes the discovery lease (tickDiscovery).
+    if (!this.discovery) void this.noteSources();
     // After the first rounds, so a small budget goes to numbers and templates first.
     this.scheduleAccountChecks(withJitter(Math.min(5000, this.deps.config.poller.accountCheckIntervalSeconds * 1000), 0.5));
     this.analytics?.resume();

@@ -81,6 +81,30 @@ describe.each(factories)('%s', (_name, shared) => {
     expect([...(await a.read(['1001', '1002'])).keys()]).toEqual(['1002']);
   });
 
+  it('shares one discovery result, read again only when a newer round wrote it', async () => {
+    const view = shared();
+    const [a, b] = [view(), view()];
+    expect(await b.loadDiscovery()).toBeUndefined();
+    const result = {
+      at: 1_700_000_000_123, rounds: 3, lastSuccess: { '7001': 1_700_000_000_000 },
+      wabas: [
+        { id: '1001', name: 'Acme Shoes', ownerBusinessId: '7002', ownerBusinessName: 'Acme Ltd', businessId: '7001', edge: 'client' as const, missingSince: undefined },
+        { id: '1002', name: undefined, ownerBusinessId: undefined, ownerBusinessName: undefined, businessId: '7001', edge: 'owned' as const, missingSince: 1_699_999_000_000 },
+      ],
+    };
+    await a.saveDiscovery(result);
+    expect(await b.loadDiscovery()).toEqual(result);
+    expect(await b.loadDiscovery(result.at)).toBe('unchanged');
+    await a.saveDiscovery({ ...result, at: result.at + 600_000, rounds: 4, wabas: result.wabas.slice(0, 1) });
+    expect(await b.loadDiscovery(result.at)).toMatchObject({ rounds: 4, wabas: [{ id: '1001' }] });
+  });
+
+  it('ignores a discovery result it did not write (ids that are not Meta ids)', async () => {
+    const view = shared();
+    await view().saveDiscovery({ at: 1, rounds: 1, lastSuccess: {}, wabas: [{ id: '../x', name: 'x', ownerBusinessId: undefined, ownerBusinessName: undefined, businessId: '1', edge: 'owned', missingSince: undefined }] });
+    expect(await view().loadDiscovery()).toBeUndefined();
+  });
+
   it('cuts names to a bound', async () => {
     const view = shared();
     const long = 'x'.repeat(10_000);

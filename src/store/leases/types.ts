@@ -11,7 +11,7 @@
  *   calls of the last hour, Meta's throttling block, the last round), written by the lease holder only.
  *
  * Ids are replica ids (pod name + random) and WABA ids (configured or discovered: bounded by the
- * config). Every key expires on its own: a replica or WABA that goes away leaves nothing behind.
+ * config), plus one lease named `discovery` (src/poller/index.ts: the replica that lists the WABAs). Every key expires on its own: a replica or WABA that goes away leaves nothing behind.
  */
 export interface LeaseStore {
   readonly kind: 'memory' | 'redis';

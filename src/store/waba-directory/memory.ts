@@ -1,4 +1,7 @@
-import { DIRECTORY_TTL_MS, decodeMark, decodeNames, decodeTime, encodeMark, encodeNames, type DirectoryRecord, type PollMark, type WabaDirectory, type WabaNames } from './types.js';
+import {
+  DIRECTORY_TTL_MS, decodeDiscovery, decodeMark, decodeNames, decodeTime, encodeDiscovery, encodeMark, encodeNames,
+  type DirectoryRecord, type PollMark, type SharedDiscovery, type WabaDirectory, type WabaNames,
+} from './types.js';
 
 export interface MemoryWabaDirectoryOptions {
   /** Clock in milliseconds (tests). */
@@ -11,6 +14,7 @@ export class MemoryWabaDirectory implements WabaDirectory {
   private readonly now: () => number;
   // Stored encoded, as in Redis, so both return copies and round values the same way.
   private readonly records = new Map<string, { n?: string; k?: string; p?: string; expiresAt: number }>();
+  private discovery: { version: number; text: string; expiresAt: number } | undefined;
 
   constructor(options: MemoryWabaDirectoryOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -61,7 +65,19 @@ export class MemoryWabaDirectory implements WabaDirectory {
     for (const id of ids) this.records.delete(id);
   }
 
+  async saveDiscovery(result: SharedDiscovery): Promise<void> {
+    this.discovery = { version: Math.round(result.at), text: encodeDiscovery(result), expiresAt: this.now() + DIRECTORY_TTL_MS };
+  }
+
+  async loadDiscovery(known?: number): Promise<SharedDiscovery | 'unchanged' | undefined> {
+    const d = this.discovery;
+    if (!d || d.expiresAt <= this.now()) return undefined;
+    if (known !== undefined && d.version === Math.round(known)) return 'unchanged';
+    return decodeDiscovery(d.text);
+  }
+
   async close(): Promise<void> {
     this.records.clear();
+    this.discovery = undefined;
   }
 }

@@ -2,11 +2,15 @@ import type { Cluster, Redis } from 'ioredis';
 import { clusterPrefix, connect } from '../redis.js';
 import { redisReady } from '../redis-ready.js';
 import { StoreUnavailableError } from '../types.js';
-import { DIRECTORY_TTL_MS, decodeMark, decodeNames, decodeTime, encodeMark, encodeNames, type DirectoryRecord, type PollMark, type WabaDirectory, type WabaNames } from './types.js';
+import {
+  DIRECTORY_TTL_MS, decodeDiscovery, decodeMark, decodeNames, decodeTime, encodeDiscovery, encodeMark, encodeNames,
+  type DirectoryRecord, type PollMark, type SharedDiscovery, type WabaDirectory, type WabaNames,
+} from './types.js';
 
 /**
  * Keys (family `wd`, each with a TTL of DIRECTORY_TTL_MS renewed on every write):
  *   <prefix>wd:<waba>   hash: n (names, JSON), k (first known, ms), p (last polling round: "<ms>:<interval s>")
+ *   <prefix>wdd         hash: v (version: the round's time, ms), d (the shared discovery result, JSON)
  * Under redis+cluster:// the prefix carries a hash tag (as the main store's), so the multi-key
  * scripts below stay in one slot.
  */
@@ -145,6 +149,20 @@ export class RedisWabaDirectory implements WabaDirectory {
   async remove(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     await this.call('remove', () => this.client.del(...ids.map((id) => this.key(id))));
+  }
+
+  async saveDiscovery(result: SharedDiscovery): Promise<void> {
+    const key = `${this.prefix}wdd`;
+    await this.call('save discovery', () => this.client.multi().hset(key, 'v', String(Math.round(result.at)), 'd', encodeDiscovery(result)).pexpire(key, DIRECTORY_TTL_MS).exec());
+  }
+
+  async loadDiscovery(known?: number): Promise<SharedDiscovery | 'unchanged' | undefined> {
+    const key = `${this.prefix}wdd`;
+    // The version first: followers ask every few seconds, and the result changes once per discovery round.
+    const version = await this.call('load discovery', () => this.client.hget(key, 'v'));
+    if (version === null) return undefined;
+    if (known !== undefined && Number(version) === Math.round(known)) return 'unchanged';
+    return decodeDiscovery(await this.call('load discovery', () => this.client.hget(key, 'd')));
   }
 
   async close(): Promise<void> {

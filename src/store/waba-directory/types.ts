@@ -20,8 +20,39 @@ export interface WabaDirectory {
   read(ids: readonly string[]): Promise<Map<string, DirectoryRecord>>;
   /** Forgets the WABAs (discovery no longer lists them). */
   remove(ids: readonly string[]): Promise<void>;
+  /** Replaces the shared discovery result (written by the replica holding the discovery lease). */
+  saveDiscovery(result: SharedDiscovery): Promise<void>;
+  /** The shared discovery result, unless its version is `known` (nothing new since the last read). */
+  loadDiscovery(known?: number): Promise<SharedDiscovery | 'unchanged' | undefined>;
   close(): Promise<void>;
 }
+
+/**
+ * What one replica's discovery found, for the others to poll the same WABAs without listing them
+ * again (src/poller/index.ts): the reconciled WABAs (missing ones with the time they went missing),
+ * each portfolio's last complete listing, and the rounds so far.
+ */
+export interface SharedDiscovery {
+  /** When the round ran (ms): the version, and when the next one is due. */
+  at: number;
+  rounds: number;
+  /** Last complete listing per business id (ms). */
+  lastSuccess: Record<string, number>;
+  wabas: SharedDiscoveredWaba[];
+}
+
+export interface SharedDiscoveredWaba {
+  id: string;
+  name: string | undefined;
+  ownerBusinessId: string | undefined;
+  ownerBusinessName: string | undefined;
+  businessId: string;
+  edge: 'owned' | 'client';
+  missingSince: number | undefined;
+}
+
+/** Bound on the WABAs of a shared result (DISCOVERY_MAX_WABAS is at most 10,000). */
+export const MAX_SHARED_WABAS = 10_000;
 
 export interface WabaNames {
   name: string;
@@ -77,4 +108,43 @@ export function decodeMark(text: string | null | undefined): PollMark | undefine
 
 export function decodeTime(text: string | null | undefined): number | undefined {
   return typeof text === 'string' && /^\d{1,15}$/.test(text) ? Number(text) : undefined;
+}
+
+const optString = (v: unknown): v is string | undefined => v === undefined || (typeof v === 'string' && v.length <= MAX_STORED_NAME);
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+export function encodeDiscovery(d: SharedDiscovery): string {
+  return JSON.stringify({ ...d, wabas: d.wabas.slice(0, MAX_SHARED_WABAS).map((w) => ({
+    ...w, name: w.name?.slice(0, MAX_STORED_NAME), ownerBusinessName: w.ownerBusinessName?.slice(0, MAX_STORED_NAME),
+  })) });
+}
+
+/** undefined for anything this version did not write (then ignored: the next round writes it again). */
+export function decodeDiscovery(text: string | null | undefined): SharedDiscovery | undefined {
+  if (typeof text !== 'string') return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const { at, rounds, lastSuccess, wabas } = raw as Record<string, unknown>;
+  if (!finite(at) || !finite(rounds) || typeof lastSuccess !== 'object' || lastSuccess === null || !Array.isArray(wabas) || wabas.length > MAX_SHARED_WABAS) return undefined;
+  const success = Object.create(null) as Record<string, number>;
+  for (const [k, v] of Object.entries(lastSuccess)) {
+    if (!/^\d{1,20}$/.test(k) || !finite(v)) return undefined;
+    success[k] = v;
+  }
+  const out: SharedDiscoveredWaba[] = [];
+  for (const w of wabas as unknown[]) {
+    if (typeof w !== 'object' || w === null) return undefined;
+    const e = w as Record<string, unknown>;
+    if (typeof e.id !== 'string' || !/^\d{1,20}$/.test(e.id) || typeof e.businessId !== 'string' || !/^\d{1,20}$/.test(e.businessId)) return undefined;
+    if (e.edge !== 'owned' && e.edge !== 'client') return undefined;
+    if (!optString(e.name) || !optString(e.ownerBusinessName) || !(e.ownerBusinessId === undefined || (typeof e.ownerBusinessId === 'string' && /^\d{1,20}$/.test(e.ownerBusinessId)))) return undefined;
+    if (!(e.missingSince === undefined || finite(e.missingSince))) return undefined;
+    out.push({ id: e.id, name: e.name, ownerBusinessId: e.ownerBusinessId, ownerBusinessName: e.ownerBusinessName, businessId: e.businessId, edge: e.edge, missingSince: e.missingSince });
+  }
+  return { at, rounds, lastSuccess: success, wabas: out };
 }
