@@ -145,6 +145,7 @@ export class Poller {
   private readonly leaseTtlMs: number;
   private leaseTimer: NodeJS.Timeout | undefined;
   private leaseTick: Promise<void> | undefined;
+  private sideTick: Promise<void> | undefined;
   private readonly ownership: Ownership;
   private readonly ownLeases: LeaseStore | undefined;
   /** Taking part in polling (started, not stopped); which WABAs this replica polls: WabaPoll.owned. */
@@ -617,8 +618,10 @@ export class Poller {
     this.becomeLeader();
     const tick = () => {
       // A slow store must not pile up renewals: one at a time.
-      if (!this.leaseTick && !this.stopped) {
-        this.leaseTick = this.ownership.tick().then(() => this.tickDiscovery()).then(() => this.syncDirectory()).finally(() => (this.leaseTick = undefined));
+      if (!this.leaseTick && !this.stopped) this.leaseTick = this.ownership.tick().finally(() => (this.leaseTick = undefined));
+      // Discovery's lease and the directory after the live set is read, never holding up the next renewal.
+      if (!this.sideTick && !this.stopped) {
+        this.sideTick = (this.leaseTick ?? Promise.resolve()).then(() => this.tickDiscovery()).then(() => this.syncDirectory()).finally(() => (this.sideTick = undefined));
       }
     };
     tick();
@@ -638,6 +641,7 @@ export class Poller {
     await this.analytics?.stop();
     await this.ownBuckets?.close().catch(() => undefined);
     await this.leaseTick?.catch(() => undefined);
+    await this.sideTick?.catch(() => undefined);
     await this.accountRun?.catch(() => undefined);
     await this.discoveryRun?.catch(() => undefined);
     if (this.discovering) {
