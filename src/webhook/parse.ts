@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type {
-  AccountEvent, CustomerChanged, ExporterEvent, InboundReply, MessagingLimitObserved, PhoneNumberAttributes, PhoneNumberObserved,
-  TemplateAttributes,
+  AccountEvent, CustomerChanged, ExporterEvent, InboundReply, MessageReceived, MessageStatusObserved, MessagingLimitObserved, PhoneNumberAttributes,
+  PhoneNumberObserved, TemplateAttributes,
 } from '../events.js';
 import { contentKey, displayDigits, type KeyHasher } from '../store/keys.js';
 import {
@@ -72,8 +72,8 @@ interface ChangeContext {
   entryTime?: number;
   receivedAt: number;
   hashKey: KeyHasher;
-  /** Attribute names (paths inside the value) that carried a value not documented yet. */
-  unknownValues: Set<string>;
+  /** Attribute names (paths inside the value) that carried a value not documented yet (made on the first). */
+  unknownValues?: Set<string>;
   /** Something worth a log line once the change is applied (never personal data). */
   log?: ParsedChange['log'];
 }
@@ -166,16 +166,15 @@ function parseChange(entry: WebhookEntry, change: WebhookChange, hashKey: KeyHas
 
   // Parsed as what its shape says it is (see fieldByShape); counted under the field Meta delivered it in.
   const shaped = fieldByShape(field, value);
-  const ctx: ChangeContext = {
-    field: shaped, wabaId, receivedAt, observedAt: entry.time ?? receivedAt, ...(entry.time !== undefined && { entryTime: entry.time }), hashKey, unknownValues: new Set(),
-  };
+  const ctx: ChangeContext = { field: shaped, wabaId, receivedAt, observedAt: entry.time ?? receivedAt, hashKey };
+  if (entry.time !== undefined) ctx.entryTime = entry.time;
   const result = parseKnownField(shaped, value, ctx);
   if (!result.ok) {
     return { field, wabaId, outcome: 'invalid', events: [], unknownValues: [], problems: describeIssues(result.issues), ...rawKey(entry, change) };
   }
   // The handler may attribute the change to another WABA than entry.id (a partner's account_update).
   // Sender-chosen strings are cut here, before anything stores, exports or logs them (sender-strings.ts).
-  const parsed: ParsedChange = { field, wabaId: ctx.wabaId, outcome: 'ok', events: boundSenderStrings(result.events), unknownValues: [...ctx.unknownValues] };
+  const parsed: ParsedChange = { field, wabaId: ctx.wabaId, outcome: 'ok', events: boundSenderStrings(result.events), unknownValues: ctx.unknownValues === undefined ? [] : [...ctx.unknownValues] };
   if (ctx.log !== undefined) parsed.log = { message: ctx.log.message, fields: printableLogFields(ctx.log.fields) };
   // Management changes carry no id of their own: a redelivery is recognised by its content. entry.time is part
   // of it (two genuine FLAGGED events differ only there), and never receivedAt, which differs on every redelivery.
@@ -465,16 +464,18 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
       for (const m of v.messages ?? []) {
         noteUnknown(ctx, MESSAGE_TYPE_SET, 'type', m.type);
         noteUnknown(ctx, INTERACTIVE_TYPE_SET, 'interactive.type', m.interactive?.type);
-        events.push({
+        // Assigned in place rather than spread: this runs for each of a batch's messages.
+        const received = {
           kind: 'message_received', source: 'webhook', field: 'messages', wabaId: ctx.wabaId, phoneNumberId,
-          messageKey: ctx.hashKey(m.id),
-          // The schema guarantees some id (from, from_user_id, or the change's one contact).
-          ...customerOf(ctx, m.from_user_id, m.from, m.from_parent_user_id, v.contacts),
-          timestamp: m.timestamp,
-          receivedAt: ctx.receivedAt,
-          type: m.type,
-          reply: replyOf(m, ctx),
-        });
+          messageKey: ctx.hashKey(m.id), customer: '',
+        } as MessageReceived;
+        // The schema guarantees some id (from, from_user_id, or the change's one contact).
+        setCustomer(received, ctx, m.from_user_id, m.from, m.from_parent_user_id, v.contacts);
+        received.timestamp = m.timestamp;
+        received.receivedAt = ctx.receivedAt;
+        received.type = m.type;
+        received.reply = replyOf(m, ctx);
+        events.push(received);
         if (m.system !== undefined) {
           const changed = systemIdChange(m, ctx);
           if (changed !== undefined) events.push(changed);
@@ -487,19 +488,21 @@ const fieldHandlers: { [F in KnownField]: FieldHandler<F> } = {
         noteUnknown(ctx, PRICING_CATEGORY_SET, 'conversation.origin.type', s.conversation?.origin?.type);
         noteUnknown(ctx, PRICING_TYPE_SET, 'pricing.type', s.pricing?.type);
         const category = s.pricing?.category ?? s.conversation?.origin?.type;
-        events.push({
+        // Assigned in place rather than spread (same keys, same order): this runs for each of a batch's statuses.
+        const status = {
           kind: 'message_status', source: 'webhook', field: 'messages', wabaId: ctx.wabaId, phoneNumberId,
-          messageKey: ctx.hashKey(s.id),
-          // Delivered and read statuses may carry contacts[] too; a group's recipient_id is the group.
-          ...customerOf(ctx, s.recipient_user_id, s.recipient_id, s.recipient_parent_user_id, s.recipient_type === 'group' ? undefined : v.contacts),
-          status: s.status,
-          timestamp: s.timestamp,
-          ...(category !== undefined && { category }),
-          ...(s.pricing?.type !== undefined && { pricingType: s.pricing.type }),
-          ...(s.pricing?.pricing_model !== undefined && { pricingModel: s.pricing.pricing_model }),
-          errorCodes: s.errors?.map((e) => e.code) ?? [],
-          ...(s.biz_opaque_callback_data !== undefined && { callbackData: s.biz_opaque_callback_data }),
-        });
+          messageKey: ctx.hashKey(s.id), customer: '',
+        } as MessageStatusObserved;
+        // Delivered and read statuses may carry contacts[] too; a group's recipient_id is the group.
+        setCustomer(status, ctx, s.recipient_user_id, s.recipient_id, s.recipient_parent_user_id, s.recipient_type === 'group' ? undefined : v.contacts);
+        status.status = s.status;
+        status.timestamp = s.timestamp;
+        if (category !== undefined) status.category = category;
+        if (s.pricing?.type !== undefined) status.pricingType = s.pricing.type;
+        if (s.pricing?.pricing_model !== undefined) status.pricingModel = s.pricing.pricing_model;
+        status.errorCodes = s.errors?.map((e) => e.code) ?? [];
+        if (s.biz_opaque_callback_data !== undefined) status.callbackData = s.biz_opaque_callback_data;
+        events.push(status);
         if (newest === undefined || s.timestamp > newest) newest = s.timestamp;
       }
     }
@@ -541,6 +544,14 @@ function customerOf(
   ctx: ChangeContext, userId: string | undefined, phone: string | undefined, parentUserId: string | undefined,
   contacts: ReadonlyArray<{ wa_id?: string | undefined; user_id?: string | undefined; parent_user_id?: string | undefined }> | undefined,
 ): { customer: string; aliases?: string[] } {
+  return setCustomer({ customer: '' }, ctx, userId, phone, parentUserId, contacts);
+}
+
+/** customerOf, written into `target` (customer, then aliases when there are any). */
+function setCustomer<T extends { customer: string; aliases?: string[] }>(
+  target: T, ctx: ChangeContext, userId: string | undefined, phone: string | undefined, parentUserId: string | undefined,
+  contacts: ReadonlyArray<{ wa_id?: string | undefined; user_id?: string | undefined; parent_user_id?: string | undefined }> | undefined,
+): T {
   if (contacts !== undefined && contacts.length > 0 && (userId === undefined || phone === undefined || parentUserId === undefined)) {
     let match = contacts.find((c) => (phone !== undefined && c.wa_id === phone) || (userId !== undefined && c.user_id === userId));
     if (match === undefined && contacts.length === 1) {
@@ -554,11 +565,16 @@ function customerOf(
     }
   }
   const preferred = userId ?? phone ?? parentUserId;
-  if (preferred === undefined) return { customer: '' };
-  const aliases: string[] = [];
-  if (phone !== undefined && phone !== preferred) aliases.push(ctx.hashKey(phone));
-  if (parentUserId !== undefined && parentUserId !== preferred) aliases.push(ctx.hashKey(parentUserId));
-  return aliases.length > 0 ? { customer: ctx.hashKey(preferred), aliases } : { customer: ctx.hashKey(preferred) };
+  if (preferred === undefined) {
+    target.customer = '';
+    return target;
+  }
+  let aliases: string[] | undefined;
+  if (phone !== undefined && phone !== preferred) (aliases ??= []).push(ctx.hashKey(phone));
+  if (parentUserId !== undefined && parentUserId !== preferred) (aliases ??= []).push(ctx.hashKey(parentUserId));
+  target.customer = ctx.hashKey(preferred);
+  if (aliases !== undefined) target.aliases = aliases;
+  return target;
 }
 
 const nonEmpty = (s: string | undefined): string | undefined => (s === '' ? undefined : s);
@@ -609,17 +625,17 @@ function flowToken(responseJson: string | undefined, ctx: ChangeContext): string
     if (responseJson.length > MAX_FLOW_RESPONSE_JSON_LENGTH) throw new RangeError('too large');
     parsed = JSON.parse(responseJson);
   } catch {
-    ctx.unknownValues.add(FLOW_RESPONSE_ATTRIBUTE);
+    noteUnknownAttribute(ctx, FLOW_RESPONSE_ATTRIBUTE);
     return undefined;
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    ctx.unknownValues.add(FLOW_RESPONSE_ATTRIBUTE);
+    noteUnknownAttribute(ctx, FLOW_RESPONSE_ATTRIBUTE);
     return undefined;
   }
   const token = (parsed as Record<string, unknown>).flow_token;
   if (token === undefined) return undefined;
   if (typeof token !== 'string') {
-    ctx.unknownValues.add(FLOW_RESPONSE_ATTRIBUTE);
+    noteUnknownAttribute(ctx, FLOW_RESPONSE_ATTRIBUTE);
     return undefined;
   }
   return token;
@@ -673,7 +689,11 @@ function accountEvent(ctx: ChangeContext, event: string): AccountEvent {
 }
 
 function noteUnknown(ctx: ChangeContext, knownValues: ReadonlySet<string>, attribute: string, value: string | undefined): void {
-  if (value !== undefined && !knownValues.has(value)) ctx.unknownValues.add(attribute);
+  if (value !== undefined && !knownValues.has(value)) noteUnknownAttribute(ctx, attribute);
+}
+
+function noteUnknownAttribute(ctx: ChangeContext, attribute: string): void {
+  (ctx.unknownValues ??= new Set()).add(attribute);
 }
 
 /** An enum value as state and label: cut to a bound, so a value Meta never documented cannot grow a series without limit. */
