@@ -129,7 +129,7 @@ describe.each(stores)('template export modes (%s)', (_, newStore) => {
     expect(ids(parseExposition(await metrics.expose(store, T0 + 2 * HOUR + 1)), 'whatsapp_template_quality')).toEqual(['11']);
   });
 
-  it('auto: every template up to the threshold, exceptions only above it', async () => {
+  it('auto: every template up to the threshold, exceptions only above it, and back to all only below 90 % of it', async () => {
     const store = newStore();
     const metrics = new ExporterMetrics({ version: 't', revision: 't' }, { defaultMetrics: false, templates: { mode: 'auto', exceptionsAbove: 3, recentChangeWindowSeconds: DAY } });
     for (const id of ['21', '22', '23']) await merge(store, id, template(`t${id}`, 'APPROVED', 'GREEN', T0));
@@ -142,9 +142,14 @@ describe.each(stores)('template export modes (%s)', (_, newStore) => {
     expect(ids(above, 'whatsapp_template_info')).toEqual(['24']);
     expect(select(above, 'whatsapp_templates').reduce((n, s) => n + s.value, 0)).toBe(4);
     await store.apply([{ ops: [{ op: 'removeTemplate', wabaId: WABA, templateId: '24', at: T0 + 30 }] }]);
-    const back = parseExposition(await metrics.expose(store, T0 + 40));
+    // Back at the threshold it stays in exceptions (hysteresis): 3 > 90 % of 3.
+    const atAgain = parseExposition(await metrics.expose(store, T0 + 40));
+    expect(mode(atAgain)).toBe('exceptions');
+    expect(ids(atAgain, 'whatsapp_template_info')).toEqual([]);
+    await store.apply([{ ops: [{ op: 'removeTemplate', wabaId: WABA, templateId: '23', at: T0 + 50 }] }]);
+    const back = parseExposition(await metrics.expose(store, T0 + 60));
     expect(mode(back)).toBe('all');
-    expect(ids(back, 'whatsapp_template_info')).toEqual(['21', '22', '23']);
+    expect(ids(back, 'whatsapp_template_info')).toEqual(['21', '22']);
   });
 });
 
