@@ -5,12 +5,13 @@ import { countSeries } from './lib/exposition.js';
 import { EVERY_TEMPLATE, fillFleet } from './lib/fill.js';
 import { runFixedRate, type FixedRateResult } from './lib/fixed-rate.js';
 import { foreignLoad } from './lib/cpu.js';
-import { log, sleep } from './lib/options.js';
+import { log } from './lib/options.js';
 import { startBenchServer, startExporterProcess } from './lib/proc.js';
 import { saturate, warmCount } from './ingest.js';
 import { fmt, ratio, spread, type BenchmarkResult, type Check } from './lib/report.js';
-import { median, percentile } from './lib/stats.js';
+import { median } from './lib/stats.js';
 import { runWrk } from './lib/wrk.js';
+import { scrapeEverySecond, type Scrapes } from './lib/scraper-worker.js';
 import { workloads } from './lib/workloads.js';
 
 const P99_TARGET_MS = 20;
@@ -18,48 +19,6 @@ const P99_TARGET_MS = 20;
 const FIXED_RATE_FIRST_INDEX = 10_000_000;
 /** Sent at the rate before each measured phase and not measured (see FixedRateRun.warmupSeconds). */
 const WARMUP_SECONDS = 2;
-
-interface Scrapes {
-  count: number;
-  failed: number;
-  series: number;
-  p50Ms: number;
-  maxMs: number;
-}
-
-/**
- * GET /metrics every second (or right after the previous one, if it took longer) until stopped.
- * The body is only timed here, and its series counted once at the end: parsing 30k lines every
- * second would stall the generator, which shares this event loop.
- */
-function scrapeEverySecond(metricsUrl: string): { stop(): Promise<Scrapes> } {
-  let running = true;
-  const times: number[] = [];
-  let failed = 0;
-  let lastBody = '';
-  const loop = (async () => {
-    while (running) {
-      const started = performance.now();
-      try {
-        const res = await httpGet(`${metricsUrl}/metrics`);
-        if (res.status !== 200) failed++;
-        else lastBody = res.body;
-        times.push(res.ms);
-      } catch {
-        failed++;
-      }
-      await sleep(Math.max(0, 1000 - (performance.now() - started)));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      const sorted = [...times].sort((a, b) => a - b);
-      return { count: times.length, failed, series: countSeries(lastBody), p50Ms: percentile(sorted, 50), maxMs: sorted.at(-1) ?? NaN };
-    },
-  };
-}
 
 interface LatencyFigure {
   store: 'memory' | 'redis';
