@@ -52,14 +52,19 @@ const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'
  * (connect, headers and body timeouts catch stalls earlier), classified into one outcome, counted
  * and timed per endpoint, and wrapped in a span.
  */
+/** Connections to the Graph API; calls beyond them wait for one before their timeout starts. */
+const CONNECTIONS = 8;
+
 export class GraphClient {
   private readonly agent: Agent;
   private readonly base: URL;
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
 
   constructor(private readonly options: GraphClientOptions) {
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
-      connections: 8,
+      connections: CONNECTIONS,
       connectTimeout: options.timeoutMs,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
@@ -94,6 +99,18 @@ export class GraphClient {
   ): Promise<CallResult<z.infer<S>>> {
     const spanAttributes: Record<string, string> = { 'graph.endpoint': endpoint };
     if (attributes.wabaId !== undefined) spanAttributes['whatsapp.waba_id'] = attributes.wabaId;
+    // Timed and traced from a free connection on: the wait for one is this process's, not Meta's.
+    await this.slot(signal);
+    try {
+      return await this.traced(endpoint, url, token, schema, spanAttributes, signal);
+    } finally {
+      this.release();
+    }
+  }
+
+  private traced<S extends z.ZodType>(
+    endpoint: GraphEndpoint, url: URL, token: string, schema: S, spanAttributes: Record<string, string>, signal?: AbortSignal,
+  ): Promise<CallResult<z.infer<S>>> {
     return inSpan(`graph ${endpoint}`, spanAttributes, async (span) => {
       const started = performance.now();
       const result = await this.call(url, token, schema, signal);
@@ -103,6 +120,39 @@ export class GraphClient {
       if (result.outcome !== 'success' && result.failure.httpStatus !== undefined) span.setAttribute('http.response.status_code', result.failure.httpStatus);
       return result;
     });
+  }
+
+  /**
+   * Waits for a free connection. The pool would queue the call too, but inside its timeout: many
+   * WABAs' first rounds starting together (discovery at provider scale) then time out calls that
+   * were only waiting for a connection, and are retried.
+   */
+  private async slot(signal?: AbortSignal): Promise<void> {
+    if (this.active < CONNECTIONS) {
+      this.active++;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const go = (): void => {
+        signal?.removeEventListener('abort', abort);
+        resolve();
+      };
+      const abort = (): void => {
+        const i = this.waiting.indexOf(go);
+        if (i !== -1) this.waiting.splice(i, 1);
+        reject(new CallAbortedError());
+      };
+      if (signal?.aborted) return abort();
+      signal?.addEventListener('abort', abort, { once: true });
+      this.waiting.push(go);
+    });
+    // The slot is handed over by release(): active stays counted.
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.active--;
   }
 
   private async call<S extends z.ZodType>(url: URL, token: string, schema: S, signal?: AbortSignal): Promise<CallResult<z.infer<S>>> {
