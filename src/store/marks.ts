@@ -10,6 +10,10 @@ const MAX_NAMES = 32;
 const MAX_VALUES = 0xffff;
 const MAX_VALUE_LENGTH = 64;
 
+/** What Marks.recordMarks did: duplicate (its dedupe mark was there: nothing changed), else the op's marks. */
+export interface RecordMarks { duplicate: boolean; first: number; kept: string | undefined; replied: boolean }
+const DUPLICATE: RecordMarks = { duplicate: true, first: 0, kept: undefined, replied: false };
+
 /**
  * Marks kept at most (default of MemoryStore's maxDedupMarks): 8 days of a million webhooks a day fit
  * (≈ 50–230 bytes each, so ≈ 1–2 GB at the cap). Beyond it the oldest marks (earliest expiry) are shed,
@@ -113,20 +117,23 @@ export class Marks {
    * The recordMarks op's marks (see StoreOp): `once` of each field of the record in order, the first
    * keeping `value`, then with `reply` the reply mark ('a', REPLY_FIELD) set when absent — with one
    * lookup of the record instead of two to four per field. first: bit i set when fields[i] was new;
-   * replied: the reply mark was absent (and is now set).
+   * replied: the reply mark was absent (and is now set). With `dedupe` (a field of the record: its
+   * write's dedupeKey), a duplicate when that 'd' mark is there (nothing changes then), else the mark
+   * is set last: the write's de-duplication in the same lookup.
    */
   recordMarks(
-    record: string, fields: readonly string[], value: string | undefined, reply: boolean, now: number, expiresAt: number,
-  ): { first: number; kept: string | undefined; replied: boolean } {
+    record: string, fields: readonly string[], value: string | undefined, reply: boolean, now: number, expiresAt: number, dedupe?: string,
+  ): RecordMarks {
     // The rare cases (a mark that could shed, values beside the record, more names than bits, a
     // value that is '1' or does not fit) take the general path, whose answers this one must equal.
     if (this.recordOverflow.size > 0 || this.records.size + this.lone.size + 1 > this.limit - this.loneValues.size) {
-      return this.recordMarksByParts(record, fields, value, reply, now, expiresAt);
+      return this.recordMarksByParts(record, fields, value, reply, now, expiresAt, dedupe);
     }
     const aBit = reply ? this.bitFor('a', REPLY_FIELD) : -1;
-    if (aBit === undefined) return this.recordMarksByParts(record, fields, value, reply, now, expiresAt);
+    const dedupeBit = dedupe === undefined ? -1 : this.bitFor('d', dedupe);
+    if (aBit === undefined || dedupeBit === undefined) return this.recordMarksByParts(record, fields, value, reply, now, expiresAt, dedupe);
     for (const field of fields) {
-      if (this.bitFor('d', field) === undefined) return this.recordMarksByParts(record, fields, value, reply, now, expiresAt);
+      if (this.bitFor('d', field) === undefined) return this.recordMarksByParts(record, fields, value, reply, now, expiresAt, dedupe);
     }
     const slot = this.records.insert(record);
     const shard = this.records.shard;
@@ -138,6 +145,7 @@ export class Marks {
     }
     let kept: string | undefined;
     let bits = data[at]!;
+    if (dedupeBit !== -1 && (bits & (1 << dedupeBit)) !== 0) return DUPLICATE;
     let first = 0;
     let renew = false;
     // In the order the parts would run: the first field's mark, its kept value, the other fields, the reply.
@@ -168,7 +176,9 @@ export class Marks {
         for (let j = 1; j < fields.length; j++) {
           if (this.once(record + RECORD_SEPARATOR + fields[j]!, undefined, now, expiresAt).first) first |= 1 << j;
         }
-        return { first, kept: value, replied: reply && this.replyByParts(record, now, expiresAt) };
+        const replied = reply && this.replyByParts(record, now, expiresAt);
+        if (dedupe !== undefined) this.set('d', record + RECORD_SEPARATOR + dedupe, '1', now, expiresAt);
+        return { duplicate: false, first, kept: value, replied };
       }
       bits |= 1 << vNew;
       data[at + 1] = ((vNew + 1) << 16) | index;
@@ -182,14 +192,22 @@ export class Marks {
       replied = true;
       renew = true;
     }
+    if (dedupeBit !== -1) {
+      // The write's de-duplication mark, set after its ops as MemoryStore.applyNow would (nothing between touches marks).
+      bits |= 1 << dedupeBit;
+      if (data[at + 1]! >>> 16 === dedupeBit + 1) data[at + 1] = 0;
+      renew = true;
+    }
     data[at] = bits;
     if (renew && shard.expiresAt[slot]! < expiresAt) shard.expiresAt[slot] = expiresAt;
-    return { first, kept, replied };
+    return { duplicate: false, first, kept, replied };
   }
 
   private recordMarksByParts(
-    record: string, fields: readonly string[], value: string | undefined, reply: boolean, now: number, expiresAt: number,
-  ): { first: number; kept: string | undefined; replied: boolean } {
+    record: string, fields: readonly string[], value: string | undefined, reply: boolean, now: number, expiresAt: number, dedupe?: string,
+  ): RecordMarks {
+    const dedupeKey = dedupe === undefined ? undefined : record + RECORD_SEPARATOR + dedupe;
+    if (dedupeKey !== undefined && this.get('d', dedupeKey, now) !== undefined) return DUPLICATE;
     let first = 0;
     let kept: string | undefined;
     for (let i = 0; i < fields.length; i++) {
@@ -197,7 +215,9 @@ export class Marks {
       if (r.first) first |= 1 << i;
       if (i === 0) kept = r.kept;
     }
-    return { first, kept, replied: reply && this.replyByParts(record, now, expiresAt) };
+    const replied = reply && this.replyByParts(record, now, expiresAt);
+    if (dedupeKey !== undefined) this.set('d', dedupeKey, '1', now, expiresAt);
+    return { duplicate: false, first, kept, replied };
   }
 
   private replyByParts(record: string, now: number, expiresAt: number): boolean {

@@ -4,7 +4,7 @@ import type {
 } from './types.js';
 import { GroupCommit } from './group-commit.js';
 import { KeyTable } from './key-table.js';
-import { Marks } from './marks.js';
+import { Marks, type RecordMarks } from './marks.js';
 import { checkWrites, mergeAttributes } from './merge.js';
 
 export interface StoreOptions {
@@ -75,6 +75,8 @@ export class MemoryStore implements Store {
     const now = this.now();
     const dedupExpiry = now + this.options.dedupTtlSeconds * 1000;
     return writes.map((w) => {
+      const head = w.ops[0];
+      if (head?.op === 'recordMarks' && w.dedupeKey !== undefined && isFieldOf(w.dedupeKey, head.record)) return this.applyRecordWrite(w, head, now, dedupExpiry);
       if (w.dedupeKey !== undefined) {
         if (this.marks.get('d', w.dedupeKey, now) !== undefined) return { duplicate: true } as const;
       }
@@ -82,6 +84,25 @@ export class MemoryStore implements Store {
       if (w.dedupeKey !== undefined) this.marks.set('d', w.dedupeKey, '1', now, dedupExpiry);
       return { duplicate: false, results } as const;
     });
+  }
+
+  /**
+   * A write whose dedupeKey is a field of the record its first op (recordMarks) marks — a status: the
+   * de-duplication check and mark go with that op's marks, one lookup of the record for all of them.
+   */
+  private applyRecordWrite(w: EventWrite, head: Extract<StoreOp, { op: 'recordMarks' }>, now: number, dedupExpiry: number): EventWriteResult {
+    const field = w.dedupeKey!.slice(head.record.length + 1);
+    const marks = this.marks.recordMarks(head.record, head.fields, head.value, head.reply !== undefined, now, dedupExpiry, field);
+    if (marks.duplicate) return { duplicate: true };
+    const results: OpResult[] = [this.recordMarksResult(head, marks, now)];
+    for (let i = 1; i < w.ops.length; i++) results.push(this.run(w.ops[i]!, now, dedupExpiry));
+    return { duplicate: false, results };
+  }
+
+  private recordMarksResult(op: Extract<StoreOp, { op: 'recordMarks' }>, marks: RecordMarks, now: number): RecordMarksResult {
+    const result: RecordMarksResult = marks.kept !== undefined ? { first: marks.first, value: marks.kept } : { first: marks.first };
+    if (op.reply !== undefined) result.reply = marks.replied ? this.closeWait(op.reply.scope, op.reply.customer, op.reply.at, now) : { closed: false };
+    return result;
   }
 
   private run(op: StoreOp, now: number, dedupExpiry: number): OpResult {
@@ -150,12 +171,8 @@ export class MemoryStore implements Store {
         const { first, kept } = this.marks.once(op.key, op.value, now, dedupExpiry);
         return kept !== undefined ? { first, value: kept } : { first };
       }
-      case 'recordMarks': {
-        const marks = this.marks.recordMarks(op.record, op.fields, op.value, op.reply !== undefined, now, dedupExpiry);
-        const result: RecordMarksResult = marks.kept !== undefined ? { first: marks.first, value: marks.kept } : { first: marks.first };
-        if (op.reply !== undefined) result.reply = marks.replied ? this.closeWait(op.reply.scope, op.reply.customer, op.reply.at, now) : { closed: false };
-        return result;
-      }
+      case 'recordMarks':
+        return this.recordMarksResult(op, this.marks.recordMarks(op.record, op.fields, op.value, op.reply !== undefined, now, dedupExpiry), now);
       case 'countInBucket':
         this.addToBucket(op.series, op.bucket, op.by ?? 1, now);
         return { ok: true };
@@ -320,6 +337,11 @@ export class MemoryStore implements Store {
       }
     }
   }
+}
+
+/** Whether `key` is `record#field` (a field of that record). */
+function isFieldOf(key: string, record: string): boolean {
+  return key.length > record.length + 1 && key.charCodeAt(record.length) === 35 /* RECORD_SEPARATOR */ && key.startsWith(record);
 }
 
 /** Whether an op changed what the entity part of a snapshot holds (a merge that was not wholly stale, a removal, health). */

@@ -68,12 +68,13 @@ describe('Marks.once', () => {
  * by get('a') and set('a'). Same random sequences, with sets of any kind in between (values held by
  * 'd' and 'a' marks too), many field names and a small cap.
  */
-type RecordOp = Op | { kind: 'marks'; record: number; fields: number[]; value?: string; reply: boolean };
+type RecordOp = Op | { kind: 'marks'; record: number; fields: number[]; value?: string; reply: boolean; dedupe?: number };
 
 const recordOp: fc.Arbitrary<RecordOp> = fc.oneof(
   { weight: 4, arbitrary: fc.record({
     kind: fc.constant('marks' as const), record: fc.nat(7), fields: fc.uniqueArray(fc.oneof(fc.nat(3), fc.nat(40)), { minLength: 1, maxLength: 4 }),
     value: fc.option(fc.constantFrom('utility', 'marketing', '1', 'x'.repeat(70)), { nil: undefined }), reply: fc.boolean(),
+    dedupe: fc.option(fc.oneof(fc.nat(3), fc.nat(40)), { nil: undefined }),
   }, { requiredKeys: ['kind', 'record', 'fields', 'reply'] }) },
   { weight: 3, arbitrary: op },
 );
@@ -83,6 +84,7 @@ const fastOp: fc.Arbitrary<RecordOp> = fc.oneof(
   { weight: 6, arbitrary: fc.record({
     kind: fc.constant('marks' as const), record: fc.nat(3), fields: fc.uniqueArray(fc.nat(4), { minLength: 1, maxLength: 3 }),
     value: fc.option(fc.constantFrom('utility', 'marketing'), { nil: undefined }), reply: fc.boolean(),
+    dedupe: fc.option(fc.nat(5), { nil: undefined }),
   }, { requiredKeys: ['kind', 'record', 'fields', 'reply'] }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.constantFrom(1, 500, 1000, 5000) }) },
 );
@@ -91,11 +93,12 @@ describe('Marks.recordMarks', () => {
   it('keeps a record dedupTtl after its last new mark, the reply mark included', () => {
     const m = new Marks();
     const now = 1_000_000;
-    expect(m.recordMarks('w', ['sent'], undefined, false, now, now + TTL)).toEqual({ first: 1, kept: undefined, replied: false });
-    expect(m.recordMarks('w', ['sent'], undefined, true, now + 1000, now + 1000 + TTL)).toEqual({ first: 0, kept: undefined, replied: true });
-    expect(m.recordMarks('w', ['sent'], 'utility', true, now + 2500, now + 2500 + TTL)).toEqual({ first: 0, kept: 'utility', replied: false });
-    expect(m.recordMarks('w', ['sent'], 'marketing', false, now + 4000, now + 4000 + TTL)).toEqual({ first: 0, kept: 'utility', replied: false });
-    expect(m.recordMarks('w', ['sent'], undefined, false, now + 4600, now + 4600 + TTL)).toEqual({ first: 1, kept: undefined, replied: false });
+    const marked = (first: number, kept: string | undefined, replied: boolean) => ({ duplicate: false, first, kept, replied });
+    expect(m.recordMarks('w', ['sent'], undefined, false, now, now + TTL)).toEqual(marked(1, undefined, false));
+    expect(m.recordMarks('w', ['sent'], undefined, true, now + 1000, now + 1000 + TTL)).toEqual(marked(0, undefined, true));
+    expect(m.recordMarks('w', ['sent'], 'utility', true, now + 2500, now + 2500 + TTL)).toEqual(marked(0, 'utility', false));
+    expect(m.recordMarks('w', ['sent'], 'marketing', false, now + 4000, now + 4000 + TTL)).toEqual(marked(0, 'utility', false));
+    expect(m.recordMarks('w', ['sent'], undefined, false, now + 4600, now + 4600 + TTL)).toEqual(marked(1, undefined, false));
   });
 
   it('answers and keeps what once() per field and the reply mark by parts would', () => {
@@ -109,6 +112,13 @@ describe('Marks.recordMarks', () => {
           now += o.ms;
         } else if (o.kind === 'marks') {
           const names = o.fields.map((f) => `f${f}`);
+          const dedupeKey = o.dedupe === undefined ? undefined : `wamid${o.record}#f${o.dedupe}`;
+          const got = fast.recordMarks(`wamid${o.record}`, names, o.value, o.reply, now, now + TTL, o.dedupe === undefined ? undefined : `f${o.dedupe}`);
+          if (dedupeKey !== undefined && slow.get('d', dedupeKey, now) !== undefined) {
+            expect(got).toEqual({ duplicate: true, first: 0, kept: undefined, replied: false });
+            expect(fast.size).toBe(slow.size);
+            continue;
+          }
           let first = 0;
           let kept: string | undefined;
           names.forEach((name, i) => {
@@ -121,7 +131,8 @@ describe('Marks.recordMarks', () => {
             slow.set('a', `wamid${o.record}#reply`, '1', now, now + TTL);
             replied = true;
           }
-          expect(fast.recordMarks(`wamid${o.record}`, names, o.value, o.reply, now, now + TTL)).toEqual({ first, kept, replied });
+          if (dedupeKey !== undefined) slow.set('d', dedupeKey, '1', now, now + TTL);
+          expect(got).toEqual({ duplicate: false, first, kept, replied });
         } else if (o.kind === 'once') {
           const k = key(o.record, o.field);
           expect(fast.once(k, o.value, now, now + TTL)).toEqual(byParts(slow, k, o.value, now));
