@@ -137,6 +137,10 @@ export class Poller {
   private readonly client: GraphClient;
   private readonly accountChecks: AccountChecks;
   private accountTimer: NodeJS.Timeout | undefined;
+  /** A soon check of WABAs taken since the last account checks (discovered after start, or handed over). */
+  private accountCatchUpTimer: NodeJS.Timeout | undefined;
+  /** WABAs this replica checked since it took them: bounded by the WABAs polled. */
+  private readonly accountChecked = new Set<string>();
   private accountRun: Promise<void> | undefined;
   private readonly wabas = new Map<string, WabaPoll>();
   private readonly now: () => number;
@@ -634,6 +638,7 @@ export class Poller {
     this.stopped = true;
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     clearTimeout(this.accountTimer);
+    clearTimeout(this.accountCatchUpTimer);
     clearTimeout(this.discoveryTimer);
     clearTimeout(this.directoryTimer);
     for (const w of this.wabas.values()) clearTimeout(w.timer);
@@ -688,9 +693,12 @@ export class Poller {
     }
   }
 
-  private async runAccountChecks(): Promise<void> {
+  private async runAccountChecks(onlyUnchecked = false): Promise<void> {
     // Each replica checks the WABAs it polls (runs outside start(), for tests and tools, check them all).
-    const wabas = [...this.wabas.values()].filter((w) => w.owned || !this.leader).map((w) => ({
+    const taken = [...this.wabas.values()].filter((w) => (w.owned || !this.leader) && !(onlyUnchecked && this.accountChecked.has(w.id)));
+    if (onlyUnchecked && taken.length === 0) return;
+    for (const w of taken) this.accountChecked.add(w.id);
+    const wabas = taken.map((w) => ({
       id: w.id,
       token: w.token,
       spend: () => {
@@ -721,6 +729,26 @@ export class Poller {
       });
     }, Math.max(0, Math.round(delayMs)));
     this.accountTimer.unref();
+  }
+
+  /**
+   * The first account checks run seconds after start, before discovery has listed anything or the
+   * lease tick has handed this replica its WABAs: without this a WABA taken later would wait a whole
+   * accountCheckIntervalSeconds for its first check. Checks only the WABAs not checked yet.
+   */
+  private scheduleAccountCatchUp(): void {
+    if (this.accountCatchUpTimer || !this.leader || this.stopped) return;
+    const delay = withJitter(Math.min(5000, this.deps.config.poller.accountCheckIntervalSeconds * 1000), 0.5);
+    this.accountCatchUpTimer = setTimeout(() => {
+      this.accountCatchUpTimer = undefined;
+      if (!this.leader || this.stopped) return;
+      const run = (this.accountRun ?? Promise.resolve()).catch(() => undefined).then(() => this.runAccountChecks(true));
+      this.accountRun = run;
+      void run.finally(() => {
+        if (this.accountRun === run) this.accountRun = undefined;
+      });
+    }, Math.round(delay));
+    this.accountCatchUpTimer.unref();
   }
 
   /**
@@ -756,6 +784,7 @@ export class Poller {
       : withJitter(Math.min(1000, w.intervalSeconds * 1000), 0.5);
     this.schedule(w, first);
     void this.analytics?.setPolled(id, true);
+    if (!this.accountChecked.has(id)) this.scheduleAccountCatchUp();
   }
 
   /** Stops polling the WABA (handed over, lost or forgotten); resolves after its rounds in flight, with its handover state. */
@@ -765,6 +794,8 @@ export class Poller {
     w.owned = false;
     clearTimeout(w.timer);
     w.timer = undefined;
+    // Its account gauges leave with it: checked again if this replica takes it back.
+    this.accountChecked.delete(id);
     await this.analytics?.setPolled(id, false);
     await w.running?.catch(() => undefined);
     if (w.owned) return undefined;

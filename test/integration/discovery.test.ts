@@ -82,6 +82,19 @@ describe('WABA discovery from business portfolios', () => {
     }]);
   }, 90_000);
 
+  it('checks the subscribed apps of WABAs discovered after start within seconds, not a whole account-check interval later', async () => {
+    // The first account checks run ~5 s after start; discovered WABAs reach this replica at a later
+    // lease tick. The account-check interval stays at its default 600 s.
+    const provider = providerState({ businesses: 1, wabas: 4, numbersPerWaba: 1, templatesPerWaba: 1 });
+    const { sim } = await start(provider, { WHATSAPP_ACCESS_TOKEN: TOKEN, DISCOVERY_INTERVAL_SECONDS: '600' });
+    const all = [...provider.state.wabas.keys()].sort();
+    const checked = await eventually(async () => {
+      const ids = new Set(sim.requests.filter((r) => r.endpoint === 'subscribed_apps').map((r) => r.path.split('/').at(-2)!));
+      return all.every((id) => ids.has(id)) ? [...ids].sort() : undefined;
+    }, 'subscribed_apps of every discovered WABA', 40_000);
+    expect(checked).toEqual(all);
+  }, 60_000);
+
   it('notices a new WABA, and forgets a removed one after the grace time', async () => {
     const provider = providerState({ businesses: 1, wabas: 6, numbersPerWaba: 2, templatesPerWaba: 3 });
     const changes = new ProviderChanges(provider);
