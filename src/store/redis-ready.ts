@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from './types.js';
 
 /**
@@ -19,4 +19,19 @@ export async function redisReady(client: Redis | Cluster, timeoutMs: number, wha
     client.on('ready', onReady);
   });
   if (!ok) throw new StoreUnavailableError(`Redis is not connected (${client.status}): ${what}`);
+}
+
+/**
+ * The connection options every store module shares: calls fail at once while disconnected (no
+ * offline queue, no retries; redisReady waits briefly instead) and reconnects back off to 1 s.
+ */
+export function moduleConnectionOptions(name: string, commandTimeoutMs: number): RedisOptions {
+  return {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: 2000,
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
+    connectionName: `whatsapp-exporter:${name}`,
+  };
 }

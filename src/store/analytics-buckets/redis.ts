@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { clusterPrefix, connect } from '../redis.js';
-import { redisReady } from '../redis-ready.js';
+import { moduleConnectionOptions, redisReady } from '../redis-ready.js';
 import { StoreUnavailableError } from '../types.js';
 import { decodeValues, encodeValues, type AnalyticsBucketStore, type BucketPoint, type BucketPrevious } from './types.js';
 
@@ -71,12 +71,7 @@ export class RedisBucketStore implements AnalyticsBucketStore {
   constructor(options: RedisBucketStoreOptions) {
     this.now = options.now ?? Date.now;
     const { client, cluster } = connect(options.url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs ?? 5000,
-      connectTimeout: 2000,
-      retryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
-      connectionName: 'whatsapp-exporter:analytics',
+      ...moduleConnectionOptions('analytics', options.commandTimeoutMs ?? 5000),
       lazyConnect: false,
       scripts: {
         waBucketsRecord: { lua: RECORD_SCRIPT, numberOfKeys: 1 },

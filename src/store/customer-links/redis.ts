@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { GroupCommit } from '../group-commit.js';
 import { connect } from '../redis.js';
 import { StoreUnavailableError } from '../types.js';
-import { redisReady } from '../redis-ready.js';
+import { moduleConnectionOptions, redisReady } from '../redis-ready.js';
 import { MAX_LINK_HOPS, type CustomerLinkStore, type LinkRequest } from './types.js';
 
 export interface RedisCustomerLinkOptions {
@@ -78,12 +78,7 @@ export class RedisCustomerLinks implements CustomerLinkStore {
   constructor(private readonly options: RedisCustomerLinkOptions) {
     this.client = connect(options.url, {
       enableAutoPipelining: false,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs ?? 2000,
-      connectTimeout: 2000,
-      retryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
-      connectionName: 'whatsapp-exporter:customer-links',
+      ...moduleConnectionOptions('customer-links', options.commandTimeoutMs ?? 2000),
     }).client;
     this.client.defineCommand('waCustomerLinks', { numberOfKeys: 1, lua: RESOLVE_SCRIPT });
     // The main store connection reports Redis's state; a failed call here rejects with StoreUnavailableError.

@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { GroupCommit } from '../group-commit.js';
 import { connect } from '../redis.js';
 import { StoreUnavailableError } from '../types.js';
-import { redisReady } from '../redis-ready.js';
+import { moduleConnectionOptions, redisReady } from '../redis-ready.js';
 import { LAST_TEMPLATE_WINDOW_SECONDS, type LastTemplateOp, type LastTemplateStore } from './types.js';
 
 export interface RedisLastTemplateOptions {
@@ -65,12 +65,7 @@ export class RedisLastTemplates implements LastTemplateStore {
   constructor(private readonly options: RedisLastTemplateOptions) {
     this.client = connect(options.url, {
       enableAutoPipelining: false,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs ?? 2000,
-      connectTimeout: 2000,
-      retryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
-      connectionName: 'whatsapp-exporter:last-template',
+      ...moduleConnectionOptions('last-template', options.commandTimeoutMs ?? 2000),
     }).client;
     this.client.defineCommand('waLastTemplate', { numberOfKeys: 1, lua: APPLY_SCRIPT });
     // The main store connection reports Redis's state; a failed call here rejects with StoreUnavailableError.

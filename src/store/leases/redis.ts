@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { clusterPrefix, connect } from '../redis.js';
 import { StoreUnavailableError } from '../types.js';
-import { redisReady } from '../redis-ready.js';
+import { moduleConnectionOptions, redisReady } from '../redis-ready.js';
 import { decodeHandover, encodeHandover, type LeaseResult, type LeaseStore, type PollHandover } from './types.js';
 
 /**
@@ -81,12 +81,7 @@ export class RedisLeaseStore implements LeaseStore {
 
   constructor(private readonly options: RedisLeaseStoreOptions) {
     const { client, cluster } = connect(options.url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs ?? 2000,
-      connectTimeout: 2000,
-      retryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
-      connectionName: 'whatsapp-exporter:leases',
+      ...moduleConnectionOptions('leases', options.commandTimeoutMs ?? 2000),
       scripts: {
         waLeasesHeartbeat: { lua: HEARTBEAT_SCRIPT, numberOfKeys: 1 },
         // Variable key counts: the caller passes numberOfKeys first.

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { connect } from '../redis.js';
 import { StoreUnavailableError } from '../types.js';
-import { redisReady } from '../redis-ready.js';
+import { moduleConnectionOptions, redisReady } from '../redis-ready.js';
 import { bloomPositions } from './bloom.js';
 import {
   generationOf, hourOf, HOURLY_BUCKET_TTL_SECONDS, SEEN_FILTER_HASHES, SEEN_GENERATION_SECONDS, type SketchItem, type SketchStore,
@@ -32,12 +32,7 @@ export class RedisSketchStore implements SketchStore {
   constructor(private readonly options: RedisSketchStoreOptions) {
     this.client = connect(options.url, {
       enableAutoPipelining: false,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs ?? 2000,
-      connectTimeout: 2000,
-      retryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
-      connectionName: 'whatsapp-exporter:sketches',
+      ...moduleConnectionOptions('sketches', options.commandTimeoutMs ?? 2000),
     }).client;
     // The main store connection reports Redis's state; a failed call here rejects with StoreUnavailableError.
     this.client.on('error', () => undefined);

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { clusterPrefix, connect } from '../redis.js';
-import { redisReady } from '../redis-ready.js';
+import { moduleConnectionOptions, redisReady } from '../redis-ready.js';
 import { StoreUnavailableError } from '../types.js';
 import {
   DIRECTORY_TTL_MS, decodeDiscovery, decodeMark, decodeNames, decodeTime, encodeDiscovery, encodeMark, encodeNames,
@@ -67,12 +67,7 @@ export class RedisWabaDirectory implements WabaDirectory {
 
   constructor(private readonly options: RedisWabaDirectoryOptions) {
     const { client, cluster } = connect(options.url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs ?? 2000,
-      connectTimeout: 2000,
-      retryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
-      connectionName: 'whatsapp-exporter:waba-directory',
+      ...moduleConnectionOptions('waba-directory', options.commandTimeoutMs ?? 2000),
       scripts: {
         waDirRegister: { lua: REGISTER_SCRIPT },
         waDirNames: { lua: NAMES_SCRIPT },
