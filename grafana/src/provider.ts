@@ -50,6 +50,12 @@ const COLUMNS = {
   lowQuality: `count by (waba_id) (${gauge(catalogue.phoneNumberQualityRating, 'rating=~"YELLOW|RED"')} == 1)`,
   templates: `count by (waba_id) (${gauge(catalogue.templateStatus, 'status=~"PAUSED|DISABLED"')})`,
 } as const;
+/**
+ * Polling lag of each WABA in planned intervals, whichever replica polls it: the same measure the
+ * WhatsAppWabaNotPolled alert fires on at 3 (the store-rendered series are collapsed over replicas first).
+ */
+const POLL_LAG = `(time() - max without (instance, pod) (${catalogue.wabaLastPolled.name})) / max without (instance, pod) (${catalogue.wabaPollPlannedInterval.name})`;
+
 const WEIGHTS: Record<keyof typeof COLUMNS, number> = { blocked: 1000, limited: 100, pollFailing: 50, flagged: 10, lowQuality: 5, templates: 1 };
 
 function score(): string {
@@ -81,6 +87,11 @@ function estate(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
     .withPanel(
       stat({ title: 'Portfolios not listed for an hour', description: 'Business portfolios whose WABA listing has not been read completely for an hour: new clients are not noticed meanwhile (token, permissions or the listing budget).', unit: 'none' })
         .withTarget(instantQuery(`count(time() - max by (business_id) (${c.discoveryLastSuccess.name}) > 3600) or vector(0)`))
+        .thresholds(alarmThresholds(1)),
+    )
+    .withPanel(
+      stat({ title: 'WABAs not polled', description: 'WABAs of the selected portfolios no replica has polled for 3 planned intervals (what WhatsAppWabaNotPolled fires on): their figures are going stale.', unit: 'none' })
+        .withTarget(instantQuery(`count((${POLL_LAG} > 3) and on(waba_id) ${SELECTED}) or vector(0)`))
         .thresholds(alarmThresholds(1)),
     );
 }
@@ -156,6 +167,10 @@ function discovery(d: dashboard.DashboardBuilder): dashboard.DashboardBuilder {
     .withPanel(
       timeseries({ title: 'Listing calls', description: 'Graph API calls of the owned and client WABA listings, by outcome.', unit: 'reqps' })
         .withTarget(query(rate(c.graphApiRequests, 'endpoint=~"owned_whatsapp_business_accounts|client_whatsapp_business_accounts"', ['endpoint']), '{{outcome}}')),
+    )
+    .withPanel(
+      timeseries({ title: 'Polling lag, worst 10 WABAs', description: 'Time since each WABA\'s last polling round by any replica, in planned intervals (the interval stretched by the rate budget or a backoff). Near 1 is healthy; WhatsAppWabaNotPolled fires above 3.', unit: 'none' })
+        .withTarget(query(`topk(10, ${POLL_LAG} and on(waba_id) ${SELECTED})`, '{{waba_id}}')),
     );
 }
 
