@@ -11,6 +11,7 @@ import { createStore } from '../../src/store/index.js';
 import { createKeyHasher } from '../../src/store/keys.js';
 import { RedisStore, clusterPrefix, encodeWrites, type RedisStoreOptions } from '../../src/store/redis.js';
 import { ABANDON_SCRIPT, APPLY_SCRIPT, CONFIRM_SCRIPT } from '../../src/store/redis-script.js';
+import { RedisSketchStore } from '../../src/store/sketches/index.js';
 import { StoreUnavailableError, type EventWriteResult, type Store, type StoreOp } from '../../src/store/types.js';
 import { freePort, startRedis, type TestRedis } from '../support/redis.js';
 
@@ -658,5 +659,16 @@ describe('RedisStore through Sentinel and Cluster URLs', () => {
     opened.push(store);
     expect(store.keyPrefix).toBe('{wa}:');
     await exercise(store);
+
+    // The sketches' hourly keys and each scope's seen filters are in different slots: a pipeline each.
+    const sketches = new RedisSketchStore({ url: `redis+cluster://127.0.0.1:${nodes[0]!.port}`, keyPrefix: 'wa:', readyTimeoutMs: 10_000 });
+    opened.push(sketches);
+    const at = 1_780_000_000;
+    const answers = await Promise.all([
+      sketches.add([{ scope: 's1', member: 'a', at }, { scope: 's2', member: 'a', at }]),
+      sketches.add([{ scope: 's1', member: 'a', at }, { scope: 's1', member: 'b', at: at + 3600 }, { scope: 's3', member: 'c', at }]),
+    ]);
+    expect(answers).toEqual([[true, true], [false, true, true]]);
+    expect(await sketches.countUnion(new Map([['p', ['s1', 's2', 's3']]]), at + 3600, 24)).toEqual(new Map([['p', 3]]));
   });
 });

@@ -101,6 +101,21 @@ describe.each(factories)('%s', (_name, make, runs) => {
     expectNear((await s.countDistinct([WABA], T0 + 3 * g, 24)).get(WABA), 2);
   });
 
+  it('answers calls made in one turn as the same calls one after the other would', async () => {
+    const s = make();
+    const [x, y, z] = customers(3);
+    const g = SEEN_GENERATION_SECONDS;
+    const answers = await Promise.all([
+      s.add([{ scope: WABA, member: x!, at: T0 }]),
+      s.add([{ scope: WABA, member: x!, at: T0 + 1 }, { scope: WABA, member: y!, at: T0 + 2 }]),
+      s.add([]),
+      // Another generation in the same turn: a call of its own would see y in the previous one.
+      s.add([{ scope: WABA, member: y!, at: T0 + g }, { scope: 'other', member: x!, at: T0 }]),
+      s.add([{ scope: WABA, member: z!, at: T0 + 3 * g }]),
+    ]);
+    expect(answers).toEqual([[true], [false, true], [], [false, true], [true]]);
+  });
+
   it(`is within ±3 % of the exact count at 2,000 customers in at least 95 % of ${runs} runs`, async () => {
     const s = make();
     const errors: number[] = [];
@@ -134,6 +149,27 @@ describe('RedisSketchStore keys', () => {
     } finally {
       client.disconnect();
     }
+  });
+
+  it('sends the adds of one turn together: ten single-status webhooks cost one PFADD and two BITFIELDs, not ten of each', async () => {
+    const s = track(new RedisSketchStore({ url: harness.redis.url, keyPrefix: harness.prefix(), readyTimeoutMs: 10_000 }));
+    await s.add(items(['warm-up'], T0));
+    const client = new Redis(harness.redis.url);
+    const calls = async (command: string): Promise<number> => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(await client.info('commandstats'))?.[1] ?? 0);
+    try {
+      const before = [await calls('pfadd'), await calls('bitfield')];
+      const answers = await Promise.all(customers(10).map((member) => s.add(items([member], T0 + 5))));
+      expect(answers).toEqual(Array.from({ length: 10 }, () => [true]));
+      expect([await calls('pfadd') - before[0]!, await calls('bitfield') - before[1]!]).toEqual([1, 2]);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('fails every call of a turn with StoreUnavailableError when Redis does not answer', async () => {
+    const s = track(new RedisSketchStore({ url: 'redis://127.0.0.1:1', keyPrefix: 'x:' }));
+    const calls = [s.add(items(['a'], T0)), s.add(items(['b'], T0))];
+    for (const call of calls) await expect(call).rejects.toMatchObject({ code: 'WAE_STORE_UNAVAILABLE' });
   });
 
   it('fails with StoreUnavailableError when Redis does not answer', async () => {
