@@ -21,11 +21,13 @@ export interface ObservationSink {
 
 interface Slot {
   change: number;
-  planned: PlannedWrite[];
+  /** The one planned write of an event's write, or (planned, opCounts) of a change's combined write. */
+  one: PlannedWrite | undefined;
+  planned?: PlannedWrite[];
   /** Ops of each planned write inside the combined write, to slice the results back. */
-  opCounts: number[];
+  opCounts?: number[];
   /** The number link this write makes (see linkOf). */
-  link?: string;
+  link: string | undefined;
 }
 
 /**
@@ -97,7 +99,7 @@ export class Ingest {
         const ops: StoreOp[] = [];
         for (const p of planned) for (const op of p.write.ops) ops.push(op);
         writes.push({ dedupeKey: change.dedupeKey, ops });
-        slots.push({ change: index, planned, opCounts: planned.map((p) => p.write.ops.length) });
+        slots.push({ change: index, one: undefined, planned, opCounts: planned.map((p) => p.write.ops.length), link: undefined });
         continue;
       }
       for (const e of change.events) {
@@ -105,7 +107,7 @@ export class Ingest {
         if (link !== undefined && now - (this.recentLinks.get(link) ?? -Infinity) < LINK_REMEMBERED_MS) continue;
         for (const p of planEvent(e, this.context)) {
           writes.push(p.write);
-          slots.push({ change: index, planned: [p], opCounts: [p.write.ops.length], ...(link !== undefined && { link }) });
+          slots.push({ change: index, one: p, link });
         }
       }
     }
@@ -122,15 +124,16 @@ export class Ingest {
       if (slot.link !== undefined) this.rememberLink(slot.link, now);
       if (result.duplicate) {
         if (change.source === 'webhook') observations.push({ metric: 'webhookDuplicates', labels: { field: change.field } });
-        for (const p of slot.planned) for (const o of p.interpret(result)) observations.push(o);
+        if (slot.one !== undefined) for (const o of slot.one.interpret(result)) observations.push(o);
+        else for (const p of slot.planned!) for (const o of p.interpret(result)) observations.push(o);
         continue;
       }
-      if (slot.planned.length === 1) {
-        for (const o of slot.planned[0]!.interpret(result)) observations.push(o);
+      if (slot.one !== undefined || slot.planned!.length === 1) {
+        for (const o of (slot.one ?? slot.planned![0]!).interpret(result)) observations.push(o);
       } else {
         let offset = 0;
-        slot.planned.forEach((p, j) => {
-          const count = slot.opCounts[j]!;
+        slot.planned!.forEach((p, j) => {
+          const count = slot.opCounts![j]!;
           const own: EventWriteResult = { duplicate: false, results: result.results.slice(offset, offset + count) };
           offset += count;
           for (const o of p.interpret(own)) observations.push(o);

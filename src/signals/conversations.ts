@@ -4,7 +4,8 @@ import { messageTypeLabel, statusCountPart, statusDedupeKey } from './delivery.j
 import { errorCodeLabel } from './error-codes.js';
 import { compileFunnels, funnelPartForInbound, funnelPartForStatus } from './funnels.js';
 import { combineParts, observe, singlePart, type WritePart } from './parts.js';
-import type { PlannedWrite, SignalContext } from './types.js';
+import type { StoreOp } from '../store/types.js';
+import type { Observation, PlannedWrite, SignalContext } from './types.js';
 
 /**
  * What the messages webhook means: response times (waits), delivery and read counts, failures,
@@ -43,23 +44,41 @@ export function planConversationEvent(
   }
 }
 
+/**
+ * waitScope of the number named last: a batch's events all name the number of their change, and
+ * escaping its parts for each of them cost more than the rest of planning a status.
+ */
+let lastScope = { wabaId: '', phoneNumberId: '', scope: waitScope('', '') };
+function scopeOf(wabaId: string, phoneNumberId: string): string {
+  if (wabaId !== lastScope.wabaId || phoneNumberId !== lastScope.phoneNumberId) lastScope = { wabaId, phoneNumberId, scope: waitScope(wabaId, phoneNumberId) };
+  return lastScope.scope;
+}
+
 function planInbound(e: MessageReceived, ctx: SignalContext): PlannedWrite {
-  const number = { waba_id: e.wabaId, phone_number_id: e.phoneNumberId };
-  const parts: WritePart[] = [observe([{ metric: 'messagesReceived', labels: { ...number, type: messageTypeLabel(e.type) } }])];
+  const received: Observation = { metric: 'messagesReceived', labels: { waba_id: e.wabaId, phone_number_id: e.phoneNumberId, type: messageTypeLabel(e.type) } };
   // A message already older than the wait expiry (a redelivery days late, a replay) opens no wait and is
   // not counted as expired either: whether it was answered is unknown (older than the reply memory).
   const expired = e.receivedAt !== undefined && e.receivedAt - e.timestamp > ctx.conversations.waitExpirySeconds;
-  if (!NO_REPLY_EXPECTED.has(e.type) && !expired) {
-    parts.push({ ops: [{ op: 'openWait', scope: waitScope(e.wabaId, e.phoneNumberId), customer: e.customer, at: e.timestamp }], interpret: () => [] });
-  }
+  const open: StoreOp | undefined = !NO_REPLY_EXPECTED.has(e.type) && !expired
+    ? { op: 'openWait', scope: scopeOf(e.wabaId, e.phoneNumberId), customer: e.customer, at: e.timestamp }
+    : undefined;
   const funnel = funnelPartForInbound(e, compileFunnels(ctx.funnels, ctx.humanHandoff));
-  if (funnel) parts.push(funnel);
+  if (funnel === undefined) {
+    // combineParts of the two parts below without their arrays and closures: nearly every message.
+    return {
+      write: { dedupeKey: `m:${e.messageKey}`, ops: open !== undefined ? [open] : [] },
+      interpret: (result) => (result.duplicate ? [] : [received]),
+    };
+  }
+  const parts: WritePart[] = [observe([received])];
+  if (open !== undefined) parts.push({ ops: [open], interpret: () => [] });
+  parts.push(funnel);
   return combineParts(`m:${e.messageKey}`, parts);
 }
 
 function planStatus(e: MessageStatusObserved, ctx: SignalContext): PlannedWrite {
   // One op of the message's record counts the status and closes the wait it answers (see delivery.ts).
-  const reply = REPLY_STATUSES.has(e.status) ? { scope: waitScope(e.wabaId, e.phoneNumberId), idleGapSeconds: ctx.conversations.idleGapSeconds } : undefined;
+  const reply = REPLY_STATUSES.has(e.status) ? { scope: scopeOf(e.wabaId, e.phoneNumberId), idleGapSeconds: ctx.conversations.idleGapSeconds } : undefined;
   const count = statusCountPart(e, reply);
   const funnel = funnelPartForStatus(e, compileFunnels(ctx.funnels, ctx.humanHandoff));
   return funnel ? combineParts(statusDedupeKey(e), [count, funnel]) : singlePart(statusDedupeKey(e), count);

@@ -195,7 +195,7 @@ export function funnelPartForInbound(e: MessageReceived, compiled: readonly Comp
     funnel.steps.forEach((s, i) => { if (s.inbound?.(e)) steps.push(i); });
     if (steps.length > 0) matches.push({ funnel, steps });
   }
-  return funnelPart(matches, runCustomer(e), e.timestamp);
+  return matches.length === 0 ? undefined : funnelPart(matches, runCustomer(e), e.timestamp);
 }
 
 /** Only `sent` statuses: a later status of the same message must not restart a run that moved on. */
@@ -208,5 +208,5 @@ export function funnelPartForStatus(e: MessageStatusObserved, compiled: readonly
     funnel.steps.forEach((s, i) => { if (s.sent?.(cb)) steps.push(i); });
     if (steps.length > 0) matches.push({ funnel, steps, template: cb });
   }
-  return funnelPart(matches, runCustomer(e), e.timestamp);
+  return matches.length === 0 ? undefined : funnelPart(matches, runCustomer(e), e.timestamp);
 }

@@ -76,6 +76,25 @@ export class Marks {
   }
 
   /**
+   * get(kind, key) and, when absent, set(kind, key, '1') with one lookup of a lone key (an inbound
+   * message's de-duplication mark): true when the mark was there (nothing changed). A key of a record
+   * or beside values kept for lone keys takes the two calls.
+   */
+  testAndSet(kind: MarkKind, key: string, now: number, expiresAt: number): boolean {
+    if (this.loneValues.size > 0 || key.indexOf(RECORD_SEPARATOR) !== -1) {
+      if (this.get(kind, key, now) !== undefined) return true;
+      this.set(kind, key, '1', now, expiresAt);
+      return false;
+    }
+    const slot = this.lone.insert(kind + ':' + key);
+    const shard = this.lone.shard;
+    if (shard.expiresAt[slot]! > now) return true;
+    shard.expiresAt[slot] = expiresAt;
+    this.shedIfFull(now);
+    return false;
+  }
+
+  /**
    * The `once` op on a record key, as get('d'), set('d') when absent, get('v'), set('v', value) when
    * absent and given — with one lookup of the record instead of four. `first`: the 'd' mark was absent.
    */

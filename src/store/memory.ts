@@ -77,6 +77,11 @@ export class MemoryStore implements Store {
     return writes.map((w) => {
       const head = w.ops[0];
       if (head?.op === 'recordMarks' && w.dedupeKey !== undefined && isFieldOf(w.dedupeKey, head.record)) return this.applyRecordWrite(w, head, now, dedupExpiry);
+      if (w.dedupeKey !== undefined && leavesMarks(w.ops)) {
+        // Its ops neither read nor set marks (nor fail): the mark is checked and set in one lookup, before them.
+        if (this.marks.testAndSet('d', w.dedupeKey, now, dedupExpiry)) return { duplicate: true } as const;
+        return { duplicate: false, results: w.ops.map((op) => this.run(op, now, dedupExpiry)) } as const;
+      }
       if (w.dedupeKey !== undefined) {
         if (this.marks.get('d', w.dedupeKey, now) !== undefined) return { duplicate: true } as const;
       }
@@ -342,6 +347,12 @@ export class MemoryStore implements Store {
 /** Whether `key` is `record#field` (a field of that record). */
 function isFieldOf(key: string, record: string): boolean {
   return key.length > record.length + 1 && key.charCodeAt(record.length) === 35 /* RECORD_SEPARATOR */ && key.startsWith(record);
+}
+
+/** Whether every op is one that reads and sets no mark and cannot fail (an inbound message's openWait, funnel steps). */
+function leavesMarks(ops: readonly StoreOp[]): boolean {
+  for (const op of ops) if (op.op !== 'openWait' && op.op !== 'advanceFunnel' && op.op !== 'countInBucket') return false;
+  return true;
 }
 
 /** Whether an op changed what the entity part of a snapshot holds (a merge that was not wholly stale, a removal, health). */

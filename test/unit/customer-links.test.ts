@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CustomerChanged, MessageReceived, MessageStatusObserved } from '../../src/events.js';
 import { ExporterMetrics } from '../../src/metrics/registry.js';
@@ -69,7 +70,69 @@ describe('resolveOne', () => {
   });
 });
 
+/**
+ * MemoryCustomerLinks as it was before its one-key path: resolveOne over a Map in order of last use,
+ * with the same trim. The store must answer, keep and shed exactly as this does.
+ */
+class ReferenceLinks {
+  readonly links = new Map<string, { root: string; expiresAt: number }>();
+  shed = 0;
+  constructor(private readonly ttlSeconds: number, private readonly maxLinks: number, private readonly now: () => number) {}
+  resolve(requests: string[][]): string[] {
+    const now = this.now();
+    const get = (key: string): string | undefined => {
+      const link = this.links.get(key);
+      if (link === undefined) return undefined;
+      if (link.expiresAt <= now) {
+        this.links.delete(key);
+        return undefined;
+      }
+      return link.root;
+    };
+    const set = (key: string, root: string): void => {
+      this.links.delete(key);
+      this.links.set(key, { root, expiresAt: now + this.ttlSeconds * 1000 });
+    };
+    const roots = requests.map((r) => resolveOne(r, get, set));
+    for (const [key, link] of this.links) {
+      if (link.expiresAt > now) break;
+      this.links.delete(key);
+    }
+    while (this.links.size > this.maxLinks) {
+      this.links.delete(this.links.keys().next().value!);
+      this.shed++;
+    }
+    return roots;
+  }
+}
+
 describe('MemoryCustomerLinks', () => {
+  it('answers, keeps and sheds what resolveOne over a Map in order of last use does (random calls, one-key requests mostly)', async () => {
+    const key = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f');
+    const call = fc.oneof(
+      { weight: 4, arbitrary: fc.array(fc.oneof({ weight: 4, arbitrary: key.map((k) => [k]) }, { weight: 1, arbitrary: fc.uniqueArray(key, { minLength: 1, maxLength: 3 }) }), { maxLength: 6 }) },
+      { weight: 1, arbitrary: fc.constantFrom(1_000, 30_000, 70_000) },
+    );
+    await fc.assert(fc.asyncProperty(fc.array(call, { maxLength: 40 }), fc.constantFrom(3, 100), async (calls, maxLinks) => {
+      let now = 1_000_000;
+      let shed = 0;
+      const links = new MemoryCustomerLinks({ ttlSeconds: 60, maxLinks, now: () => now, onShed: (n) => { shed += n; } });
+      const reference = new ReferenceLinks(60, maxLinks, () => now);
+      for (const c of calls) {
+        if (typeof c === 'number') {
+          now += c;
+          continue;
+        }
+        expect(await links.resolve(c)).toEqual(reference.resolve(c));
+        expect(links.size).toBe(reference.links.size);
+        expect(shed).toBe(reference.shed);
+      }
+      // Every link left resolves alike (the order of last use shows in what the small cap sheds above).
+      const left = [...reference.links.keys()];
+      for (const k of left) expect(await links.resolve([[k]])).toEqual(reference.resolve([[k]]));
+    }), { numRuns: 300 });
+  });
+
   it('forgets a link ttlSeconds after the last payload that named it, and not before', async () => {
     let now = 1_000_000;
     const links = new MemoryCustomerLinks({ ttlSeconds: 100, now: () => now });

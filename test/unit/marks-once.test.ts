@@ -153,3 +153,46 @@ describe('Marks.recordMarks', () => {
     }), { seed: 20261207, numRuns: 300 });
   });
 });
+
+/**
+ * Marks.testAndSet (one lookup of a lone key: an inbound message's de-duplication mark) must answer
+ * and leave what get() then set('1') when absent do: lone keys mostly, some keys of records, values
+ * kept for lone keys in between (which take the two calls), expiries and a small cap (shedding).
+ */
+type LoneOp =
+  | { kind: 'testAndSet'; mark: MarkKind; key: number; record: boolean }
+  | { kind: 'setValue'; key: number; value: string }
+  | { kind: 'tick'; ms: number };
+
+const loneOp: fc.Arbitrary<LoneOp> = fc.oneof(
+  { weight: 8, arbitrary: fc.record({ kind: fc.constant('testAndSet' as const), mark: fc.constantFrom<MarkKind>('d', 'd', 'a'), key: fc.nat(9), record: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('setValue' as const), key: fc.nat(9), value: fc.constantFrom('1', 'kept') }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.constantFrom(1, 500, 1000, 5000) }) },
+);
+
+describe('Marks.testAndSet', () => {
+  it('answers and keeps what get() and set() when absent would', () => {
+    fc.assert(fc.property(fc.array(loneOp, { maxLength: 200 }), fc.constantFrom(4, 1000), (ops, limit) => {
+      const fast = new Marks(limit);
+      const slow = new Marks(limit);
+      let now = 1_000_000;
+      const name = (k: number, record: boolean) => (record ? `wamid${k}#f1` : `m:in${k}`);
+      for (const o of ops) {
+        if (o.kind === 'tick') {
+          now += o.ms;
+        } else if (o.kind === 'setValue') {
+          for (const m of [fast, slow]) m.set('d', name(o.key, false), o.value, now, now + TTL);
+        } else {
+          const k = name(o.key, o.record);
+          const present = slow.get(o.mark, k, now) !== undefined;
+          if (!present) slow.set(o.mark, k, '1', now, now + TTL);
+          expect(fast.testAndSet(o.mark, k, now, now + TTL)).toBe(present);
+        }
+        expect(fast.size).toBe(slow.size);
+      }
+      for (let k = 0; k < 10; k++) {
+        for (const record of [false, true]) for (const kind of ['d', 'a'] as const) expect(fast.get(kind, name(k, record), now)).toBe(slow.get(kind, name(k, record), now));
+      }
+    }), { seed: 20261207, numRuns: 300 });
+  });
+});

@@ -43,9 +43,34 @@ export class MemoryCustomerLinks implements CustomerLinkStore {
       this.links.delete(key);
       this.links.set(key, { root, expiresAt });
     };
-    const roots = requests.map((r) => resolveOne(r, get, set));
+    const roots: string[] = [];
+    for (const r of requests) roots.push(r.length === 1 ? this.resolveLone(r[0]!, now, expiresAt, get, set) : resolveOne(r, get, set));
     this.trim(now);
     return Promise.resolve(roots);
+  }
+
+  /**
+   * resolveOne of a request of one key (nearly every status and message), with the Map lookups it
+   * needs and no more: a new key is linked to itself without first deleting it, and a key that is its
+   * own root keeps its link object, moved to the end with its new expiry. Anything else (a key linked
+   * to another root) takes resolveOne.
+   */
+  private resolveLone(key: string, now: number, expiresAt: number, get: (key: string) => string | undefined, set: (key: string, root: string) => void): string {
+    const link = this.links.get(key);
+    if (link === undefined) {
+      this.links.set(key, { root: key, expiresAt });
+      return key;
+    }
+    if (link.expiresAt <= now) {
+      this.links.delete(key);
+      this.links.set(key, { root: key, expiresAt });
+      return key;
+    }
+    if (link.root !== key) return resolveOne([key], get, set);
+    this.links.delete(key);
+    link.expiresAt = expiresAt;
+    this.links.set(key, link);
+    return key;
   }
 
   /** Expired links at the head go; beyond the cap, the least recently named go too (counted). */
