@@ -29,6 +29,8 @@ export class KeyTable {
   private readonly shards: Shard[];
   /** The shard of the last find() or insert(); read a slot's fields through it. */
   shard!: Shard;
+  /** Entries in all shards (read on every mark set: summing 64 shards each time showed in profiles). */
+  private count = 0;
 
   constructor(readonly words: number, readonly floats = 0) {
     this.shards = Array.from({ length: SHARDS }, () => new Shard(INITIAL_CAPACITY, words, floats));
@@ -46,8 +48,11 @@ export class KeyTable {
   insert(key: string): number {
     const k = storedKey(key);
     const h = hashOf(k);
-    this.shard = this.shards[h & (SHARDS - 1)]!;
-    return this.shard.insert(k, h >>> 6);
+    const shard = (this.shard = this.shards[h & (SHARDS - 1)]!);
+    const before = shard.size;
+    const slot = shard.insert(k, h >>> 6);
+    this.count += shard.size - before;
+    return slot;
   }
 
   /**
@@ -65,19 +70,25 @@ export class KeyTable {
   insertPrefix(key: string, length: number): number {
     if (!storedAsIs(key, length)) return this.insert(key.slice(0, length));
     const h = hashOf(key, length);
-    this.shard = this.shards[h & (SHARDS - 1)]!;
-    return this.shard.insert(key, h >>> 6, length);
+    const shard = (this.shard = this.shards[h & (SHARDS - 1)]!);
+    const before = shard.size;
+    const slot = shard.insert(key, h >>> 6, length);
+    this.count += shard.size - before;
+    return slot;
   }
 
   /** Deletes every entry whose expiry is at or before `now`. */
   deleteExpired(now: number): void {
-    for (const s of this.shards) s.deleteExpired(now);
+    let n = 0;
+    for (const s of this.shards) {
+      s.deleteExpired(now);
+      n += s.size;
+    }
+    this.count = n;
   }
 
   get size(): number {
-    let n = 0;
-    for (const s of this.shards) n += s.size;
-    return n;
+    return this.count;
   }
 
   /** The expiry of every entry, in no order. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KeyTable } from '../../src/store/key-table.js';
 import { Marks } from '../../src/store/marks.js';
@@ -32,6 +33,30 @@ describe('KeyTable (the memory store\'s marks in typed arrays)', () => {
     const slot = table.insert(`s:${hashKey(42)}`);
     expect(table.shard.data[slot * 2]).toBe(42 * 7);
     expect(table.size).toBe(n);
+  });
+
+  it('counts its entries as a Map of the same keys would, through inserts, prefix inserts, finds and expiry', () => {
+    const step = fc.oneof(
+      fc.record({ insert: fc.nat(300), prefix: fc.boolean(), long: fc.boolean(), expiresAt: fc.nat(50) }),
+      fc.record({ expireBefore: fc.nat(50) }),
+    );
+    fc.assert(fc.property(fc.array(step, { maxLength: 400 }), (steps) => {
+      const table = new KeyTable(1);
+      const model = new Map<string, number>();
+      for (const st of steps) {
+        if ('expireBefore' in st) {
+          table.deleteExpired(st.expireBefore);
+          for (const [k, at] of model) if (at <= st.expireBefore) model.delete(k);
+        } else {
+          const key = (st.long ? 'x'.repeat(40) : '') + `k${st.insert}`;
+          const slot = st.prefix ? table.insertPrefix(`${key}#field`, key.length) : table.insert(key);
+          table.shard.expiresAt[slot] = st.expiresAt;
+          model.set(key, st.expiresAt);
+          expect(table.find(key)).not.toBe(-1);
+        }
+        expect(table.size).toBe(model.size);
+      }
+    }), { seed: 20261207, numRuns: 200 });
   });
 
   it('deletes expired keys without losing those behind them in a probe chain, and re-adds keys once', () => {
