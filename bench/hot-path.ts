@@ -25,6 +25,8 @@ import { workloads } from './lib/workloads.js';
  * profiling the hot path (issue 23) — `--cpu-prof` gives a profile of nothing but it.
  * HOT_ALLOC_PROFILE=file.heapprofile samples what the measured part allocates, collected objects
  * included (what the garbage collector's share is made of); read it in Chrome DevTools.
+ * HOT_CPU_PROFILE=file.cpuprofile profiles the measured part only (no start-up, no body generation,
+ * no warm-up); read it with `node dist/bench/profile-top.js FILE`.
  */
 async function main(): Promise<void> {
   const [name = 'statuses-100', redisUrl = '', bodiesArg = '2000', inFlightArg = '32'] = process.argv.slice(2);
@@ -83,10 +85,16 @@ async function main(): Promise<void> {
   const warm = Math.floor(count / 4);
   await run(0, warm);
   const allocProfile = process.env.HOT_ALLOC_PROFILE;
-  const session = allocProfile ? new Session() : undefined;
-  if (session) {
-    session.connect();
+  const cpuProfile = process.env.HOT_CPU_PROFILE;
+  const session = allocProfile || cpuProfile ? new Session() : undefined;
+  if (session) session.connect();
+  if (session && allocProfile) {
     await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  }
+  if (session && cpuProfile) {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 100 });
+    await session.post('Profiler.start');
   }
   const cpu0 = process.cpuUsage();
   const redis0 = redisPid ? cpuSecondsOf(redisPid) : 0;
@@ -95,11 +103,15 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const redisSeconds = redisPid ? cpuSecondsOf(redisPid) - redis0 : 0;
-  if (session) {
+  if (session && allocProfile) {
     const { profile } = await session.post('HeapProfiler.stopSampling');
-    writeFileSync(allocProfile!, JSON.stringify(profile));
-    session.disconnect();
+    writeFileSync(allocProfile, JSON.stringify(profile));
   }
+  if (session && cpuProfile) {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(cpuProfile, JSON.stringify(profile));
+  }
+  session?.disconnect();
   const events = (count - warm) * w.eventsPerRequest;
   const us = (s: number) => ((s * 1e6) / events).toFixed(2);
   process.stdout.write(JSON.stringify({

@@ -9,7 +9,10 @@ import type { Observation, PlannedWrite } from './types.js';
 /** Attributes stamped with the time they were observed, the unit of last-writer-wins. */
 function stamp(attributes: Partial<PhoneNumberAttributes> | Partial<TemplateAttributes>, at: number): AttributeMap {
   const out: AttributeMap = {};
-  for (const [name, value] of Object.entries(attributes)) {
+  // for…in, not Object.entries: no array of pairs per event.
+  for (const name in attributes) {
+    if (!Object.hasOwn(attributes, name)) continue;
+    const value = attributes[name as keyof typeof attributes];
     if (value !== undefined) out[name] = { value, at };
   }
   return out;

@@ -121,13 +121,13 @@ export class MemoryStore implements Store {
       case 'mergeNumber': return this.mergeNumber(op.ref, op.attributes);
       case 'mergeTemplate': {
         const key = `${op.wabaId}|${op.templateId}`;
-        const entity = this.templates.get(key) ?? { record: { wabaId: op.wabaId, templateId: op.templateId, attributes: {} } };
-        this.templates.set(key, entity);
+        let entity = this.templates.get(key);
+        if (entity === undefined) this.templates.set(key, (entity = { record: { wabaId: op.wabaId, templateId: op.templateId, attributes: {} } }));
         return mergeInto(entity, op.attributes);
       }
       case 'mergeWaba': {
-        const entity = this.wabas.get(op.wabaId) ?? { record: { wabaId: op.wabaId, attributes: {} } };
-        this.wabas.set(op.wabaId, entity);
+        let entity = this.wabas.get(op.wabaId);
+        if (entity === undefined) this.wabas.set(op.wabaId, (entity = { record: { wabaId: op.wabaId, attributes: {} } }));
         return mergeInto(entity, op.attributes);
       }
       case 'mergeState': {
@@ -208,12 +208,12 @@ export class MemoryStore implements Store {
     } else {
       throw new Error('mergeNumber needs a phone number id or display digits');
     }
-    const entity = this.numbers.get(key) ?? { record: { wabaId, ...(id !== undefined ? { phoneNumberId: id } : {}), attributes: {} } };
+    let entity = this.numbers.get(key);
+    if (entity === undefined) this.numbers.set(key, (entity = { record: { wabaId, ...(id !== undefined ? { phoneNumberId: id } : {}), attributes: {} } }));
     if (displayDigits && entity.record.displayDigits !== displayDigits) {
       entity.record.displayDigits = displayDigits;
       this.entityVersion++;
     }
-    this.numbers.set(key, entity);
     return mergeInto(entity, attributes);
   }
 
@@ -349,11 +349,18 @@ function isFieldOf(key: string, record: string): boolean {
   return key.length > record.length + 1 && key.charCodeAt(record.length) === 35 /* RECORD_SEPARATOR */ && key.startsWith(record);
 }
 
-/** Whether every op is one that reads and sets no mark and cannot fail (an inbound message's openWait, funnel steps). */
+/**
+ * Whether every op is one that reads and sets no mark and cannot fail once checkWrites passed it (an
+ * inbound message's openWait, funnel steps, a management change's merges and removals).
+ */
 function leavesMarks(ops: readonly StoreOp[]): boolean {
-  for (const op of ops) if (op.op !== 'openWait' && op.op !== 'advanceFunnel' && op.op !== 'countInBucket') return false;
+  for (const op of ops) if (!MARKLESS_OPS.has(op.op)) return false;
   return true;
 }
+
+const MARKLESS_OPS: ReadonlySet<StoreOp['op']> = new Set<StoreOp['op']>([
+  'openWait', 'advanceFunnel', 'countInBucket', 'mergeNumber', 'mergeTemplate', 'mergeWaba', 'mergeState', 'removeNumber', 'removeTemplate', 'replaceHealth',
+]);
 
 /** Whether an op changed what the entity part of a snapshot holds (a merge that was not wholly stale, a removal, health). */
 function touchesEntities(op: StoreOp, result: OpResult): boolean {
@@ -363,7 +370,7 @@ function touchesEntities(op: StoreOp, result: OpResult): boolean {
     case 'mergeWaba':
     case 'mergeState': {
       const r = result as MergeResult;
-      return Object.keys(op.attributes).length > r.stale.length;
+      return attributeCount(op.attributes) > r.stale.length;
     }
     case 'removeNumber':
     case 'removeTemplate':
@@ -372,6 +379,12 @@ function touchesEntities(op: StoreOp, result: OpResult): boolean {
     default:
       return false;
   }
+}
+
+function attributeCount(a: AttributeMap): number {
+  let n = 0;
+  for (const _ in a) n++;
+  return n;
 }
 
 function variantOf(run: { variant?: string } | undefined): { variant?: string } {

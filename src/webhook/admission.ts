@@ -109,9 +109,11 @@ export class Admission {
    */
   filter(events: readonly ExporterEvent[], dropped: Map<DroppedKind, number>): ExporterEvent[] {
     const out: ExporterEvent[] = [];
-    // Each refused entity counts once per change, however many of its events the change carries.
-    const refused = new Set<string>();
+    // Each refused entity counts once per change, however many of its events the change carries
+    // (the set is made on the first: most changes refuse nothing).
+    let refused: Set<string> | undefined;
     const drop = (kind: DroppedKind, key: string): void => {
+      refused ??= new Set<string>();
       if (refused.has(kind + key)) return;
       refused.add(kind + key);
       dropped.set(kind, (dropped.get(kind) ?? 0) + 1);
@@ -153,6 +155,8 @@ export class Admission {
           }
           break;
         case 'account_event': {
+          // A documented name is printable and short already (the common case: no regular expression to run).
+          if (DOCUMENTED_EVENT_NAMES.has(e.event)) break;
           const name = boundedLabelValue(e.event);
           if (!DOCUMENTED_EVENT_NAMES.has(name) && !admit(this.eventNames, name, this.limits.maxEventNames)) {
             drop('event_name', name);

@@ -20,7 +20,8 @@ import {
   type FieldValue, type InboundMessage, type KnownField, type WebhookChange, type WebhookEntry,
 } from './schemas.js';
 import { fastEnvelopeEntries, fastFieldValue } from './fast-parse.js';
-import { boundSenderStrings, printableLogFields } from './sender-strings.js';
+import { contentJson, type ContentScan } from './content-json.js';
+import { boundSenderStrings, printableLogFields, SENDER_STRING_MAX_LENGTH } from './sender-strings.js';
 import { MalformedEnvelopeError, type ParsedBody, type ParsedChange } from './types.js';
 
 /** A batch of a thousand broken items must not turn into a thousand problem strings in the dead-letter list. */
@@ -172,35 +173,47 @@ function parseChange(entry: WebhookEntry, change: WebhookChange, hashKey: KeyHas
   if (!result.ok) {
     return { field, wabaId, outcome: 'invalid', events: [], unknownValues: [], problems: describeIssues(result.issues), ...rawKey(entry, change) };
   }
-  // The handler may attribute the change to another WABA than entry.id (a partner's account_update).
-  // Sender-chosen strings are cut here, before anything stores, exports or logs them (sender-strings.ts).
-  const parsed: ParsedChange = { field, wabaId: ctx.wabaId, outcome: 'ok', events: boundSenderStrings(result.events), unknownValues: ctx.unknownValues === undefined ? [] : [...ctx.unknownValues] };
-  if (ctx.log !== undefined) parsed.log = { message: ctx.log.message, fields: printableLogFields(ctx.log.fields) };
   // Management changes carry no id of their own: a redelivery is recognised by its content. entry.time is part
   // of it (two genuine FLAGGED events differ only there), and never receivedAt, which differs on every redelivery.
   // The content is what the schema kept: fields Meta adds later (of any depth) neither change the key nor
   // reach JSON.stringify's recursion limit.
+  let content: string | undefined;
+  let hashedContent = false;
   if (field !== 'messages') {
     // user_preferences names customers: their ids enter the key as keyed hashes only.
-    const content = field === 'user_preferences'
+    const data = field === 'user_preferences'
       ? withHashedCustomers(result.data as FieldValue<'user_preferences'>, hashKey)
       : field === 'user_id_update' ? withHashedIdChanges(result.data as FieldValue<'user_id_update'>, hashKey) : result.data;
-    parsed.dedupeKey = contentKey(field, wabaId, entry.time === undefined ? '' : String(entry.time), JSON.stringify(content));
+    content = contentJson(data, scan);
+    hashedContent = data !== result.data;
   }
+  // The handler may attribute the change to another WABA than entry.id (a partner's account_update).
+  // Sender-chosen strings are cut here, before anything stores, exports or logs them (sender-strings.ts).
+  // A hot shape whose strings were all read above and are short has nothing to cut: its events hold those
+  // strings, Meta ids (32 digits at most) and names of a few words made from them (IMPENDING_ + a category).
+  const bounded = result.fast && content !== undefined && !hashedContent && scan.flat && scan.longest <= SHORT_STRINGS;
+  const parsed: ParsedChange = { field, wabaId: ctx.wabaId, outcome: 'ok', events: bounded ? result.events : boundSenderStrings(result.events), unknownValues: ctx.unknownValues === undefined ? [] : [...ctx.unknownValues] };
+  if (ctx.log !== undefined) parsed.log = { message: ctx.log.message, fields: printableLogFields(ctx.log.fields) };
+  if (content !== undefined) parsed.dedupeKey = contentKey(field, wabaId, entry.time === undefined ? '' : String(entry.time), content);
   return parsed;
 }
 
-type FieldResult = { ok: true; data: unknown; events: ExporterEvent[] } | { ok: false; issues: readonly z.core.$ZodIssue[] };
+/** Reused by every parseChange (read right after contentJson). */
+const scan: ContentScan = { flat: false, longest: 0 };
+/** Strings this long at most, with a short prefix, are far below SENDER_STRING_MAX_LENGTH: nothing to cut. */
+const SHORT_STRINGS = SENDER_STRING_MAX_LENGTH - 64;
+
+type FieldResult = { ok: true; data: unknown; events: ExporterEvent[]; fast: boolean } | { ok: false; issues: readonly z.core.$ZodIssue[] };
 
 function parseKnownField<F extends KnownField>(field: F, value: unknown, ctx: ChangeContext): FieldResult {
   // TypeScript cannot correlate the schema and handler chosen by the same key; the two tables share KnownField.
   // The hot shapes are checked by hand first (fast-parse.ts: the schema's output or "not sure").
   const fast = fastFieldValue(field, value);
-  if (fast !== undefined) return { ok: true, data: fast, events: (fieldHandlers[field] as FieldHandler<F>)(fast, ctx) };
+  if (fast !== undefined) return { ok: true, data: fast, events: (fieldHandlers[field] as FieldHandler<F>)(fast, ctx), fast: true };
   const schema = fieldValueSchemas[field] as unknown as z.ZodType<FieldValue<F>>;
   const result = schema.safeParse(value);
   if (!result.success) return { ok: false, issues: result.error.issues };
-  return { ok: true, data: result.data, events: (fieldHandlers[field] as FieldHandler<F>)(result.data, ctx) };
+  return { ok: true, data: result.data, events: (fieldHandlers[field] as FieldHandler<F>)(result.data, ctx), fast: false };
 }
 
 type FieldHandler<F extends KnownField> = (value: FieldValue<F>, ctx: ChangeContext) => ExporterEvent[];

@@ -1,8 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createKeyHasher } from '../../src/store/keys.js';
+import { contentJson, type ContentScan } from '../../src/webhook/content-json.js';
 import { FAST_FIELDS, fastEnvelopeEntries, fastFieldValue } from '../../src/webhook/fast-parse.js';
 import { parseWebhookBody } from '../../src/webhook/parse.js';
+import { boundSenderStrings } from '../../src/webhook/sender-strings.js';
 import { envelopeSchema, fieldByShape, fieldValueSchemas, isKnownField, type KnownField } from '../../src/webhook/schemas.js';
 import { mutatedEnvelope } from './fuzz-arbitraries.js';
 
@@ -24,6 +26,8 @@ interface Agreement {
   zod: boolean;
 }
 
+const scan: ContentScan = { flat: false, longest: 0 };
+
 /** The property for one field value: same verdict, and when both accept, the same data. */
 function agree(field: KnownField, value: unknown): Agreement {
   const fast = fastFieldValue(field, value);
@@ -31,8 +35,10 @@ function agree(field: KnownField, value: unknown): Agreement {
   expect(fast !== undefined, `fast path ${fast === undefined ? 'deferred' : 'accepted'}, zod ${zod.success ? 'accepted' : 'rejected'}: ${JSON.stringify(value)?.slice(0, 600)}`).toBe(zod.success);
   if (fast !== undefined && zod.success) {
     expect(fast).toStrictEqual(zod.data);
-    // Key order too: the de-duplication key of a management change is the JSON of this output.
+    // Key order too: the de-duplication key of a management change is the JSON of this output,
+    // written by contentJson.
     expect(JSON.stringify(fast)).toBe(JSON.stringify(zod.data));
+    expect(contentJson(fast, scan)).toBe(JSON.stringify(zod.data));
   }
   return { fast: fast !== undefined, zod: zod.success };
 }
@@ -239,6 +245,50 @@ describe('the fast webhook parse path agrees with the zod schemas', () => {
       }
     }), 2_000);
     expect(envelopes).toBeGreaterThan(500);
+  }, 120_000);
+
+  it('writes the JSON of any value as JSON.stringify does (the content a management change\'s key hashes)', async () => {
+    const anyText = fc.oneof(text, fc.string({ unit: 'binary', maxLength: 8 }), fc.constantFrom('"', '\\', '\u0000', '\u001f', '\u007f', '\ud800', 'é', '\u2028'));
+    const key = fc.oneof(fc.constantFrom('event', '0', '1a', '', '"q"', 'é', 'toJSON', '__proto__'), fc.string({ maxLength: 6 }));
+    const flat = fc.dictionary(key, fc.oneof(anyText, fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined)), { maxKeys: 8 });
+    const value = fc.oneof(
+      flat,
+      fc.dictionary(key, fc.oneof(flat, fc.dictionary(key, flat, { maxKeys: 2 }), fc.array(anyText, { maxLength: 2 }), anyText), { maxKeys: 4 }),
+      fc.anything({ withNullPrototype: true, withBoxedValues: true, withDate: true, withSparseArray: true }),
+    );
+    await check(fc.property(value, (v) => {
+      let expected: string | undefined;
+      try {
+        expected = JSON.stringify(v) ?? 'undefined';
+      } catch {
+        expect(() => contentJson(v, scan)).toThrow();
+        return;
+      }
+      expect(contentJson(v, scan)).toBe(expected);
+    }), 5_000);
+  }, 60_000);
+
+  it('cuts long sender strings of management changes on the fast path as boundSenderStrings does', async () => {
+    const longText = fc.oneof(text, fc.string({ minLength: 400, maxLength: 700 }), fc.constantFrom('x'.repeat(448), 'x'.repeat(449), 'x'.repeat(512), 'x'.repeat(513)));
+    const naming: Model = { message_template_name: longText, message_template_language: longText };
+    const values: Array<[KnownField, fc.Arbitrary<Json>]> = [
+      ['message_template_status_update', object({ event: longText, message_template_id: metaId }, { ...naming, reason: longText, message_template_category: longText })],
+      ['message_template_quality_update', object({ new_quality_score: longText, message_template_id: metaId }, { ...naming, previous_quality_score: longText })],
+      ['template_category_update', object({ message_template_id: metaId, new_category: longText }, { ...naming, previous_category: longText, correct_category: longText })],
+      ['phone_number_quality_update', object({ display_phone_number: displayNumber, event: longText }, { current_limit: longText, old_limit: longText, max_daily_conversations_per_business: longText })],
+    ];
+    const hashKey = createKeyHasher('fast-parse-key-0123456789');
+    let long = 0;
+    for (const [field, arbitrary] of values) {
+      await check(fc.property(arbitrary, (value) => {
+        const parsed = parseWebhookBody({ object: 'whatsapp_business_account', entry: [{ id: '102290129340398', time: 1_764_000_000, changes: [{ field, value }] }] }, hashKey, 1_764_000_001);
+        const events = parsed.changes[0]!.events;
+        if (JSON.stringify(value).length > 600) long++;
+        // Nothing left to cut: a second walk changes nothing.
+        expect(boundSenderStrings(structuredClone(events))).toEqual(events);
+      }), 1_000);
+    }
+    expect(long).toBeGreaterThan(100);
   }, 120_000);
 
   it('parses a body the same with the fast path as the schema alone would: one change per status, hashed ids', () => {
