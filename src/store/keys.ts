@@ -1,4 +1,5 @@
-import { createHmac, createSecretKey, hash } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
+import { HmacSha256 } from '../hmac.js';
 
 export type KeyHasher = (value: string) => string;
 
@@ -7,9 +8,9 @@ export type KeyHasher = (value: string) => string;
  * keyed hash, so the keyspace and a stolen dump reveal nothing without the server-side key.
  */
 export function createKeyHasher(key: string): KeyHasher {
-  // A KeyObject made once: a string key would be converted and imported again on every call.
-  const secret = createSecretKey(Buffer.from(key, 'utf8'));
-  return (value) => createHmac('sha256', secret).update(value).digest('base64url').slice(0, 22);
+  // The padded key made once (HmacSha256): a string key would be converted and imported again on every call.
+  const secret = new HmacSha256(key);
+  return (value) => secret.base64url(value).slice(0, 22);
 }
 
 /** The hash key: configured, or derived from the first app secret so every replica agrees. */

@@ -1,5 +1,5 @@
-import type { KeyObject } from 'node:crypto';
 import type { Config } from '../config/index.js';
+import type { HmacSha256 } from '../hmac.js';
 import { LogThrottle, type Logger } from '../log.js';
 import type { ExporterMetrics } from '../metrics/registry.js';
 import type { IncomingChange, Ingest } from '../pipeline.js';
@@ -44,7 +44,7 @@ function fieldToken(field: string): string {
 export class WebhookReceiver {
   readonly deadLetters: DeadLetters;
   readonly admission: Admission;
-  private readonly secrets: readonly KeyObject[];
+  private readonly secrets: readonly HmacSha256[];
   private readonly throttle: LogThrottle;
 
   constructor(
