@@ -202,8 +202,9 @@ export class Shard {
     for (let j = 0; j < length; j++) this.keys[at + j] = key.charCodeAt(j);
     this.lengths[slot] = length;
     this.expiresAt[slot] = 0;
-    this.data.fill(0, slot * this.words, (slot + 1) * this.words);
-    this.numbers.fill(0, slot * this.floats, (slot + 1) * this.floats);
+    // Loops rather than fill(): a call per field of a slot or two cost more than the writes.
+    for (let j = slot * this.words; j < (slot + 1) * this.words; j++) this.data[j] = 0;
+    for (let j = slot * this.floats; j < (slot + 1) * this.floats; j++) this.numbers[j] = 0;
   }
 
   /**
@@ -230,10 +231,12 @@ export class Shard {
       let i = (hashBytes(old.keys, from, length) >>> 6) & mask;
       while (this.lengths[i] !== EMPTY) i = (i + 1) & mask;
       this.lengths[i] = length;
-      this.keys.set(old.keys.subarray(from, from + length), i * KEY_TABLE_MAX_KEY);
+      // Copied by hand: a subarray view per entry and field was most of what a growing table allocated.
+      const to = i * KEY_TABLE_MAX_KEY;
+      for (let j = 0; j < length; j++) this.keys[to + j] = old.keys[from + j]!;
       this.expiresAt[i] = old.expiresAt[s]!;
-      this.data.set(old.data.subarray(s * w, (s + 1) * w), i * w);
-      this.numbers.set(old.numbers.subarray(s * f, (s + 1) * f), i * f);
+      for (let j = 0; j < w; j++) this.data[i * w + j] = old.data[s * w + j]!;
+      for (let j = 0; j < f; j++) this.numbers[i * f + j] = old.numbers[s * f + j]!;
     }
   }
 }

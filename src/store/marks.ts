@@ -39,6 +39,8 @@ export class Marks {
   private readonly nameBits = new Map<string, number>();
   /** nameBits by kind and field name (the part of a key after its separator), so a lookup builds no string. */
   private readonly fieldBits: Record<MarkKind, Map<string, number>> = { d: new Map(), v: new Map(), a: new Map() };
+  /** dBitsOf's lists (held weakly: a list made per call goes with it). */
+  private readonly fieldListBits = new WeakMap<readonly string[], Uint8Array>();
   private readonly valueIndex = new Map<string, number>();
   private readonly values: string[] = [];
 
@@ -151,9 +153,8 @@ export class Marks {
     const aBit = reply ? this.bitFor('a', REPLY_FIELD) : -1;
     const dedupeBit = dedupe === undefined ? -1 : this.bitFor('d', dedupe);
     if (aBit === undefined || dedupeBit === undefined) return this.recordMarksByParts(record, fields, value, reply, now, expiresAt, dedupe);
-    for (const field of fields) {
-      if (this.bitFor('d', field) === undefined) return this.recordMarksByParts(record, fields, value, reply, now, expiresAt, dedupe);
-    }
+    const dBits = this.dBitsOf(fields);
+    if (dBits === undefined) return this.recordMarksByParts(record, fields, value, reply, now, expiresAt, dedupe);
     const slot = this.records.insert(record);
     const shard = this.records.shard;
     const data = shard.data;
@@ -169,7 +170,7 @@ export class Marks {
     let renew = false;
     // In the order the parts would run: the first field's mark, its kept value, the other fields, the reply.
     for (let i = 0; i < fields.length; i++) {
-      const bit = this.knownBit('d', fields[i]!)!;
+      const bit = dBits[i]!;
       if ((bits & (1 << bit)) === 0) {
         first |= 1 << i;
         bits |= 1 << bit;
@@ -256,6 +257,23 @@ export class Marks {
     const kept = this.get('v', key, now);
     if (kept === undefined && value !== undefined) this.set('v', key, value, now, expiresAt);
     return kept ?? value;
+  }
+
+  /**
+   * The 'd' bits of a list of field names (given now where there is room), else undefined: kept per
+   * list, since a bit never changes once given and the planners share their lists (a status's fields).
+   */
+  private dBitsOf(fields: readonly string[]): Uint8Array | undefined {
+    const known = this.fieldListBits.get(fields);
+    if (known !== undefined && known.length === fields.length) return known;
+    const bits = new Uint8Array(fields.length);
+    for (let i = 0; i < fields.length; i++) {
+      const bit = this.bitFor('d', fields[i]!);
+      if (bit === undefined) return undefined;
+      bits[i] = bit;
+    }
+    this.fieldListBits.set(fields, bits);
+    return bits;
   }
 
   /** The bit of a field name already given one, else undefined (allocates none). */

@@ -89,6 +89,14 @@ const fastOp: fc.Arbitrary<RecordOp> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.constantFrom(1, 500, 1000, 5000) }) },
 );
 
+const sharedLists = new Map<string, string[]>();
+function sharedList(names: string[]): string[] {
+  const key = names.join(',');
+  let list = sharedLists.get(key);
+  if (list === undefined) sharedLists.set(key, (list = names));
+  return list;
+}
+
 describe('Marks.recordMarks', () => {
   it('keeps a record dedupTtl after its last new mark, the reply mark included', () => {
     const m = new Marks();
@@ -111,7 +119,8 @@ describe('Marks.recordMarks', () => {
         if (o.kind === 'tick') {
           now += o.ms;
         } else if (o.kind === 'marks') {
-          const names = o.fields.map((f) => `f${f}`);
+          // One list per combination, as the planners share theirs (Marks keeps bits per list).
+          const names = sharedList(o.fields.map((f) => `f${f}`));
           const dedupeKey = o.dedupe === undefined ? undefined : `wamid${o.record}#f${o.dedupe}`;
           const got = fast.recordMarks(`wamid${o.record}`, names, o.value, o.reply, now, now + TTL, o.dedupe === undefined ? undefined : `f${o.dedupe}`);
           if (dedupeKey !== undefined && slow.get('d', dedupeKey, now) !== undefined) {
