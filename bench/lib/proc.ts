@@ -149,6 +149,11 @@ export interface ExporterOptions {
   env?: Record<string, string>;
 }
 
+/** BENCH_EXPORTER_NODE_FLAGS="--trace-gc --import=/tmp/probe.mjs": more node flags for every exporter child (diagnosis). */
+function exporterNodeFlags(): string[] {
+  return (process.env.BENCH_EXPORTER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+}
+
 /** The real CLI, `node dist/src/cli.js start`, configured by environment as in production. */
 export async function startExporterProcess(o: ExporterOptions = {}): Promise<ServerProcess> {
   const name = o.label ?? `exporter-${o.redisUrl ? 'redis' : 'memory'}`;
@@ -161,7 +166,7 @@ export async function startExporterProcess(o: ExporterOptions = {}): Promise<Ser
       name,
       script: join(DIST_ROOT, 'src/cli.js'),
       args: ['start', ...(o.configFile ? ['--config', o.configFile] : [])],
-      nodeFlags: o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [],
+      nodeFlags: [...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : []), ...exporterNodeFlags()],
       env: {
         WHATSAPP_APP_SECRET: BENCH_APP_SECRET,
         WHATSAPP_VERIFY_TOKEN: BENCH_VERIFY_TOKEN,
