@@ -56,6 +56,9 @@ function linkOf(e: ExporterEvent): string | undefined {
  * Observations are recorded only after the store accepted the writes, so a failed call (answered
  * 5xx, redelivered by Meta) counts nothing.
  */
+/** The result of a planned write without ops (a change's counted event), shared: interpret only reads it. */
+const NO_OPS: EventWriteResult = Object.freeze({ duplicate: false, results: Object.freeze([]) as unknown as OpResult[] });
+
 /** Changes planned between two turns of the event loop. */
 const YIELD_EVERY = 1000;
 
@@ -96,9 +99,23 @@ export class Ingest {
         // A management change is de-duplicated whole: its writes travel as one.
         const planned: PlannedWrite[] = [];
         for (const e of change.events) for (const p of planEvent(e, this.context)) planned.push(p);
-        const ops: StoreOp[] = [];
-        for (const p of planned) for (const op of p.write.ops) ops.push(op);
-        writes.push({ dedupeKey: change.dedupeKey, ops });
+        // Usually one planned write holds every op (a merge beside its counted event): its array, not a copy.
+        let ops: StoreOp[] | undefined;
+        let shared = false;
+        for (const p of planned) {
+          if (p.write.ops.length === 0) continue;
+          if (ops === undefined) {
+            ops = p.write.ops;
+            shared = true;
+            continue;
+          }
+          if (shared) {
+            ops = ops.slice();
+            shared = false;
+          }
+          for (const op of p.write.ops) ops.push(op);
+        }
+        writes.push({ dedupeKey: change.dedupeKey, ops: ops ?? [] });
         slots.push({ change: index, one: undefined, planned, opCounts: planned.map((p) => p.write.ops.length), link: undefined });
         continue;
       }
@@ -132,12 +149,15 @@ export class Ingest {
         for (const o of (slot.one ?? slot.planned![0]!).interpret(result)) observations.push(o);
       } else {
         let offset = 0;
-        slot.planned!.forEach((p, j) => {
+        const planned = slot.planned!;
+        for (let j = 0; j < planned.length; j++) {
           const count = slot.opCounts![j]!;
-          const own: EventWriteResult = { duplicate: false, results: result.results.slice(offset, offset + count) };
+          // The write's result itself when this one holds all its ops, a shared empty one when it holds none.
+          const own: EventWriteResult = count === result.results.length ? result
+            : count === 0 ? NO_OPS : { duplicate: false, results: result.results.slice(offset, offset + count) };
           offset += count;
-          for (const o of p.interpret(own)) observations.push(o);
-        });
+          for (const o of planned[j]!.interpret(own)) observations.push(o);
+        }
       }
       const current = outcomes[slot.change]!;
       const outcome = writeOutcome(result.results);

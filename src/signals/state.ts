@@ -18,10 +18,13 @@ function stamp(attributes: Partial<PhoneNumberAttributes> | Partial<TemplateAttr
   return out;
 }
 
+/** No observations, shared (the pipeline only reads what interpret returns). */
+const NONE = Object.freeze([]) as unknown as Observation[];
+
 function staleObservations(source: string, field: string, result: EventWriteResult): Observation[] {
-  if (source !== 'webhook' || result.duplicate) return [];
+  if (source !== 'webhook' || result.duplicate) return NONE;
   const merge = result.results[0] as MergeResult | undefined;
-  return merge && merge.stale.length > 0 ? [{ metric: 'webhookOutOfOrder', labels: { field } }] : [];
+  return merge && merge.stale.length > 0 ? [{ metric: 'webhookOutOfOrder', labels: { field } }] : NONE;
 }
 
 export function planPhoneNumber(e: PhoneNumberObserved): PlannedWrite {
