@@ -373,13 +373,17 @@ local function addToBucket(series, bucket, by)
   redis.call('EXPIRE', expiries, historyTtl)
 end
 
+-- Scopes this run added to {p}ws (and did not remove since): a batch opens many waits in one scope.
+local listedScopes = {}
 local function openWait(scope, customer, at)
-  local waitKey = p .. 'w:' .. scope
-  if redis.call('ZSCORE', waitKey, customer) then return false end
   local reply = redis.call('GET', p .. 'r:' .. scope .. ':' .. customer)
   if reply and tonumber(reply) >= tonumber(at) then return false end
-  redis.call('ZADD', waitKey, at, customer)
-  redis.call('SADD', p .. 'ws', scope)
+  -- NX: a wait already open keeps its time (0 added), as if this one had not come.
+  if redis.call('ZADD', p .. 'w:' .. scope, 'NX', at, customer) == 0 then return false end
+  if not listedScopes[scope] then
+    redis.call('SADD', p .. 'ws', scope)
+    listedScopes[scope] = true
+  end
   return true
 end
 
@@ -397,7 +401,10 @@ local function closeWait(scope, customer, at, messageKey)
     return { false, false, prior }
   end
   redis.call('ZREM', waitKey, customer)
-  if redis.call('EXISTS', waitKey) == 0 then redis.call('SREM', p .. 'ws', scope) end
+  if redis.call('EXISTS', waitKey) == 0 then
+    redis.call('SREM', p .. 'ws', scope)
+    listedScopes[scope] = nil
+  end
   return { true, openedAt, prior }
 end
 
@@ -433,7 +440,10 @@ end
 
 -- As MemoryStore's recordMarks (see StoreOp): the once marks of one record, the first field's kept
 -- value and the reply mark, read with one HMGET and written with one HSET (the fields are distinct).
-local function recordMarks(op)
+-- claim: the field of the write's de-duplication mark when it is one of this record's (a status's),
+-- checked and set (to mine) with the same two commands: returns nil and the mark found, or the op's
+-- answer having set it.
+local function recordMarks(op, claim, mine)
   local record, value, scope = op[2], op[3], op[4]
   local k = p .. 'm:' .. record
   local n = #op - 6
@@ -441,7 +451,13 @@ local function recordMarks(op)
   for i = 1, n do names[i] = 'd:' .. op[6 + i] end
   names[n + 1] = 'v:' .. op[7]
   if scope then names[n + 2] = 'a:reply' end
+  if claim then names[#names + 1] = claim end
   local got = redis.call('HMGET', k, unpack(names))
+  if claim then
+    local seen = got[#names]
+    if seen == PENDING then return nil, redis.call('GET', sideKey('d', record .. '#' .. string.sub(claim, 3))) or '1' end
+    if seen then return nil, seen end
+  end
   local first, bit = 0, 1
   local updates = {}
   for i = 1, n do
@@ -470,6 +486,10 @@ local function recordMarks(op)
     updates[#updates + 1] = 'a:reply'
     updates[#updates + 1] = '1'
   end
+  if claim then
+    updates[#updates + 1] = claim
+    updates[#updates + 1] = mine
+  end
   if #updates > 0 then
     redis.call('HSET', k, unpack(updates))
     renewed[k] = true
@@ -480,9 +500,22 @@ local function recordMarks(op)
   return { first, kept or false, reply }
 end
 
+-- The de-duplication field a write's first op can claim itself (see recordMarks), or nil: the key
+-- names a field of the record that op marks, and not one of the op's own fields.
+local function ownClaim(k, op)
+  if not k or not op or op[1] ~= 'M' then return nil end
+  local at = string.find(k, '#', 1, true)
+  if not at or string.sub(k, 1, at - 1) ~= op[2] then return nil end
+  local name = string.sub(k, at + 1)
+  for i = 7, #op do
+    if op[i] == name then return nil end
+  end
+  return 'd:' .. name
+end
+
 local function run(op)
   local kind = op[1]
-  if kind == 'M' then return recordMarks(op)
+  if kind == 'M' then return (recordMarks(op))
   elseif kind == 'o' then
     local key, value = op[2], op[3]
     local first = setMarkIfNew('d', key, '1')
@@ -536,11 +569,20 @@ local held = {}
 local out = {}
 for i, w in ipairs(writes) do
   local k = w[1]
-  -- The mark first (one command when it is new); a script stops only on a bug (an unknown op).
-  local seen = k and claimMark('d', k, mine)
+  -- The mark first (one command when it is new, none of its own when the first op claims it); a
+  -- script stops only on a bug (an unknown op).
+  local claim = ownClaim(k, w[2])
+  local seen, results
+  if claim then
+    local answer
+    answer, seen = recordMarks(w[2], claim, mine)
+    results = { answer }
+  else
+    seen = k and claimMark('d', k, mine)
+    results = {}
+  end
   if not seen then
-    local results = {}
-    for j = 2, #w do results[j - 1] = run(w[j]) end
+    for j = #results + 2, #w do results[j - 1] = run(w[j]) end
     if k then
       held[#held + 1] = 'k:' .. k
       held[#held + 1] = i

@@ -327,6 +327,8 @@ describe.each(factories)('store contract: %s', (_name, make) => {
         { duplicate: false, results: [{ opened: false }] },
         { duplicate: false, results: [{ opened: true }] },
       ]);
+      // The wait reopened after its scope emptied within the same apply is listed with its scope.
+      expect((await snap(store)).waits).toEqual([{ scope: SCOPE, count: 1, oldestAt: 106 }]);
     });
 
     it('answers `once` true only the first time within the TTL', async () => {
