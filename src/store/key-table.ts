@@ -99,6 +99,25 @@ export class KeyTable {
     return out;
   }
 
+  /** Float `offset` of every entry, in no order. */
+  numbersAt(offset: number): Float64Array {
+    const out = new Float64Array(this.size);
+    let n = 0;
+    for (const s of this.shards) n = s.copyNumbers(offset, out, n);
+    return out;
+  }
+
+  /** Deletes every entry whose float `offset` is below `threshold`. */
+  deleteBelow(offset: number, threshold: number): void {
+    let n = 0;
+    for (const s of this.shards) {
+      s.expireBelow(offset, threshold);
+      s.deleteExpired(-Infinity);
+      n += s.size;
+    }
+    this.count = n;
+  }
+
   /** Slots allocated, free ones included. */
   get capacity(): number {
     let n = 0;
@@ -171,6 +190,23 @@ export class Shard {
       if (length !== EMPTY && length !== DELETED) out[n++] = this.expiresAt[i]!;
     }
     return n;
+  }
+
+  copyNumbers(offset: number, out: Float64Array, from: number): number {
+    let n = from;
+    for (let i = 0; i < this.capacity; i++) {
+      const length = this.lengths[i]!;
+      if (length !== EMPTY && length !== DELETED) out[n++] = this.numbers[i * this.floats + offset]!;
+    }
+    return n;
+  }
+
+  /** Marks the entries whose float `offset` is below `threshold` expired at -Infinity (deleteExpired takes them). */
+  expireBelow(offset: number, threshold: number): void {
+    for (let i = 0; i < this.capacity; i++) {
+      const length = this.lengths[i]!;
+      if (length !== EMPTY && length !== DELETED && this.numbers[i * this.floats + offset]! < threshold) this.expiresAt[i] = -Infinity;
+    }
   }
 
   deleteExpired(now: number): void {

@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { CustomerChanged, MessageReceived, MessageStatusObserved } from '../../src/events.js';
 import { ExporterMetrics } from '../../src/metrics/registry.js';
@@ -74,50 +76,59 @@ describe('resolveOne', () => {
  * MemoryCustomerLinks as it was before its one-key path: resolveOne over a Map in order of last use,
  * with the same trim. The store must answer, keep and shed exactly as this does.
  */
+/**
+ * The behaviour MemoryCustomerLinks promises, written over a Map in order of last naming: an expired
+ * link answers nothing; expired links are dropped (uncounted) by a sweep at most a minute apart, or
+ * at once when the links exceed the cap; beyond the cap the least recently named go, down to 90 % of
+ * it at once, counted.
+ */
 class ReferenceLinks {
   readonly links = new Map<string, { root: string; expiresAt: number }>();
   shed = 0;
+  private sweptAt = 0;
   constructor(private readonly ttlSeconds: number, private readonly maxLinks: number, private readonly now: () => number) {}
   resolve(requests: string[][]): string[] {
     const now = this.now();
     const get = (key: string): string | undefined => {
       const link = this.links.get(key);
-      if (link === undefined) return undefined;
-      if (link.expiresAt <= now) {
-        this.links.delete(key);
-        return undefined;
-      }
-      return link.root;
+      return link === undefined || link.expiresAt <= now ? undefined : link.root;
     };
     const set = (key: string, root: string): void => {
       this.links.delete(key);
       this.links.set(key, { root, expiresAt: now + this.ttlSeconds * 1000 });
     };
     const roots = requests.map((r) => resolveOne(r, get, set));
-    for (const [key, link] of this.links) {
-      if (link.expiresAt > now) break;
-      this.links.delete(key);
-    }
-    while (this.links.size > this.maxLinks) {
-      this.links.delete(this.links.keys().next().value!);
-      this.shed++;
-    }
+    if (this.links.size > this.maxLinks) {
+      this.sweep(now);
+      if (this.links.size > this.maxLinks) {
+        const keep = Math.floor(this.maxLinks * 0.9);
+        for (const key of this.links.keys()) {
+          if (this.links.size <= keep) break;
+          this.links.delete(key);
+          this.shed++;
+        }
+      }
+    } else if (now - this.sweptAt >= 60_000) this.sweep(now);
     return roots;
+  }
+  private sweep(now: number): void {
+    this.sweptAt = now;
+    for (const [key, link] of this.links) if (link.expiresAt <= now) this.links.delete(key);
   }
 }
 
 describe('MemoryCustomerLinks', () => {
-  it('answers, keeps and sheds what resolveOne over a Map in order of last use does (random calls, one-key requests mostly)', async () => {
-    const key = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f');
+  it('answers, keeps, sweeps and sheds what resolveOne over a Map in order of last use does (random calls, one-key requests mostly)', async () => {
+    const key = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l');
     const call = fc.oneof(
       { weight: 4, arbitrary: fc.array(fc.oneof({ weight: 4, arbitrary: key.map((k) => [k]) }, { weight: 1, arbitrary: fc.uniqueArray(key, { minLength: 1, maxLength: 3 }) }), { maxLength: 6 }) },
-      { weight: 1, arbitrary: fc.constantFrom(1_000, 30_000, 70_000) },
+      { weight: 1, arbitrary: fc.constantFrom(1_000, 30_000, 45_000, 70_000) },
     );
-    await fc.assert(fc.asyncProperty(fc.array(call, { maxLength: 40 }), fc.constantFrom(3, 100), async (calls, maxLinks) => {
+    await fc.assert(fc.asyncProperty(fc.array(call, { maxLength: 40 }), fc.constantFrom(3, 10, 100), async (calls, maxLinks) => {
       let now = 1_000_000;
       let shed = 0;
-      const links = new MemoryCustomerLinks({ ttlSeconds: 60, maxLinks, now: () => now, onShed: (n) => { shed += n; } });
-      const reference = new ReferenceLinks(60, maxLinks, () => now);
+      const links = new MemoryCustomerLinks({ ttlSeconds: 40, maxLinks, now: () => now, onShed: (n) => { shed += n; } });
+      const reference = new ReferenceLinks(40, maxLinks, () => now);
       for (const c of calls) {
         if (typeof c === 'number') {
           now += c;
@@ -152,11 +163,49 @@ describe('MemoryCustomerLinks', () => {
     await links.resolve([['a', 'a2'], ['b', 'b2']]);
     await links.resolve([['a', 'a2']]);
     await links.resolve([['c', 'c2']]);
-    expect(links.size).toBe(4);
-    expect(shed).toEqual([2]);
-    // a was named again, so b's links went first.
+    // Six links over a cap of four: down to 90 % of it (3) at once, least recently named first.
+    expect(links.size).toBe(3);
+    expect(shed).toEqual([3]);
+    // a was named again, so b's links went first, then a's own; a2 still names a.
     expect(await links.resolve([['a2']])).toEqual(['a']);
     expect(await links.resolve([['b2']])).toEqual(['b2']);
+  });
+
+  it('keeps roots of any length and alphabet, a root beside its slot when it does not fit one', async () => {
+    const links = new MemoryCustomerLinks({ ttlSeconds: 3600 });
+    const long = 'r'.repeat(40);
+    expect(await links.resolve([['k1', 'k2'], [long, 'k3'], ['€uro', 'k4'], ['', 'k5'], ['ß'.repeat(32), 'k6']])).toEqual(['k1', long, '€uro', '', 'ß'.repeat(32)]);
+    expect(await links.resolve([['k2'], ['k3'], ['k4'], ['k5'], ['k6'], [long]])).toEqual(['k1', long, '€uro', '', 'ß'.repeat(32), long]);
+    // A key re-linked from a root beside its slot to one in it, and back.
+    expect(await links.resolve([['k1', 'k3']])).toEqual(['k1']);
+    expect(await links.resolve([['k3']])).toEqual(['k1']);
+  });
+
+  it('sweeps links a minute at most after they expired, with the roots kept beside them', async () => {
+    let now = 1_000_000;
+    const links = new MemoryCustomerLinks({ ttlSeconds: 100, now: () => now });
+    await links.resolve([['x'.repeat(40), 'k1'], ['k2']]);
+    expect(links.size).toBe(3);
+    now += 100_000 + 60_000;
+    await links.resolve([['k3']]);
+    expect(links.size).toBe(1);
+    expect(await links.resolve([['k1']])).toEqual(['k1']);
+  });
+
+  it('keeps its links out of the JavaScript heap (a Map of them held ≈ 340 bytes each there, all marked by every full collection)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const links = new MemoryCustomerLinks({ ttlSeconds: 3600 });
+    const key = (i: number) => `c${i.toString(36).padStart(21, '0')}`;
+    await links.resolve([[key(0)]]);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const n = 100_000;
+    for (let i = 1; i <= n; i += 100) await links.resolve(Array.from({ length: 100 }, (_, j) => [key(i + j), `p${i + j}`]));
+    gc();
+    const perLink = (process.memoryUsage().heapUsed - before) / (2 * n);
+    expect(links.size).toBeGreaterThanOrEqual(2 * n);
+    expect(perLink).toBeLessThan(20);
   });
 
   it('lasts as long as any state kept per customer', () => {

@@ -32,7 +32,7 @@ export type LinkRequest = readonly string[];
 /** Links followed from a key to its root at most (a re-keyed root points on; chains stay short). */
 export const MAX_LINK_HOPS = 4;
 
-/** Bound on links the memory store keeps (about 160 bytes each): the oldest are shed beyond it. */
+/** Bound on links the memory store keeps (about 180 bytes each, off the JavaScript heap): the least recently named are shed beyond it. */
 export const DEFAULT_MAX_LINKS = 1_000_000;
 
 /**
