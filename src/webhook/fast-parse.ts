@@ -82,8 +82,20 @@ function timestamp(v: unknown): number {
 /** metaIdSchema: Meta's digit string, or a non-negative safe integer as its string. */
 function metaId(v: unknown): string {
   if (typeof v === 'string' && META_ID_PATTERN.test(v)) return v;
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return String(v);
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return integerString(v);
   throw NOT_SURE;
+}
+
+/**
+ * String(n) of a safe integer n >= 0. Meta sends template ids as 16-digit numbers, and String() of a
+ * number beyond the small integers takes the floating-point printer (≈ 0.25 µs); two halves below a
+ * billion print as small integers.
+ */
+function integerString(n: number): string {
+  if (n < 1e9) return String(n);
+  const high = Math.floor(n / 1e9);
+  const low = String(n - high * 1e9);
+  return String(high) + '000000000'.slice(low.length) + low;
 }
 
 function displayPhoneNumber(v: unknown): string {

@@ -83,7 +83,10 @@ const timestamp = fc.oneof(
   fc.integer({ min: 0, max: 2_000_000_000 }).map(String),
   fc.constantFrom<Json>(0, '0', '999999999999', '0001', Number.MAX_SAFE_INTEGER),
 );
-const metaId = fc.oneof(fc.stringMatching(/^[0-9]{1,32}$/), fc.nat(), fc.constantFrom<Json>('0', 0, Number.MAX_SAFE_INTEGER));
+const metaId = fc.oneof(
+  fc.stringMatching(/^[0-9]{1,32}$/), fc.nat(), fc.maxSafeNat(),
+  fc.constantFrom<Json>('0', 0, Number.MAX_SAFE_INTEGER, 1e9, 1e9 - 1, 1e9 + 1, 1_689_556_900_000_007, 2e15),
+);
 const displayNumber = fc.oneof(
   { weight: 6, arbitrary: fc.oneof(fc.constantFrom('15550783881', '+1 555-078 3881', '1'), fc.stringMatching(/^\+?[0-9 -]{0,14}[0-9]$/)) },
   { weight: 1, arbitrary: fc.oneof(fc.constantFrom('+ -', 'abc', ''), fc.string({ maxLength: 12 })) },

@@ -37,16 +37,34 @@ const observation: fc.Arbitrary<Observation> = fc.tuple(
 });
 
 describe('ExporterMetrics.record', () => {
-  it('leaves every counter where one increment per observation would', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(fc.array(observation, { maxLength: 40 }), { maxLength: 6 }), async (batches) => {
+  it('leaves every counter where one increment per observation would, whenever it is read', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(fc.tuple(fc.array(observation, { maxLength: 40 }), fc.boolean()), { maxLength: 6 }), async (batches) => {
       const batched = new ExporterMetrics(build, { defaultMetrics: false });
       const reference = new ExporterMetrics(build, { defaultMetrics: false });
-      for (const batch of batches) {
+      for (const [batch, read] of batches) {
         batched.record(batch);
         for (const o of batch) reference.counter(o.metric).inc(o.labels, o.value ?? 1);
+        // Increments reach prom-client when a counter is read: every read path sees them.
+        if (read) expect(await exposition(batched)).toEqual(await exposition(reference));
       }
       expect(await exposition(batched)).toEqual(await exposition(reference));
+      // The JSON form too, series in any order (prom-client's insertion order).
+      const counters = async (m: ExporterMetrics) => (await m.registry.getMetricsAsJSON()).filter((j) => String(j.type) === 'counter')
+        .map((j) => ({ ...j, values: j.values.map((v) => JSON.stringify([v.labels, v.value])).sort() }));
+      expect(await counters(batched)).toEqual(await counters(reference));
     }), { numRuns: 300, seed: 20261207 });
+  });
+
+  it('shows increments in the full exposition and a removed series comes back with what was added after', async () => {
+    const m = new ExporterMetrics(build, { defaultMetrics: false });
+    m.record([{ metric: 'webhookDuplicates', labels: { field: 'messages' } }, { metric: 'webhookDuplicates', labels: { field: 'messages' }, value: 2 }]);
+    expect(await m.registry.metrics()).toContain('whatsapp_webhook_duplicates_total{field="messages"} 3');
+    m.counter('webhookDuplicates').remove({ field: 'messages' });
+    m.record([{ metric: 'webhookDuplicates', labels: { field: 'messages' } }, { metric: 'webhookDuplicates', labels: { field: 'other' }, value: 0 }]);
+    const text = await m.registry.metrics();
+    expect(text).toContain('whatsapp_webhook_duplicates_total{field="messages"} 1');
+    // An increment by 0 makes the series, as prom-client's inc(labels, 0) does.
+    expect(text).toContain('whatsapp_webhook_duplicates_total{field="other"} 0');
   });
 
   it('keeps counting right past the bound of its series index, and does not hold the caller\'s label objects', async () => {
