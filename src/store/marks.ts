@@ -1,4 +1,5 @@
 import { KeyTable } from './key-table.js';
+import { kthSmallest } from './select.js';
 import { RECORD_SEPARATOR, REPLY_FIELD } from './types.js';
 
 /** Namespaces of marks: a de-duplication or `once` mark, the value `once` keeps, the reply mark. */
@@ -316,8 +317,7 @@ export class Marks {
     all.set(this.lone.expiries(), this.records.size);
     let n = this.records.size + this.lone.size;
     for (const entry of this.loneValues.values()) all[n++] = entry.expiresAt;
-    all.sort();
-    const threshold = all[Math.max(0, before - target - 1)]!;
+    const threshold = kthSmallest(all, Math.max(0, before - target - 1));
     this.sweep(Math.max(now, threshold));
     this.onShed?.(before - this.size);
   }

@@ -1,4 +1,5 @@
 import { KeyTable } from '../key-table.js';
+import { kthSmallest } from '../select.js';
 import { DEFAULT_MAX_LINKS, resolveOne, type CustomerLinkStore, type LinkRequest } from './types.js';
 
 export interface MemoryCustomerLinkOptions {
@@ -16,7 +17,7 @@ const ROOT_CHARS = 32;
 /** Word 0 of a slot: the root's length, or one of these. */
 const ROOT_IN_OVERFLOW = 0;
 const ROOT_IS_KEY = 0xffff;
-/** Links shed at the cap go down to this share of it at once (as MemoryStore's marks): a sort of the table per shed, not per link. */
+/** Links shed at the cap go down to this share of it at once (as MemoryStore's marks): one selection over the table per shed, not per link. */
 const SHED_TO = 0.9;
 /** Expired links are swept at most this often (one pass over the table: ≈ 3 ms at a million). */
 const SWEEP_EVERY_MS = 60_000;
@@ -127,9 +128,8 @@ export class MemoryCustomerLinks implements CustomerLinkStore {
     const before = this.table.size;
     if (before <= this.maxLinks) return;
     const keep = Math.floor(this.maxLinks * SHED_TO);
-    const named = this.table.numbersAt(0).sort();
     // Sequence numbers are distinct: exactly before - keep links are named before the threshold.
-    this.table.deleteBelow(0, named[before - keep]!);
+    this.table.deleteBelow(0, kthSmallest(this.table.numbersAt(0), before - keep));
     this.sweep(now);
     this.options.onShed?.(before - this.table.size);
   }
