@@ -1,42 +1,18 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphApiState, startGraphApiSimulator, type GraphApiSimulator } from '../../src/simulator/index.js';
+import { ensureBuilt } from '../support/cli.js';
 import { sleep, startExporterProcess, type ExporterProcess } from '../support/cluster.js';
 import { select, total, type Sample } from '../support/metrics.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = join(ROOT, 'dist/src/cli.js');
 const TOKEN = 'lease-test-token';
 const LEASE_TTL_SECONDS = 3;
 const INTERVAL_SECONDS = 2;
 /** 24 WABAs: with 3 replicas the chance that rendezvous hashing leaves one replica without any is 3·(2/3)^24 ≈ 0.02 %. */
 const WABAS = Array.from({ length: 24 }, (_, i) => `1022901293404${String(i).padStart(2, '0')}`);
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** The child processes run the built CLI: build it unless dist is newer than every source file. */
-function ensureBuilt(): void {
-  const fresh = () => existsSync(CLI) && statSync(CLI).mtimeMs >= newestMtime(join(ROOT, 'src'));
-  if (fresh()) return;
-  try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
-  } catch (err) {
-    // tsc still emits on type errors elsewhere in the tree (the typecheck step reports those); only a missing build stops this test.
-    if (!fresh()) throw err;
-  }
-}
 
 /**
  * Exporter processes on one Redis split the WABAs between them (rendezvous hashing over the live

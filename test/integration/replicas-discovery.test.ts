@@ -1,10 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderChanges, providerState, startGraphApiSimulator, type GraphApiSimulator } from '../../src/simulator/index.js';
+import { ensureBuilt } from '../support/cli.js';
 import { sleep, startExporterProcess, type ExporterProcess } from '../support/cluster.js';
 import { select, total, type Sample } from '../support/metrics.js';
 import { waitFor } from '../support/prometheus.js';
@@ -18,31 +17,9 @@ import { startRedis, type TestRedis } from '../support/redis.js';
  * counted as appeared once, and when the listing replica is SIGKILLed the other takes discovery over.
  */
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = join(ROOT, 'dist/src/cli.js');
 const TOKEN = 'discovery-replicas-token';
 const DISCOVERY_INTERVAL_SECONDS = 1;
 const LISTING_ENDPOINTS = ['owned_whatsapp_business_accounts', 'client_whatsapp_business_accounts'] as const;
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** The child processes run the built CLI: build it unless dist is newer than every source file. */
-function ensureBuilt(): void {
-  const fresh = () => existsSync(CLI) && statSync(CLI).mtimeMs >= newestMtime(join(ROOT, 'src'));
-  if (fresh()) return;
-  try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
-  } catch (err) {
-    if (!fresh()) throw err;
-  }
-}
 
 const listingCalls = (s: Sample[]): number => LISTING_ENDPOINTS.reduce((n, endpoint) => n + total(s, 'whatsapp_graph_api_requests_total', { endpoint }), 0);
 const known = (s: Sample[]): number => total(s, 'whatsapp_wabas', { source: 'owned' }) + total(s, 'whatsapp_wabas', { source: 'client' });

@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { GraphApiState, startGraphApiSimulator, type GraphApiSimulator } from '../../src/simulator/index.js';
+import { ensureBuilt, ROOT } from '../support/cli.js';
 import { startExporterProcess, type ExporterProcess } from '../support/cluster.js';
 import { select, total, type Sample } from '../support/metrics.js';
 import { startPrometheus, waitFor, type PromResult, type TestPrometheus } from '../support/prometheus.js';
@@ -21,30 +20,8 @@ import { startRedis, type TestRedis } from '../support/redis.js';
  * WABA is SIGKILLed, the survivor still exposes the same info.
  */
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = join(ROOT, 'dist/src/cli.js');
 const TOKEN = 'directory-test-token';
 const WABAS = Array.from({ length: 6 }, (_, i) => `1022901293405${String(i).padStart(2, '0')}`);
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** The child processes run the built CLI: build it unless dist is newer than every source file. */
-function ensureBuilt(): void {
-  const fresh = () => existsSync(CLI) && statSync(CLI).mtimeMs >= newestMtime(join(ROOT, 'src'));
-  if (fresh()) return;
-  try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
-  } catch (err) {
-    if (!fresh()) throw err;
-  }
-}
 
 type Rule = { alert?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
 
