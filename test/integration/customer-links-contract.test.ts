@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ExporterMetrics } from '../../src/metrics/registry.js';
 import { Ingest } from '../../src/pipeline.js';
 import type { SignalContext } from '../../src/signals/types.js';
@@ -10,7 +10,7 @@ import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { Store } from '../../src/store/types.js';
 import { parseWebhookBody } from '../../src/webhook/parse.js';
-import { startRedis, type TestRedis } from '../support/redis.js';
+import { storeHarness } from '../support/contract.js';
 
 /**
  * One contract, two customer link stores (memory and a real redis-server), then the ingest on the
@@ -18,29 +18,13 @@ import { startRedis, type TestRedis } from '../support/redis.js';
  * resolve to one customer for waits, statuses, funnels and reach.
  */
 
-let redis: TestRedis;
-let prefixCounter = 0;
-const closing: Array<{ close(): Promise<void> }> = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  await Promise.all(closing.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  await redis?.stop();
-});
-
-function track<T extends { close(): Promise<void> }>(s: T): T {
-  closing.push(s);
-  return s;
-}
+const stores = storeHarness<{ close(): Promise<void> }>('l');
+const track = stores.track;
 
 type LinkFactory = (ttlSeconds?: number) => CustomerLinkStore;
 const linkFactories: Array<[string, LinkFactory]> = [
   ['MemoryCustomerLinks', (ttlSeconds = 3600) => track(new MemoryCustomerLinks({ ttlSeconds }))],
-  ['RedisCustomerLinks', (ttlSeconds = 3600) => track(new RedisCustomerLinks({ url: redis.url, keyPrefix: `l${++prefixCounter}:`, ttlSeconds, readyTimeoutMs: 10_000 }))],
+  ['RedisCustomerLinks', (ttlSeconds = 3600) => track(new RedisCustomerLinks({ url: stores.redis.url, keyPrefix: stores.prefix(), ttlSeconds, readyTimeoutMs: 10_000 }))],
 ];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -74,11 +58,11 @@ describe.each(linkFactories)('%s', (_name, make) => {
 
 describe('RedisCustomerLinks', () => {
   it('keeps keyed hashes only, each with a TTL, in one hash-tag slot', async () => {
-    const prefix = `tag${++prefixCounter}:`;
-    const s = track(new RedisCustomerLinks({ url: redis.url, keyPrefix: prefix, ttlSeconds: 600 }));
+    const prefix = stores.prefix();
+    const s = track(new RedisCustomerLinks({ url: stores.redis.url, keyPrefix: prefix, ttlSeconds: 600 }));
     const hash = createKeyHasher('contract-key');
     await s.resolve([[hash('US.20481175530294617723'), hash('16505550142')]]);
-    const client = new Redis(redis.url);
+    const client = new Redis(stores.redis.url);
     try {
       const keys = await client.keys(`${prefix}*`);
       expect(keys.sort()).toEqual([`${prefix}cl:{cl}:${hash('16505550142')}`, `${prefix}cl:{cl}:${hash('US.20481175530294617723')}`].sort());
@@ -90,9 +74,9 @@ describe('RedisCustomerLinks', () => {
       client.disconnect();
     }
     // A prefix with its own hash tag keeps every key in that tag's slot.
-    const tagged = track(new RedisCustomerLinks({ url: redis.url, keyPrefix: '{wa7}:', ttlSeconds: 600 }));
+    const tagged = track(new RedisCustomerLinks({ url: stores.redis.url, keyPrefix: '{wa7}:', ttlSeconds: 600 }));
     await tagged.resolve([['x', 'y']]);
-    const c2 = new Redis(redis.url);
+    const c2 = new Redis(stores.redis.url);
     try {
       expect((await c2.keys('{wa7}:*')).sort()).toEqual(['{wa7}:cl:x', '{wa7}:cl:y']);
     } finally {
@@ -101,9 +85,9 @@ describe('RedisCustomerLinks', () => {
   });
 
   it('agrees across replicas that see two forms of one new customer at once (one script run per call)', async () => {
-    const prefix = `race${++prefixCounter}:`;
-    const a = track(new RedisCustomerLinks({ url: redis.url, keyPrefix: prefix, ttlSeconds: 600 }));
-    const b = track(new RedisCustomerLinks({ url: redis.url, keyPrefix: prefix, ttlSeconds: 600 }));
+    const prefix = stores.prefix();
+    const a = track(new RedisCustomerLinks({ url: stores.redis.url, keyPrefix: prefix, ttlSeconds: 600 }));
+    const b = track(new RedisCustomerLinks({ url: stores.redis.url, keyPrefix: prefix, ttlSeconds: 600 }));
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 === 0
       ? a.resolve([[`b${i >> 1}`, `p${i >> 1}`]])
       : b.resolve([[`p${i >> 1}`]]))));
@@ -115,7 +99,7 @@ describe('RedisCustomerLinks', () => {
   });
 
   it('resolves the calls of one turn in one script run, in call order, each caller getting its own roots', async () => {
-    const s = track(new RedisCustomerLinks({ url: redis.url, keyPrefix: `grp${++prefixCounter}:`, ttlSeconds: 600, readyTimeoutMs: 10_000 }));
+    const s = track(new RedisCustomerLinks({ url: stores.redis.url, keyPrefix: stores.prefix(), ttlSeconds: 600, readyTimeoutMs: 10_000 }));
     await s.resolve([['warm']]);
     const answers = await Promise.all([s.resolve([['p1']]), s.resolve([['b1', 'p1'], ['b2']]), s.resolve([['b1'], ['p2', 'b2']])]);
     expect(answers).toEqual([['p1'], ['p1', 'b2'], ['p1', 'b2']]);
@@ -155,10 +139,10 @@ const pairs: Array<[string, () => Pair]> = [
     links: track(new MemoryCustomerLinks({ ttlSeconds: 86400 })),
   })],
   ['redis', () => {
-    const keyPrefix = `i${++prefixCounter}:`;
+    const keyPrefix = stores.prefix();
     return {
-      store: track(new RedisStore({ url: redis.url, keyPrefix, dedupTtlSeconds: 8 * 86400, replyTtlSeconds: 86400, readyTimeoutMs: 10_000 })),
-      links: track(new RedisCustomerLinks({ url: redis.url, keyPrefix, ttlSeconds: 86400, readyTimeoutMs: 10_000 })),
+      store: track(new RedisStore({ url: stores.redis.url, keyPrefix, dedupTtlSeconds: 8 * 86400, replyTtlSeconds: 86400, readyTimeoutMs: 10_000 })),
+      links: track(new RedisCustomerLinks({ url: stores.redis.url, keyPrefix, ttlSeconds: 86400, readyTimeoutMs: 10_000 })),
     };
   }],
 ];

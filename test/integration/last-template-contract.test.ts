@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ExporterMetrics } from '../../src/metrics/registry.js';
 import { Ingest } from '../../src/pipeline.js';
 import type { SignalContext } from '../../src/signals/types.js';
@@ -12,7 +12,7 @@ import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { Store } from '../../src/store/types.js';
 import { parseWebhookBody } from '../../src/webhook/parse.js';
-import { startRedis, type TestRedis } from '../support/redis.js';
+import { storeHarness } from '../support/contract.js';
 
 /**
  * One contract, two last-template stores (memory and a real redis-server), then the ingest on each:
@@ -20,30 +20,14 @@ import { startRedis, type TestRedis } from '../support/redis.js';
  * number, a 131050 failure for its own template (issue 19 item 6).
  */
 
-let redis: TestRedis;
-let prefixCounter = 0;
-const closing: Array<{ close(): Promise<void> }> = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  await Promise.all(closing.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  await redis?.stop();
-});
-
-function track<T extends { close(): Promise<void> }>(s: T): T {
-  closing.push(s);
-  return s;
-}
+const stores = storeHarness<{ close(): Promise<void> }>('lt');
+const track = stores.track;
 
 type Factory = (windowSeconds?: number, keyPrefix?: string) => LastTemplateStore;
 const factories: Array<[string, Factory]> = [
   ['MemoryLastTemplates', (windowSeconds) => track(new MemoryLastTemplates({ ...(windowSeconds !== undefined && { windowSeconds }) }))],
   ['RedisLastTemplates', (windowSeconds, keyPrefix) => track(new RedisLastTemplates({
-    url: redis.url, keyPrefix: keyPrefix ?? `lt${++prefixCounter}:`, readyTimeoutMs: 10_000, ...(windowSeconds !== undefined && { windowSeconds }),
+    url: stores.redis.url, keyPrefix: keyPrefix ?? stores.prefix(), readyTimeoutMs: 10_000, ...(windowSeconds !== undefined && { windowSeconds }),
   }))],
 ];
 
@@ -117,11 +101,11 @@ describe('MemoryLastTemplates', () => {
 
 describe('RedisLastTemplates', () => {
   it('keeps keyed hashes only, each key with a TTL of the window, in one hash-tag slot', async () => {
-    const prefix = `tag${++prefixCounter}:`;
-    const s = track(new RedisLastTemplates({ url: redis.url, keyPrefix: prefix, readyTimeoutMs: 10_000 }));
+    const prefix = stores.prefix();
+    const s = track(new RedisLastTemplates({ url: stores.redis.url, keyPrefix: prefix, readyTimeoutMs: 10_000 }));
     const hash = createKeyHasher('contract-key');
     await s.apply([{ op: 'remember', number: '106540352242922', customer: hash('16505550142'), template: 'spring_sale', at: T }]);
-    const client = new Redis(redis.url);
+    const client = new Redis(stores.redis.url);
     try {
       const keys = await client.keys(`${prefix}*`);
       expect(keys).toEqual([`${prefix}lt:{lt}:106540352242922:${hash('16505550142')}`]);
@@ -131,9 +115,9 @@ describe('RedisLastTemplates', () => {
     } finally {
       client.disconnect();
     }
-    const tagged = track(new RedisLastTemplates({ url: redis.url, keyPrefix: '{wa8}:', readyTimeoutMs: 10_000 }));
+    const tagged = track(new RedisLastTemplates({ url: stores.redis.url, keyPrefix: '{wa8}:', readyTimeoutMs: 10_000 }));
     await tagged.apply([{ op: 'remember', number: 'n', customer: 'c', template: 't', at: T }]);
-    const c2 = new Redis(redis.url);
+    const c2 = new Redis(stores.redis.url);
     try {
       expect(await c2.keys('{wa8}:*')).toEqual(['{wa8}:lt:n:c']);
     } finally {
@@ -142,7 +126,7 @@ describe('RedisLastTemplates', () => {
   });
 
   it('is shared by replicas: one remembers the send, another attributes the stop', async () => {
-    const prefix = `rep${++prefixCounter}:`;
+    const prefix = stores.prefix();
     const [a, b] = [make1(prefix), make1(prefix)];
     await a.apply([{ op: 'remember', number: 'n1', customer: 'c1', template: 'spring_sale', at: T }]);
     expect(await b.apply([{ op: 'lookup', number: 'n1', customer: 'c1', at: T + 60 }])).toEqual(['spring_sale']);
@@ -155,7 +139,7 @@ describe('RedisLastTemplates', () => {
 });
 
 function make1(keyPrefix: string): RedisLastTemplates {
-  return track(new RedisLastTemplates({ url: redis.url, keyPrefix, readyTimeoutMs: 10_000 }));
+  return track(new RedisLastTemplates({ url: stores.redis.url, keyPrefix, readyTimeoutMs: 10_000 }));
 }
 
 // --- the ingest over both stores, fed webhooks as Meta sends them ---
@@ -169,10 +153,10 @@ type Pair = { store: Store; lastTemplates: LastTemplateStore };
 const pairs: Array<[string, (prefix?: string) => Pair]> = [
   ['memory', () => ({ store: track(new MemoryStore({ dedupTtlSeconds: 8 * DAY, replyTtlSeconds: DAY })), lastTemplates: track(new MemoryLastTemplates()) })],
   ['redis', (prefix) => {
-    const keyPrefix = prefix ?? `i${++prefixCounter}:`;
+    const keyPrefix = prefix ?? stores.prefix();
     return {
-      store: track(new RedisStore({ url: redis.url, keyPrefix, dedupTtlSeconds: 8 * DAY, replyTtlSeconds: DAY, readyTimeoutMs: 10_000 })),
-      lastTemplates: track(new RedisLastTemplates({ url: redis.url, keyPrefix, readyTimeoutMs: 10_000 })),
+      store: track(new RedisStore({ url: stores.redis.url, keyPrefix, dedupTtlSeconds: 8 * DAY, replyTtlSeconds: DAY, readyTimeoutMs: 10_000 })),
+      lastTemplates: track(new RedisLastTemplates({ url: stores.redis.url, keyPrefix, readyTimeoutMs: 10_000 })),
     };
   }],
 ];
@@ -250,7 +234,7 @@ describe.each(pairs)('template stops with the %s store', (_name, make) => {
 
 describe('template stops across replicas sharing Redis', () => {
   it('attributes a stop received by one replica to the send another received', async () => {
-    const prefix = `x${++prefixCounter}:`;
+    const prefix = stores.prefix();
     const [make] = pairs.find(([n]) => n === 'redis')!.slice(1) as [(prefix?: string) => Pair];
     const build = () => {
       const { store, lastTemplates } = make(prefix);

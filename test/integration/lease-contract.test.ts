@@ -1,38 +1,26 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryLeaseStore, RedisLeaseStore, type LeaseStore, type PollHandover } from '../../src/store/leases/index.js';
-import { startRedis, type TestRedis } from '../support/redis.js';
+import { storeHarness } from '../support/contract.js';
 
 /** One contract, two lease stores (memory and a real redis-server): every expectation holds for both. */
 
-let redis: TestRedis;
-let prefixCounter = 0;
-const opened: LeaseStore[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const stores = storeHarness<LeaseStore>('lc');
 
 /** A factory returns views of ONE shared store: with Redis each view is its own connection, as replicas are. */
 type Shared = () => LeaseStore;
 const factories: Array<[string, () => Shared]> = [
   ['MemoryLeaseStore', () => {
     const s = new MemoryLeaseStore();
-    opened.push(s);
+    stores.track(s);
     return () => s;
   }],
   ['RedisLeaseStore', () => {
-    const keyPrefix = `lc${++prefixCounter}:`;
+    const keyPrefix = stores.prefix();
     return () => {
       // A generous wait for the connection: on a loaded machine the first connect can take over a second.
-      const s = new RedisLeaseStore({ url: redis.url, keyPrefix, readyTimeoutMs: 10_000 });
-      opened.push(s);
+      const s = new RedisLeaseStore({ url: stores.redis.url, keyPrefix, readyTimeoutMs: 10_000 });
+      stores.track(s);
       return s;
     };
   }],
@@ -122,13 +110,13 @@ describe.each(factories)('%s', (_name, shared) => {
 describe('RedisLeaseStore keys', () => {
   it('all expire on their own, and handover state that is not JSON of this version is ignored', async () => {
     const keyPrefix = 'ttl-check:';
-    const s = new RedisLeaseStore({ url: redis.url, keyPrefix, readyTimeoutMs: 10_000 });
-    opened.push(s);
+    const s = new RedisLeaseStore({ url: stores.redis.url, keyPrefix, readyTimeoutMs: 10_000 });
+    stores.track(s);
     await s.heartbeat('r1', 30_000);
     await s.heartbeat('r2', 5_000);
     await s.acquire(['w1', 'w2'], 'r1', 30_000);
     await s.saveStates(new Map([['w1', state(1)]]), 'r1', 3_600_000);
-    const raw = new Redis(redis.url);
+    const raw = new Redis(stores.redis.url);
     try {
       const keys = (await raw.keys(`${keyPrefix}*`)).sort();
       expect(keys).toEqual([`${keyPrefix}pl:r`, `${keyPrefix}pl:s:w1`, `${keyPrefix}pl:w:w1`, `${keyPrefix}pl:w:w2`]);
@@ -146,7 +134,7 @@ describe('RedisLeaseStore keys', () => {
 
   it('fails with StoreUnavailableError, not a hang, when Redis is unreachable', async () => {
     const s = new RedisLeaseStore({ url: 'redis://127.0.0.1:1', keyPrefix: 'x:', readyTimeoutMs: 200 });
-    opened.push(s);
+    stores.track(s);
     await expect(s.heartbeat('r', 1000)).rejects.toThrow(/not connected/);
     await expect(s.acquire(['w'], 'r', 1000)).rejects.toMatchObject({ name: 'StoreUnavailableError' });
   });

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ExporterMetrics } from '../../src/metrics/registry.js';
 import type { TemplateExportPolicy } from '../../src/metrics/template-export.js';
@@ -11,7 +11,7 @@ import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { AttributeMap, Store } from '../../src/store/types.js';
 import { parseExposition, select, type Sample } from '../support/metrics.js';
-import { startRedis, type TestRedis } from '../support/redis.js';
+import { storeHarness } from '../support/contract.js';
 import { PROMETHEUS_GENERATIONS } from '../support/tools.js';
 
 /**
@@ -20,28 +20,14 @@ import { PROMETHEUS_GENERATIONS } from '../support/tools.js';
  * (and their `since` bookkeeping) must give the same answer.
  */
 
-let redis: TestRedis;
-let prefix = 0;
-const opened: Store[] = [];
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const harness = storeHarness<Store>('te');
 
 const stores: Array<[string, () => Store]> = [
   ['MemoryStore', () => track(new MemoryStore({ dedupTtlSeconds: 8 * 86400, replyTtlSeconds: 86400 }))],
-  ['RedisStore', () => track(new RedisStore({ dedupTtlSeconds: 8 * 86400, replyTtlSeconds: 86400, url: redis.url, keyPrefix: `te${++prefix}:` }))],
+  ['RedisStore', () => track(new RedisStore({ dedupTtlSeconds: 8 * 86400, replyTtlSeconds: 86400, url: harness.redis.url, keyPrefix: harness.prefix() }))],
 ];
 
-function track(s: Store): Store {
-  opened.push(s);
-  return s;
-}
+const track = harness.track;
 
 const WABA = '102290129340398';
 const HOUR = 3600;

@@ -1,37 +1,25 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DIRECTORY_TTL_MS, MemoryWabaDirectory, RedisWabaDirectory, type WabaDirectory } from '../../src/store/waba-directory/index.js';
-import { startRedis, type TestRedis } from '../support/redis.js';
+import { storeHarness } from '../support/contract.js';
 
 /** One contract, two WABA directories (memory and a real redis-server): every expectation holds for both. */
 
-let redis: TestRedis;
-let prefixCounter = 0;
-const opened: WabaDirectory[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const stores = storeHarness<WabaDirectory>('wd');
 
 /** A factory returns views of ONE shared directory: with Redis each view is its own connection, as replicas are. */
 type Shared = () => WabaDirectory;
 const factories: Array<[string, () => Shared]> = [
   ['MemoryWabaDirectory', () => {
     const s = new MemoryWabaDirectory();
-    opened.push(s);
+    stores.track(s);
     return () => s;
   }],
   ['RedisWabaDirectory', () => {
-    const keyPrefix = `wd${++prefixCounter}:`;
+    const keyPrefix = stores.prefix();
     return () => {
-      const s = new RedisWabaDirectory({ url: redis.url, keyPrefix, readyTimeoutMs: 10_000 });
-      opened.push(s);
+      const s = new RedisWabaDirectory({ url: stores.redis.url, keyPrefix, readyTimeoutMs: 10_000 });
+      stores.track(s);
       return s;
     };
   }],
@@ -131,12 +119,12 @@ describe('MemoryWabaDirectory', () => {
 
 describe('RedisWabaDirectory', () => {
   it('writes one key per WABA, each with the TTL', async () => {
-    const d = new RedisWabaDirectory({ url: redis.url, keyPrefix: 'wdttl:', readyTimeoutMs: 10_000 });
-    opened.push(d);
+    const d = new RedisWabaDirectory({ url: stores.redis.url, keyPrefix: 'wdttl:', readyTimeoutMs: 10_000 });
+    stores.track(d);
     await d.register(['1001'], 1);
     await d.putNames(new Map([['1002', acme]]));
     await d.notePolled(new Map([['1003', { at: 1, intervalSeconds: 1 }]]));
-    const inspector = new Redis(redis.url);
+    const inspector = new Redis(stores.redis.url);
     try {
       const keys = (await inspector.keys('wdttl:*')).sort();
       expect(keys).toEqual(['wdttl:wd:1001', 'wdttl:wd:1002', 'wdttl:wd:1003']);
