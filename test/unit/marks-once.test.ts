@@ -33,6 +33,29 @@ function byParts(m: Marks, k: string, value: string | undefined, now: number): {
   return { first, kept };
 }
 
+/** The ops both properties share: `once` and lone marks answered alike by both, sets made on both. */
+function applyBoth(fast: Marks, slow: Marks, o: Exclude<Op, { kind: 'tick' }>, now: number): void {
+  if (o.kind === 'once') {
+    const k = key(o.record, o.field);
+    expect(fast.once(k, o.value, now, now + TTL)).toEqual(byParts(slow, k, o.value, now));
+  } else if (o.kind === 'set') {
+    for (const m of [fast, slow]) m.set(o.mark, key(o.record, o.field), o.value, now, now + TTL);
+  } else {
+    const k = `e:lone${o.record}`;
+    expect(fast.once(k, undefined, now, now + TTL)).toEqual(byParts(slow, k, undefined, now));
+  }
+}
+
+/** Every mark of every record the ops can name (fields f0..f40 and `extra` ones) reads the same in both. */
+function expectSameMarks(fast: Marks, slow: Marks, now: number, extra: string[]): void {
+  for (let r = 0; r < 8; r++) {
+    const keys = [...Array.from({ length: 41 }, (_, f) => key(r, f)), ...extra.map((name) => `wamid${r}#${name}`)];
+    for (const k of keys) {
+      for (const kind of ['d', 'v', 'a'] as const) expect(fast.get(kind, k, now)).toBe(slow.get(kind, k, now));
+    }
+  }
+}
+
 describe('Marks.once', () => {
   it('answers and keeps what get/set/get/set would', () => {
     fc.assert(fc.property(fc.array(op, { maxLength: 300 }), fc.constantFrom(6, 1000), (ops, limit) => {
@@ -42,22 +65,12 @@ describe('Marks.once', () => {
       for (const o of ops) {
         if (o.kind === 'tick') {
           now += o.ms;
-        } else if (o.kind === 'once') {
-          const k = key(o.record, o.field);
-          expect(fast.once(k, o.value, now, now + TTL)).toEqual(byParts(slow, k, o.value, now));
-        } else if (o.kind === 'set') {
-          for (const m of [fast, slow]) m.set(o.mark, key(o.record, o.field), o.value, now, now + TTL);
         } else {
-          const k = `e:lone${o.record}`;
-          expect(fast.once(k, undefined, now, now + TTL)).toEqual(byParts(slow, k, undefined, now));
+          applyBoth(fast, slow, o, now);
         }
         expect(fast.size).toBe(slow.size);
       }
-      for (let r = 0; r < 8; r++) {
-        for (let f = 0; f <= 40; f++) {
-          for (const kind of ['d', 'v', 'a'] as const) expect(fast.get(kind, key(r, f), now)).toBe(slow.get(kind, key(r, f), now));
-        }
-      }
+      expectSameMarks(fast, slow, now, []);
     }), { seed: 20261207, numRuns: 300 });
   });
 });
@@ -142,23 +155,12 @@ describe('Marks.recordMarks', () => {
           }
           if (dedupeKey !== undefined) slow.set('d', dedupeKey, '1', now, now + TTL);
           expect(got).toEqual({ duplicate: false, first, kept, replied });
-        } else if (o.kind === 'once') {
-          const k = key(o.record, o.field);
-          expect(fast.once(k, o.value, now, now + TTL)).toEqual(byParts(slow, k, o.value, now));
-        } else if (o.kind === 'set') {
-          for (const m of [fast, slow]) m.set(o.mark, key(o.record, o.field), o.value, now, now + TTL);
         } else {
-          const k = `e:lone${o.record}`;
-          expect(fast.once(k, undefined, now, now + TTL)).toEqual(byParts(slow, k, undefined, now));
+          applyBoth(fast, slow, o, now);
         }
         expect(fast.size).toBe(slow.size);
       }
-      for (let r = 0; r < 8; r++) {
-        for (let f = 0; f <= 40; f++) {
-          for (const kind of ['d', 'v', 'a'] as const) expect(fast.get(kind, key(r, f), now)).toBe(slow.get(kind, key(r, f), now));
-        }
-        for (const kind of ['d', 'v', 'a'] as const) expect(fast.get(kind, `wamid${r}#reply`, now)).toBe(slow.get(kind, `wamid${r}#reply`, now));
-      }
+      expectSameMarks(fast, slow, now, ['reply']);
     }), { seed: 20261207, numRuns: 300 });
   });
 });
