@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { ExporterMetrics } from '../../src/metrics/registry.js';
 import { Ingest } from '../../src/pipeline.js';
 import type { SignalContext } from '../../src/signals/types.js';
 import { MemoryCustomerLinks, RedisCustomerLinks, type CustomerLinkStore } from '../../src/store/customer-links/index.js';
+import { resolveOne, type LinkRequest } from '../../src/store/customer-links/types.js';
 import { createKeyHasher } from '../../src/store/keys.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
@@ -103,6 +105,19 @@ describe('RedisCustomerLinks', () => {
     await s.resolve([['warm']]);
     const answers = await Promise.all([s.resolve([['p1']]), s.resolve([['b1', 'p1'], ['b2']]), s.resolve([['b1'], ['p2', 'b2']])]);
     expect(answers).toEqual([['p1'], ['p1', 'b2'], ['p1', 'b2']]);
+  });
+
+  it('resolves as resolveOne over a map, one-key requests (one SET NX GET when new) mixed with several-key ones', async () => {
+    const key = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f');
+    const request = fc.oneof(fc.array(key, { minLength: 1, maxLength: 1 }), fc.uniqueArray(key, { minLength: 1, maxLength: 3 }));
+    await fc.assert(fc.asyncProperty(fc.array(fc.array(request, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 6 }), async (calls) => {
+      const s = track(new RedisCustomerLinks({ url: redis.url, keyPrefix: `prop${++prefixCounter}:`, ttlSeconds: 600, readyTimeoutMs: 10_000 }));
+      const links = new Map<string, string>();
+      for (const requests of calls) {
+        const expected = requests.map((r: LinkRequest) => resolveOne(r, (k) => links.get(k), (k, root) => links.set(k, root)));
+        expect(await s.resolve(requests)).toEqual(expected);
+      }
+    }), { numRuns: 60 });
   });
 
   it('fails with StoreUnavailableError when Redis does not answer', async () => {
