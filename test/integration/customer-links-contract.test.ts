@@ -111,7 +111,7 @@ describe('RedisCustomerLinks', () => {
     const key = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f');
     const request = fc.oneof(fc.array(key, { minLength: 1, maxLength: 1 }), fc.uniqueArray(key, { minLength: 1, maxLength: 3 }));
     await fc.assert(fc.asyncProperty(fc.array(fc.array(request, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 6 }), async (calls) => {
-      const s = track(new RedisCustomerLinks({ url: redis.url, keyPrefix: `prop${++prefixCounter}:`, ttlSeconds: 600, readyTimeoutMs: 10_000 }));
+      const s = track(new RedisCustomerLinks({ url: stores.redis.url, keyPrefix: stores.prefix(), ttlSeconds: 600, readyTimeoutMs: 10_000 }));
       const links = new Map<string, string>();
       for (const requests of calls) {
         const expected = requests.map((r: LinkRequest) => resolveOne(r, (k) => links.get(k), (k, root) => links.set(k, root)));
