@@ -32,13 +32,22 @@ function array(v: unknown): unknown[] {
   return v;
 }
 
+/**
+ * The length of the longest string read since fastFieldValue began (every string of the output is
+ * read through string, nonEmptyString, displayPhoneNumber or metaId): the parser skips the walk that
+ * cuts sender strings when all of them are short (see parse.ts).
+ */
+let longest = 0;
+
 function string(v: unknown): string {
   if (typeof v !== 'string') throw NOT_SURE;
+  if (v.length > longest) longest = v.length;
   return v;
 }
 
 function nonEmptyString(v: unknown): string {
   if (typeof v !== 'string' || v.length === 0) throw NOT_SURE;
+  if (v.length > longest) longest = v.length;
   return v;
 }
 
@@ -100,6 +109,7 @@ function integerString(n: number): string {
 
 function displayPhoneNumber(v: unknown): string {
   if (typeof v !== 'string' || !HAS_DIGIT.test(v)) throw NOT_SURE;
+  if (v.length > longest) longest = v.length;
   return v;
 }
 
@@ -240,7 +250,7 @@ function system(v: unknown): System {
   if (waId !== undefined) out.wa_id = waId;
   const newWaId = optional(o, 'new_wa_id');
   if (newWaId !== undefined) {
-    if (typeof newWaId === 'string' && newWaId.length > 0) out.new_wa_id = newWaId;
+    if (typeof newWaId === 'string' && newWaId.length > 0) out.new_wa_id = nonEmptyString(newWaId);
     else if (typeof newWaId === 'number' && Number.isSafeInteger(newWaId) && newWaId >= 0) out.new_wa_id = String(newWaId);
     else throw NOT_SURE;
   }
@@ -428,12 +438,18 @@ export const FAST_FIELDS: ReadonlySet<KnownField> = new Set(Object.keys(fastValu
 export function fastFieldValue<F extends KnownField>(field: F, value: unknown): FieldValue<F> | undefined {
   const read = fastValues[field] as ((v: unknown) => FieldValue<F>) | undefined;
   if (read === undefined) return undefined;
+  longest = 0;
   try {
     return read(value);
   } catch (err) {
     if (err === NOT_SURE) return undefined;
     throw err;
   }
+}
+
+/** The length of the longest string the last fastFieldValue read (META_ID_PATTERN bounds Meta ids to 32 digits). */
+export function fastLongestString(): number {
+  return longest;
 }
 
 /** What `envelopeSchema.safeParse(body).data.entry` would be, or undefined (run the schema then). */

@@ -19,7 +19,7 @@ import {
   envelopeSchema, fieldByShape, fieldValueSchemas, isKnownField,
   type FieldValue, type InboundMessage, type KnownField, type WebhookChange, type WebhookEntry,
 } from './schemas.js';
-import { fastEnvelopeEntries, fastFieldValue } from './fast-parse.js';
+import { fastEnvelopeEntries, fastFieldValue, fastLongestString } from './fast-parse.js';
 import { contentJson, type ContentScan } from './content-json.js';
 import { boundSenderStrings, printableLogFields, SENDER_STRING_MAX_LENGTH } from './sender-strings.js';
 import { MalformedEnvelopeError, type ParsedBody, type ParsedChange } from './types.js';
@@ -191,7 +191,10 @@ function parseChange(entry: WebhookEntry, change: WebhookChange, hashKey: KeyHas
   // Sender-chosen strings are cut here, before anything stores, exports or logs them (sender-strings.ts).
   // A hot shape whose strings were all read above and are short has nothing to cut: its events hold those
   // strings, Meta ids (32 digits at most) and names of a few words made from them (IMPENDING_ + a category).
-  const bounded = result.fast && content !== undefined && !hashedContent && scan.flat && scan.longest <= SHORT_STRINGS;
+  // A messages value's events hold its strings too (the texts, ids and names read), keyed hashes and Meta ids.
+  const bounded = result.fast && (content !== undefined
+    ? !hashedContent && scan.flat && scan.longest <= SHORT_STRINGS
+    : result.longest <= SHORT_STRINGS);
   const parsed: ParsedChange = { field, wabaId: ctx.wabaId, outcome: 'ok', events: bounded ? result.events : boundSenderStrings(result.events), unknownValues: ctx.unknownValues === undefined ? [] : [...ctx.unknownValues] };
   if (ctx.log !== undefined) parsed.log = { message: ctx.log.message, fields: printableLogFields(ctx.log.fields) };
   if (content !== undefined) parsed.dedupeKey = contentKey(field, wabaId, entry.time === undefined ? '' : String(entry.time), content);
@@ -203,17 +206,21 @@ const scan: ContentScan = { flat: false, longest: 0 };
 /** Strings this long at most, with a short prefix, are far below SENDER_STRING_MAX_LENGTH: nothing to cut. */
 const SHORT_STRINGS = SENDER_STRING_MAX_LENGTH - 64;
 
-type FieldResult = { ok: true; data: unknown; events: ExporterEvent[]; fast: boolean } | { ok: false; issues: readonly z.core.$ZodIssue[] };
+/** `longest`: the longest string the fast path read (fastLongestString), read before the handler runs. */
+type FieldResult = { ok: true; data: unknown; events: ExporterEvent[]; fast: boolean; longest: number } | { ok: false; issues: readonly z.core.$ZodIssue[] };
 
 function parseKnownField<F extends KnownField>(field: F, value: unknown, ctx: ChangeContext): FieldResult {
   // TypeScript cannot correlate the schema and handler chosen by the same key; the two tables share KnownField.
   // The hot shapes are checked by hand first (fast-parse.ts: the schema's output or "not sure").
   const fast = fastFieldValue(field, value);
-  if (fast !== undefined) return { ok: true, data: fast, events: (fieldHandlers[field] as FieldHandler<F>)(fast, ctx), fast: true };
+  if (fast !== undefined) {
+    const longest = fastLongestString();
+    return { ok: true, data: fast, events: (fieldHandlers[field] as FieldHandler<F>)(fast, ctx), fast: true, longest };
+  }
   const schema = fieldValueSchemas[field] as unknown as z.ZodType<FieldValue<F>>;
   const result = schema.safeParse(value);
   if (!result.success) return { ok: false, issues: result.error.issues };
-  return { ok: true, data: result.data, events: (fieldHandlers[field] as FieldHandler<F>)(result.data, ctx), fast: false };
+  return { ok: true, data: result.data, events: (fieldHandlers[field] as FieldHandler<F>)(result.data, ctx), fast: false, longest: Infinity };
 }
 
 type FieldHandler<F extends KnownField> = (value: FieldValue<F>, ctx: ChangeContext) => ExporterEvent[];

@@ -294,6 +294,35 @@ describe('the fast webhook parse path agrees with the zod schemas', () => {
     expect(long).toBeGreaterThan(100);
   }, 120_000);
 
+  it('cuts long sender strings of statuses and inbound messages on the fast path as boundSenderStrings does', async () => {
+    const metadata = { display_phone_number: '15550783881', phone_number_id: '106540352242922' };
+    const hashKey = createKeyHasher('fast-parse-key-0123456789');
+    /** Every `every`-th string of the value (from the `first`-th) made `extra` characters longer. */
+    const lengthen = (v: Json, first: number, every: number, extra: number): Json => {
+      let i = 0;
+      const walk = (x: Json): Json => {
+        if (typeof x === 'string') return i++ % every === first % every ? x + 'y'.repeat(extra) : x;
+        if (Array.isArray(x)) return x.map(walk);
+        if (x !== null && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, y]) => [k, walk(y)]));
+        return x;
+      };
+      return walk(v);
+    };
+    const item = fc.oneof(status.map((s) => ({ statuses: [s] })), inboundMessage.map((m) => ({ messages: [m] })));
+    const extra = fc.constantFrom(0, 447, 448, 449, 512, 513, 600, 4_096, 5_000);
+    let fastLong = 0;
+    await check(fc.property(item, fc.nat(40), fc.integer({ min: 1, max: 6 }), extra, fc.array(contact, { maxLength: 1 }), (items, first, every, n, contacts) => {
+      const value = lengthen({ metadata, ...(contacts.length > 0 && { contacts }), ...items } as Json, first, every, n);
+      const parsed = parseWebhookBody({ object: 'whatsapp_business_account', entry: [{ id: '102290129340398', time: 1_764_000_000, changes: [{ field: 'messages', value }] }] }, hashKey, 1_764_000_001);
+      const events = parsed.changes[0]!.events;
+      if (n > 448 && fastFieldValue('messages', value) !== undefined) fastLong++;
+      // Nothing left to cut: a second walk changes nothing.
+      expect(boundSenderStrings(structuredClone(events))).toEqual(events);
+    }), 3_000);
+    // Not vacuous: many values with long strings took the fast path.
+    expect(fastLong).toBeGreaterThan(300);
+  }, 120_000);
+
   it('parses a body the same with the fast path as the schema alone would: one change per status, hashed ids', () => {
     const hashKey = createKeyHasher('fast-parse-key-0123456789');
     const body = {

@@ -179,6 +179,19 @@ describe('RedisSketchStore keys', () => {
 });
 
 describe('MemorySketchStore bounds', () => {
+  it('answers a scope written again in a row (its last scope reused) and after close() as a new store would', async () => {
+    const s = new MemorySketchStore();
+    expect(await s.add([...items(['m1', 'm2'], T0, 'a1'), ...items(['m1'], T0, 'a1'), ...items(['m1'], T0, 'b2'), ...items(['m2', 'm3'], T0, 'a1')]))
+      .toEqual([true, true, false, true, false, true]);
+    const counts = await s.countDistinct(['a1', 'b2'], T0, 1);
+    expect([counts.get('a1'), counts.get('b2')]).toEqual([3, 1]);
+    await s.close();
+    // a1 was written last before close().
+    expect(await s.add(items(['m1'], T0, 'a1'))).toEqual([true]);
+    const after = await s.countDistinct(['a1', 'b2'], T0, 1);
+    expect([after.get('a1'), after.get('b2')]).toEqual([1, 0]);
+  });
+
   it('drops hourly sketches older than the window and the filters of old generations', async () => {
     const s = new MemorySketchStore();
     for (let h = 0; h < 60; h++) await s.add(items(customers(2), T0 + h * 3600));

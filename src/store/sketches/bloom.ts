@@ -6,10 +6,18 @@ import { SEEN_FILTER_BITS, SEEN_FILTER_HASHES } from './types.js';
  * SHA-256: both stores use these same positions, so a Redis filter and a memory one agree.
  */
 export function bloomPositions(member: string): number[] {
-  const h = hash('sha256', `seen:${member}`, 'buffer');
+  const h = seenDigest(member);
   const a = h.readUInt32BE(0);
   const b = h.readUInt32BE(4) | 1;
   const out = new Array<number>(SEEN_FILTER_HASHES);
   for (let i = 0; i < SEEN_FILTER_HASHES; i++) out[i] = (a + Math.imul(i, b)) >>> 0 & (SEEN_FILTER_BITS - 1);
   return out;
+}
+
+/**
+ * The SHA-256 the seen filter's positions come from (its first 8 bytes, as bloomPositions reads them);
+ * the memory store takes the HLL's 64 bits from the next 8 rather than hashing the member again.
+ */
+export function seenDigest(member: string): Buffer {
+  return hash('sha256', `seen:${member}`, 'buffer');
 }

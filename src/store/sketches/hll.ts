@@ -1,5 +1,3 @@
-import { hash } from 'node:crypto';
-
 /**
  * HyperLogLog with Redis's parameters (2^14 six-bit registers, standard error 1.04/√16384 = 0.81 %),
  * small-range linear counting as in Flajolet et al. No maintained npm package fitted: the ones with
@@ -10,30 +8,19 @@ export const HLL_PRECISION = 14;
 export const HLL_REGISTERS = 1 << HLL_PRECISION;
 const ALPHA = 0.7213 / (1 + 1.079 / HLL_REGISTERS);
 
-/** 64 bits of a member's SHA-256 as two 32-bit halves: the high one picks the register. */
-export function memberHash(member: string): [number, number] {
-  const h = hash('sha256', member, 'buffer');
-  return [h.readUInt32BE(0), h.readUInt32BE(4)];
-}
-
-/** One register index and its rank (position of the first 1 bit in the remaining 50 bits, 1-based). */
-function registerOf(member: string): [number, number] {
-  const [hi, lo] = memberHash(member);
-  const index = hi >>> (32 - HLL_PRECISION);
-  // The 18 low bits of hi, then the 32 of lo: 50 bits, as Redis uses 64 − 14.
-  const rest = hi & ((1 << (32 - HLL_PRECISION)) - 1);
-  let rank: number;
-  if (rest !== 0) rank = Math.clz32(rest) - HLL_PRECISION + 1;
-  else rank = 32 - HLL_PRECISION + (lo !== 0 ? Math.clz32(lo) + 1 : 33);
-  return [index, rank];
-}
-
 export function newRegisters(): Uint8Array {
   return new Uint8Array(HLL_REGISTERS);
 }
 
-export function hllAdd(registers: Uint8Array, member: string): void {
-  const [index, rank] = registerOf(member);
+/**
+ * Adds a member by 64 bits of a hash of it, as two 32-bit halves: the high one's top bits pick the
+ * register, the rank is the position of the first 1 bit in the remaining 50 bits (1-based), as Redis
+ * uses 64 − 14. The memory store passes bits of the digest its seen filter takes too (one SHA-256).
+ */
+export function hllAddHashed(registers: Uint8Array, hi: number, lo: number): void {
+  const index = hi >>> (32 - HLL_PRECISION);
+  const rest = hi & ((1 << (32 - HLL_PRECISION)) - 1);
+  const rank = rest !== 0 ? Math.clz32(rest) - HLL_PRECISION + 1 : 32 - HLL_PRECISION + (lo !== 0 ? Math.clz32(lo) + 1 : 33);
   if (registers[index]! < rank) registers[index] = rank;
 }
 

@@ -1,7 +1,7 @@
-import { bloomPositions } from './bloom.js';
-import { hllAdd, hllCount, newRegisters } from './hll.js';
+import { seenDigest } from './bloom.js';
+import { hllAddHashed, hllCount, newRegisters } from './hll.js';
 import {
-  generationOf, hourOf, HOURLY_BUCKET_TTL_SECONDS, MAX_SCOPES, SEEN_FILTER_BITS, type SketchItem, type SketchStore,
+  generationOf, hourOf, HOURLY_BUCKET_TTL_SECONDS, MAX_SCOPES, SEEN_FILTER_BITS, SEEN_FILTER_HASHES, type SketchItem, type SketchStore,
 } from './types.js';
 
 interface Scope {
@@ -19,6 +19,9 @@ interface Scope {
 export class MemorySketchStore implements SketchStore {
   readonly kind = 'memory' as const;
   private readonly scopes = new Map<string, Scope>();
+  /** The scope written last (the last in `scopes`' order) and its id. */
+  private lastId = '';
+  private last: Scope | undefined;
 
   add(items: readonly SketchItem[]): Promise<boolean[]> {
     return Promise.resolve(items.map((item) => this.addOne(item)));
@@ -26,6 +29,9 @@ export class MemorySketchStore implements SketchStore {
 
   private addOne({ scope, member, at }: SketchItem): boolean {
     const s = this.scope(scope);
+    // One SHA-256 per member: its first 64 bits place it in the seen filter (bloomPositions, as the Redis
+    // store's), the next 64 in the hour's HLL (hashes of the two are independent either way).
+    const h = seenDigest(member);
     const hour = hourOf(at);
     if (hour > s.newestHour) {
       s.newestHour = hour;
@@ -35,7 +41,7 @@ export class MemorySketchStore implements SketchStore {
     if (hour > s.newestHour - Math.ceil(HOURLY_BUCKET_TTL_SECONDS / 3600)) {
       let registers = s.hours.get(hour);
       if (!registers) s.hours.set(hour, (registers = newRegisters()));
-      hllAdd(registers, member);
+      hllAddHashed(registers, h.readUInt32BE(8), h.readUInt32BE(12));
     }
     const generation = generationOf(at);
     for (const g of s.seen.keys()) if (g < generation - 1) s.seen.delete(g);
@@ -43,7 +49,10 @@ export class MemorySketchStore implements SketchStore {
     const previous = s.seen.get(generation - 1);
     let newInCurrent = false;
     let inPrevious = previous !== undefined;
-    for (const p of bloomPositions(member)) {
+    const a = h.readUInt32BE(0);
+    const b = h.readUInt32BE(4) | 1;
+    for (let i = 0; i < SEEN_FILTER_HASHES; i++) {
+      const p = (a + Math.imul(i, b)) >>> 0 & (SEEN_FILTER_BITS - 1);
       const byte = p >>> 3;
       const bit = 1 << (p & 7);
       if ((current[byte]! & bit) === 0) {
@@ -62,6 +71,8 @@ export class MemorySketchStore implements SketchStore {
   }
 
   private scope(id: string): Scope {
+    // A batch's statuses are mostly of one WABA: the most recently written scope is last already.
+    if (id === this.lastId && this.last !== undefined) return this.last;
     let s = this.scopes.get(id);
     if (s) {
       // Map order is insertion order: re-inserting keeps the least recently written first.
@@ -71,6 +82,8 @@ export class MemorySketchStore implements SketchStore {
       s = { hours: new Map(), seen: new Map(), newestHour: -Infinity };
     }
     this.scopes.set(id, s);
+    this.lastId = id;
+    this.last = s;
     return s;
   }
 
@@ -98,6 +111,7 @@ export class MemorySketchStore implements SketchStore {
 
   close(): Promise<void> {
     this.scopes.clear();
+    this.last = undefined;
     return Promise.resolve();
   }
 }
