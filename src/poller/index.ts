@@ -15,7 +15,7 @@ import { failureDelayMs, plannedIntervalSeconds, RequestWindow, roundCost, withJ
 import { ACCOUNT_GAUGES, AccountChecks } from './account-checks.js';
 import { Discovery, WABA_SOURCES, type WabaSource } from './discovery.js';
 import { CallAbortedError, GraphClient, type CallFailure, type CallOutcome, type GraphEndpoint } from './client.js';
-import { healthEvent, phoneNumberEvent, POLL_FIELDS, portfolioLimitEvent, removedNumbers, removedTemplates, templateEvent } from './events.js';
+import { healthEvent, phoneNumberEvent, POLL_FIELDS, portfolioLimitEvent, removedNumbers, removedTemplates, storedEntitiesOf, templateEvent } from './events.js';
 import {
   phoneNumbersPageSchema, templatesPageSchema, wabaHealthSchema, type GraphHealthStatus, type GraphPhoneNumber, type GraphTemplate, type GraphWabaNode, type Page,
 } from './schemas.js';
@@ -934,7 +934,7 @@ export class Poller {
       if (numbers.complete || templates.complete) {
         // Removal is judged against what the store holds now; `roundAt` keeps anything a webhook
         // reported after the listing started.
-        const snapshot = await this.deps.store.snapshot();
+        const snapshot = await storedEntitiesOf(this.deps.store, w.id);
         if (numbers.complete) {
           const ids = new Set(numbers.items.map((n) => n.item.id));
           for (const e of removedNumbers(snapshot, w.id, ids, roundAt)) changes.push(change(POLL_FIELDS.numbers, e));

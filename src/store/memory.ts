@@ -289,6 +289,14 @@ export class MemoryStore implements Store {
     return { entityVersion: this.entityVersion, numbers, templates, health: [...this.health.values()].flat(), states, waits, wabas };
   }
 
+  async wabaEntities(wabaId: string): Promise<Pick<Snapshot, 'numbers' | 'templates'>> {
+    const numbers: PhoneNumberRecord[] = [];
+    for (const e of this.numbers.values()) if (e.record.wabaId === wabaId && hasAttributes(e.record.attributes)) numbers.push(e.record);
+    const templates: TemplateRecord[] = [];
+    for (const e of this.templates.values()) if (e.record.wabaId === wabaId && hasAttributes(e.record.attributes)) templates.push(e.record);
+    return { numbers, templates };
+  }
+
   private waitSummaries(): WaitSummary[] {
     const waits: WaitSummary[] = [];
     for (const [scope, customers] of this.waits) {

@@ -189,6 +189,12 @@ export interface Store {
    * the entity version has not moved (waits are always fresh): Redis then skips reading every entity.
    */
   snapshot(previous?: Snapshot): Promise<Snapshot>;
+  /**
+   * One WABA's numbers and templates, as snapshot() lists them (same records, same order): what a
+   * polling round judges removals against. Optional: without it the poller filters a snapshot, which
+   * lists every WABA's entities in every round of every WABA (bench/README.md, "Provider scale").
+   */
+  wabaEntities?(wabaId: string): Promise<Pick<Snapshot, 'numbers' | 'templates'>>;
   /** Counts of countInBucket series for buckets from..to inclusive: series → bucket → count. */
   readCounts(series: readonly string[], fromBucket: number, toBucket: number): Promise<Record<string, Record<number, number>>>;
   /** Removes waits opened before `before`; returns how many per scope. */

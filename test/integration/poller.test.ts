@@ -200,6 +200,30 @@ describe('poller against the Graph API simulator', () => {
     expect(await h.value('whatsapp_poll_success', { waba_id: WABA })).toBe(1);
   });
 
+  it('judges removals on the WABA\'s own stored entities (wabaEntities), not a snapshot of every WABA\'s; without that read, on a snapshot, the same', async () => {
+    for (const withRead of [true, false]) {
+      const state = defaultState(150);
+      const h = await setup({ state });
+      const read = { snapshots: 0, wabaEntities: [] as string[] };
+      const snapshot = h.store.snapshot.bind(h.store);
+      const wabaEntities = h.store.wabaEntities.bind(h.store);
+      h.store.snapshot = (previous) => (read.snapshots++, snapshot(previous));
+      // A store without the read (an older or other implementation): the poller filters a snapshot.
+      h.store.wabaEntities = (withRead ? (id: string) => (read.wabaEntities.push(id), wabaEntities(id)) : undefined) as MemoryStore['wabaEntities'];
+      await h.poller.pollOnce(WABA);
+      const gone = state.waba(WABA).templates[7]!;
+      state.removeTemplate(WABA, gone.id);
+      state.removeNumber(WABA, '106540352242923');
+      h.clock.now += 300_000;
+      await h.poller.pollOnce(WABA);
+      expect(read).toEqual(withRead ? { snapshots: 0, wabaEntities: [WABA, WABA] } : { snapshots: 2, wabaEntities: [] });
+      const after = await snapshot();
+      expect(after.templates.map((t) => t.templateId).sort()).toEqual(state.waba(WABA).templates.map((t) => t.id).sort());
+      expect(after.templates).toHaveLength(149);
+      expect(after.numbers.map((n) => n.phoneNumberId)).toEqual(['106540352242922']);
+    }
+  });
+
   it('skips rounds while usage headers report more than the threshold, and polls normally again after', async () => {
     const h = await setup({ poller: { usageThreshold: 0.75 } });
     h.sim.setUsage({ business: { call_count: 90, total_cputime: 20, total_time: 30 }, app: { call_count: 10, total_cputime: 5, total_time: 40 } });

@@ -7,6 +7,7 @@ import type { AnalyticsBucketStore } from '../../store/analytics-buckets/index.j
 import type { Store } from '../../store/types.js';
 import { failureDelayMs, withJitter, type RequestWindow } from '../budget.js';
 import { CallAbortedError, type CallOutcome, type GraphClient, type GraphEndpoint } from '../client.js';
+import { storedEntitiesOf } from '../events.js';
 import { maxUsage, peakRatio, type Usage } from '../usage.js';
 import { analyticsCallsPerRound, coverageRatio, newCoverageState, planTemplateChunks, type CoverageState } from './plan.js';
 import {
@@ -34,7 +35,7 @@ export interface AnalyticsDeps {
   config: Config;
   client: GraphClient;
   buckets: AnalyticsBucketStore;
-  store: Pick<Store, 'snapshot'>;
+  store: Pick<Store, 'snapshot' | 'wabaEntities'>;
   metrics: ExporterMetrics;
   logger: Logger;
   now: () => number;
@@ -319,7 +320,7 @@ export class AnalyticsPoller {
     const w = a.shared;
     let all: string[];
     try {
-      const snapshot = await this.deps.store.snapshot();
+      const snapshot = await storedEntitiesOf(this.deps.store, w.id);
       all = snapshot.templates.filter((t) => t.wabaId === w.id && isGraphId(t.templateId)).map((t) => t.templateId);
     } catch {
       round.failure = 'store';
