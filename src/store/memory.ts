@@ -293,7 +293,7 @@ export class MemoryStore implements Store {
     const numbers: PhoneNumberRecord[] = [];
     for (const e of this.numbers.values()) if (e.record.wabaId === wabaId && hasAttributes(e.record.attributes)) numbers.push(e.record);
     const templates: TemplateRecord[] = [];
-    for (const e of this.templates.values()) if (e.record.wabaId === wabaId && hasAttributes(e.record.attributes)) templates.push(e.record);
+    for (const e of this.templates.get(wabaId)?.values() ?? []) if (hasAttributes(e.record.attributes)) templates.push(e.record);
     return { numbers, templates };
   }
 
