@@ -35,3 +35,30 @@ export function moduleConnectionOptions(name: string, commandTimeoutMs: number):
     connectionName: `whatsapp-exporter:${name}`,
   };
 }
+
+/**
+ * The oldest Redis the stores' scripts run on: SET with NX and GET together (customer links, reply
+ * times) came in 7.0, and an older server would refuse every webhook's write with a syntax error.
+ */
+export const MIN_REDIS_VERSION = '7.0.0';
+
+/** Fails with StoreUnavailableError naming both versions when the server is older than `min`. */
+export async function checkRedisVersion(client: Redis | Cluster, min: string = MIN_REDIS_VERSION): Promise<void> {
+  const info = await client.info('server');
+  const version = /^redis_version:([\d.]+)/m.exec(info)?.[1];
+  // Servers that speak the protocol but hide their version (some managed services) are given the benefit of the doubt.
+  if (version === undefined) return;
+  if (compareVersions(version, min) < 0) {
+    throw new StoreUnavailableError(`Redis ${version} is older than ${min}, which the exporter's scripts need (SET NX GET): upgrade Redis`);
+  }
+}
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}

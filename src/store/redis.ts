@@ -3,6 +3,7 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions, type SentinelAd
 import { DEFAULT_HISTORY_TTL_SECONDS } from './memory.js';
 import { GroupCommit } from './group-commit.js';
 import { checkWrites } from './merge.js';
+import { checkRedisVersion } from './redis-ready.js';
 import {
   ABANDON_SCRIPT, APPLY_SCRIPT, CONFIRM_SCRIPT, EXPIRE_WAITS_SCRIPT, READ_COUNTS_SCRIPT, SNAPSHOT_SCRIPT, TIME_SCRIPT,
 } from './redis-script.js';
@@ -111,6 +112,8 @@ export class RedisStore implements Store {
   private readonly readyWaiters = new Set<() => void>();
   private lastError: string | undefined;
   private closed = false;
+  /** Set once a ping found the server recent enough (checkRedisVersion); checked again after a failed one. */
+  private versionChecked = false;
   /** Calls whose confirmation landed, as far as this store saw: the next APPLY deletes their records. */
   private confirmed: string[] = [];
   /** APPLY calls of failed callers to hand back (their tokens), with when the caller failed. */
@@ -350,6 +353,11 @@ export class RedisStore implements Store {
 
   async ping(): Promise<void> {
     await this.call('ping', () => Promise.all([this.client.ping(), this.confirmClient.ping()]));
+    // Readiness, the store's up gauge and `doctor` all ping: each then names a server too old for the scripts.
+    if (!this.versionChecked) {
+      await checkRedisVersion(this.client);
+      this.versionChecked = true;
+    }
   }
 
   async close(): Promise<void> {
