@@ -6,6 +6,7 @@ import { ExporterMetrics } from '../metrics/registry.js';
 import { fieldSubscriptionFacts, GraphClient, PHONE_NUMBER_FIELDS, readAppSubscriptions, subscribedAppsFacts, tokenFacts, WABA_FIELDS, type CallOutcome } from '../poller/index.js';
 import { debugTokenSchema, permissionsSchema, phoneNumbersPageSchema, subscribedAppsSchema, wabaHealthSchema } from '../poller/schemas.js';
 import { createStore } from '../store/index.js';
+import { RedisTooOldError } from '../store/redis-ready.js';
 
 /**
  * `whatsapp-exporter doctor`: every check of a setup that can be made from here, with the poller's
@@ -284,6 +285,7 @@ async function storeCheck(config: Config): Promise<CheckResult> {
     await store.ping();
     return pass(name, `redis at ${where} reachable`);
   } catch (err) {
+    if (err instanceof RedisTooOldError) return fail(name, `redis at ${where} is ${err.version}, older than ${err.min}`, `upgrade Redis to ${err.min} or later: the exporter's scripts need it`);
     return fail(name, `redis at ${where} not reachable: ${(err as Error).name}`, 'check REDIS_URL (host, port, password, TLS with rediss://) and that Redis runs');
   } finally {
     await store.close().catch(() => undefined);

@@ -42,14 +42,22 @@ export function moduleConnectionOptions(name: string, commandTimeoutMs: number):
  */
 export const MIN_REDIS_VERSION = '7.0.0';
 
-/** Fails with StoreUnavailableError naming both versions when the server is older than `min`. */
+/** A server older than the scripts need: reachable, but every write would fail. */
+export class RedisTooOldError extends StoreUnavailableError {
+  constructor(readonly version: string, readonly min: string) {
+    super(`Redis ${version} is older than ${min}, which the exporter's scripts need (SET NX GET): upgrade Redis`);
+    this.name = 'RedisTooOldError';
+  }
+}
+
+/** Fails with RedisTooOldError naming both versions when the server is older than `min`. */
 export async function checkRedisVersion(client: Redis | Cluster, min: string = MIN_REDIS_VERSION): Promise<void> {
   const info = await client.info('server');
   const version = /^redis_version:([\d.]+)/m.exec(info)?.[1];
   // Servers that speak the protocol but hide their version (some managed services) are given the benefit of the doubt.
   if (version === undefined) return;
   if (compareVersions(version, min) < 0) {
-    throw new StoreUnavailableError(`Redis ${version} is older than ${min}, which the exporter's scripts need (SET NX GET): upgrade Redis`);
+    throw new RedisTooOldError(version, min);
   }
 }
 

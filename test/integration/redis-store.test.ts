@@ -10,7 +10,7 @@ import { ExporterMetrics } from '../../src/metrics/registry.js';
 import { createStore } from '../../src/store/index.js';
 import { createKeyHasher } from '../../src/store/keys.js';
 import { RedisStore, clusterPrefix, encodeWrites, type RedisStoreOptions } from '../../src/store/redis.js';
-import { checkRedisVersion, MIN_REDIS_VERSION } from '../../src/store/redis-ready.js';
+import { checkRedisVersion, MIN_REDIS_VERSION, RedisTooOldError } from '../../src/store/redis-ready.js';
 import { ABANDON_SCRIPT, APPLY_SCRIPT, CONFIRM_SCRIPT } from '../../src/store/redis-script.js';
 import { RedisSketchStore } from '../../src/store/sketches/index.js';
 import { StoreUnavailableError, type EventWriteResult, type Store, type StoreOp } from '../../src/store/types.js';
@@ -255,6 +255,8 @@ describe('RedisStore', () => {
     // The same check against a minimum this server cannot meet: what an older Redis hears.
     const refused = await checkRedisVersion(inspector, '99.1.0').catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(StoreUnavailableError);
+    expect(refused).toMatchObject({ name: 'RedisTooOldError', version, min: '99.1.0' });
+    expect(refused).toBeInstanceOf(RedisTooOldError);
     expect((refused as Error).message).toBe(`Redis ${version} is older than 99.1.0, which the exporter's scripts need (SET NX GET): upgrade Redis`);
     await expect(checkRedisVersion(inspector, version)).resolves.toBeUndefined();
     await expect(checkRedisVersion(inspector, `${version.split('.')[0]}.${Number(version.split('.')[1]) + 1}`)).rejects.toBeInstanceOf(StoreUnavailableError);
