@@ -18,7 +18,7 @@ import { BENCH_APP_SECRET, BENCH_VERIFY_TOKEN } from './lib/options.js';
 import { workloads } from './lib/workloads.js';
 
 /**
- * `node [--cpu-prof] dist/bench/hot-path.js WORKLOAD [REDIS_URL] [BODIES] [IN_FLIGHT]`: the exporter's
+ * `node [--cpu-prof] dist/bench/hot-path.js WORKLOAD [REDIS_URL] [BODIES] [IN_FLIGHT | rRATE]`: the exporter's
  * WebhookReceiver.receive(), wired as src/main.ts wires it, over fresh signed bodies of one workload,
  * IN_FLIGHT requests at a time, without HTTP. Prints CPU µs per event of this process (and of
  * redis-server, found through INFO) after a warm-up of a quarter of the bodies: the quick loop for
@@ -26,7 +26,9 @@ import { workloads } from './lib/workloads.js';
  * HOT_ALLOC_PROFILE=file.heapprofile samples what the measured part allocates, collected objects
  * included (what the garbage collector's share is made of); read it in Chrome DevTools.
  * HOT_CPU_PROFILE=file.cpuprofile profiles the measured part only (no start-up, no body generation,
- * no warm-up); read it with `node dist/bench/profile-top.js FILE`.
+ * no warm-up); read it with `node dist/bench/profile-top.js FILE`. IN_FLIGHT `rRATE` (e.g. r3000) sends open loop
+ * at RATE requests per second and adds p50/p90/p99 latency; HOT_SKETCHES=memory (as HOT_LINKS=memory) keeps
+ * the sketches in this process with Redis; systemUsPerEvent is the kernel's part of the exporter's CPU.
  */
 async function main(): Promise<void> {
   const [name = 'statuses-100', redisUrl = '', bodiesArg = '2000', inFlightArg = '32'] = process.argv.slice(2);
@@ -40,7 +42,7 @@ async function main(): Promise<void> {
   const metrics = new ExporterMetrics({ version: 'bench', revision: 'bench' }, { defaultMetrics: false });
   const logger = createLogger({ level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
   const store = createStore(config, { logger, metrics });
-  const sketches = config.store.redisUrl ? new RedisSketchStore({ url: config.store.redisUrl, keyPrefix: config.store.keyPrefix }) : new MemorySketchStore();
+  const sketches = config.store.redisUrl && process.env.HOT_SKETCHES !== 'memory' ? new RedisSketchStore({ url: config.store.redisUrl, keyPrefix: config.store.keyPrefix }) : new MemorySketchStore();
   // HOT_LINKS=memory keeps customer links in this process even with Redis (to see what the shared ones cost).
   const links = createCustomerLinks(process.env.HOT_LINKS === 'memory' ? { keyPrefix: config.store.keyPrefix } : config.store, customerLinkTtlSeconds(config));
   const ingest = new Ingest(store, metrics, { conversations: config.conversations, funnels: config.funnels, humanHandoff: config.humanHandoff, webhook: config.webhook }, sketches, links);
@@ -66,7 +68,34 @@ async function main(): Promise<void> {
     const raw = Buffer.from(w.body(30_000_000 + k));
     return { raw, signature: sign(raw, BENCH_APP_SECRET) };
   });
+  // IN_FLIGHT `rNNNN`: open loop at NNNN requests per second instead (each request due at k / rate, its
+  // latency counted from then), as the latency benchmark's generator sends: what a group costs below saturation.
+  const rate = inFlightArg.startsWith('r') ? Number(inFlightArg.slice(1)) : 0;
+  const latencies: number[] = [];
+  const openLoop = async (from: number, to: number): Promise<void> => {
+    const start = performance.now();
+    let next = from;
+    let done = 0;
+    await new Promise<void>((resolve, reject) => {
+      const tick = (): void => {
+        const due = from + Math.floor(((performance.now() - start) / 1000) * rate);
+        while (next < to && next <= due) {
+          const k = next++;
+          const b = bodies[k]!;
+          const dueAt = start + ((k - from) / rate) * 1000;
+          receiver.receive(b.raw, b.signature).then((answer) => {
+            if (answer.status !== 200) throw new Error(`receive answered ${answer.status}: ${answer.body}`);
+            latencies.push(performance.now() - dueAt);
+            if (++done === to - from) resolve();
+          }).catch(reject);
+        }
+        if (next < to) setTimeout(tick, 0);
+      };
+      tick();
+    });
+  };
   const run = async (from: number, to: number): Promise<void> => {
+    if (rate > 0) return openLoop(from, to);
     let next = from;
     const worker = async (): Promise<void> => {
       while (next < to) {
@@ -113,10 +142,13 @@ async function main(): Promise<void> {
   }
   session?.disconnect();
   const events = (count - warm) * w.eventsPerRequest;
+  const measured = latencies.slice(warm).sort((a, b) => a - b);
+  const pct = (q: number): number | undefined => (measured.length > 0 ? Number(measured[Math.min(measured.length - 1, Math.floor(q * measured.length))]!.toFixed(2)) : undefined);
   const us = (s: number) => ((s * 1e6) / events).toFixed(2);
   process.stdout.write(JSON.stringify({
     workload: name, store: store.kind, events, seconds: Number(seconds.toFixed(2)),
-    exporterUsPerEvent: Number(us((cpu.user + cpu.system) / 1e6)), redisUsPerEvent: Number(us(redisSeconds)),
+    exporterUsPerEvent: Number(us((cpu.user + cpu.system) / 1e6)), systemUsPerEvent: Number(us(cpu.system / 1e6)), redisUsPerEvent: Number(us(redisSeconds)),
+    ...(rate > 0 ? { rate, p50ms: pct(0.5), p90ms: pct(0.9), p99ms: pct(0.99), maxMs: pct(1) } : {}),
   }) + '\n');
   await store.close();
   await sketches.close?.();
