@@ -24,9 +24,11 @@
  *   {p}d:{key}              string de-duplication and `once` keys, TTL dedupTtl: '1' for `once`; for a
  *                           write's dedupeKey '~' + the token of the call that applied it (see APPLY_SCRIPT)
  *   {p}g:{token}            hash  a call's results until it confirms them: g give-up ms, r the call's answer,
- *                           k:{dedupeKey} position of that write in r, c confirmed, x another delivery took a
- *                           write over; TTL dedupTtl, once confirmed the abandon window, deleted by the
- *                           caller's next APPLY once it knows the confirmation landed
+ *                           K '\n' + the dedupeKeys of the writes it holds joined by '\n', in r's order ('' for
+ *                           the others), c confirmed, x another delivery took a write over; TTL dedupTtl, once
+ *                           confirmed the abandon window, deleted by the caller's next APPLY once it knows the
+ *                           confirmation landed. Older versions (and a key holding a newline) kept a field
+ *                           k:{dedupeKey} per write, its position in r: still read
  *   {p}v:{key}              string the value kept by `once` with a value, TTL dedupTtl
  *   {p}a:{key}              string a message that already answered (closeWait's messageKey), TTL dedupTtl
  *   {p}m:{record}           hash  the three above for keys `record#name` (RECORD_SEPARATOR in types.ts),
@@ -572,7 +574,30 @@ local function run(op)
 end
 
 local mine = '~' .. token
-local held = {}
+-- The writes this call holds, by position in its answer: their keys go in one field K, not a field
+-- each (a hundred fields per call to create, and to free when the record goes). A key K cannot
+-- hold (empty, or holding a newline) gets a field k:{key} as older versions wrote.
+local NL = string.char(10)
+local heldKeys = {}
+local holds = false
+local legacy = {}
+local function hold(k, i)
+  holds = true
+  if k == '' or string.find(k, NL, 1, true) then
+    legacy[#legacy + 1] = 'k:' .. k
+    legacy[#legacy + 1] = i
+  else
+    heldKeys[i] = k
+  end
+end
+-- The position of key k in a record's answer, from its K field (nil when not there).
+local function heldAt(keys, k)
+  if not keys or k == '' or string.find(k, NL, 1, true) then return nil end
+  local at = string.find(keys .. NL, NL .. k .. NL, 1, true)
+  if not at then return nil end
+  local _, newlines = string.gsub(string.sub(keys, 1, at), NL, '')
+  return newlines
+end
 local out = {}
 for i, w in ipairs(writes) do
   local k = w[1]
@@ -590,30 +615,26 @@ for i, w in ipairs(writes) do
   end
   if not seen then
     for j = #results + 2, #w do results[j - 1] = run(w[j]) end
-    if k then
-      held[#held + 1] = 'k:' .. k
-      held[#held + 1] = i
-    end
+    if k then hold(k, i) end
     out[i] = results
   elseif string.byte(seen, 1) ~= 126 or seen == mine then
     -- An older version's mark ('1' or its JSON record), or the same event twice in this call.
     out[i] = false
   else
     local holder = p .. 'g:' .. string.sub(seen, 2)
-    local field = 'k:' .. k
-    local call = redis.call('HMGET', holder, 'c', 'g', 'r', field)
-    if call[1] or not call[4] then
+    local call = redis.call('HMGET', holder, 'c', 'g', 'r', 'k:' .. k, 'K')
+    local at = tonumber(call[4]) or heldAt(call[5], k)
+    if call[1] or not at then
       -- Confirmed, or the record is gone (confirmed long ago): a duplicate.
       out[i] = false
     elseif tonumber(call[2]) >= nowMs then
       out[i] = { u = tonumber(call[2]) - nowMs }
     else
-      out[i] = cjson.decode(call[3])[tonumber(call[4])]
-      redis.call('HDEL', holder, field)
+      -- Taken over: the mark moves to this call, so no later delivery reads that record for it again.
+      out[i] = cjson.decode(call[3])[at]
       redis.call('HSET', holder, 'x', '1')
       replaceMark('d', k, mine)
-      held[#held + 1] = field
-      held[#held + 1] = i
+      hold(k, i)
     end
   end
 end
@@ -624,11 +645,18 @@ if entitiesMoved and redis.call('INCR', p .. 'ev') == 1 then
   redis.call('SET', p .. 'ev', clock[1] .. string.format('%06d', tonumber(clock[2])))
 end
 local answer = cjson.encode(out)
-if #held > 0 then
+if holds then
   local record = p .. 'g:' .. token
-  redis.call('HSET', record, 'g', ARGV[8], 'r', answer)
-  -- unpack() stops at Lua's C-stack limit (8,000 values): a group of busy batch webhooks holds more.
-  for from = 1, #held, 1000 do redis.call('HSET', record, unpack(held, from, math.min(from + 999, #held))) end
+  if next(heldKeys) then
+    for i = 1, #writes do
+      if not heldKeys[i] then heldKeys[i] = '' end
+    end
+    redis.call('HSET', record, 'g', ARGV[8], 'r', answer, 'K', NL .. table.concat(heldKeys, NL))
+  else
+    redis.call('HSET', record, 'g', ARGV[8], 'r', answer)
+  end
+  -- unpack() stops at Lua's C-stack limit (8,000 values).
+  for from = 1, #legacy, 1000 do redis.call('HSET', record, unpack(legacy, from, math.min(from + 999, #legacy))) end
   redis.call('EXPIRE', record, dedupTtl)
 end
 return answer
