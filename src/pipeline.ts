@@ -218,7 +218,9 @@ export class Ingest {
       this.sink.record([{ metric: 'storeErrors', labels: { store: this.sketches.kind, operation: 'sketch_add' } }]);
       return;
     }
-    this.sink.record(reached.map((o, i) => ({ metric: o.metric, labels: { ...o.labels, first_time: String(firstTime[i]) } })));
+    // Each observation's labels are its own (signals/reach.ts): completed in place, not copied.
+    for (let i = 0; i < reached.length; i++) reached[i]!.labels.first_time = firstTime[i] ? 'true' : 'false';
+    this.sink.record(reached);
   }
 
   private rememberLink(link: string, at: number): void {

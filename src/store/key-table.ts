@@ -38,16 +38,19 @@ export class KeyTable {
 
   /** The slot holding `key` in this.shard, or -1. */
   find(key: string): number {
-    const k = storedKey(key);
-    const h = hashOf(k);
+    // One pass over a key kept as it is (nearly all): its hash, and whether it is kept as it is.
+    let k = key;
+    let h = hashIfAsIs(key);
+    if (h === -1) h = hashOf((k = storedKey(key)));
     this.shard = this.shards[h & (SHARDS - 1)]!;
     return this.shard.find(k, h >>> 6);
   }
 
   /** The slot holding `key` in this.shard, added (expiry, words and floats 0) if it was not there. */
   insert(key: string): number {
-    const k = storedKey(key);
-    const h = hashOf(k);
+    let k = key;
+    let h = hashIfAsIs(key);
+    if (h === -1) h = hashOf((k = storedKey(key)));
     const shard = (this.shard = this.shards[h & (SHARDS - 1)]!);
     const before = shard.size;
     const slot = shard.insert(k, h >>> 6);
@@ -297,6 +300,19 @@ function storedAsIs(key: string, length: number): boolean {
 function hashOf(key: string, length = key.length): number {
   let h = 0x811c9dc5;
   for (let j = 0; j < length; j++) h = Math.imul(h ^ key.charCodeAt(j), 0x01000193);
+  return h >>> 0;
+}
+
+/** hashOf(key) when storedAsIs(key, key.length), else -1: both in one pass. */
+function hashIfAsIs(key: string): number {
+  const length = key.length;
+  if (length === 0 || length > KEY_TABLE_MAX_KEY) return -1;
+  let h = 0x811c9dc5;
+  for (let j = 0; j < length; j++) {
+    const c = key.charCodeAt(j);
+    if (c === 0 || c > 255) return -1;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
   return h >>> 0;
 }
 

@@ -49,10 +49,20 @@ export class MemoryCustomerLinks implements CustomerLinkStore {
   resolve(requests: readonly LinkRequest[]): Promise<string[]> {
     const now = this.now();
     const expiresAt = now + this.options.ttlSeconds * 1000;
-    const get = (key: string): string | undefined => this.get(key, now);
-    const set = (key: string, root: string): void => this.set(key, root, expiresAt);
+    // resolveOne's two closures made only for a request that needs it (few: aliases, or a key linked elsewhere).
+    let get: ((key: string) => string | undefined) | undefined;
+    let set: ((key: string, root: string) => void) | undefined;
     const roots: string[] = [];
-    for (const r of requests) roots.push((r.length === 1 && this.resolveLone(r[0]!, now, expiresAt)) || resolveOne(r, get, set));
+    for (const r of requests) {
+      const lone = r.length === 1 ? this.resolveLone(r[0]!, now, expiresAt) : undefined;
+      if (lone !== undefined) {
+        roots.push(lone);
+        continue;
+      }
+      get ??= (key) => this.get(key, now);
+      set ??= (key, root) => this.set(key, root, expiresAt);
+      roots.push(resolveOne(r, get, set));
+    }
     if (this.table.size > this.maxLinks) this.shed(now);
     else if (now - this.sweptAt >= SWEEP_EVERY_MS) this.sweep(now);
     return Promise.resolve(roots);
