@@ -901,8 +901,10 @@ export class Poller {
     const changes: IncomingChange[] = [];
     const roundAt = Math.floor(started / 1000);
 
+    // The listings' items are held until the round's end, their events built only then: built per
+    // page, the events of 300 templates outlived the round's other calls and reached the old
+    // generation as garbage (bench/README.md, "Provider scale").
     const numbers = await this.list<GraphPhoneNumber>(w, 'phone_numbers', this.client.url(`${w.id}/phone_numbers`, { fields: PHONE_NUMBER_FIELDS }), phoneNumbersPageSchema, state);
-    for (const n of numbers.items) changes.push(change(POLL_FIELDS.numbers, phoneNumberEvent(w.id, n.item, n.at)));
 
     let templates: Listing<{ item: GraphTemplate; at: number }> = { items: [], pages: 0, complete: false };
     if (!this.mustStop(state)) {
@@ -911,19 +913,21 @@ export class Poller {
         this.client.url(`${w.id}/message_templates`, { fields: TEMPLATE_FIELDS, limit: String(TEMPLATE_PAGE_LIMIT) }),
         templatesPageSchema, state,
       );
-      for (const t of templates.items) changes.push(change(POLL_FIELDS.templates, templateEvent(w.id, t.item, t.at)));
     }
 
     let health: { status: GraphHealthStatus; at: number } | undefined;
+    let limit: ReturnType<typeof portfolioLimitEvent>;
     if (!this.mustStop(state)) {
       const page = await this.call(w, 'health', this.client.url(w.id, { fields: WABA_FIELDS }), wabaHealthSchema, state);
       if (page) {
         health = { status: page.data.health_status, at: page.at };
         this.noteWabaNode(w, page.data);
-        const limit = portfolioLimitEvent(w.id, page.data, page.at);
-        if (limit) changes.push(change(POLL_FIELDS.portfolioLimit, limit));
+        limit = portfolioLimitEvent(w.id, page.data, page.at);
       }
     }
+    for (const n of numbers.items) changes.push(change(POLL_FIELDS.numbers, phoneNumberEvent(w.id, n.item, n.at)));
+    for (const t of templates.items) changes.push(change(POLL_FIELDS.templates, templateEvent(w.id, t.item, t.at)));
+    if (limit) changes.push(change(POLL_FIELDS.portfolioLimit, limit));
     // health replaces the WABA's entities, numbers' included: without a complete listing it would drop them.
     if (health && numbers.complete) {
       changes.push({ field: POLL_FIELDS.health, source: 'poll', events: [healthEvent(w.id, health.status, numbers.items.map((n) => n.item), health.at)] });
