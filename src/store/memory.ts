@@ -25,6 +25,13 @@ export interface StoreOptions {
 export const DEFAULT_HISTORY_TTL_SECONDS = 90 * 86400;
 
 interface Entity<R> { record: R; removedAt?: number }
+interface WabaNumbers {
+  byId: Map<string, Entity<PhoneNumberRecord>>;
+  /** Numbers known by their display digits only. */
+  byDigits: Map<string, Entity<PhoneNumberRecord>>;
+  /** Display digits → phone number id. */
+  links: Map<string, string>;
+}
 interface FunnelRun { step: number; startedAt: number; lastAt: number; variant?: string }
 
 /**
@@ -37,8 +44,8 @@ const GROUP_COMMIT_MAX_WRITES = 16;
 /** The embedded default: everything in this process, bounded by TTLs swept once a minute. */
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
-  private readonly numbers = new Map<string, Entity<PhoneNumberRecord>>();
-  private readonly links = new Map<string, string>();
+  /** Numbers by WABA (by id, by display digits until the id is known, and the digits' links to ids): as templates, no key string per change. */
+  private readonly numbers = new Map<string, WabaNumbers>();
   /**
    * Templates by WABA, then by template id: a change's template id (hashed once by admission) is looked up
    * as it is, where a `waba|template` key was a new string to build and hash per change (≈ 1 µs of a
@@ -138,9 +145,9 @@ export class MemoryStore implements Store {
       }
       case 'removeNumber': {
         // A tombstone even for a number not seen yet, as for templates: a late older observation stays out.
-        const key = `${op.wabaId}|id:${op.phoneNumberId}`;
-        const entity = this.numbers.get(key) ?? { record: { wabaId: op.wabaId, phoneNumberId: op.phoneNumberId, attributes: {} } };
-        this.numbers.set(key, entity);
+        const byId = this.numbersOf(op.wabaId).byId;
+        let entity = byId.get(op.phoneNumberId);
+        if (entity === undefined) byId.set(op.phoneNumberId, (entity = { record: { wabaId: op.wabaId, phoneNumberId: op.phoneNumberId, attributes: {} } }));
         removeFrom(entity, op.at);
         return { ok: true };
       }
@@ -190,32 +197,41 @@ export class MemoryStore implements Store {
     return entity;
   }
 
+  private numbersOf(wabaId: string): WabaNumbers {
+    let n = this.numbers.get(wabaId);
+    if (n === undefined) this.numbers.set(wabaId, (n = { byId: new Map(), byDigits: new Map(), links: new Map() }));
+    return n;
+  }
+
   private mergeNumber(ref: NumberRef, attributes: AttributeMap): MergeResult {
     const { wabaId, displayDigits } = ref;
-    const linkKey = displayDigits ? `${wabaId}|${displayDigits}` : undefined;
-    const id = ref.phoneNumberId ?? (linkKey ? this.links.get(linkKey) : undefined);
+    const n = this.numbersOf(wabaId);
+    const id = ref.phoneNumberId ?? (displayDigits ? n.links.get(displayDigits) : undefined);
+    let map: Map<string, Entity<PhoneNumberRecord>>;
     let key: string;
     if (id !== undefined) {
-      key = `${wabaId}|id:${id}`;
-      if (linkKey && displayDigits) {
-        this.links.set(linkKey, id);
-        const byDisplay = this.numbers.get(`${wabaId}|d:${displayDigits}`);
+      map = n.byId;
+      key = id;
+      if (displayDigits) {
+        if (n.links.get(displayDigits) !== id) n.links.set(displayDigits, id);
+        const byDisplay = n.byDigits.get(displayDigits);
         if (byDisplay) {
           // State learned before the id was known joins the id's record, newest value per attribute.
-          this.numbers.delete(`${wabaId}|d:${displayDigits}`);
+          n.byDigits.delete(displayDigits);
           this.entityVersion++;
-          const target = this.numbers.get(key) ?? { record: { wabaId, phoneNumberId: id, attributes: {} } };
-          this.numbers.set(key, target);
+          let target = n.byId.get(id);
+          if (target === undefined) n.byId.set(id, (target = { record: { wabaId, phoneNumberId: id, attributes: {} } }));
           mergeInto(target, byDisplay.record.attributes);
         }
       }
     } else if (displayDigits) {
-      key = `${wabaId}|d:${displayDigits}`;
+      map = n.byDigits;
+      key = displayDigits;
     } else {
       throw new Error('mergeNumber needs a phone number id or display digits');
     }
-    let entity = this.numbers.get(key);
-    if (entity === undefined) this.numbers.set(key, (entity = { record: { wabaId, ...(id !== undefined ? { phoneNumberId: id } : {}), attributes: {} } }));
+    let entity = map.get(key);
+    if (entity === undefined) map.set(key, (entity = { record: { wabaId, ...(id !== undefined ? { phoneNumberId: id } : {}), attributes: {} } }));
     if (displayDigits && entity.record.displayDigits !== displayDigits) {
       entity.record.displayDigits = displayDigits;
       this.entityVersion++;
@@ -280,7 +296,10 @@ export class MemoryStore implements Store {
     const waits = this.waitSummaries();
     if (previous?.entityVersion === this.entityVersion) return { ...previous, waits };
     const numbers: PhoneNumberRecord[] = [];
-    for (const e of this.numbers.values()) if (hasAttributes(e.record.attributes)) numbers.push(e.record);
+    for (const n of this.numbers.values()) {
+      for (const e of n.byId.values()) if (hasAttributes(e.record.attributes)) numbers.push(e.record);
+      for (const e of n.byDigits.values()) if (hasAttributes(e.record.attributes)) numbers.push(e.record);
+    }
     const templates: TemplateRecord[] = [];
     for (const byId of this.templates.values()) for (const e of byId.values()) if (hasAttributes(e.record.attributes)) templates.push(e.record);
     const wabas: WabaRecord[] = [];
@@ -291,7 +310,11 @@ export class MemoryStore implements Store {
 
   async wabaEntities(wabaId: string): Promise<Pick<Snapshot, 'numbers' | 'templates'>> {
     const numbers: PhoneNumberRecord[] = [];
-    for (const e of this.numbers.values()) if (e.record.wabaId === wabaId && hasAttributes(e.record.attributes)) numbers.push(e.record);
+    const n = this.numbers.get(wabaId);
+    if (n !== undefined) {
+      for (const e of n.byId.values()) if (hasAttributes(e.record.attributes)) numbers.push(e.record);
+      for (const e of n.byDigits.values()) if (hasAttributes(e.record.attributes)) numbers.push(e.record);
+    }
     const templates: TemplateRecord[] = [];
     for (const e of this.templates.get(wabaId)?.values() ?? []) if (hasAttributes(e.record.attributes)) templates.push(e.record);
     return { numbers, templates };
@@ -350,13 +373,16 @@ export class MemoryStore implements Store {
       if (series.size === 0) this.buckets.delete(k);
     }
     const tombstoneBefore = now / 1000 - this.options.dedupTtlSeconds;
-    const maps: Array<Map<string, Entity<{ attributes: AttributeMap }>>> = [this.numbers, ...this.templates.values()];
+    const maps: Array<Map<string, Entity<{ attributes: AttributeMap }>>> = [...this.templates.values()];
+    for (const n of this.numbers.values()) maps.push(n.byId, n.byDigits);
     for (const map of maps) {
       for (const [k, e] of map) {
         if (!hasAttributes(e.record.attributes) && (e.removedAt ?? 0) < tombstoneBefore) map.delete(k);
       }
     }
     for (const [wabaId, byId] of this.templates) if (byId.size === 0) this.templates.delete(wabaId);
+    // Links are kept (as before): a WABA's entry goes only when nothing of it is left.
+    for (const [wabaId, n] of this.numbers) if (n.byId.size === 0 && n.byDigits.size === 0 && n.links.size === 0) this.numbers.delete(wabaId);
   }
 }
 
