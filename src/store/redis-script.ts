@@ -175,8 +175,6 @@ local writes = cjson.decode(ARGV[6])
 local token = ARGV[7]
 for i = 9, #ARGV do redis.call('DEL', p .. 'g:' .. ARGV[i]) end
 local nowMs = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
--- SET … NX GET (Redis 7): sets a key that is absent and answers what was there, in one lookup.
-local setNxGet = (redis.REDIS_VERSION_NUM or 0) >= 0x070000
 ${MARKS}
 -- Entities changed (or observed again): the entity version moves once, at the end.
 local entitiesMoved = false
@@ -395,15 +393,9 @@ local function closeWait(scope, customer, at, messageKey)
   -- A message answers at most once: its later statuses must not close a newer wait.
   if messageKey and not setMarkIfNew('a', messageKey, '1') then return { false, false, false } end
   local replyKey = p .. 'r:' .. scope .. ':' .. customer
-  local prior
-  if setNxGet then
-    -- A customer's first reply time is set by the command that finds none (one lookup, not two).
-    prior = redis.call('SET', replyKey, at, 'NX', 'GET', 'EX', replyTtl)
-    if prior and tonumber(at) > tonumber(prior) then redis.call('SET', replyKey, at, 'EX', replyTtl) end
-  else
-    prior = redis.call('GET', replyKey)
-    if not prior or tonumber(at) > tonumber(prior) then redis.call('SET', replyKey, at, 'EX', replyTtl) end
-  end
+  -- A customer's first reply time is set by the command that finds none (one lookup, not two).
+  local prior = redis.call('SET', replyKey, at, 'NX', 'GET', 'EX', replyTtl)
+  if prior and tonumber(at) > tonumber(prior) then redis.call('SET', replyKey, at, 'EX', replyTtl) end
   local waitKey = p .. 'w:' .. scope
   local openedAt = redis.call('ZSCORE', waitKey, customer)
   if not openedAt or tonumber(openedAt) > tonumber(at) then
