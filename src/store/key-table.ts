@@ -59,6 +59,28 @@ export class KeyTable {
   }
 
   /**
+   * find(prefix + key) without making the string: a concatenation is flattened (a copy) by the first
+   * read of its characters, and the stores look keys up as a short prefix and a hash.
+   */
+  findPair(prefix: string, key: string): number {
+    const h = hashPairIfAsIs(prefix, key);
+    if (h === -1) return this.find(prefix + key);
+    this.shard = this.shards[h & (SHARDS - 1)]!;
+    return this.shard.find(key, h >>> 6, key.length, prefix);
+  }
+
+  /** insert(prefix + key) without making the string. */
+  insertPair(prefix: string, key: string): number {
+    const h = hashPairIfAsIs(prefix, key);
+    if (h === -1) return this.insert(prefix + key);
+    const shard = (this.shard = this.shards[h & (SHARDS - 1)]!);
+    const before = shard.size;
+    const slot = shard.insert(key, h >>> 6, key.length, prefix);
+    this.count += shard.size - before;
+    return slot;
+  }
+
+  /**
    * find(key.slice(0, length)) without making the slice: the stores look records up by the part of a
    * mark's key before its separator several times per event.
    */
@@ -149,19 +171,21 @@ export class Shard {
     this.numbers = new Float64Array(capacity * floats);
   }
 
-  /** The slot of the key's first `keyLength` characters (all of it by default), or -1. */
-  find(key: string, h: number, keyLength = key.length): number {
+  /** The slot of `prefix` and the key's first `keyLength` characters (all of it by default), or -1. */
+  find(key: string, h: number, keyLength = key.length, prefix = ''): number {
     const mask = this.capacity - 1;
+    const total = prefix.length + keyLength;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const length = this.lengths[i]!;
       if (length === EMPTY) return -1;
-      if (length === keyLength && this.matches(i, key, keyLength)) return i;
+      if (length === total && this.matches(i, key, keyLength, prefix)) return i;
     }
   }
 
-  insert(key: string, h: number, keyLength = key.length): number {
+  insert(key: string, h: number, keyLength = key.length, prefix = ''): number {
     if (this.size + this.deleted + 1 > this.capacity * MAX_LOAD) this.rebuild();
     const mask = this.capacity - 1;
+    const total = prefix.length + keyLength;
     let free = -1;
     let i = h & mask;
     for (; ; i = (i + 1) & mask) {
@@ -169,7 +193,7 @@ export class Shard {
       if (length === EMPTY) break;
       if (length === DELETED) {
         if (free === -1) free = i;
-      } else if (length === keyLength && this.matches(i, key, keyLength)) {
+      } else if (length === total && this.matches(i, key, keyLength, prefix)) {
         return i;
       }
     }
@@ -177,7 +201,7 @@ export class Shard {
       this.deleted--;
       i = free;
     }
-    this.place(i, key, keyLength);
+    this.place(i, key, keyLength, prefix);
     this.size++;
     return i;
   }
@@ -229,17 +253,21 @@ export class Shard {
     }
   }
 
-  private matches(slot: number, key: string, length: number): boolean {
+  private matches(slot: number, key: string, length: number, prefix: string): boolean {
     const keys = this.keys;
+    const p = prefix.length;
     const at = slot * KEY_TABLE_MAX_KEY;
-    for (let j = 0; j < length; j++) if (keys[at + j] !== key.charCodeAt(j)) return false;
+    for (let j = 0; j < p; j++) if (keys[at + j] !== prefix.charCodeAt(j)) return false;
+    for (let j = 0; j < length; j++) if (keys[at + p + j] !== key.charCodeAt(j)) return false;
     return true;
   }
 
-  private place(slot: number, key: string, length: number): void {
+  private place(slot: number, key: string, length: number, prefix: string): void {
+    const p = prefix.length;
     const at = slot * KEY_TABLE_MAX_KEY;
-    for (let j = 0; j < length; j++) this.keys[at + j] = key.charCodeAt(j);
-    this.lengths[slot] = length;
+    for (let j = 0; j < p; j++) this.keys[at + j] = prefix.charCodeAt(j);
+    for (let j = 0; j < length; j++) this.keys[at + p + j] = key.charCodeAt(j);
+    this.lengths[slot] = p + length;
     this.expiresAt[slot] = 0;
     // Loops rather than fill(): a call per field of a slot or two cost more than the writes.
     for (let j = slot * this.words; j < (slot + 1) * this.words; j++) this.data[j] = 0;
@@ -309,6 +337,25 @@ function hashIfAsIs(key: string): number {
   if (length === 0 || length > KEY_TABLE_MAX_KEY) return -1;
   let h = 0x811c9dc5;
   for (let j = 0; j < length; j++) {
+    const c = key.charCodeAt(j);
+    if (c === 0 || c > 255) return -1;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** hashIfAsIs(prefix + key) without making the string. */
+function hashPairIfAsIs(prefix: string, key: string): number {
+  const p = prefix.length;
+  const length = p + key.length;
+  if (length === 0 || length > KEY_TABLE_MAX_KEY) return -1;
+  let h = 0x811c9dc5;
+  for (let j = 0; j < p; j++) {
+    const c = prefix.charCodeAt(j);
+    if (c === 0 || c > 255) return -1;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  for (let j = 0; j < key.length; j++) {
     const c = key.charCodeAt(j);
     if (c === 0 || c > 255) return -1;
     h = Math.imul(h ^ c, 0x01000193);

@@ -4,6 +4,8 @@ import { RECORD_SEPARATOR, REPLY_FIELD } from './types.js';
 
 /** Namespaces of marks: a de-duplication or `once` mark, the value `once` keeps, the reply mark. */
 export type MarkKind = 'd' | 'v' | 'a';
+/** A lone key's prefix by kind (`kind:`), made once. */
+const LONE_PREFIX: Readonly<Record<MarkKind, string>> = { d: 'd:', v: 'v:', a: 'a:' };
 
 /** Field names a record can hold as bits (d:s:sent, v:category, a:reply…: a dozen are used). */
 const MAX_NAMES = 32;
@@ -89,7 +91,7 @@ export class Marks {
       this.set(kind, key, '1', now, expiresAt);
       return false;
     }
-    const slot = this.lone.insert(kind + ':' + key);
+    const slot = this.lone.insertPair(LONE_PREFIX[kind], key);
     const shard = this.lone.shard;
     if (shard.expiresAt[slot]! > now) return true;
     shard.expiresAt[slot] = expiresAt;

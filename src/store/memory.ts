@@ -59,7 +59,7 @@ export class MemoryStore implements Store {
   private readonly waits = new Map<string, Map<string, number>>();
   /** Per customer of a business number: when it last answered (a float per slot), kept replyTtlSeconds. */
   private readonly replies = new KeyTable(0, 1);
-  /** Business numbers' wait scopes as short ids, so a reply key (id|customer hash) fits a KeyTable key as it is. */
+  /** Business numbers' wait scopes as short ids and '|' (a reply key's prefix), so a reply key (id|customer hash) fits a KeyTable key as it is. */
   private readonly scopeIds = new Map<string, string>();
   private readonly funnels = new Map<string, FunnelRun & { expiresAt: number }>();
   /** De-duplication and `once` marks, values kept by `once`, messages that answered (see marks.ts). */
@@ -161,7 +161,7 @@ export class MemoryStore implements Store {
       case 'openWait': {
         let scope = this.waits.get(op.scope);
         if (scope?.has(op.customer)) return { opened: false };
-        const reply = this.replies.find(this.replyKey(op.scope, op.customer));
+        const reply = this.replies.findPair(this.replyPrefix(op.scope), op.customer);
         const shard = this.replies.shard;
         if (reply !== -1 && shard.expiresAt[reply]! > now && shard.numbers[reply]! >= op.at) return { opened: false };
         if (!scope) this.waits.set(op.scope, (scope = new Map()));
@@ -248,14 +248,15 @@ export class MemoryStore implements Store {
     series.set(bucket, cell);
   }
 
-  private replyKey(scope: string, customer: string): string {
-    let id = this.scopeIds.get(scope);
-    if (id === undefined) this.scopeIds.set(scope, (id = this.scopeIds.size.toString(36)));
-    return id + '|' + customer;
+  /** A reply key is this prefix (the scope's short id and '|') and the customer hash, looked up as a pair (no string made). */
+  private replyPrefix(scope: string): string {
+    let prefix = this.scopeIds.get(scope);
+    if (prefix === undefined) this.scopeIds.set(scope, (prefix = this.scopeIds.size.toString(36) + '|'));
+    return prefix;
   }
 
   private closeWait(scope: string, customer: string, at: number, now: number): CloseWaitResult {
-    const reply = this.replies.insert(this.replyKey(scope, customer));
+    const reply = this.replies.insertPair(this.replyPrefix(scope), customer);
     const shard = this.replies.shard;
     const previousReplyAt = shard.expiresAt[reply]! > now ? shard.numbers[reply]! : undefined;
     if (previousReplyAt === undefined || at > previousReplyAt) {

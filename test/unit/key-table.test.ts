@@ -35,9 +35,9 @@ describe('KeyTable (the memory store\'s marks in typed arrays)', () => {
     expect(table.size).toBe(n);
   });
 
-  it('counts its entries as a Map of the same keys would, through inserts, prefix inserts, finds and expiry', () => {
+  it('counts its entries as a Map of the same keys would, through inserts, prefix and pair inserts, finds and expiry', () => {
     const step = fc.oneof(
-      fc.record({ insert: fc.nat(300), prefix: fc.boolean(), long: fc.boolean(), expiresAt: fc.nat(50) }),
+      fc.record({ insert: fc.nat(300), how: fc.constantFrom('whole', 'prefix', 'pair'), long: fc.boolean(), wide: fc.boolean(), split: fc.nat(45), expiresAt: fc.nat(50) }),
       fc.record({ expireBefore: fc.nat(50) }),
     );
     fc.assert(fc.property(fc.array(step, { maxLength: 400 }), (steps) => {
@@ -48,15 +48,37 @@ describe('KeyTable (the memory store\'s marks in typed arrays)', () => {
           table.deleteExpired(st.expireBefore);
           for (const [k, at] of model) if (at <= st.expireBefore) model.delete(k);
         } else {
-          const key = (st.long ? 'x'.repeat(40) : '') + `k${st.insert}`;
-          const slot = st.prefix ? table.insertPrefix(`${key}#field`, key.length) : table.insert(key);
+          // Long and non-Latin-1 keys are kept as digests, also when given in two parts.
+          const key = (st.long ? 'x'.repeat(40) : '') + (st.wide ? 'é€' : '') + `k${st.insert}`;
+          const cut = Math.min(st.split, key.length);
+          const slot = st.how === 'prefix' ? table.insertPrefix(`${key}#field`, key.length)
+            : st.how === 'pair' ? table.insertPair(key.slice(0, cut), key.slice(cut)) : table.insert(key);
           table.shard.expiresAt[slot] = st.expiresAt;
           model.set(key, st.expiresAt);
-          expect(table.find(key)).not.toBe(-1);
+          const found = table.find(key);
+          expect(found).toBe(slot);
+          expect(table.findPair(key.slice(0, cut), key.slice(cut))).toBe(found);
+          expect(table.findPair(key.slice(0, cut), key.slice(cut) + 'z')).toBe(model.has(key + 'z') ? table.find(key + 'z') : -1);
         }
         expect(table.size).toBe(model.size);
       }
     }), { seed: 20261207, numRuns: 200 });
+  });
+
+  it('tells pair keys of one suffix apart by their prefixes (reply keys: a scope id and a customer hash)', () => {
+    const table = new KeyTable(1);
+    const n = 3_000;
+    for (let i = 0; i < n; i++) {
+      const slot = table.insertPair(`${i.toString(36)}|`, hashKey(1));
+      table.shard.data[slot] = i;
+    }
+    expect(table.size).toBe(n);
+    for (let i = 0; i < n; i++) {
+      const slot = table.findPair(`${i.toString(36)}|`, hashKey(1));
+      expect(table.shard.data[slot]).toBe(i);
+      expect(table.find(`${i.toString(36)}|${hashKey(1)}`)).toBe(slot);
+    }
+    expect(table.findPair(`${n.toString(36)}|`, hashKey(1))).toBe(-1);
   });
 
   it('deletes expired keys without losing those behind them in a probe chain, and re-adds keys once', () => {
