@@ -1,9 +1,9 @@
 /**
  * The provider section's polling rounds in one process, for iterating on their memory (bench/README.md,
- * "Provider scale"): `npm run build && node --expose-gc dist/bench/provider-rounds.js [WABAS] [ROUNDS]`.
+ * "Provider scale"): `npm run build && node --expose-gc dist/bench/provider-rounds.js [WABAS] [ROUNDS] [IN_FLIGHT]`.
  * The simulator (bench/provider-sim.ts, 20 numbers × 300 templates per WABA) runs in its own child; here
  * a Poller with a memory store lists the portfolios, then polls every WABA ROUNDS times, 8 rounds at a
- * time (the client's connections), with no scrape. Per round: wall and CPU time, and the old generation's
+ * time (IN_FLIGHT, default 8: the client's connections), with no scrape. Per round: wall and CPU time, and the old generation's
  * growth (old + large-object space used, from a full collection before the round to its end, with no
  * full collection in between), i.e. what the round left for the next mark-compact (promoted garbage and
  * new live data), and the live growth after a full collection.
@@ -23,7 +23,7 @@ import { PROVIDER_SIM_TOKEN, type ProviderSimReady } from './lib/provider-sim-pr
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc');
 
-const [wabas = 500, rounds = 3] = process.argv.slice(2).map(Number);
+const [wabas = 500, rounds = 3, inFlight = 8] = process.argv.slice(2).map(Number);
 const mib = (n: number) => (n / 2 ** 20).toFixed(1);
 
 function oldGeneration(): number {
@@ -59,7 +59,7 @@ try {
     const cpu = process.cpuUsage();
     const started = performance.now();
     let next = 0;
-    await Promise.all(Array.from({ length: 8 }, async () => {
+    await Promise.all(Array.from({ length: inFlight }, async () => {
       while (next < ids.length) await poller.pollOnce(ids[next++]!);
     }));
     const ms = performance.now() - started;
