@@ -1,7 +1,9 @@
+import { setMaxListeners } from 'node:events';
 import { Agent, errors as undiciErrors, request } from 'undici';
 import type { z } from 'zod';
 import type { ExporterMetrics } from '../metrics/registry.js';
 import { inSpan } from '../tracing.js';
+import { callSignal } from './call-signal.js';
 import { graphErrorSchema } from './schemas.js';
 import { parseUsageHeaders, type Usage } from './usage.js';
 
@@ -99,6 +101,10 @@ export class GraphClient {
   ): Promise<CallResult<z.infer<S>>> {
     const spanAttributes: Record<string, string> = { 'graph.endpoint': endpoint };
     if (attributes.wabaId !== undefined) spanAttributes['whatsapp.waba_id'] = attributes.wabaId;
+    // Every call waiting or in flight listens on its caller's signal until it ends, and the poller shares
+    // one signal among all its rounds: their number is bounded by the calls, so Node's leak warning
+    // (at 11 listeners) would only be noise in the log.
+    if (signal !== undefined) setMaxListeners(0, signal);
     // Timed and traced from a free connection on: the wait for one is this process's, not Meta's.
     await this.slot(signal);
     try {
@@ -156,8 +162,7 @@ export class GraphClient {
   }
 
   private async call<S extends z.ZodType>(url: URL, token: string, schema: S, signal?: AbortSignal): Promise<CallResult<z.infer<S>>> {
-    const deadline = AbortSignal.timeout(this.options.timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    const bounded = callSignal(signal, this.options.timeoutMs);
     let status: number;
     let usage: Usage | undefined = undefined;
     let text: string;
@@ -166,7 +171,7 @@ export class GraphClient {
       const res = await request(url, {
         method: 'GET',
         dispatcher: this.agent,
-        signal: combined,
+        signal: bounded.signal,
         headers: {
           authorization: `Bearer ${token}`,
           accept: 'application/json',
@@ -179,7 +184,9 @@ export class GraphClient {
       text = await res.body.text();
     } catch (err) {
       if (signal?.aborted) throw new CallAbortedError();
-      return { outcome: classifyThrown(err, deadline.aborted, headersReceived), failure: { reason: errorName(err) }, usage };
+      return { outcome: classifyThrown(err, bounded.timedOut(), headersReceived), failure: { reason: errorName(err) }, usage };
+    } finally {
+      bounded.dispose();
     }
 
     let body: unknown;

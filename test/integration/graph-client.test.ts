@@ -46,4 +46,22 @@ describe('GraphClient', () => {
     // The aborted call gave no slot back twice: the next 8 still run together.
     expect((await Promise.all(Array.from({ length: 8 }, () => call()))).every((r) => r.outcome === 'success')).toBe(true);
   });
+
+  it('shares one abort signal among many calls without a MaxListenersExceededWarning', async () => {
+    // The poller hands its one signal to every call of every round: 32 at once over 8 connections.
+    const { sim, call } = await setup(5000);
+    sim.fault('phone_numbers', { kind: 'delay', ms: 100 }, { times: 32 });
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const shared = new AbortController();
+      const results = await Promise.all(Array.from({ length: 32 }, () => call(shared.signal)));
+      expect(results.every((r) => r.outcome === 'success')).toBe(true);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+  });
 });
