@@ -7,11 +7,14 @@ import { SEEN_FILTER_BITS, SEEN_FILTER_HASHES } from './types.js';
  */
 export function bloomPositions(member: string): number[] {
   const h = seenDigest(member);
-  const a = h.readUInt32BE(0);
-  const b = h.readUInt32BE(4) | 1;
   const out = new Array<number>(SEEN_FILTER_HASHES);
-  for (let i = 0; i < SEEN_FILTER_HASHES; i++) out[i] = (a + Math.imul(i, b)) >>> 0 & (SEEN_FILTER_BITS - 1);
+  for (let i = 0; i < SEEN_FILTER_HASHES; i++) out[i] = bloomPosition(h, i);
   return out;
+}
+
+/** The i-th of those positions, from the member's seenDigest (the memory store reads them one by one, no array). */
+export function bloomPosition(digest: Buffer, i: number): number {
+  return (digest.readUInt32BE(0) + Math.imul(i, digest.readUInt32BE(4) | 1)) >>> 0 & (SEEN_FILTER_BITS - 1);
 }
 
 /**

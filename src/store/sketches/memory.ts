@@ -1,4 +1,4 @@
-import { seenDigest } from './bloom.js';
+import { bloomPosition, seenDigest } from './bloom.js';
 import { hllAddHashed, hllCount, newRegisters } from './hll.js';
 import {
   generationOf, hourOf, HOURLY_BUCKET_TTL_SECONDS, MAX_SCOPES, SEEN_FILTER_BITS, SEEN_FILTER_HASHES, type SketchItem, type SketchStore,
@@ -49,10 +49,8 @@ export class MemorySketchStore implements SketchStore {
     const previous = s.seen.get(generation - 1);
     let newInCurrent = false;
     let inPrevious = previous !== undefined;
-    const a = h.readUInt32BE(0);
-    const b = h.readUInt32BE(4) | 1;
     for (let i = 0; i < SEEN_FILTER_HASHES; i++) {
-      const p = (a + Math.imul(i, b)) >>> 0 & (SEEN_FILTER_BITS - 1);
+      const p = bloomPosition(h, i);
       const byte = p >>> 3;
       const bit = 1 << (p & 7);
       if ((current[byte]! & bit) === 0) {
